@@ -1,0 +1,82 @@
+/**
+ * The validated release configuration (`flotilla.yml`), after defaults are applied.
+ * The zod schema in `schema.ts` produces exactly this shape; everything downstream trusts it.
+ */
+
+/** A fault the local region target injects, for tests and demos. */
+export interface FaultSpec {
+  kind: 'deploy-fail' | 'slow-start' | 'crash-after-start' | 'unhealthy' | 'flapping' | 'silent';
+  /** When the fault applies: a deploy, a rollback, starting the region's current version when the backend starts, or always. */
+  on: 'deploy' | 'rollback' | 'start' | 'always';
+  /** Only for this version, when set. */
+  version?: string;
+  /** slow-start: extra start delay; crash-after-start: time after readiness before the process exits. */
+  ms: number;
+}
+
+/** A region served by a real process on 127.0.0.1. */
+export interface LocalTarget {
+  kind: 'local-process';
+  port: number;
+  /** argv run in the staged release directory, e.g. ["node", "server.js"]. */
+  command: string[];
+  env: Record<string, string>;
+  faults: FaultSpec[];
+}
+
+export interface RegionConfig {
+  name: string;
+  target: LocalTarget;
+}
+
+export interface WaveConfig {
+  name: string;
+  regions: string[];
+  /** Bake time after the wave is deployed; defaults to gate.bakeSeconds. */
+  bakeSeconds: number;
+}
+
+export interface GateSettings {
+  healthPath: string;
+  /** Probes per region per check. */
+  probes: number;
+  /** Seconds between checks while baking. */
+  intervalSeconds: number;
+  /** Errors / (ok + errors) above this fails the gate. */
+  maxErrorRate: number;
+  /** Fewer samples than this per region at the end of the bake is Inconclusive, never Passed. */
+  minSamples: number;
+  probeTimeoutMs: number;
+  /** Gap between two probes of one check. */
+  probeSpacingMs: number;
+  bakeSeconds: number;
+  onInconclusive: 'rollback';
+}
+
+export interface DeploySettings {
+  /** How long a region's process may take to answer after a restart. */
+  readinessTimeoutSeconds: number;
+  /** First poll interval while a deployment runs; doubles up to maxPollSeconds. */
+  pollSeconds: number;
+  maxPollSeconds: number;
+}
+
+export interface PolicySettings {
+  /** Allow a first wave (the canary) of more than one region. */
+  allowMultiRegionCanary: boolean;
+}
+
+export interface FlotillaConfig {
+  service: string;
+  regions: RegionConfig[];
+  waves: WaveConfig[];
+  gate: GateSettings;
+  deploy: DeploySettings;
+  policy: PolicySettings;
+}
+
+/** One thing wrong with a config, with the path to it (`waves[1].regions[0]`). */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}

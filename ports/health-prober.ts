@@ -1,0 +1,24 @@
+/**
+ * Port: samples a region's health. Locally: HTTP GETs against the region's process.
+ */
+import type { GateSettings, LocalTarget } from '../config/types.ts';
+
+/** One probe's result. `missing` means no answer in time: it is neither a pass nor a failure. */
+export type ProbeSample =
+  | { kind: 'ok'; status: number; version: string }
+  | { kind: 'error'; status?: number; version?: string; message: string }
+  | { kind: 'missing'; message: string };
+
+export interface ProbeRequest {
+  region: string;
+  target: LocalTarget;
+  /** The version the region must report; a different one is an error sample. Null: any version. */
+  expectedVersion: string | null;
+  gate: GateSettings;
+  /** How many probes to send (sequentially, ~probeSpacingMs apart). */
+  count: number;
+}
+
+export interface HealthProber {
+  probe(request: ProbeRequest): Promise<ProbeSample[]>;
+}
