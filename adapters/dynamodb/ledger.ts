@@ -1,0 +1,444 @@
+/**
+ * The release ledger on DynamoDB. The same code runs against real DynamoDB (AWS backend) and
+ * against the embedded dynalite server (local backend), so it uses only plain single-item
+ * operations and Query: no transactions (dynalite has none), no ReturnValuesOnConditionCheckFailure.
+ *
+ * Single-table design, everything about one service in one item collection (pk = SERVICE#<service>):
+ *
+ *   sk = REGION#<region>     what the region runs now (RegionState)
+ *   sk = RELEASE#<releaseId> one release (ReleaseRecord); its regions are one map attribute `regions`,
+ *                            each region updated in place with SET regions.#r so that parallel
+ *                            writers of different regions never clobber each other
+ *   sk = LOCK                the service's release lock (LockHolder)
+ *
+ * Release items also carry `releaseStart` = `<startedAt ISO>#<releaseId>`, the sort key of the local
+ * secondary index `byReleaseStart`. Only release items have that attribute, so the index is sparse and
+ * holds exactly the service's releases in start order: listReleases is one Query, newest first, reading
+ * `limit` items however many releases the service has. (Sorting all of a service's releases in code
+ * would read every release, each with its regions map, just to show the latest ten.) An LSI rather than
+ * a GSI because it is strongly consistent, like every other read here; the price is that it must exist
+ * when the table is created (createLedgerTable does it) and a service's items stay under 10 GB, which is
+ * millions of releases.
+ *
+ * All reads are strongly consistent: the ledger decides what to roll back to and who holds the lock.
+ */
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Ledger, LockHolder, LockResult, RegionState, ReleaseRecord, ReleaseRegion } from '../../ports/ledger.ts';
+import { namedError, ReleaseExists, ReleaseNotFound, StoreThrottled, THROTTLING_ERROR_NAMES } from './errors.ts';
+
+/** Name of the local secondary index that orders a service's releases by start time. */
+export const RELEASES_BY_START_INDEX = 'byReleaseStart';
+
+type Item = Record<string, unknown>;
+
+export interface DynamoDbLedgerOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+}
+
+const servicePk = (service: string): string => `SERVICE#${service}`;
+const regionSk = (region: string): string => `REGION#${region}`;
+const releaseSk = (releaseId: string): string => `RELEASE#${releaseId}`;
+const LOCK_SK = 'LOCK';
+
+/** How often acquireLock retries when the lock vanishes between its failed put and its read of the holder. */
+const LOCK_ATTEMPTS = 5;
+
+export class DynamoDbLedger implements Ledger {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(options: DynamoDbLedgerOptions) {
+    this.#client = options.client;
+    this.#table = options.tableName;
+  }
+
+  // --- regions ---------------------------------------------------------------------------------
+
+  async getRegion(service: string, region: string): Promise<RegionState | undefined> {
+    const item = await this.#get(servicePk(service), regionSk(region));
+    return item ? toRegionState(item) : undefined;
+  }
+
+  async listRegions(service: string): Promise<RegionState[]> {
+    const items = await this.#queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': servicePk(service), ':prefix': 'REGION#' },
+    });
+    return items.map(toRegionState);
+  }
+
+  async putRegion(state: RegionState): Promise<void> {
+    const item: Item = {
+      pk: servicePk(state.service),
+      sk: regionSk(state.region),
+      service: state.service,
+      region: state.region,
+      current: state.current,
+      releaseId: state.releaseId,
+      updatedAt: state.updatedAt,
+    };
+    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: compact(item) })));
+  }
+
+  // --- releases --------------------------------------------------------------------------------
+
+  async createRelease(record: ReleaseRecord): Promise<void> {
+    const item: Item = {
+      ...releaseFields(record),
+      pk: servicePk(record.service),
+      sk: releaseSk(record.releaseId),
+      releaseStart: `${record.startedAt}#${record.releaseId}`,
+    };
+    try {
+      await this.#send(() =>
+        this.#client.send(
+          new PutCommand({
+            TableName: this.#table,
+            Item: compact(item),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) {
+        throw namedError(
+          ReleaseExists,
+          `release ${record.releaseId} of service ${record.service} already exists`,
+          error,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async getRelease(service: string, releaseId: string): Promise<ReleaseRecord | undefined> {
+    const item = await this.#get(servicePk(service), releaseSk(releaseId));
+    return item ? toReleaseRecord(item) : undefined;
+  }
+
+  async listReleases(service: string, limit?: number): Promise<ReleaseRecord[]> {
+    if (limit !== undefined && limit <= 0) return [];
+    const items = await this.#queryAll(
+      {
+        IndexName: RELEASES_BY_START_INDEX,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': servicePk(service) },
+        ScanIndexForward: false,
+      },
+      limit,
+    );
+    return items.map(toReleaseRecord);
+  }
+
+  async putReleaseRegion(service: string, releaseId: string, entry: ReleaseRegion): Promise<void> {
+    await this.#updateExistingRelease(service, releaseId, {
+      UpdateExpression: 'SET #regions.#r = :entry',
+      ExpressionAttributeNames: { '#regions': 'regions', '#r': entry.region },
+      ExpressionAttributeValues: { ':entry': compact({ ...entry }) },
+    });
+  }
+
+  async updateRelease(
+    service: string,
+    releaseId: string,
+    patch: Partial<Pick<ReleaseRecord, 'status' | 'wave' | 'reason' | 'endedAt'>>,
+  ): Promise<void> {
+    // Only the fields given (and not undefined) are written; everything else stays as it is.
+    const fields = Object.entries(patch).filter(([, value]) => value !== undefined);
+    if (fields.length === 0) return;
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets = fields.map(([field, value], i) => {
+      names[`#f${i}`] = field;
+      values[`:v${i}`] = value;
+      return `#f${i} = :v${i}`;
+    });
+    await this.#updateExistingRelease(service, releaseId, {
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  // --- lock ------------------------------------------------------------------------------------
+
+  async acquireLock(service: string, holder: LockHolder): Promise<LockResult> {
+    const item: Item = {
+      pk: servicePk(service),
+      sk: LOCK_SK,
+      releaseId: holder.releaseId,
+      owner: holder.owner,
+      acquiredAt: holder.acquiredAt,
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // Free, or already ours (same release: idempotent, e.g. a retried or resumed step).
+        await this.#send(() =>
+          this.#client.send(
+            new PutCommand({
+              TableName: this.#table,
+              Item: item,
+              ConditionExpression: 'attribute_not_exists(pk) OR releaseId = :rid',
+              ExpressionAttributeValues: { ':rid': holder.releaseId },
+            }),
+          ),
+        );
+        return { acquired: true };
+      } catch (error) {
+        if (!isConditionFailed(error)) throw error;
+      }
+      const heldBy = await this.getLock(service);
+      if (heldBy) return { acquired: false, heldBy };
+      // Released between our put and our read: try again.
+      if (attempt >= LOCK_ATTEMPTS) {
+        throw new Error(`lock of service ${service} kept changing hands; gave up after ${attempt} attempts`);
+      }
+    }
+  }
+
+  async releaseLock(service: string, releaseId: string): Promise<void> {
+    try {
+      await this.#send(() =>
+        this.#client.send(
+          new DeleteCommand({
+            TableName: this.#table,
+            Key: { pk: servicePk(service), sk: LOCK_SK },
+            ConditionExpression: 'releaseId = :rid',
+            ExpressionAttributeValues: { ':rid': releaseId },
+          }),
+        ),
+      );
+    } catch (error) {
+      // Not held, or held by another release: not ours to free.
+      if (!isConditionFailed(error)) throw error;
+    }
+  }
+
+  async getLock(service: string): Promise<LockHolder | undefined> {
+    const item = await this.#get(servicePk(service), LOCK_SK);
+    if (!item) return undefined;
+    return {
+      releaseId: item.releaseId as string,
+      owner: item.owner as string,
+      acquiredAt: item.acquiredAt as string,
+    };
+  }
+
+  // --- plumbing --------------------------------------------------------------------------------
+
+  async #get(pk: string, sk: string): Promise<Item | undefined> {
+    const out = await this.#send(() =>
+      this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk, sk }, ConsistentRead: true })),
+    );
+    return out.Item;
+  }
+
+  /** Runs a Query to the end (or until `limit` items), following LastEvaluatedKey across 1 MB pages. */
+  async #queryAll(
+    input: {
+      IndexName?: string;
+      KeyConditionExpression: string;
+      ExpressionAttributeValues: Record<string, unknown>;
+      ScanIndexForward?: boolean;
+    },
+    limit?: number,
+  ): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const remaining = limit === undefined ? undefined : limit - items.length;
+      const out = await this.#send(() =>
+        this.#client.send(
+          new QueryCommand({
+            TableName: this.#table,
+            ...input,
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+            Limit: remaining,
+          }),
+        ),
+      );
+      items.push(...(out.Items ?? []));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && (limit === undefined || items.length < limit));
+    return limit === undefined ? items : items.slice(0, limit);
+  }
+
+  async #updateExistingRelease(
+    service: string,
+    releaseId: string,
+    update: {
+      UpdateExpression: string;
+      ExpressionAttributeNames: Record<string, string>;
+      ExpressionAttributeValues: Record<string, unknown>;
+    },
+  ): Promise<void> {
+    try {
+      await this.#send(() =>
+        this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { pk: servicePk(service), sk: releaseSk(releaseId) },
+            // Never let an update conjure up a half-made release.
+            ConditionExpression: 'attribute_exists(pk)',
+            ...update,
+          }),
+        ),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) {
+        throw namedError(ReleaseNotFound, `release ${releaseId} of service ${service} not found`, error);
+      }
+      throw error;
+    }
+  }
+
+  /** Maps throttling to StoreThrottled; every other error passes through untouched. */
+  async #send<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const name = errorName(error);
+      if (name !== undefined && THROTTLING_ERROR_NAMES.has(name)) {
+        throw namedError(StoreThrottled, `DynamoDB throttled a ledger request on ${this.#table} (${name})`, error);
+      }
+      throw error;
+    }
+  }
+}
+
+/**
+ * Creates the ledger table (on-demand billing, with the releases-by-start LSI) and waits until it is
+ * ACTIVE. Idempotent: an existing table is fine, as long as it has the index.
+ */
+export async function createLedgerTable(
+  client: DynamoDBClient,
+  tableName: string,
+  options: { timeoutMs?: number } = {},
+): Promise<void> {
+  const input: CreateTableCommandInput = {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: 'releaseStart', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+    LocalSecondaryIndexes: [
+      {
+        IndexName: RELEASES_BY_START_INDEX,
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'releaseStart', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
+  };
+  try {
+    await client.send(new CreateTableCommand(input));
+  } catch (error) {
+    // Exists already (or is being created by someone else): wait for it like for our own.
+    if (errorName(error) !== 'ResourceInUseException') throw error;
+  }
+
+  const deadline = Date.now() + (options.timeoutMs ?? 5 * 60_000);
+  let delayMs = 50;
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') {
+      const hasIndex = (Table.LocalSecondaryIndexes ?? []).some((i) => i.IndexName === RELEASES_BY_START_INDEX);
+      if (!hasIndex) {
+        throw new Error(
+          `table ${tableName} exists but lacks the local secondary index ${RELEASES_BY_START_INDEX}; ` +
+            'an LSI can only be added when a table is created, so recreate the table',
+        );
+      }
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`table ${tableName} is still ${Table?.TableStatus ?? 'missing'} after waiting for it`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    delayMs = Math.min(delayMs * 2, 2_000);
+  }
+}
+
+// --- mapping -----------------------------------------------------------------------------------
+
+function releaseFields(record: ReleaseRecord): Item {
+  return {
+    service: record.service,
+    releaseId: record.releaseId,
+    version: record.version,
+    artifact: record.artifact,
+    status: record.status,
+    wave: record.wave,
+    waveCount: record.waveCount,
+    reason: record.reason,
+    regions: Object.fromEntries(Object.entries(record.regions).map(([k, v]) => [k, compact({ ...v })])),
+    startedAt: record.startedAt,
+    endedAt: record.endedAt,
+  };
+}
+
+function toRegionState(item: Item): RegionState {
+  return {
+    service: item.service as string,
+    region: item.region as string,
+    current: (item.current ?? null) as RegionState['current'],
+    releaseId: (item.releaseId ?? null) as string | null,
+    updatedAt: item.updatedAt as string,
+  };
+}
+
+function toReleaseRecord(item: Item): ReleaseRecord {
+  const record: ReleaseRecord = {
+    service: item.service as string,
+    releaseId: item.releaseId as string,
+    version: item.version as string,
+    artifact: item.artifact as string,
+    status: item.status as ReleaseRecord['status'],
+    wave: item.wave as number,
+    waveCount: item.waveCount as number,
+    regions: (item.regions ?? {}) as Record<string, ReleaseRegion>,
+    startedAt: item.startedAt as string,
+  };
+  if (item.reason !== undefined) record.reason = item.reason as string;
+  if (item.endedAt !== undefined) record.endedAt = item.endedAt as string;
+  return record;
+}
+
+/**
+ * Drops undefined-valued keys (optional fields): the document client refuses undefined unless it was
+ * built with removeUndefinedValues, and the client is the caller's to configure, not ours.
+ */
+function compact<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}
+
+function isConditionFailed(error: unknown): boolean {
+  return errorName(error) === 'ConditionalCheckFailedException';
+}

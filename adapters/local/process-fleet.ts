@@ -1,0 +1,561 @@
+/**
+ * Local RegionDeployer: every region is a real process on 127.0.0.1.
+ *
+ * On disk, per region:
+ *   <stateDir>/regions/<region>/releases/<version>/   a copy of the build directory (+ a staging marker)
+ *   <stateDir>/regions/<region>/current               symlink -> releases/<version>, switched atomically
+ *   <stateDir>/regions/<region>/logs/<version>.log    stdout + stderr of that version's processes, appended
+ *
+ * Processes never outlive the Node process that started them: stopAll() stops them gracefully, and an
+ * 'exit' handler SIGKILLs whatever is left.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  cp,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import type { FaultSpec, LocalTarget } from '../../config/types.ts';
+import type {
+  DeploymentRequest,
+  DeploymentStatus,
+  DeployPurpose,
+  RegionDeployer,
+  Revision,
+} from '../../ports/region-deployer.ts';
+
+export interface LocalProcessFleetOptions {
+  /** Root of the fleet's files (releases, `current` links, logs). */
+  stateDir: string;
+  /** How long a freshly started process may take to answer HTTP on its port. */
+  readinessTimeoutMs: number;
+  log?: (line: string) => void;
+}
+
+/** Why a process is started: a deployment, or bringing the current release back up when the backend boots. */
+export type StartPurpose = DeployPurpose | 'start';
+
+const STOP_GRACE_MS = 5_000;
+const MARKER = '.flotilla-staged';
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface RunningProcess {
+  child: ChildProcess;
+  version: string;
+  port: number;
+  logFile: string;
+  exited: Promise<ExitInfo>;
+  exit: ExitInfo | null;
+  spawnError: Error | null;
+  crashTimer: NodeJS.Timeout | null;
+}
+
+interface DeploymentRecord {
+  region: string;
+  status: DeploymentStatus;
+}
+
+/** A deployment failure with a message meant for people; the region prefix is added where it is reported. */
+class DeployFailure extends Error {
+  override name = 'DeployFailure';
+}
+
+// Every child of every fleet in this Node process, for the synchronous last-resort kill on exit.
+const liveChildren = new Set<ChildProcess>();
+let exitHandlerInstalled = false;
+
+function installExitHandler(): void {
+  if (exitHandlerInstalled) return;
+  exitHandlerInstalled = true;
+  process.on('exit', () => {
+    for (const child of liveChildren) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+export class LocalProcessFleet implements RegionDeployer {
+  readonly #stateDir: string;
+  readonly #readinessTimeoutMs: number;
+  readonly #log: (line: string) => void;
+  readonly #deployments = new Map<string, DeploymentRecord>();
+  readonly #processes = new Map<string, RunningProcess>();
+  /** Tail of each region's queue of work: deployments in one region run one after the other. */
+  readonly #queues = new Map<string, Promise<void>>();
+  #stopping = false;
+
+  constructor(options: LocalProcessFleetOptions) {
+    this.#stateDir = path.resolve(options.stateDir);
+    this.#readinessTimeoutMs = options.readinessTimeoutMs;
+    this.#log = options.log ?? (() => {});
+  }
+
+  async startDeployment(request: DeploymentRequest): Promise<{ deploymentId: string }> {
+    const deploymentId = `local-${randomUUID()}`;
+    this.#deployments.set(deploymentId, { region: request.region, status: { status: 'InProgress' } });
+    void this.#enqueue(request.region, async () => {
+      let status: DeploymentStatus;
+      try {
+        await this.#deploy(request);
+        status = { status: 'Succeeded' };
+      } catch (err) {
+        status = { status: 'Failed', message: `${request.region}: ${errorMessage(err)}` };
+      }
+      this.#deployments.set(deploymentId, { region: request.region, status });
+      const what = `${request.purpose} of ${request.revision ? request.revision.version : 'nothing (removal)'}`;
+      this.#log(status.status === 'Failed' ? `${status.message} [${what}]` : `${request.region}: ${what} succeeded`);
+    });
+    return { deploymentId };
+  }
+
+  async getDeployment(region: string, deploymentId: string): Promise<DeploymentStatus> {
+    const record = this.#deployments.get(deploymentId);
+    if (!record || record.region !== region) {
+      const err = new Error(`deployment ${deploymentId} not found in region ${region}`);
+      err.name = 'DeploymentNotFound';
+      throw err;
+    }
+    return record.status;
+  }
+
+  /**
+   * Starts the region's `current` release unless a process of this fleet already runs there.
+   * Used when the backend boots (processes do not outlive the orchestrator). Throws when it cannot.
+   */
+  async ensureRunning(service: string, region: string, target: LocalTarget, version: string): Promise<void> {
+    await this.#enqueue(region, async () => {
+      const running = this.#processes.get(region);
+      if (running && running.exit === null) return;
+      try {
+        const current = await this.currentVersion(region);
+        if (current === null) throw new DeployFailure(`no current release to start (expected ${version})`);
+        if (current !== version) {
+          throw new DeployFailure(`current release is ${current}, expected ${version}`);
+        }
+        await this.#assertPortFree(target.port);
+        const faults = matchingFaults(target.faults, 'start', version);
+        await this.#startProcess({ service, region, target, version, purpose: 'start', faults });
+      } catch (err) {
+        throw new Error(`${region}: ${errorMessage(err)}`);
+      }
+    });
+  }
+
+  /** The version the region's `current` link points at, or null when the region has none. */
+  async currentVersion(region: string): Promise<string | null> {
+    try {
+      const target = await readlink(path.join(this.#regionDir(region), 'current'));
+      return path.basename(target);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return null;
+      throw err;
+    }
+  }
+
+  /** PID of the region's running process, or null. */
+  pid(region: string): number | null {
+    const running = this.#processes.get(region);
+    return running && running.exit === null ? (running.child.pid ?? null) : null;
+  }
+
+  /** Stops every process this fleet started (deployments still in flight fail) and waits until they are gone. */
+  async stopAll(): Promise<void> {
+    this.#stopping = true;
+    try {
+      await Promise.all([...this.#queues.values()]);
+      await Promise.all([...this.#processes.keys()].map((region) => this.#stopRegion(region)));
+    } finally {
+      this.#stopping = false;
+    }
+  }
+
+  #enqueue(region: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.#queues.get(region) ?? Promise.resolve();
+    const run = previous.then(work);
+    const tail = run.then(
+      () => {},
+      () => {},
+    );
+    this.#queues.set(region, tail);
+    void tail.then(() => {
+      if (this.#queues.get(region) === tail) this.#queues.delete(region);
+    });
+    return run;
+  }
+
+  async #deploy(request: DeploymentRequest): Promise<void> {
+    const { region, revision, purpose, target } = request;
+    assertSafeName('region', region);
+    if (this.#stopping) throw new DeployFailure('the fleet is shutting down');
+    const faults = matchingFaults(target.faults, purpose, revision?.version ?? null);
+    if (faults.some((f) => f.kind === 'deploy-fail')) throw new DeployFailure('injected deploy failure');
+
+    if (revision === null) {
+      await this.#stopRegion(region);
+      await rm(path.join(this.#regionDir(region), 'current'), { force: true });
+      this.#log(`${region}: removed`);
+      return;
+    }
+
+    assertSafeName('version', revision.version);
+    await this.#stage(region, revision);
+    await this.#stopRegion(region);
+    await this.#assertPortFree(target.port);
+    await this.#switchCurrent(region, revision.version);
+    await this.#startProcess({
+      service: request.service,
+      region,
+      target,
+      version: revision.version,
+      purpose,
+      faults,
+    });
+  }
+
+  /** Copies the build into releases/<version>, unless the same content is already staged there. */
+  async #stage(region: string, revision: Revision): Promise<void> {
+    const source = path.resolve(revision.artifact);
+    const info = await stat(source).catch(() => null);
+    if (!info) throw new DeployFailure(`build directory ${source} does not exist`);
+    if (!info.isDirectory()) throw new DeployFailure(`build ${source} is not a directory`);
+
+    const releases = path.join(this.#regionDir(region), 'releases');
+    const releaseDir = path.join(releases, revision.version);
+    const fingerprint = await fingerprintDir(source);
+    const staged = await readFile(path.join(releaseDir, MARKER), 'utf8').catch(() => null);
+    if (staged === fingerprint) return;
+
+    // Copy next to the release dir, then move it into place: a half-copied release is never visible.
+    await mkdir(releases, { recursive: true });
+    const tmp = path.join(releases, `.staging-${revision.version}-${randomUUID()}`);
+    await cp(source, tmp, { recursive: true });
+    await writeFile(path.join(tmp, MARKER), fingerprint);
+    const old = path.join(releases, `.replaced-${revision.version}-${randomUUID()}`);
+    const hadOld = await rename(releaseDir, old).then(
+      () => true,
+      (err: unknown) => {
+        if (isErrno(err, 'ENOENT')) return false;
+        throw err;
+      },
+    );
+    await rename(tmp, releaseDir);
+    if (hadOld) await rm(old, { recursive: true, force: true });
+    this.#log(`${region}: staged ${revision.version} from ${source}`);
+  }
+
+  /** Fails unless the port is free: this fleet's own process for the region must already be stopped. */
+  async #assertPortFree(port: number): Promise<void> {
+    const owner = [...this.#processes.entries()].find(([, p]) => p.port === port && p.exit === null);
+    if (owner) throw new DeployFailure(`port ${port} already in use by this fleet's process for ${owner[0]}`);
+    if (await portInUse(port)) throw new DeployFailure(`port ${port} already in use by another process`);
+  }
+
+  async #switchCurrent(region: string, version: string): Promise<void> {
+    const regionDir = this.#regionDir(region);
+    const tmp = path.join(regionDir, `.current-${randomUUID()}`);
+    await symlink(path.join('releases', version), tmp);
+    await rename(tmp, path.join(regionDir, 'current'));
+  }
+
+  async #startProcess(start: {
+    service: string;
+    region: string;
+    target: LocalTarget;
+    version: string;
+    purpose: StartPurpose;
+    faults: FaultSpec[];
+  }): Promise<void> {
+    const { region, target, version, faults } = start;
+    const [command, ...args] = target.command;
+    if (command === undefined) throw new DeployFailure('target.command is empty');
+    const deadline = Date.now() + this.#readinessTimeoutMs;
+
+    const slow = faults.find((f) => f.kind === 'slow-start');
+    if (slow) {
+      this.#log(`${region}: slow-start fault: waiting ${slow.ms} ms before starting`);
+      await sleep(Math.min(slow.ms, Math.max(0, deadline - Date.now())));
+      if (Date.now() >= deadline) {
+        throw new DeployFailure(
+          `not ready within ${this.#readinessTimeoutMs} ms (slow-start fault delayed the start by ${slow.ms} ms)`,
+        );
+      }
+    }
+    if (this.#stopping) throw new DeployFailure('the fleet is shutting down');
+
+    const regionDir = this.#regionDir(region);
+    const cwd = path.join(regionDir, 'releases', version);
+    const logsDir = path.join(regionDir, 'logs');
+    await mkdir(logsDir, { recursive: true });
+    const logFile = path.join(logsDir, `${version}.log`);
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...target.env,
+      PORT: String(target.port),
+      FLOTILLA_VERSION: version,
+      FLOTILLA_REGION: region,
+      FLOTILLA_SERVICE: start.service,
+    };
+    delete env.FLOTILLA_FAULT_HEALTH;
+    const healthFault = faults.find((f) => f.kind === 'unhealthy' || f.kind === 'flapping' || f.kind === 'silent');
+    if (healthFault) env.FLOTILLA_FAULT_HEALTH = healthFault.kind;
+
+    const handle = await open(logFile, 'a');
+    let logOffset: number;
+    let running: RunningProcess;
+    try {
+      await handle.write(
+        `--- ${new Date().toISOString()} ${start.purpose}: ${start.service} ${version} in ${region} on port ${target.port}` +
+          `${healthFault ? ` (fault: ${healthFault.kind})` : ''} ---\n`,
+      );
+      logOffset = (await handle.stat()).size;
+      const child = spawn(command, args, { cwd, env, stdio: ['ignore', handle.fd, handle.fd], detached: false });
+      // Listen before the next await: a failed spawn reports its 'error' on the next tick.
+      running = this.#track(region, version, target.port, logFile, child);
+    } finally {
+      await handle.close();
+    }
+    const { child } = running;
+    if (child.pid !== undefined) this.#log(`${region}: started ${version} as pid ${child.pid} on port ${target.port}`);
+
+    const outcome = await this.#waitReady(running, deadline);
+    if (outcome === 'ready') {
+      const crash = faults.find((f) => f.kind === 'crash-after-start');
+      if (crash) {
+        running.crashTimer = setTimeout(() => {
+          if (running.exit) return;
+          this.#log(`${region}: crash-after-start fault: killing ${version} (pid ${child.pid ?? '?'})`);
+          child.kill('SIGKILL');
+        }, crash.ms);
+        running.crashTimer.unref();
+      }
+      return;
+    }
+    if (outcome === 'exited') {
+      if (running.spawnError) {
+        throw new DeployFailure(`could not start ${target.command.join(' ')}: ${running.spawnError.message}`);
+      }
+      const last = await lastLogLine(logFile, logOffset);
+      throw new DeployFailure(
+        `process ${describeExit(running.exit ?? { code: null, signal: null })} before it was ready` +
+          `${last ? `: ${last}` : ''} (log: ${logFile})`,
+      );
+    }
+    await this.#stopRegion(region);
+    if (outcome === 'stopping') throw new DeployFailure('the fleet is shutting down');
+    throw new DeployFailure(
+      `not ready within ${this.#readinessTimeoutMs} ms: nothing answered HTTP on port ${target.port} (log: ${logFile})`,
+    );
+  }
+
+  /** Records a just-spawned child as the region's process and follows it until it exits. */
+  #track(region: string, version: string, port: number, logFile: string, child: ChildProcess): RunningProcess {
+    installExitHandler();
+    let resolveExited: (info: ExitInfo) => void = () => {};
+    const running: RunningProcess = {
+      child,
+      version,
+      port,
+      logFile,
+      exited: new Promise<ExitInfo>((resolve) => {
+        resolveExited = resolve;
+      }),
+      exit: null,
+      spawnError: null,
+      crashTimer: null,
+    };
+    const onExit = (info: ExitInfo) => {
+      if (running.exit) return;
+      running.exit = info;
+      liveChildren.delete(child);
+      if (running.crashTimer) clearTimeout(running.crashTimer);
+      if (this.#processes.get(region) === running) this.#processes.delete(region);
+      this.#log(`${region}: ${version} (pid ${child.pid ?? '?'}) ${describeExit(info)}`);
+      resolveExited(info);
+    };
+    child.on('exit', (code, signal) => onExit({ code, signal }));
+    child.on('error', (err) => {
+      // A failed spawn (ENOENT, EACCES) ends here, without an 'exit' event; a failed kill() is harmless.
+      if (child.pid !== undefined) return;
+      running.spawnError = err;
+      onExit({ code: null, signal: null });
+    });
+    if (child.pid !== undefined) liveChildren.add(child);
+    this.#processes.set(region, running);
+    return running;
+  }
+
+  async #waitReady(running: RunningProcess, deadline: number): Promise<'ready' | 'exited' | 'timeout' | 'stopping'> {
+    const exited = running.exited.then(() => 'exited' as const);
+    for (;;) {
+      if (running.exit) return 'exited';
+      if (this.#stopping) return 'stopping';
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return 'timeout';
+      const answered = await Promise.race([httpAnswers(running.port, Math.min(1_000, remaining)), exited]);
+      if (answered === 'exited' || running.exit) return 'exited';
+      if (answered) return 'ready';
+      await Promise.race([sleep(50), exited]);
+    }
+  }
+
+  /** SIGTERM the region's process, SIGKILL it after STOP_GRACE_MS, and wait until it is gone. */
+  async #stopRegion(region: string): Promise<void> {
+    const running = this.#processes.get(region);
+    if (!running) return;
+    if (running.crashTimer) clearTimeout(running.crashTimer);
+    if (running.exit === null) {
+      this.#log(`${region}: stopping ${running.version} (pid ${running.child.pid ?? '?'})`);
+      running.child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = await Promise.race([
+        running.exited.then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), STOP_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!graceful) {
+        this.#log(`${region}: ${running.version} ignored SIGTERM for ${STOP_GRACE_MS} ms: SIGKILL`);
+        running.child.kill('SIGKILL');
+        await running.exited;
+      }
+    }
+    if (this.#processes.get(region) === running) this.#processes.delete(region);
+  }
+
+  #regionDir(region: string): string {
+    assertSafeName('region', region);
+    return path.join(this.#stateDir, 'regions', region);
+  }
+}
+
+function matchingFaults(faults: FaultSpec[], purpose: StartPurpose, version: string | null): FaultSpec[] {
+  return faults.filter(
+    (f) => (f.on === purpose || f.on === 'always') && (f.version === undefined || f.version === version),
+  );
+}
+
+function assertSafeName(what: string, name: string): void {
+  if (!SAFE_NAME.test(name))
+    throw new DeployFailure(`${what} ${JSON.stringify(name)} is not usable as a directory name`);
+}
+
+/** A content hash of a directory tree (relative paths, file modes and bytes). */
+async function fingerprintDir(root: string): Promise<string> {
+  const hash = createHash('sha256');
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      const rel = path.relative(root, full);
+      if (entry.isDirectory()) {
+        hash.update(`d ${rel}\0`);
+        await walk(full);
+      } else if (entry.isSymbolicLink()) {
+        hash.update(`l ${rel} ${await readlink(full)}\0`);
+      } else if (entry.isFile()) {
+        const info = await lstat(full);
+        hash.update(`f ${rel} ${info.mode} ${info.size}\0`);
+        hash.update(await readFile(full));
+      }
+    }
+  };
+  await walk(root);
+  return hash.digest('hex');
+}
+
+/** True when something accepts connections on 127.0.0.1:port, or the port cannot be bound there. */
+async function portInUse(port: number): Promise<boolean> {
+  const connects = await new Promise<boolean>((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setTimeout(500);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+  if (connects) return true;
+  return new Promise<boolean>((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(true));
+    server.listen({ host: '127.0.0.1', port }, () => server.close(() => resolve(false)));
+  });
+}
+
+/** True when an HTTP request to the port gets any answer within timeoutMs. */
+function httpAnswers(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      res.resume();
+      resolve(true);
+      req.destroy();
+    });
+    const timer = setTimeout(() => req.destroy(), timeoutMs);
+    req.once('error', () => resolve(false));
+    req.once('close', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+}
+
+/** The most telling line the process wrote since `offset`: the last error line, else the last line. */
+async function lastLogLine(logFile: string, offset: number): Promise<string | null> {
+  const text = await readFile(logFile).then(
+    (buf) => buf.subarray(offset).toString('utf8'),
+    () => '',
+  );
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('at ') && !/^Node\.js v\d/.test(l));
+  const errorLine = lines.findLast((l) => /^([A-Za-z]*Error|Uncaught)\b/.test(l));
+  return errorLine ?? lines.at(-1) ?? null;
+}
+
+function describeExit(info: ExitInfo): string {
+  if (info.signal) return `was killed by ${info.signal}`;
+  if (info.code !== null) return `exited with code ${info.code}`;
+  return 'exited';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return err instanceof Error && 'code' in err && err.code === code;
+}

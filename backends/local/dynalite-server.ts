@@ -1,0 +1,163 @@
+/**
+ * An embedded DynamoDB-compatible server (dynalite) for the local backend: the ledger runs the same
+ * DynamoDB code as on AWS, against 127.0.0.1. Persisted in LevelDB under a state dir, or in memory.
+ *
+ * One process at a time per state dir. LevelDB itself refuses a second opener (its LOCK file), but
+ * dynalite opens its store lazily and *throws from inside a callback* when the store failed to open,
+ * which kills the whole process with an unhelpful "Database is closed". So before dynalite touches the
+ * dir we take the dir ourselves:
+ *   1. a small guard LevelDB at <dir>/flotilla.lock, held open for the server's lifetime. LevelDB's lock
+ *      is an fcntl lock (plus an in-process table), so the OS frees it when the process dies: no stale
+ *      lock files to clean up. Failing to take it means another flotilla (or another server in this
+ *      process) uses the dir: StateDirLocked.
+ *   2. a probe open/close of the data dir itself, which catches a non-flotilla holder (a bare dynalite).
+ * The guard closes the race between two flotilla processes; only a foreign holder starting between the
+ * probe and dynalite's own open could still slip through.
+ *
+ * LevelDB comes from dynalite's own dependency (`level`, resolved from dynalite's location), so it is
+ * exactly the copy dynalite uses and no extra dependency.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+
+/** The state dir is in use by another flotilla process (or another embedded server in this one). */
+export const StateDirLocked = 'StateDirLocked';
+
+/** Dummy identity for the embedded server: it checks no signature, but the SDK must sign something. */
+export const LOCAL_REGION = 'local';
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+/** Sub-directory of the state dir holding the guard LevelDB (LevelDB ignores foreign entries in its dir). */
+const GUARD_DIR = 'flotilla.lock';
+
+export interface EmbeddedDynamo {
+  /** http://127.0.0.1:<port> */
+  endpoint: string;
+  port: number;
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  /** Stops the server and closes LevelDB and the clients; the dir can be reopened afterwards. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The bit of abstract-level's API we use. */
+interface LevelDb {
+  open(): Promise<void>;
+  close(): Promise<void>;
+}
+type LevelConstructor = new (location: string) => LevelDb;
+
+export async function startEmbeddedDynamo(options: { dir?: string } = {}): Promise<EmbeddedDynamo> {
+  const dir = options.dir === undefined ? undefined : resolve(options.dir);
+
+  let guard: LevelDb | undefined;
+  if (dir !== undefined) {
+    await mkdir(dir, { recursive: true });
+    guard = await openOrLocked(join(dir, GUARD_DIR), dir);
+    try {
+      const probe = await openOrLocked(dir, dir);
+      await probe.close();
+    } catch (error) {
+      await guard.close();
+      throw error;
+    }
+  }
+
+  // Table creation/deletion/update instant: nothing to wait for locally (default is 500 ms each).
+  const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  let port: number;
+  try {
+    port = await listen(server);
+  } catch (error) {
+    await guard?.close();
+    throw error;
+  }
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    // Explicit credentials: the SDK's default chain (env vars, ~/.aws, SSO, IMDS) never runs.
+    credentials: LOCAL_CREDENTIALS,
+    // Everything else the SDK would look up in env vars or ~/.aws/config, pinned so the user's AWS
+    // setup cannot change how the local backend behaves.
+    maxAttempts: 3,
+    retryMode: 'standard',
+    defaultsMode: 'standard',
+    useFipsEndpoint: false,
+    useDualstackEndpoint: false,
+    accountIdEndpointMode: 'disabled',
+    endpointDiscoveryEnabled: false,
+    authSchemePreference: [],
+    userAgentAppId: 'flotilla-local',
+  });
+  const doc = DynamoDBDocumentClient.from(client);
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      // Drop the SDK's keep-alive sockets first so the HTTP server has nothing to wait for.
+      client.destroy();
+      server.closeAllConnections();
+      // dynalite's close(): stops HTTP, waits for pending LevelDB operations, closes LevelDB.
+      await new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done())));
+      await guard?.close();
+    })();
+    return closing;
+  };
+
+  return { endpoint, port, client, doc, close };
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((done, fail) => {
+    server.once('error', fail);
+    // Port 0: the OS picks a free port; we read it back.
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', fail);
+      done((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Opens a LevelDB, turning "someone holds its LOCK" into StateDirLocked. */
+async function openOrLocked(location: string, stateDir: string): Promise<LevelDb> {
+  const db = new (loadLevel())(location);
+  try {
+    await db.open();
+    return db;
+  } catch (error) {
+    if (levelCode(error) === 'LEVEL_LOCKED' || levelCode(errorCause(error)) === 'LEVEL_LOCKED') {
+      const locked = new Error(`another flotilla process is using ${stateDir}`, { cause: error });
+      locked.name = StateDirLocked;
+      throw locked;
+    }
+    throw error;
+  }
+}
+
+let levelConstructor: LevelConstructor | undefined;
+
+function loadLevel(): LevelConstructor {
+  if (!levelConstructor) {
+    // Resolve `level` from dynalite's location: the very copy dynalite opens its store with.
+    const requireFromHere = createRequire(import.meta.url);
+    const requireFromDynalite = createRequire(requireFromHere.resolve('dynalite'));
+    levelConstructor = (requireFromDynalite('level') as { Level: LevelConstructor }).Level;
+  }
+  return levelConstructor;
+}
+
+function levelCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+}
+
+function errorCause(error: unknown): unknown {
+  return error instanceof Error ? error.cause : undefined;
+}

@@ -1,0 +1,174 @@
+/**
+ * The embedded local backend: the release state machine on the local engine, regions as real
+ * processes on 127.0.0.1, HTTP health probes, and the ledger in dynalite persisted under the
+ * state directory (default `.flotilla/`). Nothing here needs an AWS account.
+ */
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
+import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
+import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
+import type { FlotillaConfig } from '../../config/types.ts';
+import { executionName } from '../../core/plan.ts';
+import type { ReleaseOutcome } from '../../core/types.ts';
+import type { Deps } from '../../functions/deps.ts';
+import { functionFactories } from '../../functions/index.ts';
+import type { StartReleaseInput } from '../../functions/plan-release.ts';
+import type { EventSink } from '../../ports/events.ts';
+import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
+import { startEmbeddedDynamo } from './dynalite-server.ts';
+import { LocalEngine, loadDefinition, localArn } from './engine.ts';
+
+export const TABLE_NAME = 'flotilla';
+
+export interface LocalBackendOptions {
+  stateDir: string;
+  config: FlotillaConfig;
+  events?: EventSink;
+  now?: () => number;
+}
+
+export interface ReleaseRequest {
+  version: string;
+  /** Absolute path of the build directory. */
+  artifact: string;
+}
+
+export interface LocalBackend {
+  ledger: Ledger;
+  /** Runs one release to its end and returns its terminal outcome; never leaves it RUNNING. */
+  release(request: ReleaseRequest): Promise<ReleaseOutcome>;
+  /** Releases found RUNNING whose orchestrating process is gone; marked FAILED when the backend opened. */
+  interrupted: ReleaseRecord[];
+  close(): Promise<void>;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A release whose local orchestrator died (killed, machine restarted) still holds the lock and says
+ * RUNNING. Its regions' ledger entries are accurate (each region is recorded when its deploy ends),
+ * so the honest repair is to close the release as FAILED, say so, and free the lock.
+ */
+async function recoverInterrupted(ledger: Ledger, service: string, now: () => number): Promise<ReleaseRecord[]> {
+  const lock = await ledger.getLock(service);
+  if (!lock) return [];
+  const match = /^local:([^:]+):(\d+)$/.exec(lock.owner);
+  if (!match || match[1] !== hostname() || processAlive(Number(match[2]))) return [];
+  const record = await ledger.getRelease(service, lock.releaseId);
+  if (record?.status === 'RUNNING') {
+    await ledger.updateRelease(service, lock.releaseId, {
+      status: 'FAILED',
+      reason: `interrupted: the process that ran it (pid ${match[2]}) exited before it ended`,
+      endedAt: new Date(now()).toISOString(),
+    });
+  }
+  await ledger.releaseLock(service, lock.releaseId);
+  return record ? [record] : [];
+}
+
+export async function openLocalBackend(options: LocalBackendOptions): Promise<LocalBackend> {
+  const { stateDir, config } = options;
+  const now = options.now ?? Date.now;
+  await mkdir(stateDir, { recursive: true });
+  const dynamo = await startEmbeddedDynamo({ dir: `${stateDir}/ledger` });
+  let fleet: LocalProcessFleet | undefined;
+  try {
+    await createLedgerTable(dynamo.client, TABLE_NAME);
+    const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME });
+    const interrupted = await recoverInterrupted(ledger, config.service, now);
+    fleet = new LocalProcessFleet({ stateDir, readinessTimeoutMs: config.deploy.readinessTimeoutSeconds * 1000 });
+    const liveFleet = fleet;
+
+    // Processes do not outlive the command that started them: bring every region's current
+    // version back up, so probes before a wave see what really runs there.
+    const targets = new Map(config.regions.map((r) => [r.name, r.target]));
+    const states = await ledger.listRegions(config.service);
+    await Promise.all(
+      states.map(async (state) => {
+        const target = targets.get(state.region);
+        if (!target || !state.current) return;
+        await liveFleet.ensureRunning(config.service, state.region, target, state.current.version).catch(() => {
+          // A region that does not come back up is found unhealthy by the wave-entry check, which is the point.
+        });
+      }),
+    );
+
+    let finished: ReleaseOutcome | undefined;
+    const events: EventSink = {
+      emit(event) {
+        if (event.kind === 'release-finished') finished = event.outcome;
+        options.events?.emit(event);
+      },
+    };
+    const deps: Deps = {
+      ledger,
+      deployer: liveFleet,
+      prober: new HttpHealthProber(),
+      events,
+      now,
+      regionStateMachineArn: localArn('flotilla-region'),
+      longPollMs: 2_000,
+      pollEveryMs: 25,
+    };
+    const functions = Object.fromEntries(Object.entries(functionFactories).map(([name, make]) => [name, make(deps)]));
+    const engine = new LocalEngine({ functions, retryIntervalMs: 50 });
+    engine.register('flotilla-region', loadDefinition('region'));
+    const releaseArn = engine.register('flotilla-release', loadDefinition('release'));
+
+    return {
+      ledger,
+      interrupted,
+      async release(request) {
+        const previous = await ledger.listReleases(config.service);
+        const taken = new Set(previous.map((r) => r.releaseId));
+        let attempt = 1;
+        while (taken.has(executionName(config.service, request.version, attempt))) attempt += 1;
+        const releaseId = executionName(config.service, request.version, attempt);
+        const input: StartReleaseInput = {
+          releaseId,
+          version: request.version,
+          artifact: request.artifact,
+          config: config as unknown as StartReleaseInput['config'],
+          owner: `local:${hostname()}:${process.pid}`,
+        };
+        finished = undefined;
+        try {
+          await engine.run(releaseArn, input as never, releaseId);
+        } catch (error) {
+          // Terminal Fail states (ReleaseRolledBack, RollbackFailed, ...) end here after FinishRelease
+          // reported the outcome. Anything else, with the release recorded, must not stay RUNNING.
+          if (!finished) {
+            const record = await ledger.getRelease(config.service, releaseId);
+            if (record?.status === 'RUNNING') {
+              await ledger.updateRelease(config.service, releaseId, {
+                status: 'FAILED',
+                reason: `the local engine stopped: ${(error as Error).message}`,
+                endedAt: new Date(now()).toISOString(),
+              });
+              await ledger.releaseLock(config.service, releaseId);
+            }
+            throw error;
+          }
+        }
+        if (!finished) throw new Error(`release ${releaseId} ended without an outcome`);
+        return finished;
+      },
+      async close() {
+        await liveFleet.stopAll();
+        await dynamo.close();
+      },
+    };
+  } catch (error) {
+    await fleet?.stopAll();
+    await dynamo.close();
+    throw error;
+  }
+}

@@ -1,0 +1,260 @@
+#!/usr/bin/env node
+/**
+ * flotilla: validate and plan a release config, ship a build through its waves, and ask what runs where.
+ * Exit codes: 0 ok / release SUCCEEDED; 1 release did not succeed (rolled back, blocked, failed);
+ * 2 bad usage or invalid config (nothing deployed); 3 the service or state directory is busy.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openLocalBackend } from '../backends/local/index.ts';
+import { configJsonSchema, formatProblems, loadConfigFile } from '../config/load.ts';
+import type { FlotillaConfig } from '../config/types.ts';
+import { minimumDuration } from '../core/plan.ts';
+import type { ReleaseOutcome } from '../core/types.ts';
+import type { EventSink } from '../ports/events.ts';
+import type { ReleaseRecord } from '../ports/ledger.ts';
+import { plainLine, TerminalProgress } from './progress.ts';
+
+const USAGE = `usage: flotilla <command> [options]
+
+commands:
+  validate                  check the config; one line per problem, with its path
+  plan                      the waves in order and the minimum duration they imply
+  release <build-dir>       ship a build through every wave (--version V, default: the build's package.json version)
+  status [release-id]       the latest (or given) release, region by region
+  where                     which version runs in each region
+  history                   past releases, newest first
+  schema                    the JSON Schema of the config, for editors
+
+options:
+  --config <file>           release config (default: $FLOTILLA_CONFIG or ./flotilla.yml)
+  --state-dir <dir>         local backend state (default: $FLOTILLA_STATE_DIR or ./.flotilla)
+  --json                    machine-readable output (read verbs and release)
+`;
+
+class UsageError extends Error {}
+
+const { values: opts, positionals } = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        config: { type: 'string' },
+        'state-dir': { type: 'string' },
+        version: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`flotilla: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+
+const print = (text: string) => process.stdout.write(`${text}\n`);
+const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
+
+function configPath(): string {
+  return resolve(opts.config ?? process.env.FLOTILLA_CONFIG ?? 'flotilla.yml');
+}
+
+function stateDir(): string {
+  return resolve(opts['state-dir'] ?? process.env.FLOTILLA_STATE_DIR ?? '.flotilla');
+}
+
+async function loadConfig(): Promise<FlotillaConfig> {
+  const path = configPath();
+  const result = await loadConfigFile(path);
+  if (!result.ok) {
+    process.stderr.write(`${path}: ${result.problems.length} problem(s); nothing was deployed\n${formatProblems(result.problems)}\n`);
+    process.exit(2);
+  }
+  return result.config;
+}
+
+async function openBackend(config: FlotillaConfig, events?: EventSink) {
+  try {
+    const backend = await openLocalBackend({ stateDir: stateDir(), config, ...(events ? { events } : {}) });
+    for (const record of backend.interrupted) {
+      process.stderr.write(
+        `warning: release ${record.releaseId} was interrupted (its process exited); marked FAILED. ` +
+          'Regions it touched keep what they ran when it stopped: see `flotilla where`.\n',
+      );
+    }
+    return backend;
+  } catch (error) {
+    if ((error as Error).name === 'StateDirLocked') {
+      process.stderr.write(`flotilla: ${(error as Error).message}\n`);
+      process.exit(3);
+    }
+    throw error;
+  }
+}
+
+async function buildVersion(dir: string): Promise<string> {
+  if (opts.version) return opts.version;
+  const pkg = resolve(dir, 'package.json');
+  if (!existsSync(pkg)) throw new UsageError(`${dir} has no package.json: pass --version`);
+  const { version } = JSON.parse(await readFile(pkg, 'utf8')) as { version?: unknown };
+  if (typeof version !== 'string' || version === '') throw new UsageError(`${pkg} has no version: pass --version`);
+  return version;
+}
+
+function releaseSummary(record: ReleaseRecord) {
+  return {
+    releaseId: record.releaseId,
+    service: record.service,
+    version: record.version,
+    status: record.status,
+    reason: record.reason ?? null,
+    wave: record.wave + 1,
+    waveCount: record.waveCount,
+    startedAt: record.startedAt,
+    endedAt: record.endedAt ?? null,
+    regions: Object.values(record.regions)
+      .sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region))
+      .map((r) => ({
+        region: r.region,
+        wave: r.wave + 1,
+        phase: r.phase,
+        before: r.before?.version ?? null,
+        ...(r.message ? { message: r.message } : {}),
+      })),
+  };
+}
+
+function printOutcome(outcome: ReleaseOutcome): void {
+  print(`\n${outcome.status}: ${outcome.service} ${outcome.version} (${outcome.releaseId})`);
+  print(outcome.reason);
+  for (const r of outcome.regions) print(`  ${r.region.padEnd(16)} ${(r.version ?? '-').padEnd(12)} ${r.phase}`);
+}
+
+async function main(): Promise<number> {
+  const [command, ...args] = positionals;
+  if (opts.help || !command) {
+    print(USAGE);
+    return command || opts.help ? 0 : 2;
+  }
+  switch (command) {
+    case 'validate': {
+      const config = await loadConfig();
+      const regions = config.regions.length;
+      print(`${configPath()}: ok (${config.service}: ${regions} regions in ${config.waves.length} waves)`);
+      return 0;
+    }
+    case 'plan': {
+      const config = await loadConfig();
+      const estimate = minimumDuration(config);
+      if (opts.json) {
+        printJson({ service: config.service, ...estimate });
+        return 0;
+      }
+      print(`${config.service}: ${config.regions.length} regions in ${estimate.waves.length} waves`);
+      estimate.waves.forEach((w, i) => {
+        print(`  wave ${i + 1} ${w.name}: ${w.regions.join(', ')} (bake ${w.bakeSeconds}s)`);
+      });
+      print(`minimum duration: ${estimate.minimumSeconds}s of bakes, plus the slowest region's deploy per wave`);
+      return 0;
+    }
+    case 'schema': {
+      printJson(configJsonSchema());
+      return 0;
+    }
+    case 'release': {
+      const build = args[0];
+      if (!build) throw new UsageError('release needs a build directory');
+      const artifact = resolve(build);
+      if (!(await stat(artifact).catch(() => undefined))?.isDirectory()) {
+        throw new UsageError(`build directory ${artifact} does not exist`);
+      }
+      const version = await buildVersion(artifact);
+      const config = await loadConfig();
+      const events: EventSink = opts.json
+        ? { emit: () => {} }
+        : process.stdout.isTTY
+          ? new TerminalProgress(process.stdout)
+          : { emit: (e) => print(plainLine(e)) };
+      const backend = await openBackend(config, events);
+      let outcome: ReleaseOutcome;
+      try {
+        outcome = await backend.release({ version, artifact });
+      } catch (error) {
+        if ((error as Error).name === 'ServiceLocked') {
+          process.stderr.write(`flotilla: ${(error as Error).message}\n`);
+          return 3;
+        }
+        throw error;
+      } finally {
+        await backend.close();
+      }
+      if (opts.json) printJson(outcome);
+      else printOutcome(outcome);
+      return outcome.status === 'SUCCEEDED' ? 0 : 1;
+    }
+    case 'where': {
+      const config = await loadConfig();
+      const backend = await openBackend(config);
+      try {
+        const states = new Map((await backend.ledger.listRegions(config.service)).map((s) => [s.region, s]));
+        const regions = config.regions.map((r) => ({
+          region: r.name,
+          version: states.get(r.name)?.current?.version ?? null,
+        }));
+        if (opts.json) printJson({ service: config.service, regions });
+        else for (const r of regions) print(`${r.region.padEnd(16)} ${r.version ?? '(nothing deployed)'}`);
+        return 0;
+      } finally {
+        await backend.close();
+      }
+    }
+    case 'status':
+    case 'history': {
+      const config = await loadConfig();
+      const backend = await openBackend(config);
+      try {
+        const releases = await backend.ledger.listReleases(config.service, command === 'history' ? 50 : 1);
+        const wanted = args[0];
+        if (command === 'status') {
+          const record = wanted
+            ? await backend.ledger.getRelease(config.service, wanted)
+            : releases[0];
+          if (!record) {
+            process.stderr.write(wanted ? `flotilla: no release ${wanted}\n` : `flotilla: ${config.service} has no releases yet\n`);
+            return wanted ? 1 : 0;
+          }
+          const summary = releaseSummary(record);
+          if (opts.json) printJson(summary);
+          else {
+            print(`${summary.releaseId}: ${summary.status} (wave ${summary.wave}/${summary.waveCount}) ${summary.reason ?? ''}`);
+            for (const r of summary.regions) {
+              print(`  ${r.region.padEnd(16)} wave ${r.wave}  ${r.phase.padEnd(16)} before: ${r.before ?? '-'}${r.message ? `  ${r.message}` : ''}`);
+            }
+          }
+          return 0;
+        }
+        if (opts.json) printJson(releases.map(releaseSummary));
+        else for (const r of releases) print(`${r.startedAt}  ${r.releaseId.padEnd(28)} ${r.status.padEnd(16)} ${r.reason ?? ''}`);
+        return 0;
+      } finally {
+        await backend.close();
+      }
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`flotilla: ${error.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    process.stderr.write(`flotilla: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

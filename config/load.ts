@@ -1,0 +1,321 @@
+/**
+ * Loading `flotilla.yml`: YAML -> schema (`schema.ts`) -> policy (`policy.ts`), reporting every problem at once.
+ *
+ * Problem paths look like `waves[1].regions[0]`, `regions[0].target.port`, `gate.maxErrorRate`; an unknown key
+ * is reported at its own path (`gate.probez: unknown key (did you mean "probes"?)`); `(root)` is the whole
+ * document, `(yaml)` a YAML syntax error and `(file)` a file that cannot be read.
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type YAMLError,
+} from 'yaml';
+import { z } from 'zod';
+import {
+  checkPolicyView,
+  closestWords,
+  comparePaths,
+  didYouMean,
+  formatPath,
+  type PathSegment,
+  type PolicyView,
+  parsePath,
+  policyViewOf,
+} from './policy.ts';
+import {
+  defaultWaveName,
+  deploySchema,
+  describeValue,
+  flotillaConfigSchema,
+  flotillaInputSchema,
+  gateSchema,
+  knownKeysAt,
+  policySchema,
+  portSchema,
+  waveInputSchema,
+} from './schema.ts';
+import type { ConfigProblem, FlotillaConfig } from './types.ts';
+
+export type ConfigResult = { ok: true; config: FlotillaConfig } | { ok: false; problems: ConfigProblem[] };
+
+/**
+ * Parses the text of a `flotilla.yml`. `source` (a file name) only appears in YAML syntax errors.
+ * Problems come in document order.
+ */
+export function parseConfig(text: string, source?: string): ConfigResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors
+      .slice()
+      .sort((a, b) => a.pos[0] - b.pos[0])
+      .map((error) => yamlProblem(error, lineCounter, source));
+    return { ok: false, problems };
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (error) {
+    return { ok: false, problems: [{ path: '(yaml)', message: errorMessage(error) }] };
+  }
+  const result = validateConfig(data);
+  if (result.ok) return result;
+  const positioned = result.problems.map((problem, index) => ({
+    problem,
+    index,
+    offset: offsetOf(doc, parsePath(problem.path)),
+  }));
+  positioned.sort((a, b) => a.offset - b.offset || a.index - b.index);
+  return { ok: false, problems: positioned.map(({ problem }) => problem) };
+}
+
+/** Reads and parses a `flotilla.yml`. A file that cannot be read is a `(file)` problem. */
+export async function loadConfigFile(path: string): Promise<ConfigResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : errorMessage(error);
+    return { ok: false, problems: [{ path: '(file)', message: `cannot read ${path}: ${why}` }] };
+  }
+  return parseConfig(text, path);
+}
+
+/**
+ * Validates already-parsed data (what a YAML or JSON document holds): the schema, then the policy.
+ * When the schema fails, the policy rules still run on whatever parts of the data are usable,
+ * so one call reports every problem. Problems come in path order.
+ */
+export function validateConfig(data: unknown): ConfigResult {
+  if (data === null || data === undefined) {
+    return { ok: false, problems: [{ path: '(root)', message: 'the config is empty' }] };
+  }
+  const parsed = flotillaConfigSchema.safeParse(data, { reportInput: true, error: issueMessage });
+  if (parsed.success) {
+    const problems = checkPolicyView(policyViewOf(parsed.data, bakeDefaultedOf(data)));
+    return problems.length === 0
+      ? { ok: true, config: parsed.data }
+      : { ok: false, problems: problems.sort((a, b) => comparePaths(a.path, b.path)) };
+  }
+  const problems = parsed.error.issues.flatMap(issueProblems);
+  const seen = new Set(problems.map((problem) => `${problem.path}\n${problem.message}`));
+  for (const problem of checkPolicyView(rawPolicyView(data))) {
+    const key = `${problem.path}\n${problem.message}`;
+    if (!seen.has(key)) problems.push(problem);
+    seen.add(key);
+  }
+  return { ok: false, problems: problems.sort((a, b) => comparePaths(a.path, b.path)) };
+}
+
+/** One line per problem: `<path>: <message>`. */
+export function formatProblems(problems: readonly ConfigProblem[]): string {
+  return problems.map((problem) => `${problem.path}: ${problem.message}`).join('\n');
+}
+
+/** JSON Schema (draft 2020-12) of what may be written in `flotilla.yml`, for editors. */
+export function configJsonSchema(): Record<string, unknown> {
+  return { title: 'Flotilla release configuration', ...z.toJSONSchema(flotillaInputSchema, { io: 'input' }) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Schema issues -> problems
+
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping (key: value pairs)',
+  record: 'a mapping (key: value pairs)',
+};
+
+/** Messages for schema issues; checks with their own message (in schema.ts) keep it. */
+function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  const input = issue.input;
+  const got = `(got ${describeValue(input)})`;
+  switch (issue.code) {
+    case 'invalid_type': {
+      if (input === undefined) return 'is required';
+      if (issue.expected === 'int' && typeof input === 'number') return `must be a whole number ${got}`;
+      const expected = EXPECTED[issue.expected] ?? issue.expected;
+      const hint = issue.expected === 'string' && typeof input !== 'object' ? '; quote it to make it a string' : '';
+      return `must be ${expected} ${got}${hint}`;
+    }
+    case 'too_small': {
+      if (issue.origin === 'number' || issue.origin === 'int') {
+        return `must be ${issue.inclusive === false ? '>' : '>='} ${issue.minimum} ${got}`;
+      }
+      const unit = issue.origin === 'string' ? 'character' : 'item';
+      if (Number(issue.minimum) === 1) return 'must not be empty';
+      return `must have at least ${issue.minimum} ${unit}s`;
+    }
+    case 'too_big': {
+      if (issue.origin === 'number' || issue.origin === 'int') {
+        return `must be ${issue.inclusive === false ? '<' : '<='} ${issue.maximum} ${got}`;
+      }
+      const unit = issue.origin === 'string' ? 'character' : 'item';
+      return `must have at most ${issue.maximum} ${unit}s`;
+    }
+    case 'invalid_value': {
+      if (input === undefined) return 'is required';
+      const values = issue.values.map((value) => JSON.stringify(value));
+      const strings = issue.values.filter((value): value is string => typeof value === 'string');
+      const hint = typeof input === 'string' ? didYouMean(closestWords(input, strings)) : '';
+      const expected = values.length === 1 ? `must be ${values[0]}` : `must be one of ${values.join(', ')}`;
+      return `${expected} ${got}${hint}`;
+    }
+    case 'invalid_format':
+      return issue.format === 'regex' && issue.pattern !== undefined ? `must match ${issue.pattern} ${got}` : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** One problem per issue, except an unknown-keys issue: one problem per key, at the key's own path. */
+function issueProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
+  if (issue.code !== 'unrecognized_keys') return [{ path: formatPath(issue.path), message: issue.message }];
+  const written = new Set(Object.keys(issue.input ?? {}));
+  const candidates = knownKeysAt(issue.path).filter((key) => !written.has(key));
+  return issue.keys.map((key) => ({
+    path: formatPath([...issue.path, key]),
+    message: `unknown key${didYouMean(closestWords(key, candidates))}`,
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Policy on data that failed the schema
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** The value if `schema` accepts it (with its default for undefined), else undefined. */
+function valid<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
+  const result = schema.safeParse(value);
+  return result.success ? result.data : undefined;
+}
+
+/** Which waves take their bake time from gate.bakeSeconds. */
+function bakeDefaultedOf(data: unknown): boolean[] {
+  const waves = asRecord(data)?.waves;
+  return Array.isArray(waves) ? waves.map((wave) => asRecord(wave)?.bakeSeconds === undefined) : [];
+}
+
+/**
+ * A policy view of data that failed the schema. A field counts only when its own schema accepts it, so no
+ * problem is reported twice; a region name counts when it is a string at all, so that waves naming a region
+ * whose name is malformed are not also told the region is unknown.
+ */
+function rawPolicyView(data: unknown): PolicyView {
+  const root = asRecord(data);
+  if (root === undefined) return { gate: {}, deploy: {} };
+  const gateData = root.gate === undefined ? {} : asRecord(root.gate);
+  const deployData = root.deploy === undefined ? {} : asRecord(root.deploy);
+  const policyData = root.policy === undefined ? {} : asRecord(root.policy);
+  const gateShape = gateSchema.shape;
+  const gate = {
+    probes: gateData && valid(gateShape.probes, gateData.probes),
+    intervalSeconds: gateData && valid(gateShape.intervalSeconds, gateData.intervalSeconds),
+    minSamples: gateData && valid(gateShape.minSamples, gateData.minSamples),
+    bakeSeconds: gateData && valid(gateShape.bakeSeconds, gateData.bakeSeconds),
+  };
+  const deploy = {
+    pollSeconds: deployData && valid(deploySchema.shape.pollSeconds, deployData.pollSeconds),
+    maxPollSeconds: deployData && valid(deploySchema.shape.maxPollSeconds, deployData.maxPollSeconds),
+  };
+  const regions = Array.isArray(root.regions)
+    ? root.regions.map((value) => {
+        const region = asRecord(value);
+        const name = region?.name;
+        return {
+          name: typeof name === 'string' ? name : undefined,
+          port: valid(portSchema, asRecord(region?.target)?.port),
+        };
+      })
+    : undefined;
+  const waves = Array.isArray(root.waves)
+    ? root.waves.map((value, index) => {
+        const wave = asRecord(value);
+        if (wave === undefined) return { bakeDefaulted: false };
+        const name = waveInputSchema.shape.name.safeParse(wave.name);
+        const bake = waveInputSchema.shape.bakeSeconds.safeParse(wave.bakeSeconds);
+        const bakeDefaulted = bake.success && bake.data === undefined;
+        return {
+          name: name.success ? (name.data ?? defaultWaveName(index)) : undefined,
+          regions: Array.isArray(wave.regions)
+            ? wave.regions.map((entry: unknown) => (typeof entry === 'string' ? entry : undefined))
+            : undefined,
+          bakeSeconds: bake.success ? (bake.data ?? gate.bakeSeconds) : undefined,
+          bakeDefaulted,
+        };
+      })
+    : undefined;
+  return {
+    regions,
+    waves,
+    gate,
+    deploy,
+    allowMultiRegionCanary:
+      policyData && valid(policySchema.shape.allowMultiRegionCanary, policyData.allowMultiRegionCanary),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// YAML
+
+function yamlProblem(error: YAMLError, lineCounter: LineCounter, source: string | undefined): ConfigProblem {
+  const { line, col } = lineCounter.linePos(error.pos[0]);
+  const where = `${source === undefined ? '' : `${source}, `}line ${line}, column ${col}`;
+  return { path: '(yaml)', message: `${where}: ${error.message.split('\n')[0]}` };
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Where a path is in the document, for sorting: the start of its key or item; for a path that is not written
+ * (a missing or defaulted key), the end of the nearest written ancestor.
+ */
+function offsetOf(doc: Document, segments: readonly PathSegment[]): number {
+  let node: unknown = doc.contents;
+  let offset = 0;
+  for (const segment of segments) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isMap(node)) {
+      const pair = node.items.find(
+        (item) => (isScalar(item.key) ? String(item.key.value) : String(item.key)) === segment,
+      );
+      if (pair === undefined) return endOf(node, offset);
+      offset = startOf(pair.key, offset);
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment];
+      if (item === undefined) return endOf(node, offset);
+      offset = startOf(item, offset);
+      node = item;
+    } else {
+      return endOf(node, offset);
+    }
+  }
+  return offset;
+}
+
+function startOf(node: unknown, fallback: number): number {
+  return isNode(node) && node.range ? node.range[0] : fallback;
+}
+
+function endOf(node: unknown, fallback: number): number {
+  return isNode(node) && node.range ? node.range[1] : fallback;
+}

@@ -1,0 +1,207 @@
+/**
+ * The zod schema for `flotilla.yml`.
+ *
+ * `flotillaInputSchema` describes what a user may write (it is also the source of the editor JSON Schema);
+ * `flotillaConfigSchema` parses that input and fills in the defaults that depend on other fields
+ * (wave names and bake times), producing exactly `FlotillaConfig`.
+ *
+ * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
+ */
+import { z } from 'zod';
+import type {
+  DeploySettings,
+  FaultSpec,
+  FlotillaConfig,
+  GateSettings,
+  LocalTarget,
+  PolicySettings,
+  RegionConfig,
+} from './types.ts';
+
+export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,39}$/;
+export const REGION_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{1,40}$/;
+
+/** A short, quoted rendering of a user's value for messages: `"abc"`, `12`, `a list`. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'an empty value';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return typeof value;
+}
+
+const int = (min: number, max?: number) => {
+  const atLeast = z.int().min(min);
+  return max === undefined ? atLeast : atLeast.max(max);
+};
+
+/** Whole seconds (Step Functions Wait states take whole seconds). */
+const seconds = (min: number) => int(min);
+
+export const serviceNameSchema = z
+  .string()
+  .regex(SERVICE_NAME_PATTERN, {
+    error: (issue) =>
+      `must be 1-40 lowercase letters, digits or dashes, starting with a letter (got ${describeValue(issue.input)})`,
+  })
+  .describe('Service name: 1-40 lowercase letters, digits or dashes, starting with a letter.');
+
+export const regionNameSchema = z
+  .string()
+  .regex(REGION_NAME_PATTERN, {
+    error: (issue) =>
+      `must be 2-41 lowercase letters, digits or dashes, like "us-east-1" (got ${describeValue(issue.input)})`,
+  })
+  .describe('Region name, e.g. us-east-1.');
+
+export const portSchema = int(1024, 65535).describe('Port on 127.0.0.1 the region process listens on.');
+
+export const faultSchema = z
+  .strictObject({
+    kind: z
+      .enum(['deploy-fail', 'slow-start', 'crash-after-start', 'unhealthy', 'flapping', 'silent'])
+      .describe('What goes wrong.'),
+    on: z
+      .enum(['deploy', 'rollback', 'start', 'always'])
+      .default('always')
+      .describe('When the fault applies: a deploy, a rollback, starting the current version, or always.'),
+    version: z.string().min(1).optional().describe('Only for this version, when set. Quote it: "1.0".'),
+    ms: int(0).default(0).describe('slow-start: extra start delay; crash-after-start: time after readiness.'),
+  })
+  .describe('A fault to inject (tests and demos).');
+
+export const localTargetSchema = z
+  .strictObject({
+    kind: z.literal('local-process').describe('Where the region runs; only local-process for now.'),
+    port: portSchema,
+    command: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe('argv run in the staged release directory, e.g. [node, server.js].'),
+    env: z.record(z.string(), z.string()).default({}).describe('Extra environment variables for the process.'),
+    faults: z.array(faultSchema).default([]).describe('Faults to inject.'),
+  })
+  .describe('Where the region runs.');
+
+export const regionSchema = z.strictObject({
+  name: regionNameSchema,
+  target: localTargetSchema,
+});
+
+export const waveInputSchema = z.strictObject({
+  name: z.string().min(1).max(64).optional().describe('Wave name; defaults to wave-<n> (1-based).'),
+  regions: z.array(z.string()).describe('Names of the regions deployed in this wave.'),
+  bakeSeconds: seconds(0).optional().describe('Bake time after the wave is deployed; defaults to gate.bakeSeconds.'),
+});
+
+export const gateSchema = z
+  .strictObject({
+    healthPath: z
+      .string()
+      .regex(/^\//, { error: (issue) => `must start with "/" (got ${describeValue(issue.input)})` })
+      .default('/health')
+      .describe('Path probed on each region.'),
+    probes: int(1).default(5).describe('Probes per region per check.'),
+    intervalSeconds: seconds(1).default(2).describe('Seconds between checks while baking.'),
+    maxErrorRate: z.number().min(0).max(1).default(0.05).describe('Error rate above which the gate fails (0..1).'),
+    minSamples: int(1)
+      .default(10)
+      .describe('Fewer samples per region than this at the end of the bake is Inconclusive.'),
+    probeTimeoutMs: int(1).default(1000).describe('Timeout of one probe.'),
+    probeSpacingMs: int(0).default(50).describe('Gap between two probes of one check.'),
+    bakeSeconds: seconds(0).default(10).describe('Default bake time of a wave.'),
+    onInconclusive: z.literal('rollback').default('rollback').describe('What an Inconclusive gate does.'),
+  })
+  .describe('Health gate settings.');
+
+export const deploySchema = z
+  .strictObject({
+    readinessTimeoutSeconds: seconds(1).default(20).describe('How long a process may take to answer after a restart.'),
+    pollSeconds: seconds(1).default(1).describe('First poll interval while a deployment runs.'),
+    maxPollSeconds: seconds(1).default(30).describe('The poll interval doubles up to this.'),
+  })
+  .describe('Deployment settings.');
+
+export const policySchema = z
+  .strictObject({
+    allowMultiRegionCanary: z.boolean().default(false).describe('Allow a first wave of more than one region.'),
+  })
+  .describe('Release policy.');
+
+/** What a user writes in `flotilla.yml`. */
+export const flotillaInputSchema = z
+  .strictObject({
+    service: serviceNameSchema,
+    regions: z.array(regionSchema).min(1).describe('The regions the service runs in.'),
+    waves: z.array(waveInputSchema).describe('Waves, in order; every region must be in exactly one wave.'),
+    gate: gateSchema.prefault({}),
+    deploy: deploySchema.prefault({}),
+    policy: policySchema.prefault({}),
+  })
+  .describe('Flotilla release configuration (flotilla.yml).');
+
+export type FlotillaInput = z.input<typeof flotillaInputSchema>;
+
+/** Parses `flotilla.yml` data into `FlotillaConfig`, defaults applied. Cross-field rules live in `policy.ts`. */
+export const flotillaConfigSchema = flotillaInputSchema.transform(
+  (input): FlotillaConfig => ({
+    ...input,
+    waves: input.waves.map((wave, index) => ({
+      name: wave.name ?? defaultWaveName(index),
+      regions: wave.regions,
+      bakeSeconds: wave.bakeSeconds ?? input.gate.bakeSeconds,
+    })),
+  }),
+);
+
+export function defaultWaveName(index: number): string {
+  return `wave-${index + 1}`;
+}
+
+/** The keys an object in the input accepts at `path` (for "did you mean" on unknown keys); [] if none. */
+export function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType | undefined = flotillaInputSchema;
+  for (let index = 0; index <= path.length && schema !== undefined; ) {
+    if (
+      schema instanceof z.ZodOptional ||
+      schema instanceof z.ZodDefault ||
+      schema instanceof z.ZodPrefault ||
+      schema instanceof z.ZodNullable
+    ) {
+      schema = schema.unwrap() as z.ZodType;
+      continue;
+    }
+    if (schema instanceof z.ZodPipe) {
+      schema = schema.in as z.ZodType;
+      continue;
+    }
+    if (index === path.length) break;
+    const segment = path[index];
+    index += 1;
+    if (schema instanceof z.ZodObject && typeof segment === 'string') {
+      schema = schema.shape[segment] as z.ZodType | undefined;
+    } else if (schema instanceof z.ZodArray && typeof segment === 'number') {
+      schema = schema.element as z.ZodType;
+    } else if (schema instanceof z.ZodRecord) {
+      schema = schema.valueType as z.ZodType;
+    } else {
+      schema = undefined;
+    }
+  }
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+// Compile-time guards: the parts of the schema produce exactly the shapes in types.ts.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Expect<T extends true> = T;
+export type SchemaMatchesTypes = [
+  Expect<Same<z.output<typeof faultSchema>, FaultSpec>>,
+  Expect<Same<z.output<typeof localTargetSchema>, LocalTarget>>,
+  Expect<Same<z.output<typeof regionSchema>, RegionConfig>>,
+  Expect<Same<z.output<typeof gateSchema>, GateSettings>>,
+  Expect<Same<z.output<typeof deploySchema>, DeploySettings>>,
+  Expect<Same<z.output<typeof policySchema>, PolicySettings>>,
+  Expect<Same<z.output<typeof flotillaConfigSchema>, FlotillaConfig>>,
+];

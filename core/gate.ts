@@ -1,0 +1,138 @@
+/**
+ * Gate verdicts. Pure: the caller passes samples and `now`.
+ * Missing data is never a pass: too few samples at the end of a bake is Inconclusive.
+ */
+import type { GateSettings } from '../config/types.ts';
+import type { ProbeSample } from '../ports/health-prober.ts';
+import type { GateDecision, GateEvaluation, SampleCounts, Verdict, WaveEntry } from './types.ts';
+
+export const emptyCounts = (): SampleCounts => ({ ok: 0, errors: 0, missing: 0 });
+
+/** Adds probe samples to running counts (returns a new object). */
+export function addSamples(counts: SampleCounts, samples: readonly ProbeSample[]): SampleCounts {
+  const next: SampleCounts = { ...counts };
+  for (const sample of samples) {
+    if (sample.kind === 'ok') next.ok += 1;
+    else if (sample.kind === 'error') {
+      next.errors += 1;
+      next.lastProblem = sample.message;
+    } else {
+      next.missing += 1;
+      next.lastProblem = sample.message;
+    }
+  }
+  return next;
+}
+
+export function mergeCounts(a: SampleCounts, b: SampleCounts): SampleCounts {
+  return {
+    ok: a.ok + b.ok,
+    errors: a.errors + b.errors,
+    missing: a.missing + b.missing,
+    ...((b.lastProblem ?? a.lastProblem) !== undefined ? { lastProblem: b.lastProblem ?? a.lastProblem } : {}),
+  };
+}
+
+const rank: Record<Verdict, number> = { Passed: 0, Inconclusive: 1, Failed: 2 };
+
+/** The worse of two verdicts. */
+export function worst(a: Verdict, b: Verdict): Verdict {
+  return rank[a] >= rank[b] ? a : b;
+}
+
+function describe(region: string, c: SampleCounts, gate: GateSettings): string {
+  const answered = c.ok + c.errors;
+  const rate = answered === 0 ? 0 : c.errors / answered;
+  const base = `${region}: ${c.errors}/${answered} probes of ${gate.healthPath} failed (${(rate * 100).toFixed(0)}% > ${(gate.maxErrorRate * 100).toFixed(0)}% allowed)`;
+  return c.lastProblem ? `${base}; last: ${c.lastProblem}` : base;
+}
+
+/** One region's verdict from its samples, as if the bake ended now. */
+export function regionVerdict(c: SampleCounts, gate: GateSettings): Verdict {
+  const answered = c.ok + c.errors;
+  const enough = Math.min(gate.minSamples, gate.probes);
+  if (answered >= enough && c.errors / answered > gate.maxErrorRate) return 'Failed';
+  if (answered < gate.minSamples) return 'Inconclusive';
+  return 'Passed';
+}
+
+/**
+ * Evaluates a wave's bake. A region fails as soon as it has answered at least one probe round
+ * and its error rate is over the limit, so a bad build is caught at the first check rather than
+ * at the end of the bake. Before the bake ends nothing passes; at the end, a region with fewer
+ * than `minSamples` answered probes makes the gate Inconclusive.
+ */
+export function evaluateGate(input: {
+  regions: readonly string[];
+  samples: Readonly<Record<string, SampleCounts>>;
+  gate: GateSettings;
+  now: number;
+  bakeUntil: number;
+}): GateEvaluation {
+  const { regions, samples, gate, now, bakeUntil } = input;
+  const failed: string[] = [];
+  const short: string[] = [];
+  for (const region of regions) {
+    const c = samples[region] ?? emptyCounts();
+    const verdict = regionVerdict(c, gate);
+    if (verdict === 'Failed') failed.push(describe(region, c, gate));
+    else if (verdict === 'Inconclusive') {
+      const answered = c.ok + c.errors;
+      const why = c.lastProblem ? `; last: ${c.lastProblem}` : '';
+      short.push(
+        `${region}: only ${answered} of ${gate.minSamples} required samples answered (${c.missing} probes got no answer)${why}`,
+      );
+    }
+  }
+  if (failed.length > 0) return { kind: 'Failed', signals: failed };
+  if (now < bakeUntil) return { kind: 'Baking', remainingMs: bakeUntil - now };
+  if (short.length > 0) return { kind: 'Inconclusive', signals: short };
+  return { kind: 'Passed' };
+}
+
+/** What the release does after a gate evaluation. */
+export function decide(evaluation: GateEvaluation, gate: GateSettings): GateDecision {
+  switch (evaluation.kind) {
+    case 'Baking':
+      return 'continue';
+    case 'Passed':
+      return 'next-wave';
+    case 'Failed':
+      return 'rollback';
+    case 'Inconclusive':
+      switch (gate.onInconclusive) {
+        case 'rollback':
+          return 'rollback';
+      }
+  }
+}
+
+/**
+ * Before a wave deploys, each of its regions that already runs a version must be healthy:
+ * deploying onto an existing fire would blame the new build for it, or hide it.
+ * Regions with nothing deployed yet have nothing to check.
+ */
+export function checkWaveEntry(
+  regions: readonly { region: string; currentVersion: string | null; counts: SampleCounts }[],
+  gate: GateSettings,
+): WaveEntry {
+  const signals: string[] = [];
+  for (const { region, currentVersion, counts } of regions) {
+    if (currentVersion === null) continue;
+    const answered = counts.ok + counts.errors;
+    if (answered === 0) {
+      signals.push(
+        `${region}: no health data before the wave (${counts.missing} probes unanswered${counts.lastProblem ? `; last: ${counts.lastProblem}` : ''})`,
+      );
+    } else if (counts.errors / answered > gate.maxErrorRate) {
+      signals.push(`${region} was already unhealthy on ${currentVersion} before the wave: ${describe(region, counts, gate)}`);
+    }
+  }
+  return signals.length > 0 ? { kind: 'Blocked', signals } : { kind: 'Clear' };
+}
+
+/** Whether a rollback's verification probes show the region healthy again. Any answer counts; no answers is not healthy. */
+export function rollbackHealthy(c: SampleCounts, gate: GateSettings): boolean {
+  const answered = c.ok + c.errors;
+  return answered > 0 && c.errors / answered <= gate.maxErrorRate;
+}

@@ -1,0 +1,56 @@
+/**
+ * Terminal states. Every release ends in one of them, and says region by region what runs there now.
+ */
+import type { ReleaseRecord } from '../ports/ledger.ts';
+import { describeCause } from './rollback.ts';
+import type { RegionResult, ReleaseOutcome, RollbackCause } from './types.ts';
+
+export type Conclusion =
+  | { kind: 'Succeeded' }
+  | { kind: 'RolledBack'; cause: RollbackCause; results: readonly RegionResult[] };
+
+/**
+ * Decides the terminal status.
+ * - SUCCEEDED: every wave passed its gate.
+ * - ROLLED_BACK: something failed and every touched region is back on its last-known-good and healthy.
+ * - ROLLBACK_FAILED: at least one region could not be put back; the reason names each one.
+ * - BLOCKED: the first blocked wave came before anything was touched; nothing changed.
+ * - FAILED: an error stopped the release before anything was touched; nothing changed.
+ */
+export function concludeRelease(
+  record: ReleaseRecord,
+  conclusion: Conclusion,
+  currentVersions: Readonly<Record<string, string | null>>,
+): ReleaseOutcome {
+  const regions = Object.values(record.regions)
+    .sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region))
+    .map((r) => ({
+      region: r.region,
+      version: currentVersions[r.region] ?? null,
+      phase: r.phase,
+      ...(r.message ? { message: r.message } : {}),
+    }));
+  const base = { releaseId: record.releaseId, service: record.service, version: record.version, regions };
+  if (conclusion.kind === 'Succeeded') {
+    return { ...base, status: 'SUCCEEDED', reason: `all ${regions.length} regions run ${record.version}` };
+  }
+  const { cause, results } = conclusion;
+  const why = describeCause(cause);
+  if (results.length === 0) {
+    const status = cause.kind === 'WaveBlocked' ? 'BLOCKED' : cause.kind === 'Error' ? 'FAILED' : 'ROLLED_BACK';
+    return { ...base, status, reason: `${why}; no region had been touched` };
+  }
+  const failed = results.filter((r) => r.outcome !== 'RolledBack');
+  if (failed.length > 0) {
+    const names = failed.map((r) => `${r.region} (${r.message ?? r.outcome})`).join(', ');
+    return { ...base, status: 'ROLLBACK_FAILED', reason: `rollback failed in ${names}; after ${why}` };
+  }
+  const rolled = results.map((r) => r.region).join(', ');
+  return { ...base, status: 'ROLLED_BACK', reason: `rolled back ${rolled} after ${why}` };
+}
+
+/** Next poll delay while a deployment runs: doubles from `first` up to `max`. */
+export function nextPollSeconds(previous: number, first: number, max: number): number {
+  if (previous < first) return first;
+  return Math.min(max, previous * 2);
+}

@@ -1,0 +1,104 @@
+/**
+ * Wave planning: turns a validated config and what each region runs now into the plan the
+ * release state machine walks. Pure: no clock, no I/O.
+ */
+import type { FlotillaConfig } from '../config/types.ts';
+import type { RegionState, ReleaseRecord } from '../ports/ledger.ts';
+import type { ReleasePlan, Revision } from './types.ts';
+
+export interface PlanInput {
+  config: FlotillaConfig;
+  releaseId: string;
+  version: string;
+  artifact: string;
+  regionStateMachineArn: string;
+}
+
+export function planRelease(input: PlanInput): ReleasePlan {
+  const { config, releaseId, version, artifact, regionStateMachineArn } = input;
+  const targets = new Map(config.regions.map((r) => [r.name, r.target]));
+  const revision: Revision = { version, artifact };
+  const waves = config.waves.map((wave, index) => ({
+    index,
+    name: wave.name,
+    bakeSeconds: wave.bakeSeconds,
+    regions: wave.regions.map((region) => {
+      const target = targets.get(region);
+      // The config validator guarantees every wave region is configured; a miss here is a bug.
+      if (!target) throw new Error(`planRelease: region ${region} has no target (config not validated?)`);
+      return {
+        releaseId,
+        service: config.service,
+        region,
+        wave: index,
+        action: 'deploy' as const,
+        revision,
+        target,
+        gate: config.gate,
+        deploy: config.deploy,
+      };
+    }),
+  }));
+  return {
+    releaseId,
+    service: config.service,
+    version,
+    artifact,
+    waveCount: waves.length,
+    waves,
+    gate: config.gate,
+    deploy: config.deploy,
+    regionStateMachineArn,
+  };
+}
+
+/** The release record PlanRelease writes: every region pending, with its last-known-good captured now. */
+export function initialRecord(plan: ReleasePlan, regionStates: readonly RegionState[], startedAt: string): ReleaseRecord {
+  const current = new Map(regionStates.map((s) => [s.region, s.current]));
+  const regions: ReleaseRecord['regions'] = {};
+  for (const wave of plan.waves) {
+    for (const task of wave.regions) {
+      regions[task.region] = {
+        region: task.region,
+        wave: wave.index,
+        phase: 'pending',
+        before: current.get(task.region) ?? null,
+        updatedAt: startedAt,
+      };
+    }
+  }
+  return {
+    service: plan.service,
+    releaseId: plan.releaseId,
+    version: plan.version,
+    artifact: plan.artifact,
+    status: 'RUNNING',
+    wave: 0,
+    waveCount: plan.waveCount,
+    regions,
+    startedAt,
+  };
+}
+
+export interface DurationEstimate {
+  /** The floor the plan implies: per wave, the bake plus one gate check, waves one after another. */
+  minimumSeconds: number;
+  waves: { name: string; regions: string[]; bakeSeconds: number }[];
+}
+
+/**
+ * The minimum wall time the plan implies, ignoring deploy time itself (that depends on the
+ * service): the waves run in order, each waits its full bake; regions within a wave run in
+ * parallel so they add nothing.
+ */
+export function minimumDuration(config: FlotillaConfig): DurationEstimate {
+  const waves = config.waves.map((w) => ({ name: w.name, regions: [...w.regions], bakeSeconds: w.bakeSeconds }));
+  return { minimumSeconds: waves.reduce((sum, w) => sum + w.bakeSeconds, 0), waves };
+}
+
+/** Step Functions execution names: 1–80 chars, none of the forbidden characters. */
+export function executionName(service: string, version: string, attempt: number): string {
+  const clean = `${service}-${version}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const suffix = attempt > 1 ? `-${attempt}` : '';
+  return `${clean.slice(0, 80 - suffix.length)}${suffix}`;
+}

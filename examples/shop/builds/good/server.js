@@ -1,0 +1,67 @@
+// The example "shop" service, 1.0.0: a price page and a health endpoint. No dependencies.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+const version = process.env.FLOTILLA_VERSION ?? pkg.version;
+const region = process.env.FLOTILLA_REGION ?? 'unknown';
+const locale = process.env.LOCALE ?? 'en-US';
+const currency = process.env.CURRENCY ?? 'USD';
+const fault = process.env.FLOTILLA_FAULT_HEALTH; // unhealthy | flapping | silent (fault injection)
+
+const products = [
+  { name: 'Brass lantern', price: 24.5 },
+  { name: 'Signal flag set', price: 89.99 },
+  { name: 'Ship in a bottle', price: 1249 },
+];
+
+function formatPrice(amount) {
+  return new Intl.NumberFormat(locale, { style: 'currency', currency }).format(amount);
+}
+
+function send(res, status, type, body) {
+  res.writeHead(status, { 'content-type': type });
+  res.end(body);
+}
+
+let healthRequests = 0;
+
+function health(res) {
+  healthRequests += 1;
+  if (fault === 'silent') return; // never answer; the socket stays open
+  if (fault === 'unhealthy' || (fault === 'flapping' && healthRequests % 2 === 0)) {
+    return send(res, 500, 'application/json', JSON.stringify({ status: 'error', version, region, error: fault }));
+  }
+  try {
+    formatPrice(1234.5); // self-test: the shop is useless if it cannot show prices
+    send(res, 200, 'application/json', JSON.stringify({ status: 'ok', version, region }));
+  } catch (err) {
+    send(res, 500, 'application/json', JSON.stringify({ status: 'error', version, region, error: String(err) }));
+  }
+}
+
+function pricePage(res) {
+  const rows = products.map((p) => `<li>${p.name}: ${formatPrice(p.price)}</li>`).join('\n');
+  send(res, 200, 'text/html; charset=utf-8', `<h1>Shop (${region}, ${version})</h1>\n<ul>\n${rows}\n</ul>\n`);
+}
+
+const server = http.createServer((req, res) => {
+  try {
+    if (req.url === '/health') return health(res);
+    if (req.url === '/') return pricePage(res);
+    send(res, 404, 'text/plain', 'not found\n');
+  } catch (err) {
+    send(res, 500, 'text/plain', `internal error: ${err}\n`);
+  }
+});
+
+server.listen(Number(process.env.PORT ?? 8080), '127.0.0.1', () => {
+  console.log(`shop ${version} listening on 127.0.0.1:${server.address().port} (${region}, ${locale}, ${currency})`);
+});
+
+process.on('SIGTERM', () => {
+  console.log('SIGTERM: closing');
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+  setTimeout(() => server.closeAllConnections(), 1000).unref(); // e.g. requests left hanging by the silent fault
+});

@@ -1,0 +1,32 @@
+/**
+ * CheckRegionDeploy (child execution): one poll of a running deployment. Returns the next wait
+ * with back-off, so a long deploy costs a bounded number of history events per hour.
+ */
+import { nextPollSeconds } from '../core/outcome.ts';
+import type { RegionTask } from '../core/types.ts';
+import type { DeploymentStatus } from '../ports/region-deployer.ts';
+import type { Deps } from './deps.ts';
+import type { DeploymentHandle } from './start-region-deploy.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const createCheckRegionDeploy =
+  (deps: Deps) =>
+  async ({ task, deployment }: { task: RegionTask; deployment: DeploymentHandle }): Promise<DeploymentHandle> => {
+    const deadline = deps.now() + deps.longPollMs;
+    let status: DeploymentStatus = await deps.deployer.getDeployment(task.region, deployment.deploymentId);
+    while (status.status === 'InProgress' && deps.now() < deadline) {
+      await sleep(deps.pollEveryMs);
+      status = await deps.deployer.getDeployment(task.region, deployment.deploymentId);
+    }
+    const polls = deployment.polls + 1;
+    const waitSeconds =
+      polls === 1 ? task.deploy.pollSeconds : nextPollSeconds(deployment.waitSeconds, task.deploy.pollSeconds, task.deploy.maxPollSeconds);
+    return {
+      deploymentId: deployment.deploymentId,
+      status: status.status,
+      ...(status.status === 'Failed' ? { message: status.message } : {}),
+      waitSeconds,
+      polls,
+    };
+  };

@@ -1,0 +1,44 @@
+/**
+ * What the Lambda handlers need from the outside world. Each backend builds one of these:
+ * the local backend with real processes, HTTP probes and dynalite; the AWS backend with SDK clients.
+ */
+import type { EventSink, ReleaseEvent } from '../ports/events.ts';
+import type { HealthProber } from '../ports/health-prober.ts';
+import type { Ledger } from '../ports/ledger.ts';
+import type { RegionDeployer } from '../ports/region-deployer.ts';
+
+export interface Deps {
+  ledger: Ledger;
+  deployer: RegionDeployer;
+  prober: HealthProber;
+  events: EventSink;
+  /** Milliseconds since the epoch; injected so tests and the core never read a clock themselves. */
+  now: () => number;
+  /** The child state machine the parent starts per region. */
+  regionStateMachineArn: string;
+  /**
+   * How long CheckRegionDeploy may wait for a deployment to change before it returns.
+   * Locally deploys take about a second, so a short long-poll saves whole Wait rounds; on AWS 0.
+   */
+  longPollMs: number;
+  /** Pause between polls inside the long-poll. */
+  pollEveryMs: number;
+}
+
+export const isoAt = (deps: Pick<Deps, 'now'>): string => new Date(deps.now()).toISOString();
+
+export function emit(deps: Pick<Deps, 'events' | 'now'>, service: string, releaseId: string, event: ReleaseEvent): void {
+  try {
+    deps.events.emit({ ...event, service, releaseId, at: isoAt(deps) });
+  } catch {
+    // Progress output is best-effort: a broken terminal must never fail a release.
+  }
+}
+
+/** Errors the state machines match on by name. Transient ones are retried (ASL Retry); the rest are caught. */
+export class FlotillaError extends Error {
+  constructor(name: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = name;
+  }
+}

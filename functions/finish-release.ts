@@ -1,0 +1,67 @@
+/**
+ * FinishRelease: every path through the release state machine ends here. Decides the terminal
+ * status (core/outcome.ts), writes it with each region's version, and frees the service lock.
+ */
+import { concludeRelease } from '../core/outcome.ts';
+import { touchedRegions } from '../core/rollback.ts';
+import type { RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
+import type { ReleaseRecord } from '../ports/ledger.ts';
+import { type Deps, emit, FlotillaError, isoAt } from './deps.ts';
+
+export type FinishInput =
+  | { plan: ReleasePlan; conclusion: 'Succeeded' }
+  | { plan: ReleasePlan; conclusion: 'RolledBack'; cause: RollbackCause; results: RegionResult[] }
+  /** The rollback machinery itself failed: judge each touched region by what the ledger recorded. */
+  | { plan: ReleasePlan; conclusion: 'RollbackErrored'; waveIndex: number; error: { Error: string; Cause?: string } };
+
+function resultsFromLedger(record: ReleaseRecord): RegionResult[] {
+  return touchedRegions(record).map((region) => {
+    const entry = record.regions[region];
+    const ok = entry?.phase === 'rolled-back';
+    return {
+      region,
+      action: 'rollback',
+      outcome: ok ? 'RolledBack' : 'RollbackFailed',
+      version: null,
+      ...(ok ? {} : { message: entry?.message ?? `left ${entry?.phase ?? 'unknown'}: rollback did not run to its end` }),
+      samples: { ok: 0, errors: 0, missing: 0 },
+    };
+  });
+}
+
+export const createFinishRelease =
+  (deps: Deps) =>
+  async (input: FinishInput): Promise<ReleaseOutcome> => {
+    const { plan } = input;
+    const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
+    if (!record) throw new FlotillaError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
+    const states = await deps.ledger.listRegions(plan.service);
+    const versions = Object.fromEntries(states.map((s) => [s.region, s.current?.version ?? null]));
+    let outcome: ReleaseOutcome;
+    switch (input.conclusion) {
+      case 'Succeeded':
+        outcome = concludeRelease(record, { kind: 'Succeeded' }, versions);
+        break;
+      case 'RolledBack':
+        outcome = concludeRelease(record, { kind: 'RolledBack', cause: input.cause, results: input.results }, versions);
+        break;
+      case 'RollbackErrored': {
+        const cause: RollbackCause = {
+          kind: 'Error',
+          wave: input.waveIndex,
+          error: input.error.Error,
+          cause: input.error.Cause ?? '',
+        };
+        outcome = concludeRelease(record, { kind: 'RolledBack', cause, results: resultsFromLedger(record) }, versions);
+        break;
+      }
+    }
+    await deps.ledger.updateRelease(plan.service, plan.releaseId, {
+      status: outcome.status,
+      reason: outcome.reason,
+      endedAt: isoAt(deps),
+    });
+    await deps.ledger.releaseLock(plan.service, plan.releaseId);
+    emit(deps, plan.service, plan.releaseId, { kind: 'release-finished', outcome });
+    return outcome;
+  };

@@ -1,0 +1,33 @@
+/**
+ * Every Lambda function the state machines call, by the name its ASL Resource ARN ends with
+ * (`...:function:flotilla-<name>`). The local engine binds Task states through this table;
+ * serverless.yml deploys the same handlers.
+ */
+import { createCheckGate } from './check-gate.ts';
+import { createCheckRegionDeploy } from './check-region-deploy.ts';
+import { createCheckWaveEntry } from './check-wave-entry.ts';
+import type { Deps } from './deps.ts';
+import { createFinishRelease } from './finish-release.ts';
+import { createPlanRelease } from './plan-release.ts';
+import { createPlanRollback } from './plan-rollback.ts';
+import { createRecordRegionResult } from './record-region-result.ts';
+import { createStartBake } from './start-bake.ts';
+import { createStartRegionDeploy } from './start-region-deploy.ts';
+import { createVerifyRegion } from './verify-region.ts';
+
+// Each handler takes its own input type; the engine hands them parsed JSON.
+// biome-ignore lint/suspicious/noExplicitAny: the table erases per-handler input types on purpose.
+type AnyHandler = (input: any) => Promise<unknown>;
+
+export const functionFactories: Record<string, (deps: Deps) => AnyHandler> = {
+  'plan-release': createPlanRelease,
+  'check-wave-entry': createCheckWaveEntry,
+  'start-bake': createStartBake,
+  'check-gate': createCheckGate,
+  'plan-rollback': createPlanRollback,
+  'finish-release': createFinishRelease,
+  'start-region-deploy': createStartRegionDeploy,
+  'check-region-deploy': createCheckRegionDeploy,
+  'verify-region': createVerifyRegion,
+  'record-region-result': createRecordRegionResult,
+};

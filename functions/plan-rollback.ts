@@ -1,0 +1,42 @@
+/**
+ * PlanRollback: works out why the release is rolling back and which regions go back
+ * (the decision itself is core/rollback.ts `planRollback`).
+ */
+import { describeCause, planRollback } from '../core/rollback.ts';
+import type { GateState, ReleasePlan, RollbackCause, RollbackPlan, WaveEntry } from '../core/types.ts';
+import { type Deps, emit, FlotillaError } from './deps.ts';
+
+/** The parent's state when it turns to rollback: whichever of these led here is set. */
+export interface RollbackInput {
+  plan: ReleasePlan;
+  waveIndex: number;
+  entry?: WaveEntry;
+  gate?: GateState;
+  error?: { Error: string; Cause?: string };
+}
+
+/** Pure: the cause, from the state the parent was in. An error wins: it is the latest thing that happened. */
+export function rollbackCause(input: RollbackInput): RollbackCause {
+  const wave = input.waveIndex;
+  if (input.error) return { kind: 'Error', wave, error: input.error.Error, cause: input.error.Cause ?? '' };
+  if (input.entry?.kind === 'Blocked') return { kind: 'WaveBlocked', wave, signals: input.entry.signals };
+  const evaluation = input.gate?.evaluation;
+  if (evaluation?.kind === 'Failed') return { kind: 'GateFailed', wave, signals: evaluation.signals };
+  if (evaluation?.kind === 'Inconclusive') return { kind: 'GateInconclusive', wave, signals: evaluation.signals };
+  return { kind: 'Error', wave, error: 'UnknownCause', cause: 'rollback requested without a failed gate, block or error' };
+}
+
+export const createPlanRollback =
+  (deps: Deps) =>
+  async (input: RollbackInput): Promise<RollbackPlan> => {
+    const { plan } = input;
+    const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
+    if (!record) throw new FlotillaError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
+    const rollback = planRollback(plan, record, rollbackCause(input));
+    emit(deps, plan.service, plan.releaseId, {
+      kind: 'rollback-started',
+      regions: rollback.steps.map((s) => s.region),
+      reason: describeCause(rollback.cause),
+    });
+    return rollback;
+  };

@@ -1,0 +1,108 @@
+/**
+ * RecordRegionResult (child execution, last step): turns what happened into a RegionResult and
+ * writes it to the ledger: the region's phase in this release and, when bits changed, what it runs now.
+ */
+import { emptyCounts, rollbackHealthy } from '../core/gate.ts';
+import type { RegionResult, RegionTask, SampleCounts } from '../core/types.ts';
+import type { RegionProgress } from '../ports/events.ts';
+import type { RegionPhase } from '../ports/ledger.ts';
+import { type Deps, emit, isoAt } from './deps.ts';
+import type { DeploymentHandle } from './start-region-deploy.ts';
+
+export interface ChildState {
+  task: RegionTask;
+  deployment?: DeploymentHandle;
+  verification?: SampleCounts;
+  /** Set by a Catch: the error of the step that failed. */
+  error?: { Error: string; Cause?: string };
+}
+
+function errorMessage(error: NonNullable<ChildState['error']>): string {
+  let cause = error.Cause ?? '';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string; message?: string };
+    cause = parsed.errorMessage ?? parsed.message ?? cause;
+  } catch {
+    // Cause is plain text already.
+  }
+  return cause ? `${error.Error}: ${cause}` : error.Error;
+}
+
+/** Pure: what the child's steps add up to. */
+export function regionResult(state: ChildState): RegionResult {
+  const { task, deployment, verification, error } = state;
+  const samples = verification ?? emptyCounts();
+  const base = { region: task.region, action: task.action, samples };
+  const target = task.revision?.version ?? null;
+  // When the deployment did not succeed, what runs there is whatever the ledger knew; the handler fills it in.
+  const before = null;
+  if (error) {
+    const message = errorMessage(error);
+    return task.action === 'deploy'
+      ? { ...base, outcome: 'Failed', version: before, message }
+      : { ...base, outcome: 'RollbackFailed', version: before, message };
+  }
+  if (!deployment || deployment.status !== 'Succeeded') {
+    const message = deployment?.message ?? `deployment ended ${deployment?.status ?? 'without a status'}`;
+    return task.action === 'deploy'
+      ? { ...base, outcome: 'Failed', version: before, message }
+      : { ...base, outcome: 'RollbackFailed', version: before, message };
+  }
+  if (task.action === 'deploy') return { ...base, outcome: 'Deployed', version: target };
+  if (task.revision === null || rollbackHealthy(samples, task.gate)) return { ...base, outcome: 'RolledBack', version: target };
+  const answered = samples.ok + samples.errors;
+  return {
+    ...base,
+    outcome: 'RollbackFailed',
+    version: target,
+    message: `unhealthy after rollback to ${target}: ${samples.errors}/${answered} probes failed, ${samples.missing} unanswered${samples.lastProblem ? ` (${samples.lastProblem})` : ''}`,
+  };
+}
+
+const phases: Record<RegionResult['outcome'], { phase: RegionPhase; progress: RegionProgress }> = {
+  Deployed: { phase: 'deployed', progress: 'deployed' },
+  Failed: { phase: 'failed', progress: 'deploy-failed' },
+  RolledBack: { phase: 'rolled-back', progress: 'rolled-back' },
+  RollbackFailed: { phase: 'rollback-failed', progress: 'rollback-failed' },
+};
+
+export const createRecordRegionResult =
+  (deps: Deps) =>
+  async (state: ChildState): Promise<RegionResult> => {
+    const { task } = state;
+    const result = regionResult(state);
+    const at = isoAt(deps);
+    // Bits changed when the deployment succeeded: the region now runs the task's revision
+    // (for a rollback, even an unhealthy one; the phase says it is not healthy).
+    if (state.deployment?.status === 'Succeeded') {
+      await deps.ledger.putRegion({
+        service: task.service,
+        region: task.region,
+        current: task.revision,
+        releaseId: task.releaseId,
+        updatedAt: at,
+      });
+    } else {
+      const known = await deps.ledger.getRegion(task.service, task.region);
+      result.version = known?.current?.version ?? null;
+    }
+    const record = await deps.ledger.getRelease(task.service, task.releaseId);
+    const { phase, progress } = phases[result.outcome];
+    await deps.ledger.putReleaseRegion(task.service, task.releaseId, {
+      region: task.region,
+      wave: task.wave,
+      phase,
+      before: record?.regions[task.region]?.before ?? null,
+      ...(result.message ? { message: result.message } : {}),
+      updatedAt: at,
+    });
+    emit(deps, task.service, task.releaseId, {
+      kind: 'region',
+      wave: task.wave,
+      region: task.region,
+      state: progress,
+      version: result.version,
+      ...(result.message ? { message: result.message } : {}),
+    });
+    return result;
+  };

@@ -1,0 +1,29 @@
+/**
+ * StartBake: after a wave's regions deployed, start its bake. A region whose deployment failed
+ * fails the gate at once; otherwise the children's verification samples seed the gate, and every
+ * region of earlier waves is probed too: they count during this bake as much as the new ones.
+ */
+import type { GateState, RegionResult, ReleasePlan } from '../core/types.ts';
+import type { Deps } from './deps.ts';
+import { deployedTasks, gateState, probeRound } from './shared/bake.ts';
+
+export interface StartBakeInput {
+  plan: ReleasePlan;
+  waveIndex: number;
+  deployResults: RegionResult[];
+}
+
+export const createStartBake =
+  (deps: Deps) =>
+  async ({ plan, waveIndex, deployResults }: StartBakeInput): Promise<GateState> => {
+    const wave = plan.waves[waveIndex];
+    const startedAt = deps.now();
+    const bakeUntil = startedAt + (wave?.bakeSeconds ?? 0) * 1000;
+    const failures = deployResults
+      .filter((r) => r.outcome !== 'Deployed')
+      .map((r) => `${r.region}: deployment failed: ${r.message ?? r.outcome}`);
+    const counts = Object.fromEntries(deployResults.map((r) => [r.region, r.samples]));
+    const earlier = deployedTasks(plan, waveIndex - 1);
+    const regions = failures.length > 0 ? counts : await probeRound(deps, plan, earlier, counts);
+    return gateState(deps, plan, waveIndex, startedAt, bakeUntil, regions, failures);
+  };

@@ -1,0 +1,47 @@
+/**
+ * StartRegionDeploy (child execution): marks the region touched in the ledger *before* anything
+ * changes there, so a crash at any later point still leaves it on the rollback list; then starts
+ * the deployment (a deploy of the new build, or a rollback to the region's last-known-good).
+ */
+import type { RegionTask } from '../core/types.ts';
+import { type Deps, emit, isoAt } from './deps.ts';
+
+export interface DeploymentHandle {
+  deploymentId: string;
+  status: 'InProgress' | 'Succeeded' | 'Failed';
+  message?: string;
+  /** Seconds the child waits before the next poll (back-off). */
+  waitSeconds: number;
+  polls: number;
+}
+
+export const createStartRegionDeploy =
+  (deps: Deps) =>
+  async ({ task }: { task: RegionTask }): Promise<DeploymentHandle> => {
+    const record = await deps.ledger.getRelease(task.service, task.releaseId);
+    const entry = record?.regions[task.region];
+    const before = entry?.before ?? null;
+    await deps.ledger.putReleaseRegion(task.service, task.releaseId, {
+      region: task.region,
+      wave: task.wave,
+      phase: task.action === 'deploy' ? 'deploying' : 'rolling-back',
+      before,
+      updatedAt: isoAt(deps),
+    });
+    emit(deps, task.service, task.releaseId, {
+      kind: 'region',
+      wave: task.wave,
+      region: task.region,
+      state: task.action === 'deploy' ? 'deploying' : 'rolling-back',
+      version: task.revision?.version ?? null,
+    });
+    const { deploymentId } = await deps.deployer.startDeployment({
+      service: task.service,
+      releaseId: task.releaseId,
+      region: task.region,
+      target: task.target,
+      purpose: task.action,
+      revision: task.revision,
+    });
+    return { deploymentId, status: 'InProgress', waitSeconds: task.deploy.pollSeconds, polls: 0 };
+  };

@@ -1,0 +1,22 @@
+/**
+ * VerifyRegion (child execution): one probe round right after a region's deployment succeeded.
+ * Its samples seed the wave's gate; for a rollback they decide whether the region is healthy again.
+ */
+import { addSamples, emptyCounts } from '../core/gate.ts';
+import type { RegionTask, SampleCounts } from '../core/types.ts';
+import type { Deps } from './deps.ts';
+
+export const createVerifyRegion =
+  (deps: Deps) =>
+  async ({ task }: { task: RegionTask }): Promise<SampleCounts> => {
+    // A region rolled back to nothing has no service left to probe.
+    if (task.revision === null) return emptyCounts();
+    const samples = await deps.prober.probe({
+      region: task.region,
+      target: task.target,
+      expectedVersion: task.revision.version,
+      gate: task.gate,
+      count: task.gate.probes,
+    });
+    return addSamples(emptyCounts(), samples);
+  };

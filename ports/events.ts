@@ -1,0 +1,22 @@
+/**
+ * Port: release events, as they happen. The CLI renders them as live progress locally;
+ * on AWS they go to SNS for the notifier. Emitting must never fail a release.
+ */
+import type { GateEvaluation, ReleaseOutcome } from '../core/types.ts';
+
+export type RegionProgress = 'deploying' | 'deployed' | 'deploy-failed' | 'rolling-back' | 'rolled-back' | 'rollback-failed';
+
+export type ReleaseEvent =
+  | { kind: 'release-started'; version: string; waves: { name: string; regions: string[] }[] }
+  | { kind: 'wave-started'; wave: number; name: string; regions: string[] }
+  | { kind: 'wave-blocked'; wave: number; signals: string[] }
+  | { kind: 'region'; wave: number; region: string; state: RegionProgress; version: string | null; message?: string }
+  | { kind: 'gate'; wave: number; regions: string[]; evaluation: GateEvaluation }
+  | { kind: 'rollback-started'; regions: string[]; reason: string }
+  | { kind: 'release-finished'; outcome: ReleaseOutcome };
+
+export type Stamped = ReleaseEvent & { service: string; releaseId: string; at: string };
+
+export interface EventSink {
+  emit(event: Stamped): void;
+}

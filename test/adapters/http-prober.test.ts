@@ -1,0 +1,207 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
+import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
+import type { FaultSpec, GateSettings, LocalTarget } from '../../config/types.ts';
+
+const good = path.resolve(import.meta.dirname, '../../examples/shop/builds/good');
+
+const gate: GateSettings = {
+  healthPath: '/health',
+  probes: 4,
+  intervalSeconds: 1,
+  maxErrorRate: 0,
+  minSamples: 1,
+  probeTimeoutMs: 200,
+  probeSpacingMs: 10,
+  bakeSeconds: 1,
+  onInconclusive: 'rollback',
+};
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function localTarget(faults: FaultSpec[] = []): Promise<LocalTarget> {
+  return {
+    kind: 'local-process',
+    port: await freePort(),
+    command: [process.execPath, 'server.js'],
+    env: { CURRENCY: 'USD' },
+    faults,
+  };
+}
+
+let stateDir: string;
+let fleet: LocalProcessFleet;
+const prober = new HttpHealthProber();
+/** One shop process per health mode, deployed once for the whole file. */
+const targets: Record<string, LocalTarget> = {};
+
+function target(name: string): LocalTarget {
+  const found = targets[name];
+  if (!found) throw new Error(`no target ${name}`);
+  return found;
+}
+
+async function deployShop(region: string, faults: FaultSpec[]): Promise<void> {
+  const t = await localTarget(faults);
+  const { deploymentId } = await fleet.startDeployment({
+    service: 'shop',
+    releaseId: 'r-1',
+    region,
+    target: t,
+    purpose: 'deploy',
+    revision: { version: '1.0.0', artifact: good },
+  });
+  for (;;) {
+    const status = await fleet.getDeployment(region, deploymentId);
+    if (status.status === 'Failed') throw new Error(status.message);
+    if (status.status === 'Succeeded') break;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  targets[region] = t;
+}
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(path.join(os.tmpdir(), 'flotilla-prober-'));
+  fleet = new LocalProcessFleet({ stateDir, readinessTimeoutMs: 5_000 });
+  await Promise.all([
+    deployShop('healthy', []),
+    deployShop('unhealthy', [{ kind: 'unhealthy', on: 'deploy', ms: 0 }]),
+    deployShop('flapping', [{ kind: 'flapping', on: 'deploy', ms: 0 }]),
+    deployShop('silent', [{ kind: 'silent', on: 'always', version: '1.0.0', ms: 0 }]),
+  ]);
+});
+
+afterAll(async () => {
+  await fleet?.stopAll();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+describe('HttpHealthProber', () => {
+  it('reports ok samples from a healthy process', async () => {
+    const samples = await prober.probe({
+      region: 'healthy',
+      target: target('healthy'),
+      expectedVersion: '1.0.0',
+      gate,
+      count: 3,
+    });
+    expect(samples).toEqual(Array(3).fill({ kind: 'ok', status: 200, version: '1.0.0' }));
+  });
+
+  it('accepts any version when none is expected', async () => {
+    const samples = await prober.probe({
+      region: 'healthy',
+      target: target('healthy'),
+      expectedVersion: null,
+      gate,
+      count: 1,
+    });
+    expect(samples).toEqual([{ kind: 'ok', status: 200, version: '1.0.0' }]);
+  });
+
+  it('reports a wrong version as an error', async () => {
+    const samples = await prober.probe({
+      region: 'healthy',
+      target: target('healthy'),
+      expectedVersion: '1.1.0',
+      gate,
+      count: 1,
+    });
+    expect(samples).toEqual([
+      { kind: 'error', status: 200, version: '1.0.0', message: 'reports version 1.0.0, expected 1.1.0' },
+    ]);
+  });
+
+  it('reports HTTP 500 as an error with the status', async () => {
+    const samples = await prober.probe({
+      region: 'unhealthy',
+      target: target('unhealthy'),
+      expectedVersion: '1.0.0',
+      gate,
+      count: 2,
+    });
+    expect(samples).toEqual(
+      Array(2).fill({ kind: 'error', status: 500, version: '1.0.0', message: 'HTTP 500: unhealthy' }),
+    );
+  });
+
+  it('reports a refused connection as an error', async () => {
+    const t = { ...target('healthy'), port: await freePort() };
+    const samples = await prober.probe({ region: 'nowhere', target: t, expectedVersion: '1.0.0', gate, count: 1 });
+    expect(samples).toEqual([
+      { kind: 'error', message: `connection refused on 127.0.0.1:${t.port} (nothing listening)` },
+    ]);
+  });
+
+  it('reports no answer within the timeout as missing', async () => {
+    const started = Date.now();
+    const samples = await prober.probe({
+      region: 'silent',
+      target: target('silent'),
+      expectedVersion: '1.0.0',
+      gate,
+      count: 2,
+    });
+    expect(samples).toEqual(Array(2).fill({ kind: 'missing', message: 'no answer within 200 ms' }));
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('sees a flapping process alternate between ok and error', async () => {
+    const samples = await prober.probe({
+      region: 'flapping',
+      target: target('flapping'),
+      expectedVersion: '1.0.0',
+      gate,
+      count: 4,
+    });
+    const kinds = samples.map((s) => s.kind);
+    expect(['ok,error,ok,error', 'error,ok,error,ok']).toContain(kinds.join(','));
+  });
+
+  it('spaces the probes out', async () => {
+    const started = Date.now();
+    await prober.probe({
+      region: 'healthy',
+      target: target('healthy'),
+      expectedVersion: '1.0.0',
+      gate: { ...gate, probeSpacingMs: 100 },
+      count: 3,
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+  });
+
+  it('reports an unparseable or versionless body as an error', async () => {
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(req.url === '/health' ? 'OK' : '{"status":"ok"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const t = { ...target('healthy'), port: address.port };
+      expect(await prober.probe({ region: 'x', target: t, expectedVersion: null, gate, count: 1 })).toEqual([
+        { kind: 'error', status: 200, message: 'HTTP 200 but the body is not JSON: OK' },
+      ]);
+      const other = { ...gate, healthPath: '/other' };
+      expect(await prober.probe({ region: 'x', target: t, expectedVersion: null, gate: other, count: 1 })).toEqual([
+        { kind: 'error', status: 200, message: 'HTTP 200 but the body has no version' },
+      ]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { concludeRelease, nextPollSeconds } from '../../core/outcome.ts';
+import { executionName, initialRecord, minimumDuration, planRelease } from '../../core/plan.ts';
+import { planRollback, touchedRegions } from '../../core/rollback.ts';
+import type { RegionResult } from '../../core/types.ts';
+import { configWith, recordWith } from '../helpers/fixtures.ts';
+
+const plan = (waves: string[][]) =>
+  planRelease({ config: configWith(waves), releaseId: 'r1', version: '2.0.0', artifact: '/b', regionStateMachineArn: 'arn' });
+
+describe('planRelease', () => {
+  it('puts the canary region alone in the first wave and keeps wave order', () => {
+    const p = plan([['us-east-1'], ['eu-west-1', 'eu-central-1'], ['ap-1']]);
+    expect(p.waves.map((w) => w.regions.map((r) => r.region))).toEqual([['us-east-1'], ['eu-west-1', 'eu-central-1'], ['ap-1']]);
+    expect(p.waveCount).toBe(3);
+    expect(p.waves[1]?.regions[0]).toMatchObject({ action: 'deploy', wave: 1, revision: { version: '2.0.0' } });
+  });
+
+  it('captures each region’s last-known-good in the initial record', () => {
+    const p = plan([['a'], ['b']]);
+    const record = initialRecord(
+      p,
+      [{ service: 'shop', region: 'a', current: { version: '1.0.0', artifact: '/a' }, releaseId: 'r0', updatedAt: '' }],
+      'now',
+    );
+    expect(record.regions.a?.before?.version).toBe('1.0.0');
+    expect(record.regions.b?.before).toBeNull();
+    expect(Object.values(record.regions).every((r) => r.phase === 'pending')).toBe(true);
+  });
+});
+
+describe('minimumDuration', () => {
+  it('adds up the bakes of the waves in order', () => {
+    expect(minimumDuration(configWith([['a'], ['b', 'c'], ['d']])).minimumSeconds).toBe(30);
+  });
+});
+
+describe('executionName', () => {
+  it('keeps names within Step Functions rules', () => {
+    const name = executionName('shop', `1.0.0+build/${'x'.repeat(100)}`, 12);
+    expect(name.length).toBeLessThanOrEqual(80);
+    expect(name).toMatch(/^[A-Za-z0-9_.-]+$/);
+    expect(name.endsWith('-12')).toBe(true);
+  });
+});
+
+describe('planRollback', () => {
+  const p = plan([['a'], ['b', 'c'], ['d']]);
+  it('rolls back every touched region, earlier waves included, each to its own last-known-good', () => {
+    const record = recordWith([
+      { region: 'a', wave: 0, phase: 'deployed', before: '1.0.0' },
+      { region: 'b', wave: 1, phase: 'deployed', before: '1.1.0' },
+      { region: 'c', wave: 1, phase: 'failed', before: '0.9.0' },
+      { region: 'd', wave: 2, phase: 'pending', before: '1.0.0' },
+    ]);
+    const rollback = planRollback(p, record, { kind: 'GateFailed', wave: 1, signals: ['c: bad'] });
+    expect(rollback.steps.map((s) => [s.region, s.action, s.revision?.version])).toEqual([
+      ['a', 'rollback', '1.0.0'],
+      ['b', 'rollback', '1.1.0'],
+      ['c', 'rollback', '0.9.0'],
+    ]);
+  });
+
+  it('takes a region with nothing before back to nothing', () => {
+    const record = recordWith([{ region: 'a', wave: 0, phase: 'deployed', before: null }]);
+    expect(planRollback(p, record, { kind: 'GateFailed', wave: 0, signals: [] }).steps[0]?.revision).toBeNull();
+  });
+
+  it('is idempotent: re-running after a partial rollback plans the same steps', () => {
+    const record = recordWith([
+      { region: 'a', wave: 0, phase: 'rolled-back', before: '1.0.0' },
+      { region: 'b', wave: 1, phase: 'rollback-failed', before: '1.0.0' },
+    ]);
+    expect(touchedRegions(record)).toEqual(['a', 'b']);
+    expect(planRollback(p, record, { kind: 'GateFailed', wave: 1, signals: [] }).steps).toHaveLength(2);
+  });
+});
+
+describe('concludeRelease', () => {
+  const record = recordWith([
+    { region: 'a', wave: 0, phase: 'rolled-back', before: '1.0.0' },
+    { region: 'b', wave: 1, phase: 'rollback-failed', before: '1.0.0' },
+  ]);
+  const result = (region: string, outcome: RegionResult['outcome']): RegionResult => ({
+    region,
+    action: 'rollback',
+    outcome,
+    version: '1.0.0',
+    samples: { ok: 0, errors: 0, missing: 0 },
+    ...(outcome === 'RollbackFailed' ? { message: 'crashed' } : {}),
+  });
+  const cause = { kind: 'GateFailed' as const, wave: 1, signals: ['b: 5/5 failed'] };
+  const versions = { a: '1.0.0', b: '2.0.0' };
+
+  it('is ROLLED_BACK when every region went back', () => {
+    const o = concludeRelease(record, { kind: 'RolledBack', cause, results: [result('a', 'RolledBack'), result('b', 'RolledBack')] }, versions);
+    expect(o.status).toBe('ROLLED_BACK');
+    expect(o.regions.map((r) => [r.region, r.version])).toEqual([['a', '1.0.0'], ['b', '2.0.0']]);
+  });
+  it('is ROLLBACK_FAILED naming the region that did not go back', () => {
+    const o = concludeRelease(record, { kind: 'RolledBack', cause, results: [result('a', 'RolledBack'), result('b', 'RollbackFailed')] }, versions);
+    expect(o.status).toBe('ROLLBACK_FAILED');
+    expect(o.reason).toContain('b (crashed)');
+    expect(o.reason).not.toContain('a (');
+  });
+  it('is BLOCKED when the first wave was blocked before anything was touched', () => {
+    const o = concludeRelease(record, { kind: 'RolledBack', cause: { kind: 'WaveBlocked', wave: 0, signals: ['a sick'] }, results: [] }, versions);
+    expect(o.status).toBe('BLOCKED');
+  });
+  it('is SUCCEEDED with every region and its version', () => {
+    const o = concludeRelease(record, { kind: 'Succeeded' }, versions);
+    expect(o.status).toBe('SUCCEEDED');
+    expect(o.regions).toHaveLength(2);
+  });
+});
+
+describe('nextPollSeconds', () => {
+  it('doubles up to the cap', () => {
+    const seq = [1];
+    for (let i = 0; i < 8; i++) seq.push(nextPollSeconds(seq.at(-1) as number, 1, 30));
+    expect(seq).toEqual([1, 2, 4, 8, 16, 30, 30, 30, 30]);
+  });
+});

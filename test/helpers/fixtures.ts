@@ -1,0 +1,60 @@
+/** Builders for in-memory configs and records: core tests need no files and no mocks. */
+import type { FlotillaConfig, GateSettings } from '../../config/types.ts';
+import type { ReleaseRecord } from '../../ports/ledger.ts';
+
+export const gate = (over: Partial<GateSettings> = {}): GateSettings => ({
+  healthPath: '/health',
+  probes: 5,
+  intervalSeconds: 1,
+  maxErrorRate: 0.1,
+  minSamples: 10,
+  probeTimeoutMs: 500,
+  probeSpacingMs: 0,
+  bakeSeconds: 10,
+  onInconclusive: 'rollback',
+  ...over,
+});
+
+/** A config with the given waves of region names; ports from 7101 up. */
+export function configWith(waves: string[][], over: Partial<FlotillaConfig> = {}): FlotillaConfig {
+  const names = waves.flat();
+  return {
+    service: 'shop',
+    regions: names.map((name, i) => ({
+      name,
+      target: { kind: 'local-process', port: 7101 + i, command: ['node', 'server.js'], env: {}, faults: [] },
+    })),
+    waves: waves.map((regions, i) => ({ name: `wave-${i + 1}`, regions, bakeSeconds: 10 })),
+    gate: gate(),
+    deploy: { readinessTimeoutSeconds: 10, pollSeconds: 1, maxPollSeconds: 30 },
+    policy: { allowMultiRegionCanary: false },
+    ...over,
+  };
+}
+
+export function recordWith(
+  regions: { region: string; wave: number; phase: ReleaseRecord['regions'][string]['phase']; before: string | null }[],
+): ReleaseRecord {
+  return {
+    service: 'shop',
+    releaseId: 'shop-2.0.0',
+    version: '2.0.0',
+    artifact: '/builds/2.0.0',
+    status: 'RUNNING',
+    wave: 0,
+    waveCount: 3,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    regions: Object.fromEntries(
+      regions.map((r) => [
+        r.region,
+        {
+          region: r.region,
+          wave: r.wave,
+          phase: r.phase,
+          before: r.before === null ? null : { version: r.before, artifact: `/builds/${r.before}` },
+          updatedAt: '2026-01-01T00:00:00.000Z',
+        },
+      ]),
+    ),
+  };
+}
