@@ -39,6 +39,7 @@ import {
   knownKeysAt,
   policySchema,
   portSchema,
+  regionNameSchema,
   waveInputSchema,
 } from './schema.ts';
 import type { ConfigProblem, FlotillaConfig } from './types.ts';
@@ -63,7 +64,8 @@ export function parseConfig(text: string, source?: string): ConfigResult {
   try {
     data = doc.toJS();
   } catch (error) {
-    return { ok: false, problems: [{ path: '(yaml)', message: errorMessage(error) }] };
+    const where = source === undefined ? '' : `${source}: `;
+    return { ok: false, problems: [{ path: '(yaml)', message: `${where}${errorMessage(error)}` }] };
   }
   const result = validateConfig(data);
   if (result.ok) return result;
@@ -213,9 +215,9 @@ function bakeDefaultedOf(data: unknown): boolean[] {
 }
 
 /**
- * A policy view of data that failed the schema. A field counts only when its own schema accepts it, so no
- * problem is reported twice; a region name counts when it is a string at all, so that waves naming a region
- * whose name is malformed are not also told the region is unknown.
+ * A policy view of data that failed the schema. A field counts only when its own schema accepts it, so one
+ * mistake is not reported twice (a malformed region name leaves the region unnamed, which turns off the
+ * "unknown region" rule rather than flagging every wave that names the region correctly).
  */
 function rawPolicyView(data: unknown): PolicyView {
   const root = asRecord(data);
@@ -237,9 +239,8 @@ function rawPolicyView(data: unknown): PolicyView {
   const regions = Array.isArray(root.regions)
     ? root.regions.map((value) => {
         const region = asRecord(value);
-        const name = region?.name;
         return {
-          name: typeof name === 'string' ? name : undefined,
+          name: valid(regionNameSchema, region?.name),
           port: valid(portSchema, asRecord(region?.target)?.port),
         };
       })
@@ -277,7 +278,11 @@ function rawPolicyView(data: unknown): PolicyView {
 function yamlProblem(error: YAMLError, lineCounter: LineCounter, source: string | undefined): ConfigProblem {
   const { line, col } = lineCounter.linePos(error.pos[0]);
   const where = `${source === undefined ? '' : `${source}, `}line ${line}, column ${col}`;
-  return { path: '(yaml)', message: `${where}: ${error.message.split('\n')[0]}` };
+  const message =
+    error.code === 'MULTIPLE_DOCS'
+      ? 'a config is a single YAML document, but this has more than one (---)'
+      : error.message.split('\n')[0];
+  return { path: '(yaml)', message: `${where}: ${message}` };
 }
 
 function errorMessage(error: unknown): string {

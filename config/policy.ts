@@ -178,7 +178,7 @@ export function checkPolicyView(view: PolicyView): ConfigProblem[] {
 function checkDeploy(view: PolicyView, report: (path: string, message: string) => void): void {
   const { pollSeconds, maxPollSeconds } = view.deploy;
   if (pollSeconds !== undefined && maxPollSeconds !== undefined && maxPollSeconds < pollSeconds) {
-    report('deploy.maxPollSeconds', `must be >= deploy.pollSeconds (${pollSeconds}) (got ${maxPollSeconds})`);
+    report('deploy.maxPollSeconds', `must be >= deploy.pollSeconds, which is ${pollSeconds} (got ${maxPollSeconds})`);
   }
 }
 
@@ -198,13 +198,14 @@ function checkMinSamples(
   // The shortest bake that reaches minSamples: (ceil(minSamples / probes) - 1) whole intervals.
   const neededBake = (Math.ceil(minSamples / probes) - 1) * interval;
 
+  /** Names (or paths) of the failing waves whose bake time is gate.bakeSeconds. */
   const defaulted: string[] = [];
   waves.forEach((wave, index) => {
     const bake = wave.bakeSeconds;
     if (bake === undefined || wave.regions === undefined || wave.regions.length === 0) return;
     if (available(bake) >= minSamples) return;
     if (wave.bakeDefaulted) {
-      defaulted.push(waveLabel(wave, index));
+      defaulted.push(wave.name === undefined ? `waves[${index}]` : `"${wave.name}"`);
       return;
     }
     report(
@@ -217,7 +218,8 @@ function checkMinSamples(
   if (defaulted.length > 0 && gateBake !== undefined) {
     report(
       'gate.minSamples',
-      `${minSamples} can never be reached in ${defaulted.join(', ')} (bake ${gateBake}s from gate.bakeSeconds): ` +
+      `${minSamples} can never be reached in ${defaulted.length === 1 ? 'wave' : 'waves'} ${defaulted.join(', ')} ` +
+        `(bake ${gateBake}s from gate.bakeSeconds): ` +
         `at most ${formula(gateBake)} samples per region; raise gate.bakeSeconds to at least ${neededBake} ` +
         `or lower gate.minSamples to ${available(gateBake)}`,
     );
@@ -260,7 +262,7 @@ export function editDistance(a: string, b: string): number {
  */
 export function closestWords(word: string, candidates: readonly string[]): string[] {
   const limit = word.length <= 5 ? 1 : 2;
-  let best = limit + 1;
+  let best = limit;
   let found: string[] = [];
   for (const candidate of new Set(candidates)) {
     const distance = editDistance(word, candidate);
