@@ -325,12 +325,9 @@ export class DynamoDbLedger implements Ledger {
  * Creates the ledger table (on-demand billing, with the releases-by-start LSI) and waits until it is
  * ACTIVE. Idempotent: an existing table is fine, as long as it has the index.
  */
-export async function createLedgerTable(
-  client: DynamoDBClient,
-  tableName: string,
-  options: { timeoutMs?: number } = {},
-): Promise<void> {
-  const input: CreateTableCommandInput = {
+/** The ledger table: one definition for createLedgerTable and for infra/ledger-table.yml (a test keeps them equal). */
+export function ledgerTableDefinition(tableName: string): CreateTableCommandInput {
+  return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: [
@@ -353,8 +350,15 @@ export async function createLedgerTable(
       },
     ],
   };
+}
+
+export async function createLedgerTable(
+  client: DynamoDBClient,
+  tableName: string,
+  options: { timeoutMs?: number } = {},
+): Promise<void> {
   try {
-    await client.send(new CreateTableCommand(input));
+    await client.send(new CreateTableCommand(ledgerTableDefinition(tableName)));
   } catch (error) {
     // Exists already (or is being created by someone else): wait for it like for our own.
     if (errorName(error) !== 'ResourceInUseException') throw error;
