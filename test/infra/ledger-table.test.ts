@@ -1,0 +1,16 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ledgerTableDefinition } from '../../adapters/dynamodb/ledger.ts';
+
+describe('infra/ledger-table.yml', () => {
+  it('declares the same keys and index as the table the code creates locally', () => {
+    const doc = parse(readFileSync(new URL('../../infra/ledger-table.yml', import.meta.url), 'utf8'));
+    const props = doc.Resources.LedgerTable.Properties;
+    const code = ledgerTableDefinition('x');
+    expect(props.BillingMode).toBe(code.BillingMode);
+    expect(props.AttributeDefinitions).toEqual(code.AttributeDefinitions);
+    expect(props.KeySchema).toEqual(code.KeySchema);
+    expect(props.LocalSecondaryIndexes).toEqual(code.LocalSecondaryIndexes);
+  });
+});
