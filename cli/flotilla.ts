@@ -69,7 +69,9 @@ async function loadConfig(): Promise<FlotillaConfig> {
   const path = configPath();
   const result = await loadConfigFile(path);
   if (!result.ok) {
-    process.stderr.write(`${path}: ${result.problems.length} problem(s); nothing was deployed\n${formatProblems(result.problems)}\n`);
+    process.stderr.write(
+      `${path}: ${result.problems.length} problem(s); nothing was deployed\n${formatProblems(result.problems)}\n`,
+    );
     process.exit(2);
   }
   return result.config;
@@ -218,25 +220,31 @@ async function main(): Promise<number> {
         const releases = await backend.ledger.listReleases(config.service, command === 'history' ? 50 : 1);
         const wanted = args[0];
         if (command === 'status') {
-          const record = wanted
-            ? await backend.ledger.getRelease(config.service, wanted)
-            : releases[0];
+          const record = wanted ? await backend.ledger.getRelease(config.service, wanted) : releases[0];
           if (!record) {
-            process.stderr.write(wanted ? `flotilla: no release ${wanted}\n` : `flotilla: ${config.service} has no releases yet\n`);
+            process.stderr.write(
+              wanted ? `flotilla: no release ${wanted}\n` : `flotilla: ${config.service} has no releases yet\n`,
+            );
             return wanted ? 1 : 0;
           }
           const summary = releaseSummary(record);
           if (opts.json) printJson(summary);
           else {
-            print(`${summary.releaseId}: ${summary.status} (wave ${summary.wave}/${summary.waveCount}) ${summary.reason ?? ''}`);
+            print(
+              `${summary.releaseId}: ${summary.status} (wave ${summary.wave}/${summary.waveCount}) ${summary.reason ?? ''}`,
+            );
             for (const r of summary.regions) {
-              print(`  ${r.region.padEnd(16)} wave ${r.wave}  ${r.phase.padEnd(16)} before: ${r.before ?? '-'}${r.message ? `  ${r.message}` : ''}`);
+              print(
+                `  ${r.region.padEnd(16)} wave ${r.wave}  ${r.phase.padEnd(16)} before: ${r.before ?? '-'}${r.message ? `  ${r.message}` : ''}`,
+              );
             }
           }
           return 0;
         }
         if (opts.json) printJson(releases.map(releaseSummary));
-        else for (const r of releases) print(`${r.startedAt}  ${r.releaseId.padEnd(28)} ${r.status.padEnd(16)} ${r.reason ?? ''}`);
+        else
+          for (const r of releases)
+            print(`${r.startedAt}  ${r.releaseId.padEnd(28)} ${r.status.padEnd(16)} ${r.reason ?? ''}`);
         return 0;
       } finally {
         await backend.close();

@@ -125,7 +125,9 @@ export function checkWaveEntry(
         `${region}: no health data before the wave (${counts.missing} probes unanswered${counts.lastProblem ? `; last: ${counts.lastProblem}` : ''})`,
       );
     } else if (counts.errors / answered > gate.maxErrorRate) {
-      signals.push(`${region} was already unhealthy on ${currentVersion} before the wave: ${describe(region, counts, gate)}`);
+      signals.push(
+        `${region} was already unhealthy on ${currentVersion} before the wave: ${describe(region, counts, gate)}`,
+      );
     }
   }
   return signals.length > 0 ? { kind: 'Blocked', signals } : { kind: 'Clear' };

@@ -53,7 +53,11 @@ export function planRelease(input: PlanInput): ReleasePlan {
 }
 
 /** The release record PlanRelease writes: every region pending, with its last-known-good captured now. */
-export function initialRecord(plan: ReleasePlan, regionStates: readonly RegionState[], startedAt: string): ReleaseRecord {
+export function initialRecord(
+  plan: ReleasePlan,
+  regionStates: readonly RegionState[],
+  startedAt: string,
+): ReleaseRecord {
   const current = new Map(regionStates.map((s) => [s.region, s.current]));
   const regions: ReleaseRecord['regions'] = {};
   for (const wave of plan.waves) {

@@ -4,7 +4,7 @@
  * ran before the release (its last-known-good). Re-running it gives the same plan: idempotent.
  */
 import type { ReleaseRecord } from '../ports/ledger.ts';
-import type { ReleasePlan, RegionTask, RollbackCause, RollbackPlan } from './types.ts';
+import type { RegionTask, ReleasePlan, RollbackCause, RollbackPlan } from './types.ts';
 
 /** A region counts as touched once a deployment to it was started, whatever came of it. */
 export function touchedRegions(record: ReleaseRecord): string[] {

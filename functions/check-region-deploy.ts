@@ -21,7 +21,9 @@ export const createCheckRegionDeploy =
     }
     const polls = deployment.polls + 1;
     const waitSeconds =
-      polls === 1 ? task.deploy.pollSeconds : nextPollSeconds(deployment.waitSeconds, task.deploy.pollSeconds, task.deploy.maxPollSeconds);
+      polls === 1
+        ? task.deploy.pollSeconds
+        : nextPollSeconds(deployment.waitSeconds, task.deploy.pollSeconds, task.deploy.maxPollSeconds);
     return {
       deploymentId: deployment.deploymentId,
       status: status.status,

@@ -27,7 +27,12 @@ export interface Deps {
 
 export const isoAt = (deps: Pick<Deps, 'now'>): string => new Date(deps.now()).toISOString();
 
-export function emit(deps: Pick<Deps, 'events' | 'now'>, service: string, releaseId: string, event: ReleaseEvent): void {
+export function emit(
+  deps: Pick<Deps, 'events' | 'now'>,
+  service: string,
+  releaseId: string,
+  event: ReleaseEvent,
+): void {
   try {
     deps.events.emit({ ...event, service, releaseId, at: isoAt(deps) });
   } catch {

@@ -23,7 +23,9 @@ function resultsFromLedger(record: ReleaseRecord): RegionResult[] {
       action: 'rollback',
       outcome: ok ? 'RolledBack' : 'RollbackFailed',
       version: null,
-      ...(ok ? {} : { message: entry?.message ?? `left ${entry?.phase ?? 'unknown'}: rollback did not run to its end` }),
+      ...(ok
+        ? {}
+        : { message: entry?.message ?? `left ${entry?.phase ?? 'unknown'}: rollback did not run to its end` }),
       samples: { ok: 0, errors: 0, missing: 0 },
     };
   });

@@ -23,7 +23,12 @@ export function rollbackCause(input: RollbackInput): RollbackCause {
   const evaluation = input.gate?.evaluation;
   if (evaluation?.kind === 'Failed') return { kind: 'GateFailed', wave, signals: evaluation.signals };
   if (evaluation?.kind === 'Inconclusive') return { kind: 'GateInconclusive', wave, signals: evaluation.signals };
-  return { kind: 'Error', wave, error: 'UnknownCause', cause: 'rollback requested without a failed gate, block or error' };
+  return {
+    kind: 'Error',
+    wave,
+    error: 'UnknownCause',
+    cause: 'rollback requested without a failed gate, block or error',
+  };
 }
 
 export const createPlanRollback =

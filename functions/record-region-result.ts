@@ -34,22 +34,23 @@ export function regionResult(state: ChildState): RegionResult {
   const samples = verification ?? emptyCounts();
   const base = { region: task.region, action: task.action, samples };
   const target = task.revision?.version ?? null;
-  // When the deployment did not succeed, what runs there is whatever the ledger knew; the handler fills it in.
-  const before = null;
-  if (error) {
-    const message = errorMessage(error);
-    return task.action === 'deploy'
-      ? { ...base, outcome: 'Failed', version: before, message }
-      : { ...base, outcome: 'RollbackFailed', version: before, message };
-  }
-  if (!deployment || deployment.status !== 'Succeeded') {
-    const message = deployment?.message ?? `deployment ended ${deployment?.status ?? 'without a status'}`;
-    return task.action === 'deploy'
-      ? { ...base, outcome: 'Failed', version: before, message }
-      : { ...base, outcome: 'RollbackFailed', version: before, message };
+  const failure = error
+    ? errorMessage(error)
+    : deployment?.status !== 'Succeeded'
+      ? (deployment?.message ?? `deployment ended ${deployment?.status ?? 'without a status'}`)
+      : undefined;
+  if (failure !== undefined) {
+    // What runs there now is whatever the ledger knew; the handler fills `version` in.
+    return {
+      ...base,
+      outcome: task.action === 'deploy' ? 'Failed' : 'RollbackFailed',
+      version: null,
+      message: failure,
+    };
   }
   if (task.action === 'deploy') return { ...base, outcome: 'Deployed', version: target };
-  if (task.revision === null || rollbackHealthy(samples, task.gate)) return { ...base, outcome: 'RolledBack', version: target };
+  if (task.revision === null || rollbackHealthy(samples, task.gate))
+    return { ...base, outcome: 'RolledBack', version: target };
   const answered = samples.ok + samples.errors;
   return {
     ...base,

@@ -4,7 +4,13 @@
  */
 import type { GateEvaluation, ReleaseOutcome } from '../core/types.ts';
 
-export type RegionProgress = 'deploying' | 'deployed' | 'deploy-failed' | 'rolling-back' | 'rolled-back' | 'rollback-failed';
+export type RegionProgress =
+  | 'deploying'
+  | 'deployed'
+  | 'deploy-failed'
+  | 'rolling-back'
+  | 'rolled-back'
+  | 'rollback-failed';
 
 export type ReleaseEvent =
   | { kind: 'release-started'; version: string; waves: { name: string; regions: string[] }[] }

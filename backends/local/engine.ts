@@ -8,7 +8,7 @@ import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctio
 import { FlotillaError } from '../../functions/deps.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Handler = (input: Json) => Promise<Json>;
+type Handler = (input: Json) => Promise<unknown>;
 
 const stateMachinesDir = new URL('../../state-machines/', import.meta.url);
 
@@ -79,16 +79,22 @@ export class LocalEngine {
     const name = executionName ?? `exec-${this.executions}`;
     const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
     const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
-    const taskResourceLocalHandlers: Record<string, Handler> = {};
+    const taskResourceLocalHandlers: Record<string, (input: Json) => Promise<Json>> = {};
     const retryIntervalOverrides: Record<string, number> = {};
     for (const { name: state, resource } of taskStates(definition.States as Record<string, TaskStateLike>)) {
       const lambda = LAMBDA_RESOURCE.exec(resource);
       const fn = lambda?.[1] ? this.options.functions[lambda[1]] : undefined;
-      taskResourceLocalHandlers[state] = fn ?? ((childInput: Json) => this.startExecutionSync(childInput, name));
+      // Handlers return plain JSON-shaped objects; the engine only passes them on.
+      taskResourceLocalHandlers[state] = fn
+        ? async (taskInput: Json) => (await fn(taskInput)) as Json
+        : (childInput: Json) => this.startExecutionSync(childInput, name);
       if (this.options.retryIntervalMs !== undefined) retryIntervalOverrides[state] = this.options.retryIntervalMs;
     }
     const execution = machine.run(input as Parameters<StateMachine['run']>[0], {
-      overrides: { taskResourceLocalHandlers, retryIntervalOverrides },
+      overrides: {
+        taskResourceLocalHandlers: taskResourceLocalHandlers as Record<string, (input: unknown) => Promise<never>>,
+        retryIntervalOverrides,
+      },
       context: { Execution: { Id: executionArn, Name: name, StartTime: new Date().toISOString(), Input: input } },
     });
     return (await execution.result) as Json;
@@ -105,7 +111,9 @@ export class LocalEngine {
       return { Output: output, Status: 'SUCCEEDED', StartDate: started, StopDate: new Date().toISOString() };
     } catch (error) {
       const inner = error as Error & { cause?: unknown };
-      throw new FlotillaError('States.TaskFailed', `child execution ${childName} failed: ${inner.message}`, { cause: error });
+      throw new FlotillaError('States.TaskFailed', `child execution ${childName} failed: ${inner.message}`, {
+        cause: error,
+      });
     }
   }
 }

@@ -5,9 +5,9 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
-import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
 import { executionName } from '../../core/plan.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';

@@ -1,6 +1,6 @@
 /** Shared by StartBake and CheckGate: probe every deployed region once and evaluate the gate. */
 import { addSamples, decide, emptyCounts, evaluateGate } from '../../core/gate.ts';
-import type { GateState, ReleasePlan, RegionTask, SampleCounts } from '../../core/types.ts';
+import type { GateState, RegionTask, ReleasePlan, SampleCounts } from '../../core/types.ts';
 import { type Deps, emit } from '../deps.ts';
 
 /** Every region deployed so far in the release: earlier waves and this one. */

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { addSamples, checkWaveEntry, decide, emptyCounts, evaluateGate, rollbackHealthy, worst } from '../../core/gate.ts';
+import {
+  addSamples,
+  checkWaveEntry,
+  decide,
+  emptyCounts,
+  evaluateGate,
+  rollbackHealthy,
+  worst,
+} from '../../core/gate.ts';
 import type { SampleCounts, Verdict } from '../../core/types.ts';
 import { gate } from '../helpers/fixtures.ts';
 
@@ -8,13 +16,43 @@ const counts = (ok: number, errors: number, missing = 0): SampleCounts => ({ ok,
 describe('evaluateGate', () => {
   const g = gate({ maxErrorRate: 0.1, minSamples: 10, probes: 5 });
   const cases: { name: string; samples: Record<string, SampleCounts>; now: number; want: string }[] = [
-    { name: 'passes a healthy region with enough samples once the bake is over', samples: { a: counts(10, 0) }, now: 100, want: 'Passed' },
-    { name: 'keeps baking a healthy region before the bake ends', samples: { a: counts(10, 0) }, now: 50, want: 'Baking' },
-    { name: 'fails as soon as one probe round is over the error rate, mid-bake', samples: { a: counts(3, 2) }, now: 10, want: 'Failed' },
-    { name: 'does not fail on a partial round below the probe count', samples: { a: counts(0, 1) }, now: 10, want: 'Baking' },
+    {
+      name: 'passes a healthy region with enough samples once the bake is over',
+      samples: { a: counts(10, 0) },
+      now: 100,
+      want: 'Passed',
+    },
+    {
+      name: 'keeps baking a healthy region before the bake ends',
+      samples: { a: counts(10, 0) },
+      now: 50,
+      want: 'Baking',
+    },
+    {
+      name: 'fails as soon as one probe round is over the error rate, mid-bake',
+      samples: { a: counts(3, 2) },
+      now: 10,
+      want: 'Failed',
+    },
+    {
+      name: 'does not fail on a partial round below the probe count',
+      samples: { a: counts(0, 1) },
+      now: 10,
+      want: 'Baking',
+    },
     { name: 'is Inconclusive, never Passed, with no data at all', samples: {}, now: 100, want: 'Inconclusive' },
-    { name: 'is Inconclusive when every probe went unanswered', samples: { a: counts(0, 0, 40) }, now: 100, want: 'Inconclusive' },
-    { name: 'is Inconclusive with too few samples even if all were ok', samples: { a: counts(9, 0) }, now: 100, want: 'Inconclusive' },
+    {
+      name: 'is Inconclusive when every probe went unanswered',
+      samples: { a: counts(0, 0, 40) },
+      now: 100,
+      want: 'Inconclusive',
+    },
+    {
+      name: 'is Inconclusive with too few samples even if all were ok',
+      samples: { a: counts(9, 0) },
+      now: 100,
+      want: 'Inconclusive',
+    },
     { name: 'allows errors up to the rate', samples: { a: counts(9, 1) }, now: 100, want: 'Passed' },
     { name: 'fails just above the rate', samples: { a: counts(17, 3) }, now: 100, want: 'Failed' },
   ];
@@ -63,7 +101,8 @@ describe('decide', () => {
 describe('worst', () => {
   it('orders verdicts Passed < Inconclusive < Failed', () => {
     const all: Verdict[] = ['Passed', 'Inconclusive', 'Failed'];
-    for (const a of all) for (const b of all) expect(all.indexOf(worst(a, b))).toBe(Math.max(all.indexOf(a), all.indexOf(b)));
+    for (const a of all)
+      for (const b of all) expect(all.indexOf(worst(a, b))).toBe(Math.max(all.indexOf(a), all.indexOf(b)));
   });
 });
 

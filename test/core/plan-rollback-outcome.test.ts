@@ -6,12 +6,22 @@ import type { RegionResult } from '../../core/types.ts';
 import { configWith, recordWith } from '../helpers/fixtures.ts';
 
 const plan = (waves: string[][]) =>
-  planRelease({ config: configWith(waves), releaseId: 'r1', version: '2.0.0', artifact: '/b', regionStateMachineArn: 'arn' });
+  planRelease({
+    config: configWith(waves),
+    releaseId: 'r1',
+    version: '2.0.0',
+    artifact: '/b',
+    regionStateMachineArn: 'arn',
+  });
 
 describe('planRelease', () => {
   it('puts the canary region alone in the first wave and keeps wave order', () => {
     const p = plan([['us-east-1'], ['eu-west-1', 'eu-central-1'], ['ap-1']]);
-    expect(p.waves.map((w) => w.regions.map((r) => r.region))).toEqual([['us-east-1'], ['eu-west-1', 'eu-central-1'], ['ap-1']]);
+    expect(p.waves.map((w) => w.regions.map((r) => r.region))).toEqual([
+      ['us-east-1'],
+      ['eu-west-1', 'eu-central-1'],
+      ['ap-1'],
+    ]);
     expect(p.waveCount).toBe(3);
     expect(p.waves[1]?.regions[0]).toMatchObject({ action: 'deploy', wave: 1, revision: { version: '2.0.0' } });
   });
@@ -93,18 +103,33 @@ describe('concludeRelease', () => {
   const versions = { a: '1.0.0', b: '2.0.0' };
 
   it('is ROLLED_BACK when every region went back', () => {
-    const o = concludeRelease(record, { kind: 'RolledBack', cause, results: [result('a', 'RolledBack'), result('b', 'RolledBack')] }, versions);
+    const o = concludeRelease(
+      record,
+      { kind: 'RolledBack', cause, results: [result('a', 'RolledBack'), result('b', 'RolledBack')] },
+      versions,
+    );
     expect(o.status).toBe('ROLLED_BACK');
-    expect(o.regions.map((r) => [r.region, r.version])).toEqual([['a', '1.0.0'], ['b', '2.0.0']]);
+    expect(o.regions.map((r) => [r.region, r.version])).toEqual([
+      ['a', '1.0.0'],
+      ['b', '2.0.0'],
+    ]);
   });
   it('is ROLLBACK_FAILED naming the region that did not go back', () => {
-    const o = concludeRelease(record, { kind: 'RolledBack', cause, results: [result('a', 'RolledBack'), result('b', 'RollbackFailed')] }, versions);
+    const o = concludeRelease(
+      record,
+      { kind: 'RolledBack', cause, results: [result('a', 'RolledBack'), result('b', 'RollbackFailed')] },
+      versions,
+    );
     expect(o.status).toBe('ROLLBACK_FAILED');
     expect(o.reason).toContain('b (crashed)');
     expect(o.reason).not.toContain('a (');
   });
   it('is BLOCKED when the first wave was blocked before anything was touched', () => {
-    const o = concludeRelease(record, { kind: 'RolledBack', cause: { kind: 'WaveBlocked', wave: 0, signals: ['a sick'] }, results: [] }, versions);
+    const o = concludeRelease(
+      record,
+      { kind: 'RolledBack', cause: { kind: 'WaveBlocked', wave: 0, signals: ['a sick'] }, results: [] },
+      versions,
+    );
     expect(o.status).toBe('BLOCKED');
   });
   it('is SUCCEEDED with every region and its version', () => {

@@ -1,0 +1,102 @@
+/** Helpers for end-to-end tests: temp state dirs, free ports, real HTTP checks. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { FaultSpec, FlotillaConfig } from '../../config/types.ts';
+import type { Stamped } from '../../ports/events.ts';
+
+export const GOOD_BUILD = resolve(import.meta.dirname, '../../examples/shop/builds/good');
+export const BROKEN_BUILD = resolve(import.meta.dirname, '../../examples/shop/builds/broken');
+
+export async function tempDir(prefix = 'flotilla-e2e-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((ok, fail) => {
+          const server = createServer();
+          server.once('error', fail);
+          server.listen(0, '127.0.0.1', () => ok(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
+  return ports;
+}
+
+export interface RegionSpec {
+  name: string;
+  currency: string;
+  faults?: Partial<FaultSpec>[];
+}
+
+/** A small, fast config: bakes of 1 s, probes every second, real processes on free ports. */
+export async function e2eConfig(
+  waves: RegionSpec[][],
+  over: Partial<FlotillaConfig['gate']> = {},
+): Promise<FlotillaConfig> {
+  const regions = waves.flat();
+  const ports = await freePorts(regions.length);
+  return {
+    service: 'shop',
+    regions: regions.map((r, i) => ({
+      name: r.name,
+      target: {
+        kind: 'local-process',
+        port: ports[i] as number,
+        command: ['node', 'server.js'],
+        env: { CURRENCY: r.currency, LOCALE: 'en-US' },
+        faults: (r.faults ?? []).map((f) => ({ kind: 'unhealthy', on: 'always', ms: 0, ...f })),
+      },
+    })),
+    waves: waves.map((w, i) => ({ name: `wave-${i + 1}`, regions: w.map((r) => r.name), bakeSeconds: 1 })),
+    gate: {
+      healthPath: '/health',
+      probes: 3,
+      intervalSeconds: 1,
+      maxErrorRate: 0.05,
+      minSamples: 3,
+      probeTimeoutMs: 300,
+      probeSpacingMs: 10,
+      bakeSeconds: 1,
+      onInconclusive: 'rollback',
+      ...over,
+    },
+    deploy: { readinessTimeoutSeconds: 10, pollSeconds: 1, maxPollSeconds: 2 },
+    policy: { allowMultiRegionCanary: false },
+  };
+}
+
+/** What the region's process itself says it runs: the real answer, not the ledger's. */
+export function servedVersion(port: number): Promise<string | null> {
+  return new Promise((ok) => {
+    const req = get({ host: '127.0.0.1', port, path: '/health', timeout: 1000, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => {
+        body += c;
+      });
+      res.on('end', () => {
+        try {
+          ok((JSON.parse(body) as { version?: string }).version ?? null);
+        } catch {
+          ok(null);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => ok(null));
+  });
+}
+
+export function recorder(): { events: Stamped[]; emit: (e: Stamped) => void } {
+  const events: Stamped[] = [];
+  return { events, emit: (e) => events.push(e) };
+}
