@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openLocalBackend } from '../backends/local/index.ts';
 import { configJsonSchema, formatProblems, loadConfigFile } from '../config/load.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import { minimumDuration } from '../core/plan.ts';
@@ -78,6 +77,8 @@ async function loadConfig(): Promise<FlotillaConfig> {
 }
 
 async function openBackend(config: FlotillaConfig, events?: EventSink) {
+  // Loaded on demand: the engine, dynalite and the AWS SDK are not needed to validate or plan.
+  const { openLocalBackend } = await import('../backends/local/index.ts');
   try {
     const backend = await openLocalBackend({ stateDir: stateDir(), config, ...(events ? { events } : {}) });
     for (const record of backend.interrupted) {
@@ -253,6 +254,15 @@ async function main(): Promise<number> {
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+// Ctrl-C: exit now. The 'exit' handlers stop every region process this command started; the
+// release stays RUNNING under a dead pid, and the next command closes it as FAILED (interrupted).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    process.stderr.write(`\nflotilla: ${signal}: stopping; the next flotilla command will mark the release interrupted\n`);
+    process.exit(130);
+  });
 }
 
 main().then(

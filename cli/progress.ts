@@ -58,9 +58,10 @@ export class TerminalProgress {
   private readonly notes: string[] = [];
   private header = '';
   private drawn = 0;
-  private readonly out: ProgressWriter;
+  private readonly out: ProgressWriter & { columns?: number };
 
-  constructor(out: ProgressWriter) {
+  /** `out.columns` (a TTY's width) keeps every line from wrapping, which would break the redraw. */
+  constructor(out: ProgressWriter & { columns?: number }) {
     this.out = out;
   }
 
@@ -84,17 +85,20 @@ export class TerminalProgress {
           }
         }
         if (event.evaluation.kind === 'Failed' || event.evaluation.kind === 'Inconclusive') {
-          this.notes.push(`gate ${event.evaluation.kind.toLowerCase()}: ${event.evaluation.signals.join('; ')}`);
+          const verdict = event.evaluation.kind.toLowerCase();
+          for (const signal of event.evaluation.signals) this.notes.push(`gate ${verdict}: ${signal}`);
         }
         break;
       case 'wave-blocked':
         this.notes.push(`wave ${event.wave + 1} blocked: ${event.signals.join('; ')}`);
         break;
       case 'rollback-started':
-        this.notes.push(`rolling back: ${event.reason}`);
+        this.notes.push(
+          `rolling back ${event.regions.length > 0 ? event.regions.join(', ') : '(nothing was touched)'}`,
+        );
         break;
       case 'release-finished':
-        this.notes.push(`${event.outcome.status}: ${event.outcome.reason}`);
+        this.notes.push(event.outcome.status);
         break;
       case 'wave-started':
         break;
@@ -103,15 +107,25 @@ export class TerminalProgress {
   }
 
   private draw(): void {
-    const lines = [this.header];
+    const width = Math.max(40, (this.out.columns ?? 120) - 1);
+    const clip = (text: string) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
+    const lines = [clip(this.header)];
     this.waves.forEach((wave, i) => {
-      const cells = wave.regions.map((r) => {
-        const view = this.state.get(r) ?? 'waiting';
-        return `\x1b[${colors[view]}m${r} ${view}\x1b[0m`;
-      });
-      lines.push(`  wave ${i + 1} ${wave.name.padEnd(10)} ${cells.join('  ')}`);
+      let visible = `  wave ${i + 1} ${wave.name.padEnd(10)}`;
+      let line = visible;
+      for (const region of wave.regions) {
+        const view = this.state.get(region) ?? 'waiting';
+        const cell = ` ${region} ${view}`;
+        if (visible.length + cell.length + 2 > width) {
+          line += ' …';
+          break;
+        }
+        visible += cell;
+        line += ` \x1b[${colors[view]}m${region} ${view}\x1b[0m`;
+      }
+      lines.push(line);
     });
-    for (const note of this.notes.slice(-6)) lines.push(`  ${note}`);
+    for (const note of this.notes.slice(-6)) lines.push(clip(`  ${note}`));
     const clear = this.drawn > 0 ? `\x1b[${this.drawn}A\x1b[J` : '';
     this.out.write(`${clear}${lines.join('\n')}\n`);
     this.drawn = lines.length;

@@ -152,3 +152,49 @@ describe('the example service', () => {
     expect(good.version).not.toBe(broken.version);
   });
 });
+
+describe('an interrupted release', () => {
+  it('is closed as FAILED (interrupted) by the next command, which frees the lock and knows what runs where', async () => {
+    const dir = await workspace();
+    const config = await e2eConfig([
+      [{ name: 'us-east-1', currency: 'USD' }],
+      [{ name: 'eu-west-1', currency: 'USD' }],
+    ]);
+    for (const wave of config.waves) wave.bakeSeconds = 30;
+    config.gate.bakeSeconds = 30;
+    await writeFile(join(dir, 'flotilla.yml'), stringify(config));
+
+    const child = spawn(process.execPath, [CLI, 'release', GOOD_BUILD], { cwd: dir });
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    await new Promise<void>((ok) => {
+      const timer = setInterval(() => {
+        if (/us-east-1: deployed/.test(out)) {
+          clearInterval(timer);
+          ok();
+        }
+      }, 50);
+    });
+    const exited = new Promise((ok) => child.on('close', ok));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    // Its region processes went with it.
+    expect(await servedVersion(config.regions[0]?.target.port as number)).toBeNull();
+
+    const status = await run(['status', '--json'], dir);
+    expect(status.stderr).toMatch(/interrupted/);
+    expect(JSON.parse(status.stdout)).toMatchObject({ status: 'FAILED', reason: expect.stringMatching(/interrupted/) });
+    const where = JSON.parse((await run(['where', '--json'], dir)).stdout);
+    expect(where.regions).toEqual([
+      { region: 'us-east-1', version: '1.0.0' },
+      { region: 'eu-west-1', version: null },
+    ]);
+    // The lock is free again: a new release runs (shortened bakes) and succeeds.
+    for (const wave of config.waves) wave.bakeSeconds = 1;
+    await writeFile(join(dir, 'flotilla.yml'), stringify(config));
+    const again = await run(['release', GOOD_BUILD, '--version', '1.0.1'], dir);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+  });
+});
