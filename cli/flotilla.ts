@@ -179,7 +179,11 @@ async function main(): Promise<number> {
         ? { emit: () => {} }
         : process.stdout.isTTY
           ? new TerminalProgress(process.stdout)
-          : { emit: (e) => print(plainLine(e)) };
+          : {
+              emit: (e) => {
+                print(plainLine(e));
+              },
+            };
       const backend = await openBackend(config, events);
       let outcome: ReleaseOutcome;
       try {

@@ -47,7 +47,10 @@ export function checkPolicy(config: FlotillaConfig): ConfigProblem[] {
  */
 export function policyViewOf(config: FlotillaConfig, bakeDefaulted: readonly boolean[] = []): PolicyView {
   return {
-    regions: config.regions.map((region) => ({ name: region.name, port: region.target.port })),
+    regions: config.regions.map((region) => ({
+      name: region.name,
+      ...(region.target.kind === 'local-process' ? { port: region.target.port } : {}),
+    })),
     waves: config.waves.map((wave, index) => ({
       name: wave.name,
       regions: wave.regions,

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import type {
+  CodeDeployTarget,
   DeploySettings,
   FaultSpec,
   FlotillaConfig,
@@ -74,7 +75,7 @@ export const faultSchema = z
 
 export const localTargetSchema = z
   .strictObject({
-    kind: z.literal('local-process').describe('Where the region runs; only local-process for now.'),
+    kind: z.literal('local-process').describe('A real process on 127.0.0.1 (the local backend).'),
     port: portSchema,
     command: z
       .array(z.string().min(1))
@@ -85,9 +86,39 @@ export const localTargetSchema = z
   })
   .describe('Where the region runs.');
 
+export const codeDeployTargetSchema = z
+  .strictObject({
+    kind: z.literal('codedeploy').describe('A region deployed by AWS CodeDeploy.'),
+    awsRegion: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, {
+        error: (issue) => `must be an AWS region like "eu-west-1" (got ${describeValue(issue.input)})`,
+      })
+      .describe('AWS region of the deployment group.'),
+    application: z.string().min(1).max(100).describe('CodeDeploy application name.'),
+    deploymentGroup: z.string().min(1).max(100).describe('CodeDeploy deployment group name.'),
+    platform: z.enum(['Server', 'Lambda', 'ECS']).describe('Compute platform of the deployment group.'),
+    roleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, {
+        error: (issue) => `must be an IAM role ARN (got ${describeValue(issue.input)})`,
+      })
+      .optional()
+      .describe('Role assumed for this region (cross-account).'),
+    alarms: z
+      .strictObject({
+        names: z.array(z.string().min(1)).default([]).describe('Alarm names (metric or composite).'),
+        prefix: z.string().min(1).optional().describe('Alarm name prefix.'),
+      })
+      .prefault({})
+      .describe('CloudWatch alarms that gate this region.'),
+    healthUrl: z.url({ protocol: /^https?$/ }).optional().describe('HTTP(S) health URL probed during the gate.'),
+  })
+  .describe('A region deployed by AWS CodeDeploy.');
+
 export const regionSchema = z.strictObject({
   name: regionNameSchema,
-  target: localTargetSchema,
+  target: z.discriminatedUnion('kind', [localTargetSchema, codeDeployTargetSchema]),
 });
 
 export const waveInputSchema = z.strictObject({
@@ -199,6 +230,7 @@ type Expect<T extends true> = T;
 export type SchemaMatchesTypes = [
   Expect<Same<z.output<typeof faultSchema>, FaultSpec>>,
   Expect<Same<z.output<typeof localTargetSchema>, LocalTarget>>,
+  Expect<Same<z.output<typeof codeDeployTargetSchema>, CodeDeployTarget>>,
   Expect<Same<z.output<typeof regionSchema>, RegionConfig>>,
   Expect<Same<z.output<typeof gateSchema>, GateSettings>>,
   Expect<Same<z.output<typeof deploySchema>, DeploySettings>>,

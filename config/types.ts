@@ -24,9 +24,33 @@ export interface LocalTarget {
   faults: FaultSpec[];
 }
 
+/** CloudWatch alarms that gate a region: by exact names and/or a name prefix; metric and composite alike. */
+export interface AlarmSelector {
+  names: string[];
+  prefix?: string;
+}
+
+/** A region deployed by AWS CodeDeploy (the AWS backend). */
+export interface CodeDeployTarget {
+  kind: 'codedeploy';
+  /** The AWS region the deployment group lives in. */
+  awsRegion: string;
+  application: string;
+  deploymentGroup: string;
+  /** Decides the revision type: S3 bundle for Server (EC2/on-premises), AppSpec content for Lambda and ECS. */
+  platform: 'Server' | 'Lambda' | 'ECS';
+  /** Assumed through STS for this region's calls (cross-account); the function's own role when absent. */
+  roleArn?: string;
+  alarms: AlarmSelector;
+  /** Optional HTTP(S) health URL probed like a local region's health path. */
+  healthUrl?: string;
+}
+
+export type RegionTarget = LocalTarget | CodeDeployTarget;
+
 export interface RegionConfig {
   name: string;
-  target: LocalTarget;
+  target: RegionTarget;
 }
 
 export interface WaveConfig {

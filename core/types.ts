@@ -2,7 +2,7 @@
  * A release as data. Everything the state machines pass between states is one of these plain
  * JSON shapes; the pure functions in this folder decide, the functions in `functions/` act.
  */
-import type { DeploySettings, GateSettings, LocalTarget } from '../config/types.ts';
+import type { DeploySettings, GateSettings, RegionTarget } from '../config/types.ts';
 import type { ReleaseStatus } from '../ports/ledger.ts';
 import type { Revision } from '../ports/region-deployer.ts';
 
@@ -17,7 +17,7 @@ export interface RegionTask {
   action: 'deploy' | 'rollback';
   /** The revision to put there; null only when rolling back a region that had nothing before. */
   revision: Revision | null;
-  target: LocalTarget;
+  target: RegionTarget;
   gate: GateSettings;
   deploy: DeploySettings;
 }

@@ -14,10 +14,11 @@ export const createCheckRegionDeploy =
   (deps: Deps) =>
   async ({ task, deployment }: { task: RegionTask; deployment: DeploymentHandle }): Promise<DeploymentHandle> => {
     const deadline = deps.now() + deps.longPollMs;
-    let status: DeploymentStatus = await deps.deployer.getDeployment(task.region, deployment.deploymentId);
+    const ref = { region: task.region, target: task.target, deploymentId: deployment.deploymentId };
+    let status: DeploymentStatus = await deps.deployer.getDeployment(ref);
     while (status.status === 'InProgress' && deps.now() < deadline) {
       await sleep(deps.pollEveryMs);
-      status = await deps.deployer.getDeployment(task.region, deployment.deploymentId);
+      status = await deps.deployer.getDeployment(ref);
     }
     const polls = deployment.polls + 1;
     const waitSeconds =

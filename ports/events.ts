@@ -1,6 +1,6 @@
 /**
  * Port: release events, as they happen. The CLI renders them as live progress locally;
- * on AWS they go to SNS for the notifier. Emitting must never fail a release.
+ * on AWS the notable ones go to SNS for the notifier. Emitting must never fail a release.
  */
 import type { GateEvaluation, ReleaseOutcome } from '../core/types.ts';
 
@@ -24,5 +24,6 @@ export type ReleaseEvent =
 export type Stamped = ReleaseEvent & { service: string; releaseId: string; at: string };
 
 export interface EventSink {
-  emit(event: Stamped): void;
+  /** May be async (SNS); callers await it, and a failure never fails the release. */
+  emit(event: Stamped): void | Promise<void>;
 }

@@ -1,17 +1,19 @@
 /**
  * Port: samples a region's health. Locally: HTTP GETs against the region's process.
+ * On AWS: the region's CloudWatch alarms (one sample per alarm: OK, ALARM, INSUFFICIENT_DATA = missing)
+ * plus HTTP probes of its health URL when one is configured.
  */
-import type { GateSettings, LocalTarget } from '../config/types.ts';
+import type { GateSettings, RegionTarget } from '../config/types.ts';
 
 /** One probe's result. `missing` means no answer in time: it is neither a pass nor a failure. */
 export type ProbeSample =
-  | { kind: 'ok'; status: number; version: string }
+  | { kind: 'ok'; status?: number; version?: string }
   | { kind: 'error'; status?: number; version?: string; message: string }
   | { kind: 'missing'; message: string };
 
 export interface ProbeRequest {
   region: string;
-  target: LocalTarget;
+  target: RegionTarget;
   /** The version the region must report; a different one is an error sample. Null: any version. */
   expectedVersion: string | null;
   gate: GateSettings;

@@ -1,14 +1,17 @@
 /**
  * Port: puts a revision of the service into one region and reports how that went.
- * The local adapter runs real processes on 127.0.0.1; the AWS adapter (CodeDeploy) comes later.
+ * The local adapter runs real processes on 127.0.0.1; the AWS adapter drives CodeDeploy.
  * The shape follows CodeDeploy on purpose: start a deployment, then poll it.
  */
-import type { LocalTarget } from '../config/types.ts';
+import type { RegionTarget } from '../config/types.ts';
 
 /** What gets deployed: a version and where its bits are. */
 export interface Revision {
   version: string;
-  /** Absolute path of the build directory (local) or a revision location (AWS). */
+  /**
+   * Where the bits are. Local: the absolute path of a build directory. CodeDeploy: `s3://bucket/key`
+   * (an S3 bundle for Server platforms) or `appspec:<content>` (AppSpec content for Lambda and ECS).
+   */
   artifact: string;
 }
 
@@ -19,7 +22,7 @@ export interface DeploymentRequest {
   service: string;
   releaseId: string;
   region: string;
-  target: LocalTarget;
+  target: RegionTarget;
   purpose: DeployPurpose;
   /** The revision to run, or null to take the service out of the region (it had none before). */
   revision: Revision | null;
@@ -30,9 +33,23 @@ export type DeploymentStatus =
   | { status: 'Succeeded' }
   | { status: 'Failed'; message: string };
 
+export interface DeploymentRef {
+  region: string;
+  target: RegionTarget;
+  deploymentId: string;
+}
+
 export interface RegionDeployer {
   /** Starts a deployment and returns at once; the work goes on in the background. */
   startDeployment(request: DeploymentRequest): Promise<{ deploymentId: string }>;
-  /** Current status of a deployment started by this deployer. Unknown ids are an error (DeploymentNotFound). */
-  getDeployment(region: string, deploymentId: string): Promise<DeploymentStatus>;
+  /** Current status of a deployment. Unknown ids are an error named DeploymentNotFound. */
+  getDeployment(ref: DeploymentRef): Promise<DeploymentStatus>;
+  /**
+   * What the region runs now according to the platform itself (locally the `current` release;
+   * CodeDeploy: the deployment group's last successful deployment), or null when nothing was
+   * ever deployed. This is the region's last-known-good, the revision a rollback returns to.
+   */
+  currentRevision(region: string, target: RegionTarget): Promise<Revision | null>;
+  /** Stops a running deployment (abort). Stopping one that already ended is a no-op. */
+  stopDeployment(ref: DeploymentRef): Promise<void>;
 }

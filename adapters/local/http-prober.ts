@@ -1,23 +1,44 @@
 /**
- * Local HealthProber: HTTP GETs against a region's process on 127.0.0.1, one after the other.
+ * HTTP HealthProber: GETs of a region's health URL, one after the other. Locally the URL is the
+ * region process on 127.0.0.1; a CodeDeploy region may name its own `healthUrl` (http or https).
  */
 import http from 'node:http';
+import https from 'node:https';
+import type { GateSettings, RegionTarget } from '../../config/types.ts';
 import type { HealthProber, ProbeRequest, ProbeSample } from '../../ports/health-prober.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
 /** No keep-alive: every probe opens its own connection, so a dead or replaced process is seen at once. */
-const agent = new http.Agent({ keepAlive: false });
+const agents = { 'http:': new http.Agent({ keepAlive: false }), 'https:': new https.Agent({ keepAlive: false }) };
+
+/** The URL the gate probes for a target, or null when it has none. */
+export function healthUrlOf(target: RegionTarget, gate: GateSettings): URL | null {
+  if (target.kind === 'local-process') return new URL(`http://127.0.0.1:${target.port}${gate.healthPath}`);
+  return target.healthUrl ? new URL(target.healthUrl) : null;
+}
+
+/** `count` probes of one URL, `gate.probeSpacingMs` apart. */
+export async function probeUrl(
+  url: URL,
+  count: number,
+  gate: GateSettings,
+  expectedVersion: string | null,
+): Promise<ProbeSample[]> {
+  const samples: ProbeSample[] = [];
+  for (let i = 0; i < count; i++) {
+    if (i > 0) await sleep(gate.probeSpacingMs);
+    samples.push(await probeOnce(url, gate.probeTimeoutMs, expectedVersion));
+  }
+  return samples;
+}
 
 export class HttpHealthProber implements HealthProber {
   async probe(request: ProbeRequest): Promise<ProbeSample[]> {
     const { gate, target, expectedVersion } = request;
-    const samples: ProbeSample[] = [];
-    for (let i = 0; i < request.count; i++) {
-      if (i > 0) await sleep(gate.probeSpacingMs);
-      samples.push(await probeOnce(target.port, gate.healthPath, gate.probeTimeoutMs, expectedVersion));
-    }
-    return samples;
+    const url = healthUrlOf(target, gate);
+    if (!url) return [{ kind: 'missing', message: `${request.region}: no health URL configured` }];
+    return probeUrl(url, request.count, gate, expectedVersion);
   }
 }
 
@@ -26,15 +47,10 @@ type RawAnswer =
   | { kind: 'timeout' }
   | { kind: 'failed'; code: string | undefined; message: string };
 
-async function probeOnce(
-  port: number,
-  healthPath: string,
-  timeoutMs: number,
-  expectedVersion: string | null,
-): Promise<ProbeSample> {
-  const answer = await get(port, healthPath, timeoutMs);
+async function probeOnce(url: URL, timeoutMs: number, expectedVersion: string | null): Promise<ProbeSample> {
+  const answer = await get(url, timeoutMs);
   if (answer.kind === 'timeout') return { kind: 'missing', message: `no answer within ${timeoutMs} ms` };
-  if (answer.kind === 'failed') return { kind: 'error', message: describeFailure(answer, port) };
+  if (answer.kind === 'failed') return { kind: 'error', message: describeFailure(answer, url.host) };
 
   const { status, body } = answer;
   const parsed = parseBody(body);
@@ -56,7 +72,7 @@ async function probeOnce(
   return { kind: 'ok', status, version };
 }
 
-function get(port: number, healthPath: string, timeoutMs: number): Promise<RawAnswer> {
+function get(url: URL, timeoutMs: number): Promise<RawAnswer> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (answer: RawAnswer) => {
@@ -65,7 +81,9 @@ function get(port: number, healthPath: string, timeoutMs: number): Promise<RawAn
       clearTimeout(timer);
       resolve(answer);
     };
-    const req = http.get({ host: '127.0.0.1', port, path: healthPath, agent }, (res) => {
+    const client = url.protocol === 'https:' ? https : http;
+    const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
+    const req = client.get(url, { agent }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -86,14 +104,14 @@ function get(port: number, healthPath: string, timeoutMs: number): Promise<RawAn
   });
 }
 
-function describeFailure(answer: { code: string | undefined; message: string }, port: number): string {
+function describeFailure(answer: { code: string | undefined; message: string }, host: string): string {
   switch (answer.code) {
     case 'ECONNREFUSED':
-      return `connection refused on 127.0.0.1:${port} (nothing listening)`;
+      return `connection refused on ${host} (nothing listening)`;
     case 'ECONNRESET':
-      return `connection reset on 127.0.0.1:${port}`;
+      return `connection reset on ${host}`;
     default:
-      return `request to 127.0.0.1:${port} failed: ${answer.message}`;
+      return `request to ${host} failed: ${answer.message}`;
   }
 }
 

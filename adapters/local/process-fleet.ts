@@ -28,8 +28,9 @@ import {
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import type { FaultSpec, LocalTarget } from '../../config/types.ts';
+import type { FaultSpec, LocalTarget, RegionTarget } from '../../config/types.ts';
 import type {
+  DeploymentRef,
   DeploymentRequest,
   DeploymentStatus,
   DeployPurpose,
@@ -71,6 +72,14 @@ interface RunningProcess {
 interface DeploymentRecord {
   region: string;
   status: DeploymentStatus;
+}
+
+/** The fleet only runs local-process targets; anything else is a wiring mistake, said plainly. */
+export function localTarget(region: string, target: RegionTarget): LocalTarget {
+  if (target.kind === 'local-process') return target;
+  const error = new Error(`${region}: the local backend cannot deploy a ${target.kind} target; use --backend aws`);
+  error.name = 'UnsupportedTarget';
+  throw error;
 }
 
 /** A deployment failure with a message meant for people; the region prefix is added where it is reported. */
@@ -130,7 +139,7 @@ export class LocalProcessFleet implements RegionDeployer {
     return { deploymentId };
   }
 
-  async getDeployment(region: string, deploymentId: string): Promise<DeploymentStatus> {
+  async getDeployment({ region, deploymentId }: DeploymentRef): Promise<DeploymentStatus> {
     const record = this.#deployments.get(deploymentId);
     if (!record || record.region !== region) {
       const err = new Error(`deployment ${deploymentId} not found in region ${region}`);
@@ -162,6 +171,18 @@ export class LocalProcessFleet implements RegionDeployer {
       }
     });
   }
+
+  /** The region's current release: its version and staged directory (a rollback redeploys from there). */
+  async currentRevision(region: string, _target: RegionTarget): Promise<Revision | null> {
+    const version = await this.currentVersion(region);
+    return version === null ? null : { version, artifact: path.join(this.#regionDir(region), 'releases', version) };
+  }
+
+  /**
+   * A local deployment is a restart that ends within the readiness timeout; it is not cut short
+   * (a half-restarted region is worse than a finished one). Abort acts at the next safe point.
+   */
+  async stopDeployment(_ref: DeploymentRef): Promise<void> {}
 
   /** The version the region's `current` link points at, or null when the region has none. */
   async currentVersion(region: string): Promise<string | null> {
@@ -206,7 +227,8 @@ export class LocalProcessFleet implements RegionDeployer {
   }
 
   async #deploy(request: DeploymentRequest): Promise<void> {
-    const { region, revision, purpose, target } = request;
+    const { region, revision, purpose } = request;
+    const target = localTarget(region, request.target);
     assertSafeName('region', region);
     if (this.#stopping) throw new DeployFailure('the fleet is shutting down');
     const faults = matchingFaults(target.faults, purpose, revision?.version ?? null);
@@ -243,6 +265,8 @@ export class LocalProcessFleet implements RegionDeployer {
 
     const releases = path.join(this.#regionDir(region), 'releases');
     const releaseDir = path.join(releases, revision.version);
+    // A rollback redeploys the copy staged here earlier: nothing to copy.
+    if (source === releaseDir) return;
     const fingerprint = await fingerprintDir(source);
     const staged = await readFile(path.join(releaseDir, MARKER), 'utf8').catch(() => null);
     if (staged === fingerprint) return;

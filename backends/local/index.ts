@@ -94,7 +94,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     await Promise.all(
       states.map(async (state) => {
         const target = targets.get(state.region);
-        if (!target || !state.current) return;
+        if (target?.kind !== 'local-process' || !state.current) return;
         await liveFleet.ensureRunning(config.service, state.region, target, state.current.version).catch(() => {
           // A region that does not come back up is found unhealthy by the wave-entry check, which is the point.
         });

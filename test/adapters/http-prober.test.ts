@@ -10,6 +10,9 @@ import type { FaultSpec, GateSettings, LocalTarget } from '../../config/types.ts
 
 const good = path.resolve(import.meta.dirname, '../../examples/shop/builds/good');
 
+/** The fleet finds a deployment by id; the target only matters to adapters that call a platform. */
+const anyTarget: LocalTarget = { kind: 'local-process', port: 1, command: ['true'], env: {}, faults: [] };
+
 const gate: GateSettings = {
   healthPath: '/health',
   probes: 4,
@@ -64,7 +67,7 @@ async function deployShop(region: string, faults: FaultSpec[]): Promise<void> {
     revision: { version: '1.0.0', artifact: good },
   });
   for (;;) {
-    const status = await fleet.getDeployment(region, deploymentId);
+    const status = await fleet.getDeployment({ region: region, target: anyTarget, deploymentId });
     if (status.status === 'Failed') throw new Error(status.message);
     if (status.status === 'Succeeded') break;
     await new Promise((resolve) => setTimeout(resolve, 25));

@@ -13,6 +13,9 @@ const builds = path.resolve(import.meta.dirname, '../../examples/shop/builds');
 const good = path.join(builds, 'good');
 const broken = path.join(builds, 'broken');
 
+/** The fleet finds a deployment by id; the target only matters to adapters that call a platform. */
+const anyTarget: LocalTarget = { kind: 'local-process', port: 1, command: ['true'], env: {}, faults: [] };
+
 const gate: GateSettings = {
   healthPath: '/health',
   probes: 3,
@@ -80,7 +83,7 @@ let fleet: LocalProcessFleet;
 async function deploy(req: DeploymentRequest): Promise<DeploymentStatus> {
   const { deploymentId } = await fleet.startDeployment(req);
   for (;;) {
-    const status = await fleet.getDeployment(req.region, deploymentId);
+    const status = await fleet.getDeployment({ region: req.region, target: anyTarget, deploymentId });
     if (status.status !== 'InProgress') return status;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
@@ -100,11 +103,13 @@ describe('LocalProcessFleet', () => {
   it('deploys the good build: Succeeded, /health reports the version, current points at the release', async () => {
     const target = await localTarget();
     const { deploymentId } = await fleet.startDeployment(request(target, '1.0.0'));
-    expect(await fleet.getDeployment('eu-west-1', deploymentId)).toEqual({ status: 'InProgress' });
-    let status = await fleet.getDeployment('eu-west-1', deploymentId);
+    expect(await fleet.getDeployment({ region: 'eu-west-1', target: anyTarget, deploymentId })).toEqual({
+      status: 'InProgress',
+    });
+    let status = await fleet.getDeployment({ region: 'eu-west-1', target: anyTarget, deploymentId });
     while (status.status === 'InProgress') {
       await new Promise((resolve) => setTimeout(resolve, 25));
-      status = await fleet.getDeployment('eu-west-1', deploymentId);
+      status = await fleet.getDeployment({ region: 'eu-west-1', target: anyTarget, deploymentId });
     }
     expect(status).toEqual({ status: 'Succeeded' });
 
@@ -145,14 +150,22 @@ describe('LocalProcessFleet', () => {
     const target = await localTarget();
     const first = await fleet.startDeployment(request(target, '1.0.0'));
     const second = await fleet.startDeployment(request(target, '1.0.1'));
-    expect(await fleet.getDeployment('eu-west-1', second.deploymentId)).toEqual({ status: 'InProgress' });
-    let status = await fleet.getDeployment('eu-west-1', second.deploymentId);
+    expect(
+      await fleet.getDeployment({ region: 'eu-west-1', target: anyTarget, deploymentId: second.deploymentId }),
+    ).toEqual({ status: 'InProgress' });
+    let status = await fleet.getDeployment({
+      region: 'eu-west-1',
+      target: anyTarget,
+      deploymentId: second.deploymentId,
+    });
     while (status.status === 'InProgress') {
       await new Promise((resolve) => setTimeout(resolve, 25));
-      status = await fleet.getDeployment('eu-west-1', second.deploymentId);
+      status = await fleet.getDeployment({ region: 'eu-west-1', target: anyTarget, deploymentId: second.deploymentId });
     }
     expect(status).toEqual({ status: 'Succeeded' });
-    expect(await fleet.getDeployment('eu-west-1', first.deploymentId)).toEqual({ status: 'Succeeded' });
+    expect(
+      await fleet.getDeployment({ region: 'eu-west-1', target: anyTarget, deploymentId: first.deploymentId }),
+    ).toEqual({ status: 'Succeeded' });
     expect((await getJson(target.port)).body).toMatchObject({ version: '1.0.1' });
   });
 
@@ -168,7 +181,9 @@ describe('LocalProcessFleet', () => {
   });
 
   it('reports unknown deployments as DeploymentNotFound', async () => {
-    await expect(fleet.getDeployment('eu-west-1', 'nope')).rejects.toMatchObject({ name: 'DeploymentNotFound' });
+    await expect(
+      fleet.getDeployment({ region: 'eu-west-1', target: anyTarget, deploymentId: 'nope' }),
+    ).rejects.toMatchObject({ name: 'DeploymentNotFound' });
   });
 
   it('deploy-fail fails the deployment and leaves the old version serving', async () => {

@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { asLocal } from '../helpers/fixtures.ts';
 import { e2eConfig, GOOD_BUILD, servedVersion, tempDir } from '../helpers/local.ts';
 
 const CLI = resolve(import.meta.dirname, '../../cli/flotilla.ts');
@@ -109,7 +110,7 @@ describe('flotilla release', () => {
     const status = JSON.parse((await run(['status', '--json'], dir)).stdout);
     expect(status).toMatchObject({ status: 'SUCCEEDED', releaseId: 'shop-1.0.0' });
     // Processes do not outlive the command.
-    expect(await servedVersion(config.regions[0]?.target.port as number)).toBeNull();
+    expect(await servedVersion(asLocal(config.regions[0]?.target).port)).toBeNull();
   });
 
   it('exits 1 and prints plain progress lines when the release does not succeed', async () => {
@@ -181,7 +182,7 @@ describe('an interrupted release', () => {
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     // Its region processes went with it.
-    expect(await servedVersion(config.regions[0]?.target.port as number)).toBeNull();
+    expect(await servedVersion(asLocal(config.regions[0]?.target).port)).toBeNull();
 
     const status = await run(['status', '--json'], dir);
     expect(status.stderr).toMatch(/interrupted/);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { configJsonSchema, formatProblems, loadConfigFile, parseConfig, validateConfig } from '../../config/load.ts';
+import { asLocal } from '../helpers/fixtures.ts';
 import { baseInput, problemsOf, region } from './fixtures.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../flotilla.yml', import.meta.url));
@@ -148,7 +149,7 @@ regions:
 waves: [{ regions: [us-east-1] }]
 `;
     const result = parseConfig(text);
-    expect(result.ok && result.config.regions[0]?.target.faults).toEqual([
+    expect(result.ok && asLocal(result.config.regions[0]?.target).faults).toEqual([
       { kind: 'crash-after-start', on: 'rollback', version: '1.0.0', ms: 0 },
     ]);
   });
@@ -185,7 +186,7 @@ regions:
 waves: [{ regions: [us-east-1] }, { regions: [eu-west-1] }]
 `;
     const result = parseConfig(text);
-    expect(result.ok && result.config.regions.map((r) => [r.target.port, r.target.command])).toEqual([
+    expect(result.ok && result.config.regions.map((r) => [asLocal(r.target).port, asLocal(r.target).command])).toEqual([
       [7101, ['node', 'server.js']],
       [7102, ['node', 'server.js']],
     ]);
@@ -215,7 +216,14 @@ describe('loadConfigFile', () => {
     if (!result.ok) throw new Error(formatProblems(result.problems));
     const { config } = result;
     expect(config.service).toBe('shop');
-    expect(config.regions.map((r) => [r.name, r.target.port, r.target.env.LOCALE, r.target.env.CURRENCY])).toEqual([
+    expect(
+      config.regions.map((r) => [
+        r.name,
+        asLocal(r.target).port,
+        asLocal(r.target).env.LOCALE,
+        asLocal(r.target).env.CURRENCY,
+      ]),
+    ).toEqual([
       ['us-east-1', 7101, 'en-US', 'USD'],
       ['eu-west-1', 7102, 'en-IE', 'EUR'],
       ['eu-central-1', 7103, 'de-DE', 'EUR'],
@@ -223,7 +231,7 @@ describe('loadConfigFile', () => {
       ['us-west-2', 7105, 'en-US', 'USD'],
       ['ap-northeast-1', 7106, 'ja-JP', 'JPY'],
     ]);
-    expect(config.regions.every((r) => r.target.command.join(' ') === 'node server.js')).toBe(true);
+    expect(config.regions.every((r) => asLocal(r.target).command.join(' ') === 'node server.js')).toBe(true);
     expect(config.waves).toEqual([
       { name: 'canary', regions: ['us-east-1'], bakeSeconds: 2 },
       { name: 'wave-2', regions: ['eu-west-1', 'eu-central-1'], bakeSeconds: 3 },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../config/load.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
+import { asLocal } from '../helpers/fixtures.ts';
 import { baseInput, type Data, deleteAt, parseEdited, problemsOf, region, setAt } from './fixtures.ts';
 
 describe('defaults', () => {
@@ -66,7 +67,7 @@ describe('defaults', () => {
         { kind: 'slow-start', ms: 1500 },
       ]),
     );
-    expect(result.ok && result.config.regions[0]?.target.faults).toEqual([
+    expect(result.ok && asLocal(result.config.regions[0]?.target).faults).toEqual([
       { kind: 'crash-after-start', on: 'rollback', version: '1.0.0', ms: 0 },
       { kind: 'slow-start', on: 'always', ms: 1500 },
     ]);

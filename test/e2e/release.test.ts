@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LocalBackend, openLocalBackend } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
+import { asLocal } from '../helpers/fixtures.ts';
 import { BROKEN_BUILD, e2eConfig, GOOD_BUILD, recorder, servedVersion, tempDir } from '../helpers/local.ts';
 
 const open: LocalBackend[] = [];
@@ -29,7 +30,7 @@ async function backendFor(config: FlotillaConfig, stateDir?: string) {
 }
 
 const portOf = (config: FlotillaConfig, region: string) =>
-  config.regions.find((r) => r.name === region)?.target.port as number;
+  asLocal(config.regions.find((r) => r.name === region)?.target).port;
 
 async function where(backend: LocalBackend, config: FlotillaConfig) {
   const states = await backend.ledger.listRegions(config.service);
@@ -56,7 +57,7 @@ describe('a release on the local backend', () => {
       'us-west-2': '1.0.0',
       'ap-southeast-2': '1.0.0',
     });
-    for (const r of config.regions) expect(await servedVersion(r.target.port)).toBe('1.0.0');
+    for (const r of config.regions) expect(await servedVersion(asLocal(r.target).port)).toBe('1.0.0');
 
     const waveOrder = events.filter((e) => e.kind === 'wave-started').map((e) => e.kind === 'wave-started' && e.wave);
     expect(waveOrder).toEqual([0, 1, 2]);
@@ -79,7 +80,7 @@ describe('a release on the local backend', () => {
       'us-west-2': '1.0.0',
       'ap-southeast-2': '1.0.0',
     });
-    for (const r of config.regions) expect(await servedVersion(r.target.port)).toBe('1.0.0');
+    for (const r of config.regions) expect(await servedVersion(asLocal(r.target).port)).toBe('1.0.0');
 
     const record = await backend.ledger.getRelease('shop', bad.releaseId);
     expect(record?.status).toBe('ROLLED_BACK');
@@ -121,7 +122,7 @@ describe('a release on the local backend', () => {
     const sick: FlotillaConfig = structuredClone(healthy);
     const eu = sick.regions.find((r) => r.name === 'eu-west-1');
     if (!eu) throw new Error('fixture');
-    eu.target.faults = [{ kind: 'unhealthy', on: 'start', ms: 0 }];
+    asLocal(eu.target).faults = [{ kind: 'unhealthy', on: 'start', ms: 0 }];
     const { backend, events } = await backendFor(sick, first.stateDir);
     const outcome = await backend.release({ version: '1.0.1', artifact: GOOD_BUILD });
 

@@ -1,5 +1,5 @@
 /** Builders for in-memory configs and records: core tests need no files and no mocks. */
-import type { FlotillaConfig, GateSettings } from '../../config/types.ts';
+import type { FlotillaConfig, GateSettings, LocalTarget, RegionTarget } from '../../config/types.ts';
 import type { ReleaseRecord } from '../../ports/ledger.ts';
 
 export const gate = (over: Partial<GateSettings> = {}): GateSettings => ({
@@ -57,4 +57,10 @@ export function recordWith(
       ]),
     ),
   };
+}
+
+/** Narrows a region target to the local kind (every fixture here is local); fails the test otherwise. */
+export function asLocal(target: RegionTarget | undefined): LocalTarget {
+  if (target?.kind !== 'local-process') throw new Error(`expected a local-process target, got ${target?.kind}`);
+  return target;
 }
