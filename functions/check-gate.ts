@@ -7,7 +7,7 @@ import type { Deps } from './deps.ts';
 import { deployedTasks, gateState, probeRound } from './shared/bake.ts';
 
 export const createCheckGate =
-  (deps: Deps) =>
+  (deps: Pick<Deps, 'prober' | 'events' | 'now'>) =>
   async ({ plan, waveIndex, gate }: { plan: ReleasePlan; waveIndex: number; gate: GateState }): Promise<GateState> => {
     const regions = await probeRound(deps, plan, deployedTasks(plan, waveIndex), gate.regions);
     return gateState(deps, plan, waveIndex, gate.startedAt, gate.bakeUntil, regions);

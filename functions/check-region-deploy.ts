@@ -11,7 +11,7 @@ import type { DeploymentHandle } from './start-region-deploy.ts';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const createCheckRegionDeploy =
-  (deps: Deps) =>
+  (deps: Pick<Deps, 'deployer' | 'now' | 'longPollMs' | 'pollEveryMs'>) =>
   async ({ task, deployment }: { task: RegionTask; deployment: DeploymentHandle }): Promise<DeploymentHandle> => {
     const deadline = deps.now() + deps.longPollMs;
     const ref = { region: task.region, target: task.target, deploymentId: deployment.deploymentId };

@@ -12,12 +12,12 @@ export interface WaveInput {
 }
 
 export const createCheckWaveEntry =
-  (deps: Deps) =>
+  (deps: Pick<Deps, 'ledger' | 'prober' | 'events' | 'now'>) =>
   async ({ plan, waveIndex }: WaveInput): Promise<WaveEntry> => {
     const wave = plan.waves[waveIndex];
     if (!wave) throw new FlotillaError('InvalidState', `wave ${waveIndex} does not exist in ${plan.releaseId}`);
     await deps.ledger.updateRelease(plan.service, plan.releaseId, { wave: waveIndex });
-    emit(deps, plan.service, plan.releaseId, {
+    await emit(deps, plan.service, plan.releaseId, {
       kind: 'wave-started',
       wave: waveIndex,
       name: wave.name,
@@ -40,7 +40,7 @@ export const createCheckWaveEntry =
     );
     const entry = checkWaveEntry(checks, plan.gate);
     if (entry.kind === 'Blocked') {
-      emit(deps, plan.service, plan.releaseId, { kind: 'wave-blocked', wave: waveIndex, signals: entry.signals });
+      await emit(deps, plan.service, plan.releaseId, { kind: 'wave-blocked', wave: waveIndex, signals: entry.signals });
     }
     return entry;
   };

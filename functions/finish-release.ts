@@ -32,7 +32,7 @@ function resultsFromLedger(record: ReleaseRecord): RegionResult[] {
 }
 
 export const createFinishRelease =
-  (deps: Deps) =>
+  (deps: Pick<Deps, 'ledger' | 'events' | 'now'>) =>
   async (input: FinishInput): Promise<ReleaseOutcome> => {
     const { plan } = input;
     const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
@@ -64,6 +64,6 @@ export const createFinishRelease =
       endedAt: isoAt(deps),
     });
     await deps.ledger.releaseLock(plan.service, plan.releaseId);
-    emit(deps, plan.service, plan.releaseId, { kind: 'release-finished', outcome });
+    await emit(deps, plan.service, plan.releaseId, { kind: 'release-finished', outcome });
     return outcome;
   };

@@ -24,7 +24,7 @@ export interface PlannedRelease {
 }
 
 export const createPlanRelease =
-  (deps: Deps) =>
+  (deps: Pick<Deps, 'ledger' | 'events' | 'now' | 'regionStateMachineArn'>) =>
   async (input: StartReleaseInput): Promise<PlannedRelease> => {
     // JSON is YAML, so the one validator serves files and state machine input alike.
     const parsed = parseConfig(JSON.stringify(input.config ?? null), 'execution input');
@@ -57,7 +57,7 @@ export const createPlanRelease =
       await deps.ledger.releaseLock(config.service, input.releaseId);
       throw error;
     }
-    emit(deps, plan.service, plan.releaseId, {
+    await emit(deps, plan.service, plan.releaseId, {
       kind: 'release-started',
       version: plan.version,
       waves: plan.waves.map((w) => ({ name: w.name, regions: w.regions.map((r) => r.region) })),

@@ -32,13 +32,13 @@ export function rollbackCause(input: RollbackInput): RollbackCause {
 }
 
 export const createPlanRollback =
-  (deps: Deps) =>
+  (deps: Pick<Deps, 'ledger' | 'events' | 'now'>) =>
   async (input: RollbackInput): Promise<RollbackPlan> => {
     const { plan } = input;
     const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw new FlotillaError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
     const rollback = planRollback(plan, record, rollbackCause(input));
-    emit(deps, plan.service, plan.releaseId, {
+    await emit(deps, plan.service, plan.releaseId, {
       kind: 'rollback-started',
       regions: rollback.steps.map((s) => s.region),
       reason: describeCause(rollback.cause),

@@ -68,7 +68,7 @@ const phases: Record<RegionResult['outcome'], { phase: RegionPhase; progress: Re
 };
 
 export const createRecordRegionResult =
-  (deps: Deps) =>
+  (deps: Pick<Deps, 'ledger' | 'events' | 'now'>) =>
   async (state: ChildState): Promise<RegionResult> => {
     const { task } = state;
     const result = regionResult(state);
@@ -97,7 +97,7 @@ export const createRecordRegionResult =
       ...(result.message ? { message: result.message } : {}),
       updatedAt: at,
     });
-    emit(deps, task.service, task.releaseId, {
+    await emit(deps, task.service, task.releaseId, {
       kind: 'region',
       wave: task.wave,
       region: task.region,

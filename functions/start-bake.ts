@@ -14,7 +14,7 @@ export interface StartBakeInput {
 }
 
 export const createStartBake =
-  (deps: Deps) =>
+  (deps: Pick<Deps, 'prober' | 'events' | 'now'>) =>
   async ({ plan, waveIndex, deployResults }: StartBakeInput): Promise<GateState> => {
     const wave = plan.waves[waveIndex];
     const startedAt = deps.now();

@@ -16,7 +16,7 @@ export interface DeploymentHandle {
 }
 
 export const createStartRegionDeploy =
-  (deps: Deps) =>
+  (deps: Pick<Deps, 'ledger' | 'deployer' | 'events' | 'now'>) =>
   async ({ task }: { task: RegionTask }): Promise<DeploymentHandle> => {
     const record = await deps.ledger.getRelease(task.service, task.releaseId);
     const entry = record?.regions[task.region];
@@ -28,7 +28,7 @@ export const createStartRegionDeploy =
       before,
       updatedAt: isoAt(deps),
     });
-    emit(deps, task.service, task.releaseId, {
+    await emit(deps, task.service, task.releaseId, {
       kind: 'region',
       wave: task.wave,
       region: task.region,

@@ -7,7 +7,7 @@ import type { RegionTask, SampleCounts } from '../core/types.ts';
 import type { Deps } from './deps.ts';
 
 export const createVerifyRegion =
-  (deps: Deps) =>
+  (deps: Pick<Deps, 'prober'>) =>
   async ({ task }: { task: RegionTask }): Promise<SampleCounts> => {
     // A region rolled back to nothing has no service left to probe.
     if (task.revision === null) return emptyCounts();

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { FlotillaError } from '../../functions/deps.ts';
+import { countAwsHistoryEvents, type LocalEvent } from './history.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Handler = (input: Json) => Promise<unknown>;
@@ -31,15 +32,30 @@ interface TaskStateLike {
   Branches?: { States: Record<string, TaskStateLike> }[];
 }
 
-/** Every Task state, nested ones included, with its Resource. */
-export function taskStates(states: Record<string, TaskStateLike>): { name: string; resource: string }[] {
-  const found: { name: string; resource: string }[] = [];
+/** Every state, nested ones included, with its name. */
+function allStates(states: Record<string, TaskStateLike>): { name: string; state: TaskStateLike }[] {
+  const found: { name: string; state: TaskStateLike }[] = [];
   for (const [name, state] of Object.entries(states)) {
-    if (state.Type === 'Task' && state.Resource) found.push({ name, resource: state.Resource });
+    found.push({ name, state });
     const nested = [state.Iterator, state.ItemProcessor, ...(state.Branches ?? [])];
-    for (const sub of nested) if (sub) found.push(...taskStates(sub.States));
+    for (const sub of nested) if (sub) found.push(...allStates(sub.States));
   }
   return found;
+}
+
+/** Every Task state, nested ones included, with its Resource. */
+export function taskStates(states: Record<string, TaskStateLike>): { name: string; resource: string }[] {
+  return allStates(states).flatMap(({ name, state }) =>
+    state.Type === 'Task' && state.Resource ? [{ name, resource: state.Resource }] : [],
+  );
+}
+
+/** What one finished execution cost in AWS history events (see history.ts). */
+export interface ExecutionReport {
+  stateMachine: string;
+  name: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  awsHistoryEvents: number;
 }
 
 export interface EngineOptions {
@@ -47,6 +63,10 @@ export interface EngineOptions {
   functions: Record<string, Handler>;
   /** Retry waits shortened locally: errors here are not AWS throttling. */
   retryIntervalMs?: number;
+  /** Every Wait state lasts this long instead (simulations and tests of long releases). */
+  waitMs?: number;
+  /** Called as each execution (parent or child) ends, with its AWS history-event count. */
+  onExecutionEnd?: (report: ExecutionReport) => void;
 }
 
 export class LocalEngine {
@@ -81,6 +101,12 @@ export class LocalEngine {
     const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
     const taskResourceLocalHandlers: Record<string, (input: Json) => Promise<Json>> = {};
     const retryIntervalOverrides: Record<string, number> = {};
+    const waitTimeOverrides: Record<string, number> = {};
+    const states = allStates(definition.States as Record<string, TaskStateLike>);
+    if (this.options.waitMs !== undefined) {
+      for (const { name: state, state: def } of states)
+        if (def.Type === 'Wait') waitTimeOverrides[state] = this.options.waitMs;
+    }
     for (const { name: state, resource } of taskStates(definition.States as Record<string, TaskStateLike>)) {
       const lambda = LAMBDA_RESOURCE.exec(resource);
       const fn = lambda?.[1] ? this.options.functions[lambda[1]] : undefined;
@@ -94,10 +120,33 @@ export class LocalEngine {
       overrides: {
         taskResourceLocalHandlers: taskResourceLocalHandlers as Record<string, (input: unknown) => Promise<never>>,
         retryIntervalOverrides,
+        waitTimeOverrides,
       },
       context: { Execution: { Id: executionArn, Name: name, StartTime: new Date().toISOString(), Input: input } },
     });
-    return (await execution.result) as Json;
+    const report = this.options.onExecutionEnd;
+    if (!report) return (await execution.result) as Json;
+
+    // The event log must be read while the execution runs to see every event.
+    const events: LocalEvent[] = [];
+    const reading = (async () => {
+      for await (const event of execution.eventLogs) events.push(event as LocalEvent);
+    })();
+    const resources = new Map(
+      taskStates(definition.States as Record<string, TaskStateLike>).map((t) => [t.name, t.resource]),
+    );
+    const finish = async (status: ExecutionReport['status']) => {
+      await reading;
+      report({ stateMachine: arn, name, status, awsHistoryEvents: countAwsHistoryEvents(events, resources) });
+    };
+    try {
+      const output = (await execution.result) as Json;
+      await finish('SUCCEEDED');
+      return output;
+    } catch (error) {
+      await finish('FAILED');
+      throw error;
+    }
   }
 
   /** `states:startExecution.sync:2`: run the child to its end; its output comes back parsed, as on AWS. */

@@ -9,7 +9,7 @@ export function deployedTasks(plan: ReleasePlan, waveIndex: number): RegionTask[
 }
 
 export async function probeRound(
-  deps: Deps,
+  deps: Pick<Deps, 'prober'>,
   plan: ReleasePlan,
   tasks: readonly RegionTask[],
   counts: Readonly<Record<string, SampleCounts>>,
@@ -30,15 +30,15 @@ export async function probeRound(
   return next;
 }
 
-export function gateState(
-  deps: Deps,
+export async function gateState(
+  deps: Pick<Deps, 'events' | 'now'>,
   plan: ReleasePlan,
   waveIndex: number,
   startedAt: number,
   bakeUntil: number,
   regions: Record<string, SampleCounts>,
   forcedFailure: string[] = [],
-): GateState {
+): Promise<GateState> {
   const names = deployedTasks(plan, waveIndex).map((t) => t.region);
   for (const name of names) regions[name] ??= emptyCounts();
   const evaluation =
@@ -53,6 +53,6 @@ export function gateState(
     evaluation,
     decision: decide(evaluation, plan.gate),
   };
-  emit(deps, plan.service, plan.releaseId, { kind: 'gate', wave: waveIndex, regions: names, evaluation });
+  await emit(deps, plan.service, plan.releaseId, { kind: 'gate', wave: waveIndex, regions: names, evaluation });
   return state;
 }

@@ -1,0 +1,166 @@
+/**
+ * AWS history budget, measured: runs the real release and region state machines on the local
+ * engine with simulated time, and counts the history events AWS would record (history.ts).
+ *
+ * Simulated time: Wait states take no real time; the parent's clock advances by the gate interval
+ * at each CheckGate, and each poll round of a child is charged the Wait before it plus the
+ * CheckRegionDeploy long-poll window (FLOTILLA_LONG_POLL_MS on AWS) when the deployment is still
+ * running at its end. Deployments finish after `deployMinutes` of simulated time.
+ */
+import { createLedgerTable, DynamoDbLedger } from '../adapters/dynamodb/ledger.ts';
+import { startEmbeddedDynamo } from '../backends/local/dynalite-server.ts';
+import { type ExecutionReport, LocalEngine, loadDefinition, localArn } from '../backends/local/engine.ts';
+import type { FlotillaConfig } from '../config/types.ts';
+import type { Deps } from '../functions/deps.ts';
+import { functionFactories } from '../functions/index.ts';
+import type { DeploymentHandle } from '../functions/start-region-deploy.ts';
+import type { RegionDeployer } from '../ports/region-deployer.ts';
+
+export interface HistoryScenario {
+  regions: number;
+  /** Regions per wave, in order; must add up to `regions`. */
+  waves: number[];
+  deployMinutes: number;
+  bakeMinutes: number;
+  gateIntervalSeconds: number;
+  pollSeconds: number;
+  maxPollSeconds: number;
+  longPollSeconds: number;
+}
+
+export interface HistoryResult {
+  parentEvents: number;
+  /** The largest child history (every child does the same here). */
+  maxChildEvents: number;
+  children: number;
+  status: string;
+}
+
+/** The AWS-side defaults the README recommends; the scenarios vary deploy time only. */
+export const awsDefaults = { gateIntervalSeconds: 60, pollSeconds: 15, maxPollSeconds: 60, longPollSeconds: 45 };
+
+function scenarioConfig(s: HistoryScenario): FlotillaConfig {
+  const names = Array.from({ length: s.regions }, (_, i) => `region-${String(i + 1).padStart(2, '0')}`);
+  let next = 0;
+  return {
+    service: 'sim',
+    regions: names.map((name) => ({
+      name,
+      target: {
+        kind: 'codedeploy',
+        awsRegion: 'us-east-1',
+        application: 'sim',
+        deploymentGroup: name,
+        platform: 'Lambda',
+        alarms: { names: [`${name}-errors`] },
+      },
+    })),
+    waves: s.waves.map((size, i) => ({
+      name: `wave-${i + 1}`,
+      regions: names.slice(next, (next += size)),
+      bakeSeconds: s.bakeMinutes * 60,
+    })),
+    gate: {
+      healthPath: '/health',
+      probes: 1,
+      intervalSeconds: s.gateIntervalSeconds,
+      maxErrorRate: 0,
+      minSamples: 1,
+      probeTimeoutMs: 1000,
+      probeSpacingMs: 0,
+      bakeSeconds: s.bakeMinutes * 60,
+      onInconclusive: 'rollback',
+    },
+    deploy: { readinessTimeoutSeconds: 60, pollSeconds: s.pollSeconds, maxPollSeconds: s.maxPollSeconds },
+    policy: { allowMultiRegionCanary: false },
+  };
+}
+
+export async function simulateHistory(s: HistoryScenario): Promise<HistoryResult> {
+  const dynamo = await startEmbeddedDynamo({});
+  try {
+    await createLedgerTable(dynamo.client, 'sim-ledger');
+    const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: 'sim-ledger' });
+    let clock = Date.UTC(2026, 0, 1);
+    const elapsedMs = new Map<string, number>();
+    let ids = 0;
+    const deployer: RegionDeployer = {
+      async startDeployment() {
+        const id = `d-${++ids}`;
+        elapsedMs.set(id, 0);
+        return { deploymentId: id };
+      },
+      async getDeployment({ deploymentId }) {
+        const elapsed = elapsedMs.get(deploymentId) ?? 0;
+        const window = s.longPollSeconds * 1000;
+        if (elapsed + window >= s.deployMinutes * 60_000) return { status: 'Succeeded' };
+        elapsedMs.set(deploymentId, elapsed + window);
+        return { status: 'InProgress' };
+      },
+      async currentRevision() {
+        return null;
+      },
+      async stopDeployment() {},
+    };
+    const deps: Deps = {
+      ledger,
+      deployer,
+      prober: { probe: async () => [{ kind: 'ok' }] },
+      events: { emit: () => {} },
+      now: () => clock,
+      regionStateMachineArn: localArn('region'),
+      longPollMs: 0,
+      pollEveryMs: 0,
+    };
+    const functions = Object.fromEntries(Object.entries(functionFactories).map(([n, make]) => [n, make(deps)]));
+    const checkDeploy = functions['check-region-deploy'];
+    const checkGate = functions['check-gate'];
+    if (!checkDeploy || !checkGate) throw new Error('functions missing');
+    functions['check-region-deploy'] = async (input: { deployment: DeploymentHandle }) => {
+      const { deploymentId, polls, waitSeconds } = input.deployment;
+      if (polls > 0) elapsedMs.set(deploymentId, (elapsedMs.get(deploymentId) ?? 0) + waitSeconds * 1000);
+      return checkDeploy(input);
+    };
+    functions['check-gate'] = async (input: unknown) => {
+      clock += s.gateIntervalSeconds * 1000;
+      return checkGate(input);
+    };
+
+    const reports: ExecutionReport[] = [];
+    const engine = new LocalEngine({ functions, waitMs: 0, onExecutionEnd: (r) => reports.push(r) });
+    engine.register('region', loadDefinition('region'));
+    const release = engine.register('release', loadDefinition('release'));
+    const outcome = (await engine.run(release, {
+      releaseId: 'sim-1',
+      version: '1.0.0',
+      artifact: 'appspec:{}',
+      config: scenarioConfig(s),
+      owner: 'bench',
+    } as never)) as { status?: string };
+    const parent = reports.find((r) => r.stateMachine === release);
+    const children = reports.filter((r) => r.stateMachine !== release);
+    return {
+      parentEvents: parent?.awsHistoryEvents ?? -1,
+      maxChildEvents: Math.max(...children.map((c) => c.awsHistoryEvents)),
+      children: children.length,
+      status: outcome.status ?? 'unknown',
+    };
+  } finally {
+    await dynamo.close();
+  }
+}
+
+/** The figures the AWS-backend issue asks for. */
+export async function historyFigures() {
+  const fleet = { regions: 40, waves: [1, 9, 15, 15], bakeMinutes: 10, ...awsDefaults };
+  const tenMinutes = await simulateHistory({ ...fleet, deployMinutes: 10 });
+  const tenHours = await simulateHistory({ ...fleet, deployMinutes: 600 });
+  const day = await simulateHistory({ ...fleet, regions: 1, waves: [1], deployMinutes: 24 * 60 });
+  return {
+    history_parent_events_10m: tenMinutes.parentEvents,
+    history_parent_events_10h: tenHours.parentEvents,
+    history_child_events_10h: tenHours.maxChildEvents,
+    history_child_events_24h: day.maxChildEvents,
+    statuses: [tenMinutes.status, tenHours.status, day.status],
+  };
+}
