@@ -9,7 +9,9 @@ import { FlotillaError } from '../../functions/deps.ts';
 import { countAwsHistoryEvents, type LocalEvent } from './history.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Handler = (input: Json) => Promise<unknown>;
+// Each handler declares its own input type; the engine hands it the task's JSON input as is.
+// biome-ignore lint/suspicious/noExplicitAny: a table of handlers with different input types.
+type Handler = (input: any) => Promise<unknown>;
 
 const stateMachinesDir = new URL('../../state-machines/', import.meta.url);
 
