@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ExecutionReport, LocalEngine } from '../../backends/local/engine.ts';
+import { type EngineOptions, type ExecutionReport, LocalEngine } from '../../backends/local/engine.ts';
 
 const lambda = 'arn:aws:lambda:us-east-1:123456789012:function:flotilla-poll';
 
@@ -18,7 +18,7 @@ const polling = {
   },
 };
 
-function engine(reports: ExecutionReport[], functions: Record<string, (input: never) => Promise<unknown>>) {
+function engine(reports: ExecutionReport[], functions: EngineOptions['functions']) {
   return new LocalEngine({ functions, waitMs: 0, onExecutionEnd: (r) => reports.push(r) });
 }
 
