@@ -20,7 +20,13 @@ export const createStartRegionDeploy =
   async ({ task }: { task: RegionTask }): Promise<DeploymentHandle> => {
     const record = await deps.ledger.getRelease(task.service, task.releaseId);
     const entry = record?.regions[task.region];
-    const before = entry?.before ?? null;
+    // The platform's own record of what runs there is the last-known-good (CodeDeploy's last
+    // successful deployment may predate Flotilla); the ledger's is the fallback. Captured once:
+    // a retried start keeps what the first attempt recorded.
+    let before = entry?.before ?? null;
+    if (task.action === 'deploy' && (entry === undefined || entry.phase === 'pending')) {
+      before = (await deps.deployer.currentRevision(task.region, task.target)) ?? before;
+    }
     await deps.ledger.putReleaseRegion(task.service, task.releaseId, {
       region: task.region,
       wave: task.wave,
