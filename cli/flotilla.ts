@@ -264,7 +264,9 @@ async function main(): Promise<number> {
 // release stays RUNNING under a dead pid, and the next command closes it as FAILED (interrupted).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    process.stderr.write(`\nflotilla: ${signal}: stopping; the next flotilla command will mark the release interrupted\n`);
+    process.stderr.write(
+      `\nflotilla: ${signal}: stopping; the next flotilla command will mark the release interrupted\n`,
+    );
     process.exit(130);
   });
 }

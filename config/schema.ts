@@ -112,7 +112,10 @@ export const codeDeployTargetSchema = z
       })
       .prefault({})
       .describe('CloudWatch alarms that gate this region.'),
-    healthUrl: z.url({ protocol: /^https?$/ }).optional().describe('HTTP(S) health URL probed during the gate.'),
+    healthUrl: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('HTTP(S) health URL probed during the gate.'),
   })
   .describe('A region deployed by AWS CodeDeploy.');
 

@@ -133,8 +133,13 @@ export function checkWaveEntry(
   return signals.length > 0 ? { kind: 'Blocked', signals } : { kind: 'Clear' };
 }
 
-/** Whether a rollback's verification probes show the region healthy again. Any answer counts; no answers is not healthy. */
+/**
+ * Whether a rollback's verification shows the region healthy again. Probes that went unanswered
+ * are not healthy. No immediate signal at all (a CodeDeploy region gated only by alarms, which
+ * lag) leaves the verdict to the rollback deployment's own success.
+ */
 export function rollbackHealthy(c: SampleCounts, gate: GateSettings): boolean {
   const answered = c.ok + c.errors;
+  if (answered + c.missing === 0) return true;
   return answered > 0 && c.errors / answered <= gate.maxErrorRate;
 }

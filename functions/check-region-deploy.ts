@@ -2,6 +2,9 @@
  * CheckRegionDeploy (child execution): one poll of a running deployment. Returns the next wait
  * with back-off, so a long deploy costs a bounded number of history events per hour.
  */
+
+import { lambda, longPollMs } from '../backends/aws/lambda.ts';
+import { deployerFromEnv } from '../backends/aws/ports.ts';
 import { nextPollSeconds } from '../core/outcome.ts';
 import type { RegionTask } from '../core/types.ts';
 import type { DeploymentStatus } from '../ports/region-deployer.ts';
@@ -33,3 +36,8 @@ export const createCheckRegionDeploy =
       polls,
     };
   };
+
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
+export const handler = lambda(() =>
+  createCheckRegionDeploy({ deployer: deployerFromEnv(), now: Date.now, longPollMs: longPollMs(), pollEveryMs: 5_000 }),
+);

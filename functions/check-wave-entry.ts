@@ -2,6 +2,10 @@
  * CheckWaveEntry: before a wave deploys, probe each of its regions that already runs a version.
  * One already unhealthy blocks the wave (the decision is core/gate.ts `checkWaveEntry`).
  */
+
+import { lambda } from '../backends/aws/lambda.ts';
+import { ledgerFromEnv } from '../backends/aws/ledger.ts';
+import { eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
 import { addSamples, checkWaveEntry, emptyCounts } from '../core/gate.ts';
 import type { ReleasePlan, WaveEntry } from '../core/types.ts';
 import { type Deps, emit, FlotillaError } from './deps.ts';
@@ -44,3 +48,8 @@ export const createCheckWaveEntry =
     }
     return entry;
   };
+
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
+export const handler = lambda(() =>
+  createCheckWaveEntry({ ledger: ledgerFromEnv(), prober: proberFromEnv(), events: eventsFromEnv(), now: Date.now }),
+);

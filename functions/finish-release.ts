@@ -2,6 +2,10 @@
  * FinishRelease: every path through the release state machine ends here. Decides the terminal
  * status (core/outcome.ts), writes it with each region's version, and frees the service lock.
  */
+
+import { lambda } from '../backends/aws/lambda.ts';
+import { ledgerFromEnv } from '../backends/aws/ledger.ts';
+import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { concludeRelease } from '../core/outcome.ts';
 import { touchedRegions } from '../core/rollback.ts';
 import type { RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
@@ -67,3 +71,8 @@ export const createFinishRelease =
     await emit(deps, plan.service, plan.releaseId, { kind: 'release-finished', outcome });
     return outcome;
   };
+
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
+export const handler = lambda(() =>
+  createFinishRelease({ ledger: ledgerFromEnv(), events: eventsFromEnv(), now: Date.now }),
+);

@@ -3,6 +3,10 @@
  * takes the service's release lock, records the release with every region's last-known-good,
  * and returns the plan the parent state machine walks.
  */
+
+import { lambda, requireEnv } from '../backends/aws/lambda.ts';
+import { ledgerFromEnv } from '../backends/aws/ledger.ts';
+import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { formatProblems, parseConfig } from '../config/load.ts';
 import { initialRecord, planRelease } from '../core/plan.ts';
 import type { ReleasePlan } from '../core/types.ts';
@@ -64,3 +68,13 @@ export const createPlanRelease =
     });
     return { plan, waveIndex: 0 };
   };
+
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
+export const handler = lambda(() =>
+  createPlanRelease({
+    ledger: ledgerFromEnv(),
+    events: eventsFromEnv(),
+    now: Date.now,
+    regionStateMachineArn: requireEnv('FLOTILLA_REGION_STATE_MACHINE_ARN'),
+  }),
+);

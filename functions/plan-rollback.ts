@@ -2,6 +2,10 @@
  * PlanRollback: works out why the release is rolling back and which regions go back
  * (the decision itself is core/rollback.ts `planRollback`).
  */
+
+import { lambda } from '../backends/aws/lambda.ts';
+import { ledgerFromEnv } from '../backends/aws/ledger.ts';
+import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { describeCause, planRollback } from '../core/rollback.ts';
 import type { GateState, ReleasePlan, RollbackCause, RollbackPlan, WaveEntry } from '../core/types.ts';
 import { type Deps, emit, FlotillaError } from './deps.ts';
@@ -45,3 +49,8 @@ export const createPlanRollback =
     });
     return rollback;
   };
+
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
+export const handler = lambda(() =>
+  createPlanRollback({ ledger: ledgerFromEnv(), events: eventsFromEnv(), now: Date.now }),
+);

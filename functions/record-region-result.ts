@@ -2,6 +2,10 @@
  * RecordRegionResult (child execution, last step): turns what happened into a RegionResult and
  * writes it to the ledger: the region's phase in this release and, when bits changed, what it runs now.
  */
+
+import { lambda } from '../backends/aws/lambda.ts';
+import { ledgerFromEnv } from '../backends/aws/ledger.ts';
+import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { emptyCounts, rollbackHealthy } from '../core/gate.ts';
 import type { RegionResult, RegionTask, SampleCounts } from '../core/types.ts';
 import type { RegionProgress } from '../ports/events.ts';
@@ -107,3 +111,8 @@ export const createRecordRegionResult =
     });
     return result;
   };
+
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
+export const handler = lambda(() =>
+  createRecordRegionResult({ ledger: ledgerFromEnv(), events: eventsFromEnv(), now: Date.now }),
+);

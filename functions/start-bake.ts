@@ -3,6 +3,9 @@
  * fails the gate at once; otherwise the children's verification samples seed the gate, and every
  * region of earlier waves is probed too: they count during this bake as much as the new ones.
  */
+
+import { lambda } from '../backends/aws/lambda.ts';
+import { eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
 import type { GateState, RegionResult, ReleasePlan } from '../core/types.ts';
 import type { Deps } from './deps.ts';
 import { deployedTasks, gateState, probeRound } from './shared/bake.ts';
@@ -27,3 +30,8 @@ export const createStartBake =
     const regions = failures.length > 0 ? counts : await probeRound(deps, plan, earlier, counts);
     return gateState(deps, plan, waveIndex, startedAt, bakeUntil, regions, failures);
   };
+
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
+export const handler = lambda(() =>
+  createStartBake({ prober: proberFromEnv(), events: eventsFromEnv(), now: Date.now }),
+);

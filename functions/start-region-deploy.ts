@@ -3,6 +3,10 @@
  * changes there, so a crash at any later point still leaves it on the rollback list; then starts
  * the deployment (a deploy of the new build, or a rollback to the region's last-known-good).
  */
+
+import { lambda } from '../backends/aws/lambda.ts';
+import { ledgerFromEnv } from '../backends/aws/ledger.ts';
+import { deployerFromEnv, eventsFromEnv } from '../backends/aws/ports.ts';
 import type { RegionTask } from '../core/types.ts';
 import { type Deps, emit, isoAt } from './deps.ts';
 
@@ -51,3 +55,13 @@ export const createStartRegionDeploy =
     });
     return { deploymentId, status: 'InProgress', waitSeconds: task.deploy.pollSeconds, polls: 0 };
   };
+
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
+export const handler = lambda(() =>
+  createStartRegionDeploy({
+    ledger: ledgerFromEnv(),
+    deployer: deployerFromEnv(),
+    events: eventsFromEnv(),
+    now: Date.now,
+  }),
+);

@@ -2,6 +2,9 @@
  * VerifyRegion (child execution): one probe round right after a region's deployment succeeded.
  * Its samples seed the wave's gate; for a rollback they decide whether the region is healthy again.
  */
+
+import { lambda } from '../backends/aws/lambda.ts';
+import { proberFromEnv } from '../backends/aws/ports.ts';
 import { addSamples, emptyCounts } from '../core/gate.ts';
 import type { RegionTask, SampleCounts } from '../core/types.ts';
 import type { Deps } from './deps.ts';
@@ -17,6 +20,10 @@ export const createVerifyRegion =
       expectedVersion: task.revision.version,
       gate: task.gate,
       count: task.gate.probes,
+      signals: task.action === 'rollback' ? 'immediate' : 'all',
     });
     return addSamples(emptyCounts(), samples);
   };
+
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
+export const handler = lambda(() => createVerifyRegion({ prober: proberFromEnv() }));

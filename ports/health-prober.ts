@@ -19,6 +19,12 @@ export interface ProbeRequest {
   gate: GateSettings;
   /** How many probes to send (sequentially, ~probeSpacingMs apart). */
   count: number;
+  /**
+   * 'immediate' leaves out lagging signals (CloudWatch alarms, which take their evaluation
+   * periods to clear): used right after a rollback, where a still-firing alarm says nothing yet.
+   * Default 'all'.
+   */
+  signals?: 'all' | 'immediate';
 }
 
 export interface HealthProber {

@@ -60,7 +60,7 @@ export class CloudWatchProber implements HealthProber {
       return [{ kind: 'missing', message: `${request.region}: no health signal configured (no alarms, no healthUrl)` }];
     }
     const samples: ProbeSample[] = [];
-    if (hasAlarms) samples.push(...(await this.#alarmSamples(request, target)));
+    if (hasAlarms && request.signals !== 'immediate') samples.push(...(await this.#alarmSamples(request, target)));
     if (target.healthUrl !== undefined) {
       const url = new URL(target.healthUrl);
       const answers = await probeUrl(url, request.count, request.gate, request.expectedVersion);

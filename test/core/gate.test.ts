@@ -136,6 +136,9 @@ describe('checkWaveEntry', () => {
 });
 
 describe('rollbackHealthy', () => {
+  it('leaves the verdict to the deployment when there is no immediate signal at all', () => {
+    expect(rollbackHealthy(emptyCounts(), gate())).toBe(true);
+  });
   it('needs at least one answer and an error rate within the limit', () => {
     expect(rollbackHealthy(counts(0, 0, 5), gate())).toBe(false);
     expect(rollbackHealthy(counts(5, 0), gate())).toBe(true);

@@ -62,6 +62,13 @@ beforeEach(() => cw.reset());
 afterEach(() => cw.reset());
 
 describe('alarms', () => {
+  it('leaves alarms out when only immediate signals are asked for (right after a rollback)', async () => {
+    cloudwatchWith([{ name: 'shop-5xx', state: 'ALARM' }]);
+    const target = cdTarget({ alarms: { names: ['shop-5xx'] } });
+    expect(await prober.probe(request(target, { signals: 'immediate' }))).toEqual([]);
+    expect(cw.commandCalls(DescribeAlarmsCommand)).toHaveLength(0);
+  });
+
   it('gives one sample per alarm, metric and composite alike: OK, ALARM, INSUFFICIENT_DATA', async () => {
     cloudwatchWith([
       { name: 'shop-5xx', state: 'OK' },
