@@ -13,7 +13,7 @@ import type { FlotillaConfig } from '../config/types.ts';
 import { minimumDuration } from '../core/plan.ts';
 import type { ReleaseOutcome } from '../core/types.ts';
 import type { EventSink } from '../ports/events.ts';
-import type { ReleaseRecord } from '../ports/ledger.ts';
+import type { Ledger, ReleaseRecord } from '../ports/ledger.ts';
 import { plainLine, TerminalProgress } from './progress.ts';
 
 const USAGE = `usage: flotilla <command> [options]
@@ -21,7 +21,9 @@ const USAGE = `usage: flotilla <command> [options]
 commands:
   validate                  check the config; one line per problem, with its path
   plan                      the waves in order and the minimum duration they imply
-  release <build-dir>       ship a build through every wave (--version V, default: the build's package.json version)
+  release <build>           ship a build through every wave. Local: a build directory (--version V, default:
+                            its package.json version). AWS: s3://bucket/key (Server platforms) or an
+                            AppSpec file (Lambda, ECS), with --version V
   status [release-id]       the latest (or given) release, region by region
   where                     which version runs in each region
   history                   past releases, newest first
@@ -29,7 +31,11 @@ commands:
 
 options:
   --config <file>           release config (default: $FLOTILLA_CONFIG or ./flotilla.yml)
+  --backend local|aws       where releases run (default: $FLOTILLA_BACKEND or local); aws uses the
+                            config's aws: section (the deployed stack) and your AWS credentials
   --state-dir <dir>         local backend state (default: $FLOTILLA_STATE_DIR or ./.flotilla)
+  --attempt <n>             aws: release the same version again under a new execution name
+  --no-wait                 aws: return once the release has started
   --json                    machine-readable output (read verbs and release)
 `;
 
@@ -43,6 +49,9 @@ const { values: opts, positionals } = (() => {
         config: { type: 'string' },
         'state-dir': { type: 'string' },
         version: { type: 'string' },
+        backend: { type: 'string' },
+        attempt: { type: 'string' },
+        'no-wait': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -76,7 +85,23 @@ async function loadConfig(): Promise<FlotillaConfig> {
   return result.config;
 }
 
-async function openBackend(config: FlotillaConfig, events?: EventSink) {
+/** What the commands need from a backend: the ledger for reads, and a way to run a release. */
+interface CliBackend {
+  ledger: Ledger;
+  release(request: { version: string; artifact: string }): Promise<ReleaseOutcome>;
+  /** AWS only: the execution's own status and console link, for `status`. */
+  execution?(releaseId: string): Promise<{ status: string; consoleUrl: string }>;
+  close(): Promise<void>;
+}
+
+function backendName(): 'local' | 'aws' {
+  const name = opts.backend ?? process.env.FLOTILLA_BACKEND ?? 'local';
+  if (name !== 'local' && name !== 'aws') throw new UsageError(`--backend must be local or aws (got "${name}")`);
+  return name;
+}
+
+async function openBackend(config: FlotillaConfig, events?: EventSink): Promise<CliBackend> {
+  if (backendName() === 'aws') return openAws(config, events);
   // Loaded on demand: the engine, dynalite and the AWS SDK are not needed to validate or plan.
   const { openLocalBackend } = await import('../backends/local/index.ts');
   try {
@@ -95,6 +120,57 @@ async function openBackend(config: FlotillaConfig, events?: EventSink) {
     }
     throw error;
   }
+}
+
+async function openAws(config: FlotillaConfig, events?: EventSink): Promise<CliBackend> {
+  if (!config.aws) {
+    throw new UsageError(`${configPath()} has no aws: section (region, stateMachineArn, table of the deployed stack)`);
+  }
+  const { AwsCliBackend } = await import('../backends/aws/cli.ts');
+  const aws = new AwsCliBackend({ config, settings: config.aws, ...(events ? { events } : {}) });
+  const attempt = opts.attempt === undefined ? 1 : Number(opts.attempt);
+  if (!Number.isInteger(attempt) || attempt < 1) throw new UsageError(`--attempt must be a whole number >= 1`);
+  return {
+    ledger: aws.ledger,
+    async release(request) {
+      const started = await aws.start({ ...request, attempt });
+      if (!opts.json) process.stderr.write(`started ${started.releaseId}: ${started.consoleUrl}\n`);
+      if (opts['no-wait']) {
+        return {
+          releaseId: started.releaseId,
+          service: config.service,
+          version: request.version,
+          status: 'RUNNING',
+          reason: started.consoleUrl,
+          regions: [],
+        };
+      }
+      return aws.follow(started.releaseId);
+    },
+    async execution(releaseId) {
+      const { status } = await aws.describe(releaseId);
+      return { status, consoleUrl: (await import('../backends/aws/cli.ts')).consoleUrl(aws.executionArn(releaseId)) };
+    },
+    async close() {},
+  };
+}
+
+/** What `release` ships: a build directory locally; an S3 bundle or an AppSpec file on AWS. */
+async function releaseArtifact(build: string): Promise<{ artifact: string; version: string }> {
+  if (backendName() === 'aws') {
+    if (!opts.version) throw new UsageError('--backend aws needs --version');
+    if (build.startsWith('s3://')) return { artifact: build, version: opts.version };
+    const file = resolve(build);
+    if (!(await stat(file).catch(() => undefined))?.isFile()) {
+      throw new UsageError(`${build} is neither an s3:// bundle nor an AppSpec file`);
+    }
+    return { artifact: `appspec:${await readFile(file, 'utf8')}`, version: opts.version };
+  }
+  const artifact = resolve(build);
+  if (!(await stat(artifact).catch(() => undefined))?.isDirectory()) {
+    throw new UsageError(`build directory ${artifact} does not exist`);
+  }
+  return { artifact, version: await buildVersion(artifact) };
 }
 
 async function buildVersion(dir: string): Promise<string> {
@@ -168,12 +244,8 @@ async function main(): Promise<number> {
     }
     case 'release': {
       const build = args[0];
-      if (!build) throw new UsageError('release needs a build directory');
-      const artifact = resolve(build);
-      if (!(await stat(artifact).catch(() => undefined))?.isDirectory()) {
-        throw new UsageError(`build directory ${artifact} does not exist`);
-      }
-      const version = await buildVersion(artifact);
+      if (!build) throw new UsageError('release needs a build');
+      const { artifact, version } = await releaseArtifact(build);
       const config = await loadConfig();
       const events: EventSink = opts.json
         ? { emit: () => {} }
@@ -189,7 +261,8 @@ async function main(): Promise<number> {
       try {
         outcome = await backend.release({ version, artifact });
       } catch (error) {
-        if ((error as Error).name === 'ServiceLocked') {
+        const name = (error as Error).name;
+        if (name === 'ServiceLocked' || name === 'ReleaseExists') {
           process.stderr.write(`flotilla: ${(error as Error).message}\n`);
           return 3;
         }
@@ -199,6 +272,7 @@ async function main(): Promise<number> {
       }
       if (opts.json) printJson(outcome);
       else printOutcome(outcome);
+      if (outcome.status === 'RUNNING') return 0;
       return outcome.status === 'SUCCEEDED' ? 0 : 1;
     }
     case 'where': {
@@ -232,12 +306,14 @@ async function main(): Promise<number> {
             );
             return wanted ? 1 : 0;
           }
-          const summary = releaseSummary(record);
+          const execution = await backend.execution?.(record.releaseId).catch(() => undefined);
+          const summary = { ...releaseSummary(record), ...(execution ? { execution } : {}) };
           if (opts.json) printJson(summary);
           else {
             print(
               `${summary.releaseId}: ${summary.status} (wave ${summary.wave}/${summary.waveCount}) ${summary.reason ?? ''}`,
             );
+            if (execution) print(`  execution ${execution.status}: ${execution.consoleUrl}`);
             for (const r of summary.regions) {
               print(
                 `  ${r.region.padEnd(16)} wave ${r.wave}  ${r.phase.padEnd(16)} before: ${r.before ?? '-'}${r.message ? `  ${r.message}` : ''}`,

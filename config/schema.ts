@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import type {
+  AwsBackendSettings,
   CodeDeployTarget,
   DeploySettings,
   FaultSpec,
@@ -164,6 +165,24 @@ export const policySchema = z
   })
   .describe('Release policy.');
 
+export const awsBackendSchema = z
+  .strictObject({
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, {
+        error: (issue) => `must be an AWS region like "eu-west-1" (got ${describeValue(issue.input)})`,
+      })
+      .describe('Region of the Flotilla stack.'),
+    stateMachineArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:.+$/, {
+        error: (issue) => `must be a Step Functions state machine ARN (got ${describeValue(issue.input)})`,
+      })
+      .describe('The release state machine (an output of osls deploy).'),
+    table: z.string().min(3).max(255).describe('The ledger table (an output of osls deploy).'),
+  })
+  .describe('Where the deployed Flotilla stack is, for --backend aws.');
+
 /** What a user writes in `flotilla.yml`. */
 export const flotillaInputSchema = z
   .strictObject({
@@ -173,6 +192,7 @@ export const flotillaInputSchema = z
     gate: gateSchema.prefault({}),
     deploy: deploySchema.prefault({}),
     policy: policySchema.prefault({}),
+    aws: awsBackendSchema.optional(),
   })
   .describe('Flotilla release configuration (flotilla.yml).');
 
@@ -234,6 +254,7 @@ export type SchemaMatchesTypes = [
   Expect<Same<z.output<typeof faultSchema>, FaultSpec>>,
   Expect<Same<z.output<typeof localTargetSchema>, LocalTarget>>,
   Expect<Same<z.output<typeof codeDeployTargetSchema>, CodeDeployTarget>>,
+  Expect<Same<z.output<typeof awsBackendSchema>, AwsBackendSettings>>,
   Expect<Same<z.output<typeof regionSchema>, RegionConfig>>,
   Expect<Same<z.output<typeof gateSchema>, GateSettings>>,
   Expect<Same<z.output<typeof deploySchema>, DeploySettings>>,

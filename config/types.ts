@@ -90,6 +90,15 @@ export interface PolicySettings {
   allowMultiRegionCanary: boolean;
 }
 
+/** Where a deployed Flotilla stack lives (the outputs of `osls deploy`), for `--backend aws`. */
+export interface AwsBackendSettings {
+  region: string;
+  /** The release state machine. */
+  stateMachineArn: string;
+  /** The ledger table. */
+  table: string;
+}
+
 export interface FlotillaConfig {
   service: string;
   regions: RegionConfig[];
@@ -97,6 +106,7 @@ export interface FlotillaConfig {
   gate: GateSettings;
   deploy: DeploySettings;
   policy: PolicySettings;
+  aws?: AwsBackendSettings;
 }
 
 /** One thing wrong with a config, with the path to it (`waves[1].regions[0]`). */

@@ -1,0 +1,210 @@
+/**
+ * The CLI's side of the AWS backend: a release is a StartExecution of the deployed release state
+ * machine, named from service and version so a repeated start (a retried CI job) is idempotent;
+ * progress and reads come from the ledger table and DescribeExecution.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
+import type { AwsBackendSettings, FlotillaConfig } from '../../config/types.ts';
+import { executionName } from '../../core/plan.ts';
+import type { ReleaseOutcome } from '../../core/types.ts';
+import type { StartReleaseInput } from '../../functions/plan-release.ts';
+import type { EventSink, ReleaseEvent } from '../../ports/events.ts';
+import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
+
+export interface AwsCliOptions {
+  config: FlotillaConfig;
+  settings: AwsBackendSettings;
+  events?: EventSink;
+  sfn?: SFNClient;
+  ledger?: Ledger;
+  /** Pause between two reads of the ledger while following a release. */
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface StartedRelease {
+  releaseId: string;
+  executionArn: string;
+  consoleUrl: string;
+}
+
+export function consoleUrl(executionArn: string): string {
+  const region = executionArn.split(':')[3] ?? 'us-east-1';
+  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`;
+}
+
+export class AwsCliBackend {
+  readonly ledger: Ledger;
+  readonly #config: FlotillaConfig;
+  readonly #settings: AwsBackendSettings;
+  readonly #sfn: SFNClient;
+  readonly #events: EventSink | undefined;
+  readonly #pollMs: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+
+  constructor(options: AwsCliOptions) {
+    this.#config = options.config;
+    this.#settings = options.settings;
+    this.#sfn = options.sfn ?? new SFNClient({ region: options.settings.region });
+    this.ledger =
+      options.ledger ??
+      new DynamoDbLedger({
+        client: DynamoDBDocumentClient.from(new DynamoDBClient({ region: options.settings.region })),
+        tableName: options.settings.table,
+      });
+    this.#events = options.events;
+    this.#pollMs = options.pollMs ?? 5_000;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /**
+   * Starts the release. The same service, version and attempt give the same execution name and
+   * input, which Step Functions treats as the same execution: starting twice starts it once.
+   */
+  async start(request: { version: string; artifact: string; attempt?: number }): Promise<StartedRelease> {
+    const releaseId = executionName(this.#config.service, request.version, request.attempt ?? 1);
+    const input: StartReleaseInput = {
+      releaseId,
+      version: request.version,
+      artifact: request.artifact,
+      config: this.#config,
+      // No host, pid or time here: the input must be identical for a repeated start to be idempotent.
+      owner: 'flotilla-cli',
+    };
+    try {
+      const started = await this.#sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.#settings.stateMachineArn,
+          name: releaseId,
+          input: JSON.stringify(input),
+        }),
+      );
+      const executionArn = started.executionArn ?? this.executionArn(releaseId);
+      return { releaseId, executionArn, consoleUrl: consoleUrl(executionArn) };
+    } catch (error) {
+      if ((error as Error).name === 'ExecutionAlreadyExists') {
+        const existing = await this.ledger.getRelease(this.#config.service, releaseId);
+        const detail = existing ? `it is ${existing.status}` : 'with a different input';
+        const next = (request.attempt ?? 1) + 1;
+        const wrapped = new Error(
+          `release ${releaseId} already exists (${detail}); to release ${request.version} again, pass --attempt ${next}`,
+        );
+        wrapped.name = 'ReleaseExists';
+        throw wrapped;
+      }
+      throw error;
+    }
+  }
+
+  /** The execution ARN of a release: same account, region and state machine, named after the release. */
+  executionArn(releaseId: string): string {
+    return `${this.#settings.stateMachineArn.replace(':stateMachine:', ':execution:')}:${releaseId}`;
+  }
+
+  async describe(releaseId: string): Promise<{ status: string; error?: string; cause?: string }> {
+    const out = await this.#sfn.send(new DescribeExecutionCommand({ executionArn: this.executionArn(releaseId) }));
+    return {
+      status: out.status ?? 'UNKNOWN',
+      ...(out.error ? { error: out.error } : {}),
+      ...(out.cause ? { cause: out.cause } : {}),
+    };
+  }
+
+  /**
+   * Follows a started release through the ledger until it ends, turning what changed into the
+   * same progress events the local backend emits. If the execution ends without the ledger saying
+   * so (it was stopped, or failed before planning), the execution's own status is the answer.
+   */
+  async follow(releaseId: string): Promise<ReleaseOutcome> {
+    let previous: ReleaseRecord | undefined;
+    for (;;) {
+      const record = await this.ledger.getRelease(this.#config.service, releaseId);
+      if (record) {
+        for (const event of diffRecords(previous, record)) {
+          await this.#events?.emit({ ...event, service: record.service, releaseId, at: new Date().toISOString() });
+        }
+        previous = record;
+        if (record.status !== 'RUNNING') return this.outcomeOf(record);
+      }
+      const execution = await this.describe(releaseId).catch(() => undefined);
+      if (execution && execution.status !== 'RUNNING' && (!record || record.status === 'RUNNING')) {
+        const again = await this.ledger.getRelease(this.#config.service, releaseId);
+        if (again && again.status !== 'RUNNING') return this.outcomeOf(again);
+        return {
+          releaseId,
+          service: this.#config.service,
+          version: record?.version ?? '',
+          status: 'FAILED',
+          reason: `execution ${execution.status}${execution.error ? `: ${execution.error}` : ''}${execution.cause ? `: ${execution.cause}` : ''}`,
+          regions: [],
+        };
+      }
+      await this.#sleep(this.#pollMs);
+    }
+  }
+
+  async outcomeOf(record: ReleaseRecord): Promise<ReleaseOutcome> {
+    const states = await this.ledger.listRegions(record.service);
+    const versions = new Map(states.map((s) => [s.region, s.current?.version ?? null]));
+    return {
+      releaseId: record.releaseId,
+      service: record.service,
+      version: record.version,
+      status: record.status,
+      reason: record.reason ?? '',
+      regions: Object.values(record.regions)
+        .sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region))
+        .map((r) => ({
+          region: r.region,
+          version: versions.get(r.region) ?? null,
+          phase: r.phase,
+          ...(r.message ? { message: r.message } : {}),
+        })),
+    };
+  }
+}
+
+const progressOf = {
+  pending: undefined,
+  deploying: 'deploying',
+  deployed: 'deployed',
+  failed: 'deploy-failed',
+  'rolling-back': 'rolling-back',
+  'rolled-back': 'rolled-back',
+  'rollback-failed': 'rollback-failed',
+} as const;
+
+/** Progress events for what changed between two reads of a release record. */
+export function diffRecords(before: ReleaseRecord | undefined, after: ReleaseRecord): ReleaseEvent[] {
+  const events: ReleaseEvent[] = [];
+  const regions = Object.values(after.regions).sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region));
+  if (!before) {
+    const waves: { name: string; regions: string[] }[] = [];
+    for (const r of regions) {
+      const wave = (waves[r.wave] ??= { name: `wave-${r.wave + 1}`, regions: [] });
+      wave.regions.push(r.region);
+    }
+    events.push({ kind: 'release-started', version: after.version, waves });
+  }
+  if (!before || before.wave !== after.wave) {
+    const names = regions.filter((r) => r.wave === after.wave).map((r) => r.region);
+    events.push({ kind: 'wave-started', wave: after.wave, name: `wave-${after.wave + 1}`, regions: names });
+  }
+  for (const r of regions) {
+    const state = progressOf[r.phase];
+    if (state && before?.regions[r.region]?.phase !== r.phase) {
+      events.push({
+        kind: 'region',
+        wave: r.wave,
+        region: r.region,
+        state,
+        version: null,
+        ...(r.message ? { message: r.message } : {}),
+      });
+    }
+  }
+  return events;
+}
