@@ -175,6 +175,16 @@ function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
       const expected = values.length === 1 ? `must be ${values[0]}` : `must be one of ${values.join(', ')}`;
       return `${expected} ${got}${hint}`;
     }
+    case 'invalid_union': {
+      // A discriminated union (a region target's `kind`): say which kinds exist.
+      const { options, discriminator } = issue as { options?: unknown[]; discriminator?: string };
+      if (!options || discriminator === undefined) return undefined;
+      const value = asRecord(input)?.[discriminator] ?? (asRecord(input) ? undefined : input);
+      if (value === undefined) return 'is required';
+      const strings = options.filter((option): option is string => typeof option === 'string');
+      const hint = typeof value === 'string' ? didYouMean(closestWords(value, strings)) : '';
+      return `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')} (got ${describeValue(value)})${hint}`;
+    }
     case 'invalid_format':
       return issue.format === 'regex' && issue.pattern !== undefined ? `must match ${issue.pattern} ${got}` : undefined;
     default:

@@ -231,6 +231,16 @@ export function knownKeysAt(path: readonly PropertyKey[]): string[] {
       schema = schema.in as z.ZodType;
       continue;
     }
+    if (schema instanceof z.ZodUnion) {
+      // A region target is one of several kinds: offer the keys of every kind (or follow the
+      // path into the first kind that has the next key).
+      const options: readonly z.ZodType[] = schema.options as readonly z.ZodType[];
+      const objects: z.ZodObject[] = options.filter((o): o is z.ZodObject => o instanceof z.ZodObject);
+      if (index === path.length) return [...new Set(objects.flatMap((o): string[] => Object.keys(o.shape)))];
+      const segment = path[index];
+      schema = objects.find((o) => typeof segment === 'string' && segment in o.shape);
+      continue;
+    }
     if (index === path.length) break;
     const segment = path[index];
     index += 1;

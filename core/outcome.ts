@@ -1,9 +1,30 @@
 /**
  * Terminal states. Every release ends in one of them, and says region by region what runs there now.
  */
-import type { ReleaseRecord } from '../ports/ledger.ts';
+import type { RegionPhase, ReleaseRecord, ReleaseRegionPatch } from '../ports/ledger.ts';
 import { describeCause } from './rollback.ts';
-import type { RegionResult, ReleaseOutcome, RollbackCause } from './types.ts';
+import type { RegionOutcome, RegionResult, ReleaseOutcome, RollbackCause } from './types.ts';
+
+/** The phase a region's entry in the release takes after each outcome. */
+export const phaseOf: Record<RegionOutcome, RegionPhase> = {
+  Deployed: 'deployed',
+  Failed: 'failed',
+  RolledBack: 'rolled-back',
+  RollbackFailed: 'rollback-failed',
+};
+
+/**
+ * A wave's (or a rollback's) results as one ledger write: each region's phase and message. The
+ * parent writes them once per wave (StartBake, FinishRelease) rather than each child its own.
+ */
+export function resultPatches(results: readonly RegionResult[], updatedAt: string): ReleaseRegionPatch[] {
+  return results.map((r) => ({
+    region: r.region,
+    phase: phaseOf[r.outcome],
+    updatedAt,
+    ...(r.message ? { message: r.message } : {}),
+  }));
+}
 
 export type Conclusion =
   | { kind: 'Succeeded' }

@@ -18,10 +18,15 @@ export const createCheckRegionDeploy =
   async ({ task, deployment }: { task: RegionTask; deployment: DeploymentHandle }): Promise<DeploymentHandle> => {
     const deadline = deps.now() + deps.longPollMs;
     const ref = { region: task.region, target: task.target, deploymentId: deployment.deploymentId };
-    let status: DeploymentStatus = await deps.deployer.getDeployment(ref);
-    while (status.status === 'InProgress' && deps.now() < deadline) {
-      await sleep(deps.pollEveryMs);
+    let status: DeploymentStatus;
+    if (deps.deployer.awaitDeployment && deps.longPollMs > 0) {
+      status = await deps.deployer.awaitDeployment(ref, deps.longPollMs);
+    } else {
       status = await deps.deployer.getDeployment(ref);
+      while (status.status === 'InProgress' && deps.now() < deadline) {
+        await sleep(deps.pollEveryMs);
+        status = await deps.deployer.getDeployment(ref);
+      }
     }
     const polls = deployment.polls + 1;
     const waitSeconds =

@@ -6,7 +6,7 @@
 import { lambda } from '../backends/aws/lambda.ts';
 import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import { eventsFromEnv } from '../backends/aws/ports.ts';
-import { concludeRelease } from '../core/outcome.ts';
+import { concludeRelease, resultPatches } from '../core/outcome.ts';
 import { touchedRegions } from '../core/rollback.ts';
 import type { RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
@@ -39,6 +39,9 @@ export const createFinishRelease =
   (deps: Pick<Deps, 'ledger' | 'events' | 'now'>) =>
   async (input: FinishInput): Promise<ReleaseOutcome> => {
     const { plan } = input;
+    if (input.conclusion === 'RolledBack') {
+      await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(input.results, isoAt(deps)));
+    }
     const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw new FlotillaError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
     const states = await deps.ledger.listRegions(plan.service);

@@ -5,8 +5,8 @@
  */
 import { createCheckGate } from './check-gate.ts';
 import { createCheckRegionDeploy } from './check-region-deploy.ts';
-import { createCheckWaveEntry } from './check-wave-entry.ts';
 import type { Deps } from './deps.ts';
+import { createEnterWave } from './enter-wave.ts';
 import { createFinishRelease } from './finish-release.ts';
 import { createPlanRelease } from './plan-release.ts';
 import { createPlanRollback } from './plan-rollback.ts';
@@ -21,7 +21,7 @@ type AnyHandler = (input: any) => Promise<unknown>;
 
 export const functionFactories: Record<string, (deps: Deps) => AnyHandler> = {
   'plan-release': createPlanRelease,
-  'check-wave-entry': createCheckWaveEntry,
+  'enter-wave': createEnterWave,
   'start-bake': createStartBake,
   'check-gate': createCheckGate,
   'plan-rollback': createPlanRollback,

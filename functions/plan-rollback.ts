@@ -8,7 +8,7 @@ import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { describeCause, planRollback } from '../core/rollback.ts';
 import type { GateState, ReleasePlan, RollbackCause, RollbackPlan, WaveEntry } from '../core/types.ts';
-import { type Deps, emit, FlotillaError } from './deps.ts';
+import { type Deps, emit, FlotillaError, isoAt } from './deps.ts';
 
 /** The parent's state when it turns to rollback: whichever of these led here is set. */
 export interface RollbackInput {
@@ -42,6 +42,13 @@ export const createPlanRollback =
     const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw new FlotillaError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
     const rollback = planRollback(plan, record, rollbackCause(input));
+    // Every region going back is marked before any rollback starts, in one write.
+    const updatedAt = isoAt(deps);
+    await deps.ledger.updateReleaseRegions(
+      plan.service,
+      plan.releaseId,
+      rollback.steps.map((step) => ({ region: step.region, phase: 'rolling-back', updatedAt })),
+    );
     await emit(deps, plan.service, plan.releaseId, {
       kind: 'rollback-started',
       regions: rollback.steps.map((s) => s.region),

@@ -1,6 +1,7 @@
 /**
- * RecordRegionResult (child execution, last step): turns what happened into a RegionResult and
- * writes it to the ledger: the region's phase in this release and, when bits changed, what it runs now.
+ * RecordRegionResult (child execution, last step): turns what happened into a RegionResult and,
+ * when bits changed, records what the region runs now. The region's phase in the release is
+ * written by the parent with the rest of its wave (resultPatches).
  */
 
 import { lambda } from '../backends/aws/lambda.ts';
@@ -9,7 +10,6 @@ import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { emptyCounts, rollbackHealthy } from '../core/gate.ts';
 import type { RegionResult, RegionTask, SampleCounts } from '../core/types.ts';
 import type { RegionProgress } from '../ports/events.ts';
-import type { RegionPhase } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt } from './deps.ts';
 import type { DeploymentHandle } from './start-region-deploy.ts';
 
@@ -64,11 +64,11 @@ export function regionResult(state: ChildState): RegionResult {
   };
 }
 
-const phases: Record<RegionResult['outcome'], { phase: RegionPhase; progress: RegionProgress }> = {
-  Deployed: { phase: 'deployed', progress: 'deployed' },
-  Failed: { phase: 'failed', progress: 'deploy-failed' },
-  RolledBack: { phase: 'rolled-back', progress: 'rolled-back' },
-  RollbackFailed: { phase: 'rollback-failed', progress: 'rollback-failed' },
+const progressOf: Record<RegionResult['outcome'], RegionProgress> = {
+  Deployed: 'deployed',
+  Failed: 'deploy-failed',
+  RolledBack: 'rolled-back',
+  RollbackFailed: 'rollback-failed',
 };
 
 export const createRecordRegionResult =
@@ -91,21 +91,11 @@ export const createRecordRegionResult =
       const known = await deps.ledger.getRegion(task.service, task.region);
       result.version = known?.current?.version ?? null;
     }
-    const record = await deps.ledger.getRelease(task.service, task.releaseId);
-    const { phase, progress } = phases[result.outcome];
-    await deps.ledger.putReleaseRegion(task.service, task.releaseId, {
-      region: task.region,
-      wave: task.wave,
-      phase,
-      before: record?.regions[task.region]?.before ?? null,
-      ...(result.message ? { message: result.message } : {}),
-      updatedAt: at,
-    });
     await emit(deps, task.service, task.releaseId, {
       kind: 'region',
       wave: task.wave,
       region: task.region,
-      state: progress,
+      state: progressOf[result.outcome],
       version: result.version,
       ...(result.message ? { message: result.message } : {}),
     });

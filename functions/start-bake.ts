@@ -1,13 +1,16 @@
 /**
- * StartBake: after a wave's regions deployed, start its bake. A region whose deployment failed
+ * StartBake: after a wave's regions deployed, record their results (one ledger write for the
+ * wave) and start its bake. A region whose deployment failed
  * fails the gate at once; otherwise the children's verification samples seed the gate, and every
  * region of earlier waves is probed too: they count during this bake as much as the new ones.
  */
 
 import { lambda } from '../backends/aws/lambda.ts';
+import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import { eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
+import { resultPatches } from '../core/outcome.ts';
 import type { GateState, RegionResult, ReleasePlan } from '../core/types.ts';
-import type { Deps } from './deps.ts';
+import { type Deps, isoAt } from './deps.ts';
 import { deployedTasks, gateState, probeRound } from './shared/bake.ts';
 
 export interface StartBakeInput {
@@ -17,8 +20,9 @@ export interface StartBakeInput {
 }
 
 export const createStartBake =
-  (deps: Pick<Deps, 'prober' | 'events' | 'now'>) =>
+  (deps: Pick<Deps, 'ledger' | 'prober' | 'events' | 'now'>) =>
   async ({ plan, waveIndex, deployResults }: StartBakeInput): Promise<GateState> => {
+    await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(deployResults, isoAt(deps)));
     const wave = plan.waves[waveIndex];
     const startedAt = deps.now();
     const bakeUntil = startedAt + (wave?.bakeSeconds ?? 0) * 1000;
@@ -33,5 +37,5 @@ export const createStartBake =
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>
-  createStartBake({ prober: proberFromEnv(), events: eventsFromEnv(), now: Date.now }),
+  createStartBake({ ledger: ledgerFromEnv(), prober: proberFromEnv(), events: eventsFromEnv(), now: Date.now }),
 );

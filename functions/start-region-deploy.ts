@@ -1,14 +1,13 @@
 /**
- * StartRegionDeploy (child execution): marks the region touched in the ledger *before* anything
- * changes there, so a crash at any later point still leaves it on the rollback list; then starts
- * the deployment (a deploy of the new build, or a rollback to the region's last-known-good).
+ * StartRegionDeploy (child execution): starts the deployment (a deploy of the new build, or a
+ * rollback to the region's last-known-good). The parent marked the region touched in the ledger
+ * before this child started (EnterWave, PlanRollback), so a crash from here on still leaves it on
+ * the rollback list.
  */
-
 import { lambda } from '../backends/aws/lambda.ts';
-import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import { deployerFromEnv, eventsFromEnv } from '../backends/aws/ports.ts';
 import type { RegionTask } from '../core/types.ts';
-import { type Deps, emit, isoAt } from './deps.ts';
+import { type Deps, emit } from './deps.ts';
 
 export interface DeploymentHandle {
   deploymentId: string;
@@ -20,24 +19,8 @@ export interface DeploymentHandle {
 }
 
 export const createStartRegionDeploy =
-  (deps: Pick<Deps, 'ledger' | 'deployer' | 'events' | 'now'>) =>
+  (deps: Pick<Deps, 'deployer' | 'events' | 'now'>) =>
   async ({ task }: { task: RegionTask }): Promise<DeploymentHandle> => {
-    const record = await deps.ledger.getRelease(task.service, task.releaseId);
-    const entry = record?.regions[task.region];
-    // The platform's own record of what runs there is the last-known-good (CodeDeploy's last
-    // successful deployment may predate Flotilla); the ledger's is the fallback. Captured once:
-    // a retried start keeps what the first attempt recorded.
-    let before = entry?.before ?? null;
-    if (task.action === 'deploy' && (entry === undefined || entry.phase === 'pending')) {
-      before = (await deps.deployer.currentRevision(task.region, task.target)) ?? before;
-    }
-    await deps.ledger.putReleaseRegion(task.service, task.releaseId, {
-      region: task.region,
-      wave: task.wave,
-      phase: task.action === 'deploy' ? 'deploying' : 'rolling-back',
-      before,
-      updatedAt: isoAt(deps),
-    });
     await emit(deps, task.service, task.releaseId, {
       kind: 'region',
       wave: task.wave,
@@ -58,10 +41,5 @@ export const createStartRegionDeploy =
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>
-  createStartRegionDeploy({
-    ledger: ledgerFromEnv(),
-    deployer: deployerFromEnv(),
-    events: eventsFromEnv(),
-    now: Date.now,
-  }),
+  createStartRegionDeploy({ deployer: deployerFromEnv(), events: eventsFromEnv(), now: Date.now }),
 );

@@ -35,6 +35,11 @@ export interface ReleaseRegion {
   updatedAt: string;
 }
 
+/** Fields of one region's entry to change; the others stay as they are. */
+export type ReleaseRegionPatch = { region: string } & Partial<
+  Pick<ReleaseRegion, 'phase' | 'before' | 'message' | 'updatedAt'>
+>;
+
 export type ReleaseStatus = 'RUNNING' | 'SUCCEEDED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED' | 'BLOCKED' | 'FAILED';
 
 export interface ReleaseRecord {
@@ -74,6 +79,11 @@ export interface Ledger {
   listReleases(service: string, limit?: number): Promise<ReleaseRecord[]>;
   /** Sets one region's entry of a release; concurrent calls for different regions never clobber each other. */
   putReleaseRegion(service: string, releaseId: string, entry: ReleaseRegion): Promise<void>;
+  /**
+   * Updates fields of several regions' entries in one write, without reading them first: a wave
+   * is marked touched, or its results recorded, in one request however wide it is.
+   */
+  updateReleaseRegions(service: string, releaseId: string, patches: readonly ReleaseRegionPatch[]): Promise<void>;
   /** Updates release-level fields (status, wave, reason, endedAt). */
   updateRelease(
     service: string,

@@ -50,6 +50,12 @@ export interface RegionDeployer {
    * ever deployed. This is the region's last-known-good, the revision a rollback returns to.
    */
   currentRevision(region: string, target: RegionTarget): Promise<Revision | null>;
+  /**
+   * Optional: resolves as soon as the deployment is no longer InProgress, or after `timeoutMs`
+   * with its status then. Deployers that run deployments in this process (the local fleet) offer
+   * it so a finished deploy is noticed at once instead of at the next poll; others are polled.
+   */
+  awaitDeployment?(ref: DeploymentRef, timeoutMs: number): Promise<DeploymentStatus>;
   /** Stops a running deployment (abort). Stopping one that already ended is a no-op. */
   stopDeployment(ref: DeploymentRef): Promise<void>;
 }

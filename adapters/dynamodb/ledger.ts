@@ -36,7 +36,15 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Ledger, LockHolder, LockResult, RegionState, ReleaseRecord, ReleaseRegion } from '../../ports/ledger.ts';
+import type {
+  Ledger,
+  LockHolder,
+  LockResult,
+  RegionState,
+  ReleaseRecord,
+  ReleaseRegion,
+  ReleaseRegionPatch,
+} from '../../ports/ledger.ts';
 import { namedError, ReleaseExists, ReleaseNotFound, StoreThrottled, THROTTLING_ERROR_NAMES } from './errors.ts';
 
 /** Name of the local secondary index that orders a service's releases by start time. */
@@ -150,6 +158,45 @@ export class DynamoDbLedger implements Ledger {
       ExpressionAttributeNames: { '#regions': 'regions', '#r': entry.region },
       ExpressionAttributeValues: { ':entry': compact({ ...entry }) },
     });
+  }
+
+  async updateReleaseRegions(service: string, releaseId: string, patches: readonly ReleaseRegionPatch[]): Promise<void> {
+    const names: Record<string, string> = { '#regions': 'regions' };
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    const exists: string[] = [];
+    patches.forEach((patch, r) => {
+      names[`#r${r}`] = patch.region;
+      exists.push(`attribute_exists(#regions.#r${r})`);
+      for (const [field, value] of Object.entries(patch)) {
+        if (field === 'region' || value === undefined) continue;
+        names[`#${field}`] = field;
+        values[`:r${r}${field}`] = value !== null && typeof value === 'object' ? compact({ ...value }) : value;
+        sets.push(`#regions.#r${r}.#${field} = :r${r}${field}`);
+      }
+    });
+    if (sets.length === 0) return;
+    try {
+      await this.#send(() =>
+        this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { pk: servicePk(service), sk: releaseSk(releaseId) },
+            // Never conjure up a half-made release or a region it does not have.
+            ConditionExpression: ['attribute_exists(pk)', ...exists].join(' AND '),
+            UpdateExpression: `SET ${sets.join(', ')}`,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        ),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) {
+        const regions = patches.map((p) => p.region).join(', ');
+        throw namedError(ReleaseNotFound, `release ${releaseId} of service ${service} (regions ${regions}) not found`, error);
+      }
+      throw error;
+    }
   }
 
   async updateRelease(

@@ -72,6 +72,8 @@ interface RunningProcess {
 interface DeploymentRecord {
   region: string;
   status: DeploymentStatus;
+  /** Settles when the deployment ends. */
+  done: Promise<void>;
 }
 
 /** The fleet only runs local-process targets; anything else is a wiring mistake, said plainly. */
@@ -123,8 +125,7 @@ export class LocalProcessFleet implements RegionDeployer {
 
   async startDeployment(request: DeploymentRequest): Promise<{ deploymentId: string }> {
     const deploymentId = `local-${randomUUID()}`;
-    this.#deployments.set(deploymentId, { region: request.region, status: { status: 'InProgress' } });
-    void this.#enqueue(request.region, async () => {
+    const done = this.#enqueue(request.region, async () => {
       let status: DeploymentStatus;
       try {
         await this.#deploy(request);
@@ -132,11 +133,28 @@ export class LocalProcessFleet implements RegionDeployer {
       } catch (err) {
         status = { status: 'Failed', message: `${request.region}: ${errorMessage(err)}` };
       }
-      this.#deployments.set(deploymentId, { region: request.region, status });
+      this.#deployments.set(deploymentId, { region: request.region, status, done });
       const what = `${request.purpose} of ${request.revision ? request.revision.version : 'nothing (removal)'}`;
       this.#log(status.status === 'Failed' ? `${status.message} [${what}]` : `${request.region}: ${what} succeeded`);
     });
+    this.#deployments.set(deploymentId, { region: request.region, status: { status: 'InProgress' }, done });
     return { deploymentId };
+  }
+
+  /** Resolves when the deployment ends (or after `timeoutMs`): no polling needed in this process. */
+  async awaitDeployment(ref: DeploymentRef, timeoutMs: number): Promise<DeploymentStatus> {
+    const record = this.#deployments.get(ref.deploymentId);
+    if (record) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        record.done.catch(() => {}),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.getDeployment(ref);
   }
 
   async getDeployment({ region, deploymentId }: DeploymentRef): Promise<DeploymentStatus> {

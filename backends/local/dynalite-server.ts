@@ -1,6 +1,7 @@
 /**
  * An embedded DynamoDB-compatible server (dynalite) for the local backend: the ledger runs the same
  * DynamoDB code as on AWS, against 127.0.0.1. Persisted in LevelDB under a state dir, or in memory.
+ * The server runs on a worker thread (dynalite-worker.ts); this module guards the dir and makes the clients.
  *
  * One process at a time per state dir. LevelDB itself refuses a second opener (its LOCK file), but
  * dynalite opens its store lazily and *throws from inside a callback* when the store failed to open,
@@ -18,13 +19,11 @@
  * exactly the copy dynalite uses and no extra dependency.
  */
 import { mkdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
 
 /** The state dir is in use by another flotilla process (or another embedded server in this one). */
 export const StateDirLocked = 'StateDirLocked';
@@ -69,15 +68,29 @@ export async function startEmbeddedDynamo(options: { dir?: string } = {}): Promi
     }
   }
 
-  // Table creation/deletion/update instant: nothing to wait for locally (default is 500 ms each).
-  const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const worker = new Worker(new URL('./dynalite-worker.ts', import.meta.url), {
+    workerData: { dir },
+    // The worker is a file: flags that only fit the main entry (`node --input-type=module -e …`) must not follow it.
+    execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')),
+  });
   let port: number;
   try {
-    port = await listen(server);
+    port = await new Promise<number>((done, fail) => {
+      worker.once('error', fail);
+      worker.once('exit', (code) => fail(new Error(`the embedded DynamoDB server exited (code ${code})`)));
+      worker.on('message', (message: WorkerMessage) => {
+        if (message.kind === 'listening') done(message.port);
+        if (message.kind === 'error') fail(new Error(`the embedded DynamoDB server failed: ${message.message}`));
+      });
+    });
   } catch (error) {
+    await worker.terminate();
     await guard?.close();
     throw error;
   }
+  worker.removeAllListeners();
+  // A crash of the server after start surfaces as failed requests; it must not crash this process.
+  worker.on('error', () => {});
 
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({
@@ -104,9 +117,14 @@ export async function startEmbeddedDynamo(options: { dir?: string } = {}): Promi
     closing ??= (async () => {
       // Drop the SDK's keep-alive sockets first so the HTTP server has nothing to wait for.
       client.destroy();
-      server.closeAllConnections();
-      // dynalite's close(): stops HTTP, waits for pending LevelDB operations, closes LevelDB.
-      await new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done())));
+      await new Promise<void>((done) => {
+        worker.once('exit', () => done());
+        worker.on('message', (message: WorkerMessage) => {
+          if (message.kind === 'closed') done();
+        });
+        worker.postMessage('close');
+      });
+      await worker.terminate();
       await guard?.close();
     })();
     return closing;
@@ -115,16 +133,10 @@ export async function startEmbeddedDynamo(options: { dir?: string } = {}): Promi
   return { endpoint, port, client, doc, close };
 }
 
-function listen(server: Server): Promise<number> {
-  return new Promise((done, fail) => {
-    server.once('error', fail);
-    // Port 0: the OS picks a free port; we read it back.
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', fail);
-      done((server.address() as AddressInfo).port);
-    });
-  });
-}
+type WorkerMessage =
+  | { kind: 'listening'; port: number }
+  | { kind: 'error'; message: string }
+  | { kind: 'closed'; message?: string };
 
 /** Opens a LevelDB, turning "someone holds its LOCK" into StateDirLocked. */
 async function openOrLocked(location: string, stateDir: string): Promise<LevelDb> {

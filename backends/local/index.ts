@@ -115,7 +115,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       events,
       now,
       regionStateMachineArn: localArn('flotilla-region'),
-      longPollMs: 2_000,
+      longPollMs: 10_000,
       pollEveryMs: 25,
     };
     const functions = Object.fromEntries(Object.entries(functionFactories).map(([name, make]) => [name, make(deps)]));

@@ -117,7 +117,7 @@ describe('schema rules', () => {
       rule: 'target kind is local-process',
       edit: (d) => setAt(d, 'regions[0].target.kind', 'docker'),
       path: 'regions[0].target.kind',
-      message: 'must be "local-process" (got "docker")',
+      message: 'must be one of "local-process", "codedeploy" (got "docker")',
     },
     {
       rule: 'target kind is required',

@@ -1,22 +1,24 @@
 /**
- * CheckWaveEntry: before a wave deploys, probe each of its regions that already runs a version.
- * One already unhealthy blocks the wave (the decision is core/gate.ts `checkWaveEntry`).
+ * EnterWave: before a wave deploys, probe each of its regions that already runs a version; one
+ * already unhealthy blocks the wave (the decision is core/gate.ts `checkWaveEntry`). A clear wave
+ * is then marked touched in the ledger, every region at once and *before* anything changes there,
+ * with each region's last-known-good: the platform's own record of what runs there (CodeDeploy's
+ * last successful deployment may predate Flotilla), else what PlanRelease found in the ledger.
  */
-
 import { lambda } from '../backends/aws/lambda.ts';
 import { ledgerFromEnv } from '../backends/aws/ledger.ts';
-import { eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
+import { deployerFromEnv, eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
 import { addSamples, checkWaveEntry, emptyCounts } from '../core/gate.ts';
 import type { ReleasePlan, WaveEntry } from '../core/types.ts';
-import { type Deps, emit, FlotillaError } from './deps.ts';
+import { type Deps, emit, FlotillaError, isoAt } from './deps.ts';
 
 export interface WaveInput {
   plan: ReleasePlan;
   waveIndex: number;
 }
 
-export const createCheckWaveEntry =
-  (deps: Pick<Deps, 'ledger' | 'prober' | 'events' | 'now'>) =>
+export const createEnterWave =
+  (deps: Pick<Deps, 'ledger' | 'deployer' | 'prober' | 'events' | 'now'>) =>
   async ({ plan, waveIndex }: WaveInput): Promise<WaveEntry> => {
     const wave = plan.waves[waveIndex];
     if (!wave) throw new FlotillaError('InvalidState', `wave ${waveIndex} does not exist in ${plan.releaseId}`);
@@ -27,10 +29,11 @@ export const createCheckWaveEntry =
       name: wave.name,
       regions: wave.regions.map((r) => r.region),
     });
+    // One query for the service's regions rather than one read per region: a wave can be 40 wide.
+    const states = new Map((await deps.ledger.listRegions(plan.service)).map((s) => [s.region, s]));
     const checks = await Promise.all(
       wave.regions.map(async (task) => {
-        const state = await deps.ledger.getRegion(plan.service, task.region);
-        const currentVersion = state?.current?.version ?? null;
+        const currentVersion = states.get(task.region)?.current?.version ?? null;
         if (currentVersion === null) return { region: task.region, currentVersion, counts: emptyCounts() };
         const samples = await deps.prober.probe({
           region: task.region,
@@ -45,11 +48,28 @@ export const createCheckWaveEntry =
     const entry = checkWaveEntry(checks, plan.gate);
     if (entry.kind === 'Blocked') {
       await emit(deps, plan.service, plan.releaseId, { kind: 'wave-blocked', wave: waveIndex, signals: entry.signals });
+      return entry;
     }
+    const current = await Promise.all(wave.regions.map((t) => deps.deployer.currentRevision(t.region, t.target)));
+    const updatedAt = isoAt(deps);
+    await deps.ledger.updateReleaseRegions(
+      plan.service,
+      plan.releaseId,
+      wave.regions.map((task, i) => {
+        const before = current[i];
+        return { region: task.region, phase: 'deploying', updatedAt, ...(before ? { before } : {}) };
+      }),
+    );
     return entry;
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>
-  createCheckWaveEntry({ ledger: ledgerFromEnv(), prober: proberFromEnv(), events: eventsFromEnv(), now: Date.now }),
+  createEnterWave({
+    ledger: ledgerFromEnv(),
+    deployer: deployerFromEnv(),
+    prober: proberFromEnv(),
+    events: eventsFromEnv(),
+    now: Date.now,
+  }),
 );
