@@ -1,0 +1,149 @@
+/**
+ * Flotilla's own overhead, measured on the real ASL and the real handlers: regions are stand-ins
+ * whose deploy only waits a fixed time (this machine has 2 cores; 32 real processes would measure
+ * the machine, not the orchestrator), probes answer from a script, the ledger is a real dynalite.
+ */
+import { createLedgerTable, DynamoDbLedger } from '../adapters/dynamodb/ledger.ts';
+import type { EmbeddedDynamo } from '../backends/local/dynalite-server.ts';
+import { LocalEngine, loadDefinition, localArn } from '../backends/local/engine.ts';
+import type { FlotillaConfig } from '../config/types.ts';
+import type { ReleaseOutcome } from '../core/types.ts';
+import type { Deps } from '../functions/deps.ts';
+import { functionFactories } from '../functions/index.ts';
+import type { Stamped } from '../ports/events.ts';
+import type { ProbeSample } from '../ports/health-prober.ts';
+import type { DeploymentStatus, RegionDeployer, Revision } from '../ports/region-deployer.ts';
+
+/** A region target that only waits: every deployment takes exactly `deployMs`. */
+export class WaitingDeployer implements RegionDeployer {
+  readonly #deployMs: number;
+  readonly #status = new Map<string, DeploymentStatus>();
+  readonly #done = new Map<string, Promise<void>>();
+  readonly #current = new Map<string, Revision | null>();
+  #ids = 0;
+
+  constructor(deployMs: number) {
+    this.#deployMs = deployMs;
+  }
+
+  async startDeployment(request: Parameters<RegionDeployer['startDeployment']>[0]) {
+    const deploymentId = `w-${++this.#ids}`;
+    this.#status.set(deploymentId, { status: 'InProgress' });
+    const done = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        this.#current.set(request.region, request.revision);
+        this.#status.set(deploymentId, { status: 'Succeeded' });
+        resolve();
+      }, this.#deployMs),
+    );
+    this.#done.set(deploymentId, done);
+    return { deploymentId };
+  }
+
+  async getDeployment({ deploymentId }: { deploymentId: string }): Promise<DeploymentStatus> {
+    return this.#status.get(deploymentId) ?? { status: 'Failed', message: 'unknown deployment' };
+  }
+
+  async awaitDeployment(ref: { deploymentId: string }, timeoutMs: number): Promise<DeploymentStatus> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#done.get(ref.deploymentId), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    return this.getDeployment(ref);
+  }
+
+  async currentRevision(region: string): Promise<Revision | null> {
+    return this.#current.get(region) ?? null;
+  }
+
+  async stopDeployment() {}
+}
+
+export interface Scenario {
+  waves: number[];
+  deployMs: number;
+  bakeSeconds: number;
+  /** Health of a region at a moment: ok unless this says otherwise. */
+  unhealthy?: (region: string, version: string | null, now: number) => boolean;
+  /** Regions start on this version (so a rollback has somewhere to go). */
+  startOn?: string;
+}
+
+export interface ScenarioRun {
+  wallMs: number;
+  outcome: ReleaseOutcome;
+  events: (Stamped & { t: number })[];
+}
+
+let services = 0;
+
+export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<ScenarioRun> {
+  services += 1;
+  const service = `bench-${services}`;
+  const table = `bench-${services}`;
+  await createLedgerTable(dynamo.client, table);
+  const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: table });
+  const total = s.waves.reduce((a, b) => a + b, 0);
+  const names = Array.from({ length: total }, (_, i) => `region-${String(i + 1).padStart(2, '0')}`);
+  const deployer = new WaitingDeployer(s.deployMs);
+  if (s.startOn) {
+    for (const region of names) {
+      await ledger.putRegion({ service, region, current: { version: s.startOn, artifact: '/b' }, releaseId: null, updatedAt: '' });
+    }
+  }
+  const events: (Stamped & { t: number })[] = [];
+  let outcome: ReleaseOutcome | undefined;
+  const deps: Deps = {
+    ledger,
+    deployer,
+    prober: {
+      async probe(request): Promise<ProbeSample[]> {
+        const version = (await deployer.currentRevision(request.region))?.version ?? s.startOn ?? null;
+        if (s.unhealthy?.(request.region, version, Date.now())) return [{ kind: 'error', message: 'scripted failure' }];
+        return [{ kind: 'ok', ...(version ? { version } : {}) }];
+      },
+    },
+    events: {
+      emit(event) {
+        events.push({ ...event, t: performance.now() });
+        if (event.kind === 'release-finished') outcome = event.outcome;
+      },
+    },
+    now: Date.now,
+    regionStateMachineArn: localArn('region'),
+    longPollMs: 10_000,
+    pollEveryMs: 5,
+  };
+  const functions = Object.fromEntries(Object.entries(functionFactories).map(([n, make]) => [n, make(deps)]));
+  const engine = new LocalEngine({ functions, retryIntervalMs: 50 });
+  engine.register('region', loadDefinition('region'));
+  const arn = engine.register('release', loadDefinition('release'));
+  let next = 0;
+  const config: FlotillaConfig = {
+    service,
+    regions: names.map((name, i) => ({
+      name,
+      target: { kind: 'local-process', port: 20_000 + i, command: ['true'], env: {}, faults: [] },
+    })),
+    waves: s.waves.map((size, i) => ({ name: `wave-${i + 1}`, regions: names.slice(next, (next += size)), bakeSeconds: s.bakeSeconds })),
+    gate: {
+      healthPath: '/health',
+      probes: 1,
+      intervalSeconds: 1,
+      maxErrorRate: 0,
+      minSamples: 1,
+      probeTimeoutMs: 1000,
+      probeSpacingMs: 0,
+      bakeSeconds: s.bakeSeconds,
+      onInconclusive: 'rollback',
+    },
+    deploy: { readinessTimeoutSeconds: 60, pollSeconds: 1, maxPollSeconds: 5 },
+    policy: { allowMultiRegionCanary: true },
+  };
+  const started = performance.now();
+  await engine
+    .run(arn, { releaseId: `${service}-2.0.0`, version: '2.0.0', artifact: '/b', config, owner: 'bench' } as never)
+    .catch(() => {});
+  const wallMs = performance.now() - started;
+  if (!outcome) throw new Error(`${service}: release ended without an outcome`);
+  return { wallMs, outcome, events };
+}
