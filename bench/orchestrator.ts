@@ -66,6 +66,8 @@ export interface Scenario {
   unhealthy?: (region: string, version: string | null, now: number) => boolean;
   /** Regions start on this version (so a rollback has somewhere to go). */
   startOn?: string;
+  /** Sees each event as it happens. */
+  onEvent?: (event: Stamped) => void;
 }
 
 export interface ScenarioRun {
@@ -87,7 +89,13 @@ export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<
   const deployer = new WaitingDeployer(s.deployMs);
   if (s.startOn) {
     for (const region of names) {
-      await ledger.putRegion({ service, region, current: { version: s.startOn, artifact: '/b' }, releaseId: null, updatedAt: '' });
+      await ledger.putRegion({
+        service,
+        region,
+        current: { version: s.startOn, artifact: '/b' },
+        releaseId: null,
+        updatedAt: '',
+      });
     }
   }
   const events: (Stamped & { t: number })[] = [];
@@ -105,6 +113,7 @@ export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<
     events: {
       emit(event) {
         events.push({ ...event, t: performance.now() });
+        s.onEvent?.(event);
         if (event.kind === 'release-finished') outcome = event.outcome;
       },
     },
@@ -124,7 +133,11 @@ export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<
       name,
       target: { kind: 'local-process', port: 20_000 + i, command: ['true'], env: {}, faults: [] },
     })),
-    waves: s.waves.map((size, i) => ({ name: `wave-${i + 1}`, regions: names.slice(next, (next += size)), bakeSeconds: s.bakeSeconds })),
+    waves: s.waves.map((size, i) => ({
+      name: `wave-${i + 1}`,
+      regions: names.slice(next, (next += size)),
+      bakeSeconds: s.bakeSeconds,
+    })),
     gate: {
       healthPath: '/health',
       probes: 1,

@@ -7,7 +7,7 @@
  *
  * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type {
   AwsBackendSettings,
   CodeDeployTarget,

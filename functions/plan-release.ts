@@ -7,7 +7,7 @@
 import { lambda, requireEnv } from '../backends/aws/lambda.ts';
 import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import { eventsFromEnv } from '../backends/aws/ports.ts';
-import { formatProblems, parseConfig } from '../config/load.ts';
+import { formatProblems, validateConfig } from '../config/validate.ts';
 import { initialRecord, planRelease } from '../core/plan.ts';
 import type { ReleasePlan } from '../core/types.ts';
 import { type Deps, emit, FlotillaError, isoAt } from './deps.ts';
@@ -30,8 +30,7 @@ export interface PlannedRelease {
 export const createPlanRelease =
   (deps: Pick<Deps, 'ledger' | 'events' | 'now' | 'regionStateMachineArn'>) =>
   async (input: StartReleaseInput): Promise<PlannedRelease> => {
-    // JSON is YAML, so the one validator serves files and state machine input alike.
-    const parsed = parseConfig(JSON.stringify(input.config ?? null), 'execution input');
+    const parsed = validateConfig(input.config);
     if (!parsed.ok) throw new FlotillaError('InvalidConfig', formatProblems(parsed.problems));
     const config = parsed.config;
     const plan = planRelease({

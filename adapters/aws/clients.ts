@@ -6,6 +6,10 @@
  * Retries: every client is built with `maxAttempts: 2` (one SDK retry at most). Back-off belongs to
  * the state machine's Retry on AwsThrottled / DeploymentGroupBusy, which can wait minutes without
  * paying for a Lambda that sleeps; SDK retries inside a Lambda cannot.
+ *
+ * Bundles: `AwsClientCache` makes clients only with the factories it is given, so a Lambda bundle
+ * built from it (backends/aws/ports.ts) carries only the SDK clients its handler uses. `AwsClients`
+ * adds every default factory: handy in tests and scripts, but it pulls all four clients into a bundle.
  */
 import { CloudWatchClient, type CloudWatchClientConfig } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient, type CodeDeployClientConfig } from '@aws-sdk/client-codedeploy';
@@ -55,25 +59,35 @@ export const REFRESH_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
 /** See the top comment: the state machine owns back-off, so the SDK retries once at most. */
 export const SDK_MAX_ATTEMPTS = 2;
 
-export interface AwsClientsOptions {
-  factories?: Partial<ClientFactories>;
+export interface AwsClientCacheOptions {
+  /** How clients are made, per service; a service without a factory cannot be used. */
+  factories: Partial<ClientFactories>;
   /** Milliseconds since the epoch; injected so tests can move past an expiry. */
   now?: () => number;
   /** AssumeRole DurationSeconds; STS's default (3600) when absent. */
   sessionSeconds?: number;
 }
 
-export class AwsClients {
-  readonly #factories: ClientFactories;
+export type AwsClientsOptions = Partial<AwsClientCacheOptions>;
+
+/** The cache, with only the client factories it was given (see the top comment: bundles). */
+export class AwsClientCache {
+  #factories: Partial<ClientFactories>;
   readonly #now: () => number;
   readonly #sessionSeconds: number | undefined;
   readonly #clients = new Map<string, unknown>();
   readonly #credentials = new Map<string, CredentialProvider>();
 
-  constructor(options: AwsClientsOptions = {}) {
-    this.#factories = { ...defaultClientFactories, ...options.factories };
+  constructor(options: AwsClientCacheOptions) {
+    this.#factories = { ...options.factories };
     this.#now = options.now ?? Date.now;
     this.#sessionSeconds = options.sessionSeconds;
+  }
+
+  /** Adds factories for services this cache has none for yet (a service's clients stay as first made). */
+  provide(factories: Partial<ClientFactories>): this {
+    this.#factories = { ...factories, ...this.#factories };
+    return this;
   }
 
   codedeploy(awsRegion: string, roleArn?: string): CodeDeployClient {
@@ -98,7 +112,8 @@ export class AwsClients {
       maxAttempts: SDK_MAX_ATTEMPTS,
       ...(roleArn !== undefined && service !== 'sts' ? { credentials: this.credentials(awsRegion, roleArn) } : {}),
     };
-    const factory = this.#factories[service] as (config: ClientSettings) => ClientOf<S>;
+    const factory = this.#factories[service] as ((config: ClientSettings) => ClientOf<S>) | undefined;
+    if (factory === undefined) throw new Error(`no ${service} client factory was provided to this AwsClientCache`);
     const made = factory(settings);
     this.#clients.set(key, made);
     return made;
@@ -122,6 +137,13 @@ export class AwsClients {
       this.#credentials.set(key, provider);
     }
     return provider;
+  }
+}
+
+/** The cache with every default factory (any given ones win): all four SDK clients, for tests and scripts. */
+export class AwsClients extends AwsClientCache {
+  constructor(options: AwsClientsOptions = {}) {
+    super({ ...options, factories: { ...defaultClientFactories, ...options.factories } });
   }
 }
 

@@ -1,9 +1,16 @@
 /**
  * Port builders for the Lambda handlers on AWS, one per port so each bundle carries only the
  * SDK clients its handler uses. Clients are made once per container.
+ *
+ * The client cache is built with the factories of the ports a handler actually builds (never the
+ * all-clients defaults of `AwsClients`): a deploy-only bundle has no CloudWatch, a gate bundle no
+ * CodeDeploy. STS comes along for regions reached through an assumed role.
  */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { AwsClients } from '../../adapters/aws/clients.ts';
+import { STSClient } from '@aws-sdk/client-sts';
+import { AwsClientCache, type ClientFactories } from '../../adapters/aws/clients.ts';
 import { CloudWatchProber } from '../../adapters/aws/cloudwatch-prober.ts';
 import { CodeDeployDeployer } from '../../adapters/aws/codedeploy-deployer.ts';
 import { SnsEventSink } from '../../adapters/aws/sns-events.ts';
@@ -12,20 +19,21 @@ import type { HealthProber } from '../../ports/health-prober.ts';
 import type { RegionDeployer } from '../../ports/region-deployer.ts';
 import { requireEnv } from './lambda.ts';
 
-let clients: AwsClients | undefined;
-const awsClients = () => {
-  clients ??= new AwsClients();
-  return clients;
+let clients: AwsClientCache | undefined;
+/** The container's one cache (so one AssumeRole per region and role serves every port), given `factories` too. */
+const awsClients = (factories: Partial<ClientFactories>): AwsClientCache => {
+  clients ??= new AwsClientCache({ factories: { sts: (config) => new STSClient(config) } });
+  return clients.provide(factories);
 };
 
 /** CodeDeploy in each target's region, through the target's role when it names one. */
 export function deployerFromEnv(): RegionDeployer {
-  return new CodeDeployDeployer({ clients: awsClients() });
+  return new CodeDeployDeployer({ clients: awsClients({ codedeploy: (config) => new CodeDeployClient(config) }) });
 }
 
 /** CloudWatch alarms (and health URLs) of each target's region. */
 export function proberFromEnv(): HealthProber {
-  return new CloudWatchProber({ clients: awsClients() });
+  return new CloudWatchProber({ clients: awsClients({ cloudwatch: (config) => new CloudWatchClient(config) }) });
 }
 
 /** Notable release events to the stack's SNS topic (FLOTILLA_TOPIC_ARN), for the notifier. */

@@ -1,0 +1,245 @@
+/**
+ * `npm run bench`: is multi-region as fast as single-region? Prints a table (or, with --json, one
+ * JSON object); `--check` exits non-zero naming every missed target. Timings are medians of
+ * `--runs` runs (default 5), with min and max.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startEmbeddedDynamo } from '../backends/local/dynalite-server.ts';
+import { openLocalBackend } from '../backends/local/index.ts';
+import type { FlotillaConfig } from '../config/types.ts';
+import { historyFigures } from './history.ts';
+import { runScenario, type Scenario } from './orchestrator.ts';
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    check: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '5' },
+  },
+});
+const RUNS = Math.max(1, Number(values.runs));
+const DEPLOY_MS = 2000;
+const GATE_INTERVAL_MS = 1000;
+
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
+}
+
+const spread = (xs: number[]): Spread => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median =
+    sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return {
+    median: round(median),
+    min: round(sorted[0] as number),
+    max: round(sorted.at(-1) as number),
+    runs: xs.length,
+  };
+};
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+const log = (line: string) => {
+  if (!values.json) process.stderr.write(`${line}\n`);
+};
+
+async function main() {
+  const dynamo = await startEmbeddedDynamo({});
+  const timings: Record<string, Spread> = {};
+  const times = async (name: string, run: () => Promise<number>) => {
+    const xs: number[] = [];
+    for (let i = 0; i < RUNS; i++) xs.push(await run());
+    timings[name] = spread(xs);
+    log(`  ${name}: median ${timings[name]?.median} ms`);
+    return timings[name] as Spread;
+  };
+  const wall = (s: Scenario) => async () => (await runScenario(dynamo, s)).wallMs;
+
+  // Warm-up: the first release in a process pays for module loading and JIT.
+  await runScenario(dynamo, { waves: [1], deployMs: 10, bakeSeconds: 0 });
+
+  log('fan-out: one wave of 32 regions vs one region');
+  const fan32 = await times('fanout_32_ms', wall({ waves: [32], deployMs: DEPLOY_MS, bakeSeconds: 0 }));
+  const peakRssMb = round(process.resourceUsage().maxRSS / 1024, 0);
+  const fan1 = await times('fanout_1_ms', wall({ waves: [1], deployMs: DEPLOY_MS, bakeSeconds: 0 }));
+
+  log('waves: 4 waves of 8 vs 4 waves of 1');
+  const waves8 = await times('waves_4x8_ms', wall({ waves: [8, 8, 8, 8], deployMs: DEPLOY_MS, bakeSeconds: 0 }));
+  const waves1 = await times('waves_4x1_ms', wall({ waves: [1, 1, 1, 1], deployMs: DEPLOY_MS, bakeSeconds: 0 }));
+
+  log('rollback: Failed verdict in the last wave → every region restored');
+  const rollbackTime = (waves: number[]) => async () => {
+    const total = waves.reduce((a, b) => a + b, 0);
+    const bad = `region-${String(total).padStart(2, '0')}`;
+    const run = await runScenario(dynamo, {
+      waves,
+      deployMs: DEPLOY_MS,
+      bakeSeconds: 0,
+      startOn: '1.0.0',
+      unhealthy: (region, version) => region === bad && version === '2.0.0',
+    });
+    const failed = run.events.find((e) => e.kind === 'gate' && e.evaluation.kind === 'Failed');
+    const done = run.events.find((e) => e.kind === 'release-finished');
+    if (!failed || !done || run.outcome.status !== 'ROLLED_BACK')
+      throw new Error(`rollback scenario: ${run.outcome.status}`);
+    return done.t - failed.t;
+  };
+  const rb32 = await times('rollback_32_ms', rollbackTime([1, 31]));
+  const rb1 = await times('rollback_1_ms', rollbackTime([1]));
+
+  log('decision latency: a health signal turns bad mid-bake → rollback starts');
+  const latency = await times('decision_latency_ms', async () => {
+    let flipAt = Number.POSITIVE_INFINITY;
+    const run = await runScenario(dynamo, {
+      waves: [1],
+      deployMs: 200,
+      bakeSeconds: 6,
+      startOn: '1.0.0',
+      unhealthy: (_region, version, now) => version === '2.0.0' && now >= flipAt,
+      onEvent: (e) => {
+        // 1.3 s into the bake: a moment unrelated to the gate's own rhythm.
+        if (e.kind === 'gate' && flipAt === Number.POSITIVE_INFINITY) flipAt = Date.parse(e.at) + 1300;
+      },
+    });
+    const started = run.events.find((e) => e.kind === 'rollback-started');
+    if (!started) throw new Error('decision scenario: no rollback');
+    return Date.parse(started.at) - flipAt;
+  });
+
+  log('real processes: 8 regions vs 1, the example service');
+  const realFanout = async (n: number) => {
+    const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-'));
+    try {
+      const config: FlotillaConfig = {
+        service: 'shop',
+        regions: Array.from({ length: n }, (_, i) => ({
+          name: `region-${i + 1}`,
+          target: {
+            kind: 'local-process',
+            port: 21_000 + i,
+            command: ['node', 'server.js'],
+            env: { CURRENCY: 'USD' },
+            faults: [],
+          },
+        })),
+        waves: [{ name: 'all', regions: Array.from({ length: n }, (_, i) => `region-${i + 1}`), bakeSeconds: 0 }],
+        gate: {
+          healthPath: '/health',
+          probes: 1,
+          intervalSeconds: 1,
+          maxErrorRate: 0,
+          minSamples: 1,
+          probeTimeoutMs: 1000,
+          probeSpacingMs: 0,
+          bakeSeconds: 0,
+          onInconclusive: 'rollback',
+        },
+        deploy: { readinessTimeoutSeconds: 30, pollSeconds: 1, maxPollSeconds: 5 },
+        policy: { allowMultiRegionCanary: true },
+      };
+      const backend = await openLocalBackend({ stateDir: dir, config });
+      try {
+        const started = performance.now();
+        const outcome = await backend.release({
+          version: '1.0.0',
+          artifact: resolve(import.meta.dirname, '../examples/shop/builds/good'),
+        });
+        if (outcome.status !== 'SUCCEEDED') throw new Error(`real fan-out: ${outcome.status}: ${outcome.reason}`);
+        return performance.now() - started;
+      } finally {
+        await backend.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+  const real8 = await times('real_fanout_8_ms', () => realFanout(8));
+  const real1 = await times('real_fanout_1_ms', () => realFanout(1));
+  await dynamo.close();
+
+  log('history budget (simulated time on the real ASL)');
+  const history = await historyFigures();
+
+  let bundles: { name: string; bytes: number; coldImportMs: number }[] = [];
+  try {
+    const { bundleFigures } = await import('./bundles.ts');
+    log('bundles');
+    bundles = await bundleFigures();
+  } catch (error) {
+    log(`bundles: not measured (${(error as Error).message})`);
+  }
+
+  const result = {
+    fanout_ratio_32: round(fan32.median / fan1.median, 3),
+    waves_ratio_4x8: round(waves8.median / waves1.median, 3),
+    rollback_ratio_32: round(rb32.median / rb1.median, 3),
+    decision_latency_ms: latency.median,
+    real_fanout_ratio_8: round(real8.median / real1.median, 3),
+    history_parent_events_10m: history.history_parent_events_10m,
+    history_parent_events_10h: history.history_parent_events_10h,
+    history_child_events_24h: history.history_child_events_24h,
+    bundles,
+    peak_rss_mb: peakRssMb,
+    timings,
+  };
+
+  const missed: string[] = [];
+  const target = (ok: boolean, what: string) => {
+    if (!ok) missed.push(what);
+  };
+  target(result.fanout_ratio_32 <= 1.05, `fanout_ratio_32 ${result.fanout_ratio_32} > 1.05`);
+  target(result.waves_ratio_4x8 <= 1.05, `waves_ratio_4x8 ${result.waves_ratio_4x8} > 1.05`);
+  target(result.rollback_ratio_32 <= 1.1, `rollback_ratio_32 ${result.rollback_ratio_32} > 1.10`);
+  target(
+    result.decision_latency_ms <= GATE_INTERVAL_MS + 100,
+    `decision_latency_ms ${result.decision_latency_ms} > ${GATE_INTERVAL_MS + 100}`,
+  );
+  target(
+    result.history_parent_events_10m <= 3000,
+    `history_parent_events_10m ${result.history_parent_events_10m} > 3000`,
+  );
+  target(
+    result.history_parent_events_10h === result.history_parent_events_10m,
+    `history_parent_events_10h ${result.history_parent_events_10h} != 10m ${result.history_parent_events_10m}`,
+  );
+  target(
+    result.history_child_events_24h <= 10_000,
+    `history_child_events_24h ${result.history_child_events_24h} > 10000`,
+  );
+  target(bundles.length > 0, 'bundles were not measured');
+  for (const b of bundles) target(b.bytes <= 600 * 1024, `bundle ${b.name} is ${b.bytes} bytes > 600 KB`);
+
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ ...result, missed }, null, 2)}\n`);
+  } else {
+    const rows: [string, string, string][] = [
+      ['fanout_ratio_32', String(result.fanout_ratio_32), '≤ 1.05'],
+      ['waves_ratio_4x8', String(result.waves_ratio_4x8), '≤ 1.05'],
+      ['rollback_ratio_32', String(result.rollback_ratio_32), '≤ 1.10'],
+      ['decision_latency_ms', String(result.decision_latency_ms), `≤ ${GATE_INTERVAL_MS + 100}`],
+      ['real_fanout_ratio_8', String(result.real_fanout_ratio_8), 'reported'],
+      ['history_parent_events_10m', String(result.history_parent_events_10m), '≤ 3000'],
+      ['history_parent_events_10h', String(result.history_parent_events_10h), '= 10m'],
+      ['history_child_events_24h', String(result.history_child_events_24h), '≤ 10000'],
+      ['peak_rss_mb', String(result.peak_rss_mb), 'reported'],
+    ];
+    for (const b of bundles)
+      rows.push([`bundle ${b.name}`, `${(b.bytes / 1024).toFixed(0)} KB, import ${b.coldImportMs} ms`, '≤ 600 KB']);
+    const w = Math.max(...rows.map((r) => r[0].length));
+    process.stdout.write(`${'figure'.padEnd(w)}  ${'value'.padEnd(26)} target\n`);
+    for (const [k, v, t] of rows) process.stdout.write(`${k.padEnd(w)}  ${v.padEnd(26)} ${t}\n`);
+    process.stdout.write('\ntimings (ms, median [min..max] of runs):\n');
+    for (const [k, s] of Object.entries(timings))
+      process.stdout.write(`  ${k.padEnd(22)} ${s.median} [${s.min}..${s.max}] ×${s.runs}\n`);
+    if (missed.length > 0) process.stdout.write(`\nmissed:\n${missed.map((m) => `  ${m}`).join('\n')}\n`);
+  }
+  if (values.check && missed.length > 0) process.exitCode = 1;
+}
+
+await main();

@@ -1,0 +1,347 @@
+/**
+ * `npm run package` (osls package) run for real, once, offline and with no AWS credentials, in a
+ * temp copy of the repo (so it never touches `.serverless/` or races another run), then the
+ * CloudFormation template and the function zips it wrote are checked against that copy's sources.
+ */
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ledgerTableDefinition } from '../../adapters/dynamodb/ledger.ts';
+import { type Bundle, packagedBundles } from '../../bench/bundles.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Not copied: nothing osls needs (node_modules is linked instead). */
+const SKIPPED = new Set(['node_modules', '.git', '.flotilla', '.serverless', '.esbuild', 'coverage', 'dist']);
+/** The placeholder Lambda ARN the ASL files use for functions/<name>.ts. */
+const placeholder = (name: string) => `arn:aws:lambda:us-east-1:123456789012:function:flotilla-${name}`;
+const KiB = 1024;
+const BUNDLE_LIMIT = 600 * KiB;
+// biome-ignore lint/suspicious/noExplicitAny: a CloudFormation template is untyped JSON.
+type Json = any;
+interface Statement {
+  Effect: string;
+  Action?: string | string[];
+  NotAction?: unknown;
+  Resource?: Json;
+}
+
+let work: string;
+/** The copy that was packaged: the sources the template is compared with. */
+let copy: string;
+let out: string;
+let template: { Resources: Record<string, Json>; Outputs: Record<string, Json> };
+let bundles: Bundle[];
+let packagingSeconds: number;
+
+const resources = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+const asArray = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+const actions = (s: Statement) => asArray(s.Action);
+const lambdas = () => resources('AWS::Lambda::Function');
+/** `functions/plan-release.handler` → `plan-release` */
+const fileOf = (lambda: Json) => /^functions\/([a-z0-9-]+)\.handler$/.exec(lambda.Properties.Handler)?.[1];
+
+/** Every IAM statement in the template, with where it is. */
+function statements(): { where: string; statement: Statement }[] {
+  const found: { where: string; statement: Statement }[] = [];
+  for (const [id, r] of Object.entries(template.Resources)) {
+    const documents =
+      r.Type === 'AWS::IAM::Role'
+        ? (r.Properties.Policies ?? []).map((p: Json) => p.PolicyDocument)
+        : ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(r.Type) ||
+            /::(Bucket|Topic|Queue)Policy$/.test(r.Type)
+          ? [r.Properties.PolicyDocument]
+          : [];
+    for (const doc of documents) for (const statement of asArray(doc.Statement)) found.push({ where: id, statement });
+  }
+  return found;
+}
+
+/** The statements of the role a Lambda runs with. */
+function roleStatements(lambda: Json): Statement[] {
+  const roleId = lambda.Properties.Role['Fn::GetAtt'][0];
+  const role = template.Resources[roleId];
+  return role.Properties.Policies.flatMap((p: Json) => asArray(p.PolicyDocument.Statement));
+}
+
+/** Drops the `QueryLanguage` serverless-step-functions adds to every state while validating. */
+function withoutQueryLanguage(node: Json): Json {
+  if (Array.isArray(node)) return node.map(withoutQueryLanguage);
+  if (node === null || typeof node !== 'object') return node;
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([k]) => k !== 'QueryLanguage')
+      .map(([k, v]) => [k, withoutQueryLanguage(v)]),
+  );
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'flotilla-package-'));
+  copy = join(work, 'repo');
+  cpSync(ROOT, copy, {
+    recursive: true,
+    filter: (src) => !SKIPPED.has(src.slice(ROOT.length).replace(/^\//, '').split('/')[0] ?? ''),
+  });
+  symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
+  out = join(work, 'out');
+  // The package script, as npm would run it, with an output directory of our own.
+  const script: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.package;
+  const [command, ...args] = script.split(/\s+/);
+  expect(command).toBe('osls');
+  const osls = join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: join(work, 'home'), CI: '1' };
+  for (const name of Object.keys(env)) if (/^AWS_/.test(name)) delete env[name];
+  const started = performance.now();
+  try {
+    await promisify(execFile)(process.execPath, [osls, ...args, '--package', out], {
+      cwd: copy,
+      env,
+      timeout: 170_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string };
+    throw new Error(`osls package failed:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, { cause: error });
+  }
+  packagingSeconds = (performance.now() - started) / 1000;
+  template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+  bundles = packagedBundles(out);
+}, 180_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('npm run package', () => {
+  it('packages offline with no AWS credentials', () => {
+    expect(Object.keys(template.Resources).length).toBeGreaterThan(0);
+    expect(packagingSeconds).toBeGreaterThan(0);
+  });
+
+  it('deploys one Lambda per handler file in functions/, on nodejs22.x (arm64), each with its zip', () => {
+    const files = readdirSync(join(copy, 'functions'))
+      .filter((f) => f.endsWith('.ts') && !['deps.ts', 'index.ts'].includes(f))
+      .map((f) => basename(f, '.ts'))
+      .sort();
+    expect(
+      lambdas()
+        .map(([, l]) => fileOf(l))
+        .sort(),
+    ).toEqual(files);
+    for (const [id, l] of lambdas()) {
+      expect(l.Properties.Runtime, id).toBe('nodejs22.x');
+      expect(l.Properties.Architectures, id).toEqual(['arm64']);
+      const zip = basename(l.Properties.Code.S3Key);
+      expect(existsSync(join(out, zip)), `${id}: ${zip}`).toBe(true);
+      const bundle = bundles.find((b) => `${b.name}.zip` === zip);
+      expect(bundle?.entry, id).toBe(`functions/${fileOf(l)}.mjs`);
+      expect(l.Properties.Timeout, id).toBeGreaterThanOrEqual(30);
+      expect(l.Properties.Timeout, id).toBeLessThanOrEqual(60);
+    }
+  });
+
+  it('gives each function the environment its handler reads', () => {
+    for (const [id, l] of lambdas()) {
+      const env = l.Properties.Environment.Variables;
+      expect(env.FLOTILLA_TABLE, id).toEqual({ Ref: 'LedgerTable' });
+      expect(env.FLOTILLA_TOPIC_ARN, id).toEqual({ Ref: 'AlertsTopic' });
+      const file = fileOf(l);
+      if (file === 'plan-release') expect(env.FLOTILLA_REGION_STATE_MACHINE_ARN).toEqual({ Ref: 'RegionStateMachine' });
+      if (file === 'check-region-deploy') {
+        // The long poll must end well inside the function's own timeout.
+        expect(Number(env.FLOTILLA_LONG_POLL_MS)).toBe(45_000);
+        expect(l.Properties.Timeout * 1000).toBeGreaterThan(Number(env.FLOTILLA_LONG_POLL_MS) + 5_000);
+      }
+    }
+  });
+
+  it.each(['release', 'region'])('deploys the %s state machine from the very ASL the local engine runs', (name) => {
+    const id = `${name.charAt(0).toUpperCase()}${name.slice(1)}StateMachine`;
+    const machine = template.Resources[id];
+    expect(machine?.Type).toBe('AWS::StepFunctions::StateMachine');
+    expect(machine.Properties.StateMachineType).toBe('STANDARD');
+    const [text, params] = machine.Properties.DefinitionString['Fn::Sub'] as [string, Record<string, Json>];
+    // Each substitution is a function of this stack: put its placeholder ARN back.
+    let definition = text;
+    for (const [param, value] of Object.entries(params)) {
+      const [logicalId, attribute] = value['Fn::GetAtt'];
+      expect(attribute).toBe('Arn');
+      const file = fileOf(template.Resources[logicalId]);
+      expect(file, logicalId).toBeDefined();
+      definition = definition.replaceAll(`\${${param}}`, placeholder(file as string));
+    }
+    expect(definition).not.toContain('${');
+    const asl = JSON.parse(readFileSync(join(copy, 'state-machines', `${name}.asl.json`), 'utf8'));
+    expect(withoutQueryLanguage(JSON.parse(definition))).toEqual(withoutQueryLanguage(asl));
+  });
+
+  it('keeps the ledger table with its local secondary index, and the alerts topic', () => {
+    const table = template.Resources.LedgerTable;
+    expect(table.Type).toBe('AWS::DynamoDB::Table');
+    const code = ledgerTableDefinition('x');
+    expect(table.Properties.KeySchema).toEqual(code.KeySchema);
+    expect(table.Properties.LocalSecondaryIndexes).toEqual(code.LocalSecondaryIndexes);
+    expect(template.Resources.AlertsTopic.Type).toBe('AWS::SNS::Topic');
+    for (const output of ['ReleaseStateMachineArn', 'RegionStateMachineArn', 'LedgerTableName', 'AlertsTopicArn']) {
+      expect(template.Outputs[output], output).toBeDefined();
+    }
+  });
+
+  it('has no IAM statement allowing every action', () => {
+    const all = statements();
+    expect(all.length).toBeGreaterThan(20);
+    for (const { where, statement } of all) {
+      expect(statement.NotAction, where).toBeUndefined();
+      for (const action of actions(statement)) expect(['*', '*:*'], `${where}: ${action}`).not.toContain(action);
+    }
+  });
+
+  it('allows Resource "*" for cloudwatch:DescribeAlarms only (composite alarms need it)', () => {
+    const wildcard = statements()
+      .filter(({ statement }) => statement.Effect === 'Allow' && asArray(statement.Resource).includes('*'))
+      .flatMap(({ statement }) => actions(statement));
+    expect([...new Set(wildcard)]).toEqual(['cloudwatch:DescribeAlarms']);
+  });
+
+  it('scopes DynamoDB to the ledger table and its index, and SNS to the alerts topic', () => {
+    const ledger = [
+      { 'Fn::GetAtt': ['LedgerTable', 'Arn'] },
+      { 'Fn::Sub': `\${LedgerTable.Arn}/index/${ledgerTableDefinition('x').LocalSecondaryIndexes?.[0]?.IndexName}` },
+    ];
+    const all = statements().map((s) => s.statement);
+    const dynamo = all.filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo.length).toBeGreaterThan(0);
+    for (const s of dynamo) {
+      expect(actions(s).every((a) => a.startsWith('dynamodb:'))).toBe(true);
+      expect(asArray(s.Resource)).toEqual(ledger);
+    }
+    for (const s of all.filter((s) => actions(s).some((a) => a.startsWith('sns:')))) {
+      expect(actions(s)).toEqual(['sns:Publish']);
+      expect(asArray(s.Resource)).toEqual([{ Ref: 'AlertsTopic' }]);
+    }
+  });
+
+  it('grants every DynamoDB call the ledger makes at run time', () => {
+    const source = readFileSync(join(copy, 'adapters', 'dynamodb', 'ledger.ts'), 'utf8');
+    // lib-dynamodb command → IAM action (an unknown one maps to itself and fails below, to be added here).
+    const iam: Record<string, string> = {
+      Get: 'GetItem',
+      Put: 'PutItem',
+      Update: 'UpdateItem',
+      Delete: 'DeleteItem',
+      Query: 'Query',
+      Scan: 'Scan',
+      BatchGet: 'BatchGetItem',
+      BatchWrite: 'BatchWriteItem',
+      TransactGet: 'TransactGetItems',
+      TransactWrite: 'TransactWriteItems',
+    };
+    const item = (command: string) => iam[command] ?? command;
+    const used = new Set(
+      [...source.matchAll(/new (\w+)Command\(/g)]
+        .map((m) => m[1] as string)
+        // Creating and describing the table is for the local backend and tests; on AWS the stack owns it.
+        .filter((command) => !['CreateTable', 'DescribeTable'].includes(command))
+        .map((command) => `dynamodb:${item(command)}`),
+    );
+    expect(used.size).toBeGreaterThan(0);
+    const granted = new Set(statements().flatMap(({ statement }) => actions(statement)));
+    for (const action of used) expect(granted, action).toContain(action);
+  });
+
+  it('gives each function a role of its own that grants exactly the services its bundle has clients for', () => {
+    const prefixes: Record<string, string> = {
+      CodeDeploy: 'codedeploy',
+      CloudWatch: 'cloudwatch',
+      DynamoDB: 'dynamodb',
+      SNS: 'sns',
+    };
+    const roles = new Set<string>();
+    for (const [id, l] of lambdas()) {
+      roles.add(l.Properties.Role['Fn::GetAtt'][0]);
+      const bundle = bundles.find((b) => b.entry === `functions/${fileOf(l)}.mjs`);
+      // Each SDK client's runtime config names its service: `serviceId: config?.serviceId ?? "SNS"`.
+      const clients = [...(bundle?.code.toString('utf8') ?? '').matchAll(/serviceId\?\?"([^"]+)"/g)]
+        .map((m) => m[1] as string)
+        .filter((service) => service in prefixes);
+      const granted = new Set(
+        roleStatements(l)
+          .flatMap(actions)
+          .map((a) => a.split(':')[0] as string)
+          .filter((service) => !['logs', 'sts'].includes(service)),
+      );
+      expect([...granted].sort(), id).toEqual([...new Set(clients.map((c) => prefixes[c]))].sort());
+      // Assumed roles are how the CodeDeploy and CloudWatch clients reach other accounts.
+      const assumes = roleStatements(l).some((s) => actions(s).includes('sts:AssumeRole'));
+      expect(assumes, id).toBe(granted.has('codedeploy') || granted.has('cloudwatch'));
+    }
+    expect(roles.size).toBe(lambdas().length);
+  });
+
+  it('lets the release state machine start and follow region executions (.sync:2), and nothing more', () => {
+    const policy = template.Resources.ReleaseStateMachineRole.Properties.Policies[0].PolicyDocument;
+    const byAction = (action: string) => policy.Statement.filter((s: Statement) => actions(s).includes(action));
+    expect(byAction('states:StartExecution').flatMap((s: Statement) => asArray(s.Resource))).toEqual([
+      { Ref: 'RegionStateMachine' },
+    ]);
+    const [follow] = byAction('states:DescribeExecution');
+    expect(actions(follow).sort()).toEqual(['states:DescribeExecution', 'states:StopExecution']);
+    expect(JSON.stringify(follow.Resource)).toContain(`:execution:\${RegionStateMachine.Name}:*`);
+    const [events] = byAction('events:PutRule');
+    expect(actions(events).sort()).toEqual(['events:DescribeRule', 'events:PutRule', 'events:PutTargets']);
+    expect(JSON.stringify(events.Resource)).toContain(':rule/StepFunctionsGetEventsForStepFunctionsExecutionRule');
+    for (const name of ['Release', 'Region']) {
+      const machine = template.Resources[`${name}StateMachine`];
+      const invoked = Object.values(machine.Properties.DefinitionString['Fn::Sub'][1] as Record<string, Json>);
+      const role = template.Resources[`${name}StateMachineRole`].Properties.Policies[0].PolicyDocument;
+      const invokable = role.Statement.filter((s: Statement) => actions(s).includes('lambda:InvokeFunction'));
+      expect(
+        invokable
+          .flatMap((s: Statement) => asArray(s.Resource))
+          .map(JSON.stringify)
+          .sort(),
+      ).toEqual([...new Set(invoked.map((v) => JSON.stringify(v)))].sort());
+    }
+  });
+
+  it('has no dependency cycle between resources', () => {
+    const edges = new Map<string, Set<string>>();
+    const refs = (node: Json, into: Set<string>) => {
+      if (Array.isArray(node)) for (const n of node) refs(n, into);
+      else if (node !== null && typeof node === 'object') {
+        for (const [k, v] of Object.entries(node)) {
+          if (k === 'Ref' && typeof v === 'string') into.add(v);
+          else if (k === 'Fn::GetAtt') into.add(asArray(v as string | string[])[0]?.split('.')[0] as string);
+          else if (k === 'Fn::Sub') {
+            const text = Array.isArray(v) ? v[0] : v;
+            for (const m of String(text).matchAll(/\$\{([A-Za-z0-9]+)(\.[A-Za-z.]+)?\}/g)) into.add(m[1] as string);
+            if (Array.isArray(v)) refs(v[1], into);
+          } else refs(v, into);
+        }
+      }
+    };
+    for (const [id, r] of Object.entries(template.Resources)) {
+      const into = new Set<string>(asArray(r.DependsOn));
+      refs(r.Properties ?? {}, into);
+      edges.set(id, new Set([...into].filter((d) => d in template.Resources)));
+    }
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (id: string, path: string[]) => {
+      if (state.get(id) === 'done') return;
+      expect(state.get(id), `cycle: ${[...path, id].join(' → ')}`).not.toBe('visiting');
+      state.set(id, 'visiting');
+      for (const next of edges.get(id) ?? []) visit(next, [...path, id]);
+      state.set(id, 'done');
+    };
+    for (const id of edges.keys()) visit(id, []);
+  });
+
+  it(`keeps every bundle within ${BUNDLE_LIMIT / KiB} KiB of minified JS`, () => {
+    expect(bundles).toHaveLength(lambdas().length);
+    const over = bundles.filter((b) => b.code.length > BUNDLE_LIMIT).map((b) => `${b.name} ${b.code.length}`);
+    expect(over).toEqual([]);
+  });
+});
