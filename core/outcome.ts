@@ -1,7 +1,8 @@
 /**
  * Terminal states. Every release ends in one of them, and says region by region what runs there now.
  */
-import type { RegionPhase, ReleaseRecord, ReleaseRegionPatch } from '../ports/ledger.ts';
+import type { RegionPhase, RegionState, ReleaseRecord, ReleaseRegionPatch } from '../ports/ledger.ts';
+import type { Revision } from '../ports/region-deployer.ts';
 import { describeCause } from './rollback.ts';
 import type { RegionOutcome, RegionResult, ReleaseOutcome, RollbackCause } from './types.ts';
 
@@ -68,6 +69,18 @@ export function concludeRelease(
   }
   const rolled = results.map((r) => r.region).join(', ');
   return { ...base, status: 'ROLLED_BACK', reason: `rolled back ${rolled} after ${why}` };
+}
+
+/**
+ * What the regions whose deployment succeeded now run, for the ledger: the new revision after a
+ * deploy, the last-known-good after a rollback (`revisionOf` says which for each region).
+ */
+export function resultStates(
+  results: readonly RegionResult[],
+  revisionOf: (result: RegionResult) => Revision | null,
+  context: { service: string; releaseId: string; updatedAt: string },
+): RegionState[] {
+  return results.filter((r) => r.changed).map((r) => ({ ...context, region: r.region, current: revisionOf(r) }));
 }
 
 /** Next poll delay while a deployment runs: doubles from `first` up to `max`. */

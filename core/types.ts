@@ -85,8 +85,10 @@ export interface RegionResult {
   region: string;
   action: 'deploy' | 'rollback';
   outcome: RegionOutcome;
-  /** The version the region was left on, as far as the deployer knows (null: none). */
+  /** The version the region was left on, as far as the deployer knows (null: none or unknown). */
   version: string | null;
+  /** The deployment succeeded, so the region now runs the task's revision (even if unhealthy). */
+  changed: boolean;
   message?: string;
   samples: SampleCounts;
 }

@@ -6,7 +6,7 @@
 import { lambda } from '../backends/aws/lambda.ts';
 import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import { eventsFromEnv } from '../backends/aws/ports.ts';
-import { concludeRelease, resultPatches } from '../core/outcome.ts';
+import { concludeRelease, resultPatches, resultStates } from '../core/outcome.ts';
 import { touchedRegions } from '../core/rollback.ts';
 import type { RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
@@ -27,6 +27,7 @@ function resultsFromLedger(record: ReleaseRecord): RegionResult[] {
       action: 'rollback',
       outcome: ok ? 'RolledBack' : 'RollbackFailed',
       version: null,
+      changed: false,
       ...(ok
         ? {}
         : { message: entry?.message ?? `left ${entry?.phase ?? 'unknown'}: rollback did not run to its end` }),
@@ -39,11 +40,22 @@ export const createFinishRelease =
   (deps: Pick<Deps, 'ledger' | 'events' | 'now'>) =>
   async (input: FinishInput): Promise<ReleaseOutcome> => {
     const { plan } = input;
-    if (input.conclusion === 'RolledBack') {
-      await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(input.results, isoAt(deps)));
-    }
-    const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
+    let record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw new FlotillaError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
+    if (input.conclusion === 'RolledBack' && input.results.length > 0) {
+      // The rollback's results in two requests: what each region runs now (its last-known-good), and its phase.
+      const updatedAt = isoAt(deps);
+      const before = record.regions;
+      await deps.ledger.putRegions(
+        resultStates(input.results, (r) => before[r.region]?.before ?? null, {
+          service: plan.service,
+          releaseId: plan.releaseId,
+          updatedAt,
+        }),
+      );
+      await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(input.results, updatedAt));
+      record = (await deps.ledger.getRelease(plan.service, plan.releaseId)) ?? record;
+    }
     const states = await deps.ledger.listRegions(plan.service);
     const versions = Object.fromEntries(states.map((s) => [s.region, s.current?.version ?? null]));
     let outcome: ReleaseOutcome;

@@ -1,16 +1,15 @@
 /**
- * RecordRegionResult (child execution, last step): turns what happened into a RegionResult and,
- * when bits changed, records what the region runs now. The region's phase in the release is
- * written by the parent with the rest of its wave (resultPatches).
+ * RecordRegionResult (child execution, last step): turns what happened into a RegionResult. The
+ * parent records the results of a whole wave (or rollback) in the ledger at once: the regions'
+ * phases and what each now runs (core/outcome.ts `resultPatches`, `resultStates`).
  */
 
 import { lambda } from '../backends/aws/lambda.ts';
-import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { emptyCounts, rollbackHealthy } from '../core/gate.ts';
 import type { RegionResult, RegionTask, SampleCounts } from '../core/types.ts';
 import type { RegionProgress } from '../ports/events.ts';
-import { type Deps, emit, isoAt } from './deps.ts';
+import { type Deps, emit } from './deps.ts';
 import type { DeploymentHandle } from './start-region-deploy.ts';
 
 export interface ChildState {
@@ -36,7 +35,8 @@ function errorMessage(error: NonNullable<ChildState['error']>): string {
 export function regionResult(state: ChildState): RegionResult {
   const { task, deployment, verification, error } = state;
   const samples = verification ?? emptyCounts();
-  const base = { region: task.region, action: task.action, samples };
+  const changed = deployment?.status === 'Succeeded';
+  const base = { region: task.region, action: task.action, samples, changed };
   const target = task.revision?.version ?? null;
   const failure = error
     ? errorMessage(error)
@@ -44,11 +44,11 @@ export function regionResult(state: ChildState): RegionResult {
       ? (deployment?.message ?? `deployment ended ${deployment?.status ?? 'without a status'}`)
       : undefined;
   if (failure !== undefined) {
-    // What runs there now is whatever the ledger knew; the handler fills `version` in.
     return {
       ...base,
       outcome: task.action === 'deploy' ? 'Failed' : 'RollbackFailed',
-      version: null,
+      // A deployment that failed may have left anything there; the ledger keeps what it knew.
+      version: changed ? target : null,
       message: failure,
     };
   }
@@ -72,25 +72,10 @@ const progressOf: Record<RegionResult['outcome'], RegionProgress> = {
 };
 
 export const createRecordRegionResult =
-  (deps: Pick<Deps, 'ledger' | 'events' | 'now'>) =>
+  (deps: Pick<Deps, 'events' | 'now'>) =>
   async (state: ChildState): Promise<RegionResult> => {
     const { task } = state;
     const result = regionResult(state);
-    const at = isoAt(deps);
-    // Bits changed when the deployment succeeded: the region now runs the task's revision
-    // (for a rollback, even an unhealthy one; the phase says it is not healthy).
-    if (state.deployment?.status === 'Succeeded') {
-      await deps.ledger.putRegion({
-        service: task.service,
-        region: task.region,
-        current: task.revision,
-        releaseId: task.releaseId,
-        updatedAt: at,
-      });
-    } else {
-      const known = await deps.ledger.getRegion(task.service, task.region);
-      result.version = known?.current?.version ?? null;
-    }
     await emit(deps, task.service, task.releaseId, {
       kind: 'region',
       wave: task.wave,
@@ -103,6 +88,4 @@ export const createRecordRegionResult =
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
-export const handler = lambda(() =>
-  createRecordRegionResult({ ledger: ledgerFromEnv(), events: eventsFromEnv(), now: Date.now }),
-);
+export const handler = lambda(() => createRecordRegionResult({ events: eventsFromEnv(), now: Date.now }));

@@ -8,7 +8,7 @@
 import { lambda } from '../backends/aws/lambda.ts';
 import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import { eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
-import { resultPatches } from '../core/outcome.ts';
+import { resultPatches, resultStates } from '../core/outcome.ts';
 import type { GateState, RegionResult, ReleasePlan } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
 import { deployedTasks, gateState, probeRound } from './shared/bake.ts';
@@ -22,7 +22,13 @@ export interface StartBakeInput {
 export const createStartBake =
   (deps: Pick<Deps, 'ledger' | 'prober' | 'events' | 'now'>) =>
   async ({ plan, waveIndex, deployResults }: StartBakeInput): Promise<GateState> => {
-    await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(deployResults, isoAt(deps)));
+    // The wave's results, in two requests whatever its width: what each region runs now, and its phase.
+    const updatedAt = isoAt(deps);
+    const revision = { version: plan.version, artifact: plan.artifact };
+    await deps.ledger.putRegions(
+      resultStates(deployResults, () => revision, { service: plan.service, releaseId: plan.releaseId, updatedAt }),
+    );
+    await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(deployResults, updatedAt));
     const wave = plan.waves[waveIndex];
     const startedAt = deps.now();
     const bakeUntil = startedAt + (wave?.bakeSeconds ?? 0) * 1000;

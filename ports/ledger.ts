@@ -71,6 +71,8 @@ export interface Ledger {
   getRegion(service: string, region: string): Promise<RegionState | undefined>;
   listRegions(service: string): Promise<RegionState[]>;
   putRegion(state: RegionState): Promise<void>;
+  /** Writes many regions' states in as few requests as the store allows (a whole wave at once). */
+  putRegions(states: readonly RegionState[]): Promise<void>;
 
   /** Creates the release; fails with ReleaseExists if the id is taken. */
   createRelease(record: ReleaseRecord): Promise<void>;

@@ -29,6 +29,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import {
+  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -61,6 +62,21 @@ const servicePk = (service: string): string => `SERVICE#${service}`;
 const regionSk = (region: string): string => `REGION#${region}`;
 const releaseSk = (releaseId: string): string => `RELEASE#${releaseId}`;
 const LOCK_SK = 'LOCK';
+/** BatchWriteItem's limit per request, and how often unprocessed items are retried. */
+const BATCH_WRITE_LIMIT = 25;
+const BATCH_ATTEMPTS = 5;
+
+function regionItem(state: RegionState): Item {
+  return compact({
+    pk: servicePk(state.service),
+    sk: regionSk(state.region),
+    service: state.service,
+    region: state.region,
+    current: state.current,
+    releaseId: state.releaseId,
+    updatedAt: state.updatedAt,
+  });
+}
 
 /** How often acquireLock retries when the lock vanishes between its failed put and its read of the holder. */
 const LOCK_ATTEMPTS = 5;
@@ -90,16 +106,25 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async putRegion(state: RegionState): Promise<void> {
-    const item: Item = {
-      pk: servicePk(state.service),
-      sk: regionSk(state.region),
-      service: state.service,
-      region: state.region,
-      current: state.current,
-      releaseId: state.releaseId,
-      updatedAt: state.updatedAt,
-    };
-    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: compact(item) })));
+    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: regionItem(state) })));
+  }
+
+  async putRegions(states: readonly RegionState[]): Promise<void> {
+    // BatchWriteItem takes 25 items a request; whatever DynamoDB leaves unprocessed (throttling)
+    // is sent again with back-off, and still-unprocessed items after that are a StoreThrottled.
+    for (let i = 0; i < states.length; i += BATCH_WRITE_LIMIT) {
+      let pending = states.slice(i, i + BATCH_WRITE_LIMIT).map((state) => ({ PutRequest: { Item: regionItem(state) } }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= BATCH_ATTEMPTS) {
+          throw namedError(StoreThrottled, `DynamoDB left ${pending.length} region writes unprocessed on ${this.#table}`);
+        }
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+        const out = await this.#send(() =>
+          this.#client.send(new BatchWriteCommand({ RequestItems: { [this.#table]: pending } })),
+        );
+        pending = (out.UnprocessedItems?.[this.#table] ?? []) as typeof pending;
+      }
+    }
   }
 
   // --- releases --------------------------------------------------------------------------------

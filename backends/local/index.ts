@@ -10,6 +10,7 @@ import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
 import { executionName } from '../../core/plan.ts';
+import { touchedRegions } from '../../core/rollback.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';
 import type { Deps } from '../../functions/deps.ts';
 import { functionFactories } from '../../functions/index.ts';
@@ -54,20 +55,41 @@ function processAlive(pid: number): boolean {
 
 /**
  * A release whose local orchestrator died (killed, machine restarted) still holds the lock and says
- * RUNNING. Its regions' ledger entries are accurate (each region is recorded when its deploy ends),
- * so the honest repair is to close the release as FAILED, say so, and free the lock.
+ * RUNNING. The regions themselves know what they run (each one's `current` release), so the repair
+ * reads that back into the ledger for every region the release touched, closes the release as
+ * FAILED, says so, and frees the lock.
  */
-async function recoverInterrupted(ledger: Ledger, service: string, now: () => number): Promise<ReleaseRecord[]> {
+async function recoverInterrupted(
+  ledger: Ledger,
+  fleet: LocalProcessFleet,
+  config: FlotillaConfig,
+  now: () => number,
+): Promise<ReleaseRecord[]> {
+  const { service } = config;
   const lock = await ledger.getLock(service);
   if (!lock) return [];
   const match = /^local:([^:]+):(\d+)$/.exec(lock.owner);
   if (!match || match[1] !== hostname() || processAlive(Number(match[2]))) return [];
   const record = await ledger.getRelease(service, lock.releaseId);
   if (record?.status === 'RUNNING') {
+    const updatedAt = new Date(now()).toISOString();
+    const targets = new Map(config.regions.map((r) => [r.name, r.target]));
+    const states = await Promise.all(
+      touchedRegions(record).flatMap((region) => {
+        const target = targets.get(region);
+        if (!target) return [];
+        return [
+          fleet
+            .currentRevision(region, target)
+            .then((current) => ({ service, region, current, releaseId: record.releaseId, updatedAt })),
+        ];
+      }),
+    );
+    await ledger.putRegions(states);
     await ledger.updateRelease(service, lock.releaseId, {
       status: 'FAILED',
       reason: `interrupted: the process that ran it (pid ${match[2]}) exited before it ended`,
-      endedAt: new Date(now()).toISOString(),
+      endedAt: updatedAt,
     });
   }
   await ledger.releaseLock(service, lock.releaseId);
@@ -83,9 +105,9 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
   try {
     await createLedgerTable(dynamo.client, TABLE_NAME);
     const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME });
-    const interrupted = await recoverInterrupted(ledger, config.service, now);
     fleet = new LocalProcessFleet({ stateDir, readinessTimeoutMs: config.deploy.readinessTimeoutSeconds * 1000 });
     const liveFleet = fleet;
+    const interrupted = await recoverInterrupted(ledger, liveFleet, config, now);
 
     // Processes do not outlive the command that started them: bring every region's current
     // version back up, so probes before a wave see what really runs there.

@@ -96,6 +96,7 @@ describe('concludeRelease', () => {
     action: 'rollback',
     outcome,
     version: '1.0.0',
+    changed: outcome === 'RolledBack',
     samples: { ok: 0, errors: 0, missing: 0 },
     ...(outcome === 'RollbackFailed' ? { message: 'crashed' } : {}),
   });

@@ -151,6 +151,51 @@ describe('region state', () => {
   });
 });
 
+describe('many regions at once', () => {
+  it('writes a wave of 40 region states in batches of at most 25 and reads every one back', async () => {
+    const service = freshService();
+    const states: RegionState[] = Array.from({ length: 40 }, (_, i) => ({
+      service,
+      region: `region-${i}`,
+      current: { version: `1.0.${i}`, artifact: `/builds/${i}` },
+      releaseId: 'r1',
+      updatedAt: 't',
+    }));
+    await ledger.putRegions(states);
+    const back = await ledger.listRegions(service);
+    expect(back.sort((a, b) => a.region.localeCompare(b.region, 'en', { numeric: true }))).toEqual(states);
+  });
+
+  it('updates many regions of a release in one write and leaves the other fields alone', async () => {
+    const service = freshService();
+    const regions = ['eu-west-1', 'us-east-1', 'ap-south-1'];
+    await ledger.createRelease(
+      release(service, 'r1', { regions: Object.fromEntries(regions.map((r) => [r, regionEntry(r)])) }),
+    );
+    await ledger.updateReleaseRegions(
+      service,
+      'r1',
+      regions.map((region) => ({ region, phase: 'deploying', updatedAt: 'later' })),
+    );
+    const after = await ledger.getRelease(service, 'r1');
+    for (const region of regions) {
+      expect(after?.regions[region]).toMatchObject({
+        phase: 'deploying',
+        updatedAt: 'later',
+        wave: expect.any(Number),
+      });
+    }
+  });
+
+  it('refuses to update a region the release does not have', async () => {
+    const service = freshService();
+    await ledger.createRelease(release(service, 'r1'));
+    await expect(
+      ledger.updateReleaseRegions(service, 'r1', [{ region: 'nowhere-1', phase: 'deploying' }]),
+    ).rejects.toMatchObject({ name: 'ReleaseNotFound' });
+  });
+});
+
 describe('releases', () => {
   it('reads back a created release by its id alone', async () => {
     const service = freshService();
