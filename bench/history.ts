@@ -15,6 +15,7 @@ import type { Deps } from '../functions/deps.ts';
 import { functionFactories } from '../functions/index.ts';
 import type { DeploymentHandle } from '../functions/start-region-deploy.ts';
 import type { RegionDeployer } from '../ports/region-deployer.ts';
+import { regionNames, splitWaves } from './fleet.ts';
 
 export interface HistoryScenario {
   regions: number;
@@ -40,8 +41,8 @@ export interface HistoryResult {
 export const awsDefaults = { gateIntervalSeconds: 60, pollSeconds: 15, maxPollSeconds: 60, longPollSeconds: 45 };
 
 function scenarioConfig(s: HistoryScenario): FlotillaConfig {
-  const names = Array.from({ length: s.regions }, (_, i) => `region-${String(i + 1).padStart(2, '0')}`);
-  let next = 0;
+  const names = regionNames(s.regions);
+  const waves = splitWaves(names, s.waves);
   return {
     service: 'sim',
     regions: names.map((name) => ({
@@ -55,11 +56,7 @@ function scenarioConfig(s: HistoryScenario): FlotillaConfig {
         alarms: { names: [`${name}-errors`] },
       },
     })),
-    waves: s.waves.map((size, i) => ({
-      name: `wave-${i + 1}`,
-      regions: names.slice(next, (next += size)),
-      bakeSeconds: s.bakeMinutes * 60,
-    })),
+    waves: waves.map((regions, i) => ({ name: `wave-${i + 1}`, regions, bakeSeconds: s.bakeMinutes * 60 })),
     gate: {
       healthPath: '/health',
       probes: 1,

@@ -13,6 +13,7 @@ import { functionFactories } from '../functions/index.ts';
 import type { Stamped } from '../ports/events.ts';
 import type { ProbeSample } from '../ports/health-prober.ts';
 import type { DeploymentStatus, RegionDeployer, Revision } from '../ports/region-deployer.ts';
+import { regionNames, splitWaves } from './fleet.ts';
 
 /** A region target that only waits: every deployment takes exactly `deployMs`. */
 export class WaitingDeployer implements RegionDeployer {
@@ -85,7 +86,7 @@ export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<
   await createLedgerTable(dynamo.client, table);
   const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: table });
   const total = s.waves.reduce((a, b) => a + b, 0);
-  const names = Array.from({ length: total }, (_, i) => `region-${String(i + 1).padStart(2, '0')}`);
+  const names = regionNames(total);
   const deployer = new WaitingDeployer(s.deployMs);
   if (s.startOn) {
     for (const region of names) {
@@ -126,16 +127,15 @@ export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<
   const engine = new LocalEngine({ functions, retryIntervalMs: 50 });
   engine.register('region', loadDefinition('region'));
   const arn = engine.register('release', loadDefinition('release'));
-  let next = 0;
   const config: FlotillaConfig = {
     service,
     regions: names.map((name, i) => ({
       name,
       target: { kind: 'local-process', port: 20_000 + i, command: ['true'], env: {}, faults: [] },
     })),
-    waves: s.waves.map((size, i) => ({
+    waves: splitWaves(names, s.waves).map((regions, i) => ({
       name: `wave-${i + 1}`,
-      regions: names.slice(next, (next += size)),
+      regions,
       bakeSeconds: s.bakeSeconds,
     })),
     gate: {

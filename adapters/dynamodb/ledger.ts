@@ -113,10 +113,15 @@ export class DynamoDbLedger implements Ledger {
     // BatchWriteItem takes 25 items a request; whatever DynamoDB leaves unprocessed (throttling)
     // is sent again with back-off, and still-unprocessed items after that are a StoreThrottled.
     for (let i = 0; i < states.length; i += BATCH_WRITE_LIMIT) {
-      let pending = states.slice(i, i + BATCH_WRITE_LIMIT).map((state) => ({ PutRequest: { Item: regionItem(state) } }));
+      let pending = states
+        .slice(i, i + BATCH_WRITE_LIMIT)
+        .map((state) => ({ PutRequest: { Item: regionItem(state) } }));
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt >= BATCH_ATTEMPTS) {
-          throw namedError(StoreThrottled, `DynamoDB left ${pending.length} region writes unprocessed on ${this.#table}`);
+          throw namedError(
+            StoreThrottled,
+            `DynamoDB left ${pending.length} region writes unprocessed on ${this.#table}`,
+          );
         }
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
         const out = await this.#send(() =>
@@ -185,7 +190,11 @@ export class DynamoDbLedger implements Ledger {
     });
   }
 
-  async updateReleaseRegions(service: string, releaseId: string, patches: readonly ReleaseRegionPatch[]): Promise<void> {
+  async updateReleaseRegions(
+    service: string,
+    releaseId: string,
+    patches: readonly ReleaseRegionPatch[],
+  ): Promise<void> {
     const names: Record<string, string> = { '#regions': 'regions' };
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
@@ -218,7 +227,11 @@ export class DynamoDbLedger implements Ledger {
     } catch (error) {
       if (isConditionFailed(error)) {
         const regions = patches.map((p) => p.region).join(', ');
-        throw namedError(ReleaseNotFound, `release ${releaseId} of service ${service} (regions ${regions}) not found`, error);
+        throw namedError(
+          ReleaseNotFound,
+          `release ${releaseId} of service ${service} (regions ${regions}) not found`,
+          error,
+        );
       }
       throw error;
     }

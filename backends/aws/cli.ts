@@ -184,7 +184,8 @@ export function diffRecords(before: ReleaseRecord | undefined, after: ReleaseRec
   if (!before) {
     const waves: { name: string; regions: string[] }[] = [];
     for (const r of regions) {
-      const wave = (waves[r.wave] ??= { name: `wave-${r.wave + 1}`, regions: [] });
+      const wave = waves[r.wave] ?? { name: `wave-${r.wave + 1}`, regions: [] };
+      waves[r.wave] = wave;
       wave.regions.push(r.region);
     }
     events.push({ kind: 'release-started', version: after.version, waves });

@@ -25,7 +25,7 @@ export interface LocalEvent {
 /** The Task states' resources, by state name (nested states included). */
 export type TaskResources = ReadonlyMap<string, string>;
 
-const isLambda = (resource: string | undefined) => resource !== undefined && resource.startsWith('arn:aws:lambda:');
+const isLambda = (resource: string | undefined) => resource?.startsWith('arn:aws:lambda:') === true;
 
 /** Events one attempt of a task adds between entering and finishing (Scheduled, Started[, Submitted]). */
 function attemptEvents(resource: string | undefined): number {

@@ -52,12 +52,10 @@ async function backend(events: Stamped[] = [], sleep?: () => Promise<void>) {
 
 describe('starting a release on AWS', () => {
   it('starts an execution named after service and version, with the same input every time (idempotent)', async () => {
-    sfn
-      .on(StartExecutionCommand)
-      .resolves({
-        executionArn: `${settings.stateMachineArn.replace(':stateMachine:', ':execution:')}:shop-1.1.0`,
-        startDate: new Date(),
-      });
+    sfn.on(StartExecutionCommand).resolves({
+      executionArn: `${settings.stateMachineArn.replace(':stateMachine:', ':execution:')}:shop-1.1.0`,
+      startDate: new Date(),
+    });
     const { aws } = await backend();
     const first = await aws.start({ version: '1.1.0', artifact: 's3://builds/shop/1.1.0.zip' });
     const again = await aws.start({ version: '1.1.0', artifact: 's3://builds/shop/1.1.0.zip' });
