@@ -41,9 +41,4 @@ export function emit(
 }
 
 /** Errors the state machines match on by name. Transient ones are retried (ASL Retry); the rest are caught. */
-export class FlotillaError extends Error {
-  constructor(name: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = name;
-  }
-}
+export { namedError } from '../core/errors.ts';

@@ -10,7 +10,7 @@ import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import { deployerFromEnv, eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
 import { addSamples, checkWaveEntry, emptyCounts } from '../core/gate.ts';
 import type { ReleasePlan, WaveEntry } from '../core/types.ts';
-import { type Deps, emit, FlotillaError, isoAt } from './deps.ts';
+import { type Deps, emit, isoAt, namedError } from './deps.ts';
 
 export interface WaveInput {
   plan: ReleasePlan;
@@ -21,7 +21,7 @@ export const createEnterWave =
   (deps: Pick<Deps, 'ledger' | 'deployer' | 'prober' | 'events' | 'now'>) =>
   async ({ plan, waveIndex }: WaveInput): Promise<WaveEntry> => {
     const wave = plan.waves[waveIndex];
-    if (!wave) throw new FlotillaError('InvalidState', `wave ${waveIndex} does not exist in ${plan.releaseId}`);
+    if (!wave) throw namedError('InvalidState', `wave ${waveIndex} does not exist in ${plan.releaseId}`);
     await deps.ledger.updateRelease(plan.service, plan.releaseId, { wave: waveIndex });
     await emit(deps, plan.service, plan.releaseId, {
       kind: 'wave-started',

@@ -10,7 +10,7 @@ import { concludeRelease, resultPatches, resultStates } from '../core/outcome.ts
 import { touchedRegions } from '../core/rollback.ts';
 import type { RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
-import { type Deps, emit, FlotillaError, isoAt } from './deps.ts';
+import { type Deps, emit, isoAt, namedError } from './deps.ts';
 
 export type FinishInput =
   | { plan: ReleasePlan; conclusion: 'Succeeded' }
@@ -41,7 +41,7 @@ export const createFinishRelease =
   async (input: FinishInput): Promise<ReleaseOutcome> => {
     const { plan } = input;
     let record = await deps.ledger.getRelease(plan.service, plan.releaseId);
-    if (!record) throw new FlotillaError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
+    if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
     if (input.conclusion === 'RolledBack' && input.results.length > 0) {
       // The rollback's results in two requests: what each region runs now (its last-known-good), and its phase.
       const updatedAt = isoAt(deps);

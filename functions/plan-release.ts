@@ -10,7 +10,7 @@ import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { formatProblems, validateConfig } from '../config/validate.ts';
 import { initialRecord, planRelease } from '../core/plan.ts';
 import type { ReleasePlan } from '../core/types.ts';
-import { type Deps, emit, FlotillaError, isoAt } from './deps.ts';
+import { type Deps, emit, isoAt, namedError } from './deps.ts';
 
 export interface StartReleaseInput {
   releaseId: string;
@@ -31,7 +31,7 @@ export const createPlanRelease =
   (deps: Pick<Deps, 'ledger' | 'events' | 'now' | 'regionStateMachineArn'>) =>
   async (input: StartReleaseInput): Promise<PlannedRelease> => {
     const parsed = validateConfig(input.config);
-    if (!parsed.ok) throw new FlotillaError('InvalidConfig', formatProblems(parsed.problems));
+    if (!parsed.ok) throw namedError('InvalidConfig', formatProblems(parsed.problems));
     const config = parsed.config;
     const plan = planRelease({
       config,
@@ -48,7 +48,7 @@ export const createPlanRelease =
       acquiredAt: startedAt,
     });
     if (!lock.acquired) {
-      throw new FlotillaError(
+      throw namedError(
         'ServiceLocked',
         `${config.service} is being released by ${lock.heldBy.releaseId} (${lock.heldBy.owner}, since ${lock.heldBy.acquiredAt})`,
       );

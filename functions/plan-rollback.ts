@@ -8,7 +8,7 @@ import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { describeCause, planRollback } from '../core/rollback.ts';
 import type { GateState, ReleasePlan, RollbackCause, RollbackPlan, WaveEntry } from '../core/types.ts';
-import { type Deps, emit, FlotillaError, isoAt } from './deps.ts';
+import { type Deps, emit, isoAt, namedError } from './deps.ts';
 
 /** The parent's state when it turns to rollback: whichever of these led here is set. */
 export interface RollbackInput {
@@ -40,7 +40,7 @@ export const createPlanRollback =
   async (input: RollbackInput): Promise<RollbackPlan> => {
     const { plan } = input;
     const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
-    if (!record) throw new FlotillaError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
+    if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
     const rollback = planRollback(plan, record, rollbackCause(input));
     // Every region going back is marked before any rollback starts, in one write.
     const updatedAt = isoAt(deps);

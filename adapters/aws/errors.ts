@@ -3,6 +3,7 @@
  * (Retry for the transient ones, Catch for the rest), so these strings are API: never rename one.
  * Every other AWS failure is rethrown as the SDK raised it, with its SDK name.
  */
+import { namedError } from '../../core/errors.ts';
 
 /** The target is not one this adapter drives (e.g. a local-process target handed to CodeDeploy). Terminal. */
 export const UnsupportedTarget = 'UnsupportedTarget';
@@ -52,11 +53,7 @@ const THROTTLING_ERROR_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /** An Error whose `name` is one of the names above. */
-export function namedError(name: string, message: string, cause?: unknown): Error {
-  const error = new Error(message, cause === undefined ? undefined : { cause });
-  error.name = name;
-  return error;
-}
+export { namedError };
 
 /** True for an SDK error that means we were throttled: by name, HTTP 429, or the SDK's own throttling trait. */
 export function isThrottling(error: unknown): boolean {

@@ -26,8 +26,4 @@ export const THROTTLING_ERROR_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /** An Error whose `name` is one of the names above. */
-export function namedError(name: string, message: string, cause?: unknown): Error {
-  const error = new Error(message, cause === undefined ? undefined : { cause });
-  error.name = name;
-  return error;
-}
+export { namedError } from '../../core/errors.ts';

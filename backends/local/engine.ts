@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { FlotillaError } from '../../functions/deps.ts';
+import { namedError } from '../../core/errors.ts';
 import { countAwsHistoryEvents, type LocalEvent } from './history.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -88,7 +88,7 @@ export class LocalEngine {
       const lambda = LAMBDA_RESOURCE.exec(resource);
       if (lambda?.[1] && this.options.functions[lambda[1]]) continue;
       if (START_EXECUTION.test(resource)) continue;
-      throw new FlotillaError('UnboundTask', `state ${state} of ${name}: no local binding for ${resource}`);
+      throw namedError('UnboundTask', `state ${state} of ${name}: no local binding for ${resource}`);
     }
     const arn = localArn(name);
     this.definitions.set(arn, definition);
@@ -100,7 +100,7 @@ export class LocalEngine {
   async run(arn: string, input: Json, executionName?: string): Promise<Json> {
     const definition = this.definitions.get(arn);
     const machine = this.machines.get(arn);
-    if (!definition || !machine) throw new FlotillaError('StateMachineDoesNotExist', `no local state machine ${arn}`);
+    if (!definition || !machine) throw namedError('StateMachineDoesNotExist', `no local state machine ${arn}`);
     this.executions += 1;
     const name = executionName ?? `exec-${this.executions}`;
     const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
@@ -157,7 +157,7 @@ export class LocalEngine {
   /** `states:startExecution.sync:2`: run the child to its end; its output comes back parsed, as on AWS. */
   private async startExecutionSync(input: Json, parentName: string): Promise<Json> {
     const request = input as { StateMachineArn?: string; Input?: Json; Name?: string };
-    if (!request.StateMachineArn) throw new FlotillaError('States.Runtime', 'startExecution without StateMachineArn');
+    if (!request.StateMachineArn) throw namedError('States.Runtime', 'startExecution without StateMachineArn');
     const childName = request.Name ?? `${parentName}-child-${this.executions + 1}`;
     const started = new Date().toISOString();
     try {
@@ -165,9 +165,7 @@ export class LocalEngine {
       return { Output: output, Status: 'SUCCEEDED', StartDate: started, StopDate: new Date().toISOString() };
     } catch (error) {
       const inner = error as Error & { cause?: unknown };
-      throw new FlotillaError('States.TaskFailed', `child execution ${childName} failed: ${inner.message}`, {
-        cause: error,
-      });
+      throw namedError('States.TaskFailed', `child execution ${childName} failed: ${inner.message}`, error);
     }
   }
 }
