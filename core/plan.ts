@@ -102,7 +102,16 @@ export function minimumDuration(config: FlotillaConfig): DurationEstimate {
 
 /** Step Functions execution names: 1–80 chars, none of the forbidden characters. */
 export function executionName(service: string, version: string, attempt: number): string {
-  const clean = `${service}-${version}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return nameWithAttempt(`${service}-${version}`, attempt);
+}
+
+/** The name of the release that rolls back `releaseId` (the `rollback` verb). */
+export function rollbackName(releaseId: string, attempt: number): string {
+  return nameWithAttempt(`${releaseId}-rollback`, attempt);
+}
+
+function nameWithAttempt(base: string, attempt: number): string {
+  const clean = base.replace(/[^A-Za-z0-9_.-]/g, '_');
   const suffix = attempt > 1 ? `-${attempt}` : '';
   return `${clean.slice(0, 80 - suffix.length)}${suffix}`;
 }

@@ -20,6 +20,8 @@ export interface StartReleaseInput {
   config: unknown;
   /** Who started it, for the lock: `local:<host>:<pid>` or an execution ARN. */
   owner: string;
+  /** The `rollback` verb: this release only puts back what that SUCCEEDED release changed. */
+  rollbackOf?: string;
 }
 
 export interface PlannedRelease {

@@ -3,6 +3,7 @@
  * and the per-service release lock. One implementation (DynamoDB) serves both backends:
  * real DynamoDB on AWS, an embedded DynamoDB-compatible server (dynalite) locally.
  */
+import type { Intent } from '../core/control.ts';
 import type { Revision } from './region-deployer.ts';
 
 /** What a region runs now, as far as the ledger knows. */
@@ -40,7 +41,14 @@ export type ReleaseRegionPatch = { region: string } & Partial<
   Pick<ReleaseRegion, 'phase' | 'before' | 'message' | 'updatedAt'>
 >;
 
-export type ReleaseStatus = 'RUNNING' | 'SUCCEEDED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED' | 'BLOCKED' | 'FAILED';
+export type ReleaseStatus =
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'ROLLED_BACK'
+  | 'ROLLBACK_FAILED'
+  | 'BLOCKED'
+  | 'FAILED'
+  | 'ABORTED';
 
 export interface ReleaseRecord {
   service: string;
@@ -56,6 +64,17 @@ export interface ReleaseRecord {
   regions: Record<string, ReleaseRegion>;
   startedAt: string;
   endedAt?: string;
+  /** How many promote and force intents the release has acted on (each acts once). */
+  used?: { promotions: number; forces: number };
+  /** Set on a release that only rolls back another one (the `rollback` verb). */
+  rollbackOf?: string;
+}
+
+/** A task token of a release waiting at a hold (AWS `.waitForTaskToken`), kept so a verb can wake it. */
+export interface HoldToken {
+  token: string;
+  reason: string;
+  at: string;
 }
 
 export interface LockHolder {
@@ -90,8 +109,17 @@ export interface Ledger {
   updateRelease(
     service: string,
     releaseId: string,
-    patch: Partial<Pick<ReleaseRecord, 'status' | 'wave' | 'reason' | 'endedAt'>>,
+    patch: Partial<Pick<ReleaseRecord, 'status' | 'wave' | 'reason' | 'endedAt' | 'used'>>,
   ): Promise<void>;
+
+  /** Records a release manager's intent (the audit trail is these, in order). */
+  putIntent(intent: Intent): Promise<void>;
+  /** A release's intents oldest first; `null` for the global ones (freeze, unfreeze). */
+  listIntents(service: string, releaseId: string | null): Promise<Intent[]>;
+  /** Keeps the task token of a release waiting at a hold. */
+  putHoldToken(service: string, releaseId: string, token: HoldToken): Promise<void>;
+  /** Returns and forgets every task token a release waits on. */
+  takeHoldTokens(service: string, releaseId: string): Promise<HoldToken[]>;
 
   /** Takes the service's release lock if free (or already held by this release: idempotent). */
   acquireLock(service: string, holder: LockHolder): Promise<LockResult>;

@@ -37,7 +37,9 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { Intent } from '../../core/control.ts';
 import type {
+  HoldToken,
   Ledger,
   LockHolder,
   LockResult,
@@ -62,6 +64,10 @@ const servicePk = (service: string): string => `SERVICE#${service}`;
 const regionSk = (region: string): string => `REGION#${region}`;
 const releaseSk = (releaseId: string): string => `RELEASE#${releaseId}`;
 const LOCK_SK = 'LOCK';
+/** Intents not about one service's release (freeze, unfreeze) live under one global key. */
+const GLOBAL_PK = 'GLOBAL';
+/** Intents sort by id, which is time-ordered: the audit trail reads in order. */
+const intentSk = (releaseId: string | null, id: string): string => `INTENT#${releaseId ?? '*'}#${id}`;
 /** BatchWriteItem's limit per request, and how often unprocessed items are retried. */
 const BATCH_WRITE_LIMIT = 25;
 const BATCH_ATTEMPTS = 5;
@@ -240,7 +246,7 @@ export class DynamoDbLedger implements Ledger {
   async updateRelease(
     service: string,
     releaseId: string,
-    patch: Partial<Pick<ReleaseRecord, 'status' | 'wave' | 'reason' | 'endedAt'>>,
+    patch: Partial<Pick<ReleaseRecord, 'status' | 'wave' | 'reason' | 'endedAt' | 'used'>>,
   ): Promise<void> {
     // Only the fields given (and not undefined) are written; everything else stays as it is.
     const fields = Object.entries(patch).filter(([, value]) => value !== undefined);
@@ -257,6 +263,51 @@ export class DynamoDbLedger implements Ledger {
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     });
+  }
+
+  // --- intents and holds ------------------------------------------------------------------------
+
+  async putIntent(intent: Intent): Promise<void> {
+    const item: Item = compact({
+      ...intent,
+      pk: intent.releaseId === null ? GLOBAL_PK : servicePk(intent.service),
+      sk: intentSk(intent.releaseId, intent.id),
+    });
+    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item })));
+  }
+
+  async listIntents(service: string, releaseId: string | null): Promise<Intent[]> {
+    const items = await this.#queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': releaseId === null ? GLOBAL_PK : servicePk(service),
+        ':prefix': intentSk(releaseId, ''),
+      },
+    });
+    return items.map((item) => {
+      const { pk: _pk, sk: _sk, ...intent } = item;
+      return intent as unknown as Intent;
+    });
+  }
+
+  async putHoldToken(service: string, releaseId: string, token: HoldToken): Promise<void> {
+    const item: Item = { pk: servicePk(service), sk: `HOLD#${releaseId}#${token.at}#${token.token.slice(-16)}`, ...token };
+    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item })));
+  }
+
+  async takeHoldTokens(service: string, releaseId: string): Promise<HoldToken[]> {
+    const items = await this.#queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': servicePk(service), ':prefix': `HOLD#${releaseId}#` },
+    });
+    await Promise.all(
+      items.map((item) =>
+        this.#send(() =>
+          this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { pk: item.pk, sk: item.sk } })),
+        ),
+      ),
+    );
+    return items.map((item) => ({ token: item.token as string, reason: item.reason as string, at: item.at as string }));
   }
 
   // --- lock ------------------------------------------------------------------------------------
@@ -486,6 +537,8 @@ function releaseFields(record: ReleaseRecord): Item {
     regions: Object.fromEntries(Object.entries(record.regions).map(([k, v]) => [k, compact({ ...v })])),
     startedAt: record.startedAt,
     endedAt: record.endedAt,
+    used: record.used,
+    rollbackOf: record.rollbackOf,
   };
 }
 
@@ -513,6 +566,8 @@ function toReleaseRecord(item: Item): ReleaseRecord {
   };
   if (item.reason !== undefined) record.reason = item.reason as string;
   if (item.endedAt !== undefined) record.endedAt = item.endedAt as string;
+  if (item.used !== undefined) record.used = item.used as NonNullable<ReleaseRecord['used']>;
+  if (item.rollbackOf !== undefined) record.rollbackOf = item.rollbackOf as string;
   return record;
 }
 

@@ -9,7 +9,10 @@ import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledge
 import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
-import { executionName } from '../../core/plan.ts';
+import { type IntentRequest, submitIntent } from '../../control/intents.ts';
+import type { Intent } from '../../core/control.ts';
+import { namedError } from '../../core/errors.ts';
+import { executionName, rollbackName } from '../../core/plan.ts';
 import { touchedRegions } from '../../core/rollback.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';
 import type { Deps } from '../../functions/deps.ts';
@@ -35,10 +38,22 @@ export interface ReleaseRequest {
   artifact: string;
 }
 
+export interface StartedRelease {
+  releaseId: string;
+  /** Settles with the terminal outcome; rejects only if the release could not start (e.g. ServiceLocked). */
+  done: Promise<ReleaseOutcome>;
+}
+
 export interface LocalBackend {
   ledger: Ledger;
   /** Runs one release to its end and returns its terminal outcome; never leaves it RUNNING. */
   release(request: ReleaseRequest): Promise<ReleaseOutcome>;
+  /** Starts a release and returns its id at once (for `flotilla up`); `done` follows it to its end. */
+  start(request: ReleaseRequest): Promise<StartedRelease>;
+  /** The `rollback` verb: puts every region a SUCCEEDED release touched back on what it ran before. */
+  rollback(releaseId: string, who: { actor: string; reason: string }): Promise<StartedRelease>;
+  /** Records a release manager's intent (pause, resume, promote, abort, skip-region, freeze, …). */
+  intent(request: Omit<IntentRequest, 'service'>): Promise<Intent>;
   /** Releases found RUNNING whose orchestrating process is gone; marked FAILED when the backend opened. */
   interrupted: ReleaseRecord[];
   close(): Promise<void>;
@@ -123,10 +138,10 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       }),
     );
 
-    let finished: ReleaseOutcome | undefined;
+    const finished = new Map<string, ReleaseOutcome>();
     const events: EventSink = {
       emit(event) {
-        if (event.kind === 'release-finished') finished = event.outcome;
+        if (event.kind === 'release-finished') finished.set(event.releaseId, event.outcome);
         options.events?.emit(event);
       },
     };
@@ -145,29 +160,31 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     engine.register('flotilla-region', loadDefinition('region'));
     const releaseArn = engine.register('flotilla-release', loadDefinition('release'));
 
-    return {
-      ledger,
-      interrupted,
-      async release(request) {
-        const previous = await ledger.listReleases(config.service);
-        const taken = new Set(previous.map((r) => r.releaseId));
-        let attempt = 1;
-        while (taken.has(executionName(config.service, request.version, attempt))) attempt += 1;
-        const releaseId = executionName(config.service, request.version, attempt);
-        const input: StartReleaseInput = {
-          releaseId,
-          version: request.version,
-          artifact: request.artifact,
-          config: config as unknown as StartReleaseInput['config'],
-          owner: `local:${hostname()}:${process.pid}`,
-        };
-        finished = undefined;
+    /** Picks a fresh release id, then runs the release state machine without waiting for it. */
+    const startRun = async (request: ReleaseRequest, rollbackOf?: string): Promise<StartedRelease> => {
+      const previous = await ledger.listReleases(config.service);
+      const taken = new Set(previous.map((r) => r.releaseId));
+      const base = rollbackOf ? `${rollbackOf}-rollback` : request.version;
+      let attempt = 1;
+      while (taken.has(executionName(config.service, base, attempt))) attempt += 1;
+      const releaseId = rollbackOf
+        ? executionName('', base, attempt).replace(/^-/, '')
+        : executionName(config.service, base, attempt);
+      const input: StartReleaseInput = {
+        releaseId,
+        version: request.version,
+        artifact: request.artifact,
+        config: config as unknown as StartReleaseInput['config'],
+        owner: `local:${hostname()}:${process.pid}`,
+        ...(rollbackOf ? { rollbackOf } : {}),
+      };
+      const done = (async () => {
         try {
           await engine.run(releaseArn, input as never, releaseId);
         } catch (error) {
           // Terminal Fail states (ReleaseRolledBack, RollbackFailed, ...) end here after FinishRelease
           // reported the outcome. Anything else, with the release recorded, must not stay RUNNING.
-          if (!finished) {
+          if (!finished.has(releaseId)) {
             const record = await ledger.getRelease(config.service, releaseId);
             if (record?.status === 'RUNNING') {
               await ledger.updateRelease(config.service, releaseId, {
@@ -180,9 +197,27 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
             throw error;
           }
         }
-        if (!finished) throw new Error(`release ${releaseId} ended without an outcome`);
-        return finished;
+        const outcome = finished.get(releaseId);
+        if (!outcome) throw new Error(`release ${releaseId} ended without an outcome`);
+        return outcome;
+      })();
+      return { releaseId, done };
+    };
+
+    return {
+      ledger,
+      interrupted,
+      async release(request) {
+        return (await startRun(request)).done;
       },
+      start: (request) => startRun(request),
+      async rollback(releaseId, who) {
+        const target = await ledger.getRelease(config.service, releaseId);
+        if (!target) throw namedError('InvalidIntent', `${config.service} has no release ${releaseId}`);
+        await submitIntent({ ledger, now }, { service: config.service, verb: 'rollback', releaseId, ...who });
+        return startRun({ version: target.version, artifact: target.artifact }, releaseId);
+      },
+      intent: (request) => submitIntent({ ledger, now }, { ...request, service: config.service }),
       async close() {
         await liveFleet.stopAll();
         await dynamo.close();
