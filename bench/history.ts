@@ -56,7 +56,12 @@ function scenarioConfig(s: HistoryScenario): FlotillaConfig {
         alarms: { names: [`${name}-errors`] },
       },
     })),
-    waves: waves.map((regions, i) => ({ name: `wave-${i + 1}`, regions, bakeSeconds: s.bakeMinutes * 60 })),
+    waves: waves.map((regions, i) => ({
+      name: `wave-${i + 1}`,
+      regions,
+      bakeSeconds: s.bakeMinutes * 60,
+      approval: false,
+    })),
     gate: {
       healthPath: '/health',
       probes: 1,

@@ -137,6 +137,7 @@ export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<
       name: `wave-${i + 1}`,
       regions,
       bakeSeconds: s.bakeSeconds,
+      approval: false,
     })),
     gate: {
       healthPath: '/health',

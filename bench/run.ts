@@ -128,7 +128,14 @@ async function main() {
             faults: [],
           },
         })),
-        waves: [{ name: 'all', regions: Array.from({ length: n }, (_, i) => `region-${i + 1}`), bakeSeconds: 0 }],
+        waves: [
+          {
+            name: 'all',
+            regions: Array.from({ length: n }, (_, i) => `region-${i + 1}`),
+            bakeSeconds: 0,
+            approval: false,
+          },
+        ],
         gate: {
           healthPath: '/health',
           probes: 1,

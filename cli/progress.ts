@@ -32,6 +32,8 @@ export function plainLine(event: Stamped): string {
       return `${time} wave ${event.wave + 1} (${event.name}): ${event.regions.join(', ')}`;
     case 'wave-blocked':
       return `${time} wave ${event.wave + 1} BLOCKED: ${event.signals.join('; ')}`;
+    case 'wave-held':
+      return `${time} wave ${event.wave + 1} HELD: ${event.reasons.join('; ')}`;
     case 'region':
       return `${time}   ${event.region}: ${event.state}${event.version ? ` ${event.version}` : ''}${event.message ? ` (${event.message})` : ''}`;
     case 'gate': {
@@ -92,6 +94,9 @@ export class TerminalProgress {
       case 'wave-blocked':
         this.notes.push(`wave ${event.wave + 1} blocked: ${event.signals.join('; ')}`);
         break;
+      case 'wave-held':
+        this.notes.push(`wave ${event.wave + 1} held: ${event.reasons.join('; ')}`);
+        break;
       case 'rollback-started':
         this.notes.push(
           `rolling back ${event.regions.length > 0 ? event.regions.join(', ') : '(nothing was touched)'}`,
@@ -103,6 +108,12 @@ export class TerminalProgress {
       case 'wave-started':
         break;
     }
+    this.draw();
+  }
+
+  /** A line of its own among the notes under the table (an intent recorded, a release started). */
+  note(text: string): void {
+    this.notes.push(text);
     this.draw();
   }
 

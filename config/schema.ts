@@ -120,8 +120,38 @@ export const codeDeployTargetSchema = z
   })
   .describe('A region deployed by AWS CodeDeploy.');
 
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, {
+  error: (issue) => `must be HH:MM, 00:00 to 23:59 (got ${describeValue(issue.input)})`,
+});
+
+export const windowSchema = z
+  .strictObject({
+    days: z
+      .array(z.enum(['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']))
+      .min(1)
+      .describe('Days the window is open.'),
+    start: hhmm.describe('Opening time, HH:MM, in the region’s time zone.'),
+    end: hhmm.describe('Closing time, HH:MM (exclusive).'),
+    timeZone: z
+      .string()
+      .refine(
+        (zone) => {
+          try {
+            new Intl.DateTimeFormat('en-US', { timeZone: zone });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { error: (issue) => `must be an IANA time zone like Europe/Dublin (got ${describeValue(issue.input)})` },
+      )
+      .describe('IANA time zone, e.g. Europe/Dublin.'),
+  })
+  .describe('When the region may be deployed to, in its local time.');
+
 export const regionSchema = z.strictObject({
   name: regionNameSchema,
+  window: windowSchema.optional(),
   target: z.discriminatedUnion('kind', [localTargetSchema, codeDeployTargetSchema]),
 });
 
@@ -129,6 +159,7 @@ export const waveInputSchema = z.strictObject({
   name: z.string().min(1).max(64).optional().describe('Wave name; defaults to wave-<n> (1-based).'),
   regions: z.array(z.string()).describe('Names of the regions deployed in this wave.'),
   bakeSeconds: seconds(0).optional().describe('Bake time after the wave is deployed; defaults to gate.bakeSeconds.'),
+  approval: z.boolean().default(false).describe('Wait for a release manager to promote before deploying this wave.'),
 });
 
 export const gateSchema = z
@@ -147,7 +178,10 @@ export const gateSchema = z
     probeTimeoutMs: int(1).default(1000).describe('Timeout of one probe.'),
     probeSpacingMs: int(0).default(50).describe('Gap between two probes of one check.'),
     bakeSeconds: seconds(0).default(10).describe('Default bake time of a wave.'),
-    onInconclusive: z.literal('rollback').default('rollback').describe('What an Inconclusive gate does.'),
+    onInconclusive: z
+      .enum(['rollback', 'pause'])
+      .default('rollback')
+      .describe('What an Inconclusive gate does: roll back, or pause until a human promotes or aborts.'),
   })
   .describe('Health gate settings.');
 
@@ -206,6 +240,7 @@ export const flotillaConfigSchema = flotillaInputSchema.transform(
       name: wave.name ?? defaultWaveName(index),
       regions: wave.regions,
       bakeSeconds: wave.bakeSeconds ?? input.gate.bakeSeconds,
+      approval: wave.approval,
     })),
   }),
 );

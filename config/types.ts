@@ -48,9 +48,22 @@ export interface CodeDeployTarget {
 
 export type RegionTarget = LocalTarget | CodeDeployTarget;
 
+/** When a region may be deployed to, in its own local time. */
+export interface DeployWindow {
+  /** Days the window is open, e.g. ['Mon', 'Tue', 'Wed', 'Thu']. */
+  days: ('Mon' | 'Tue' | 'Wed' | 'Thu' | 'Fri' | 'Sat' | 'Sun')[];
+  /** 'HH:MM', inclusive. */
+  start: string;
+  /** 'HH:MM', exclusive. */
+  end: string;
+  /** IANA time zone of the region, e.g. Europe/Dublin. */
+  timeZone: string;
+}
+
 export interface RegionConfig {
   name: string;
   target: RegionTarget;
+  window?: DeployWindow;
 }
 
 export interface WaveConfig {
@@ -58,6 +71,8 @@ export interface WaveConfig {
   regions: string[];
   /** Bake time after the wave is deployed; defaults to gate.bakeSeconds. */
   bakeSeconds: number;
+  /** The wave waits for a release manager's promote before it deploys. */
+  approval: boolean;
 }
 
 export interface GateSettings {
@@ -74,7 +89,8 @@ export interface GateSettings {
   /** Gap between two probes of one check. */
   probeSpacingMs: number;
   bakeSeconds: number;
-  onInconclusive: 'rollback';
+  /** rollback: roll back at once; pause: hold and alert until a human promotes or aborts. */
+  onInconclusive: 'rollback' | 'pause';
 }
 
 export interface DeploySettings {

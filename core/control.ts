@@ -82,3 +82,61 @@ export function controlState(intents: readonly Intent[], used: { promotions: num
     forced: forces > used.forces,
   };
 }
+
+/** Whether releases are frozen: the latest global freeze/unfreeze decides. */
+export function freezeOf(globalIntents: readonly Intent[]): Intent | null {
+  let frozen: Intent | null = null;
+  for (const intent of globalIntents) {
+    if (intent.verb === 'freeze') frozen = intent;
+    if (intent.verb === 'unfreeze') frozen = null;
+  }
+  return frozen;
+}
+
+/** The latest intent of a verb, for saying who did it and why. */
+export function latest(intents: readonly Intent[], verb: Verb): Intent | undefined {
+  return [...intents].reverse().find((i) => i.verb === verb);
+}
+
+export interface EntryContext {
+  control: ControlState;
+  intents: readonly Intent[];
+  frozen: Intent | null;
+  approvalNeeded: boolean;
+  /** Regions of the wave whose window is closed now, with seconds until each opens (null: never). */
+  closed: { region: string; window: string; opensInSeconds: number | null }[];
+  /** How long a hold for a human waits before looking again (it also wakes when someone acts). */
+  recheckSeconds: number;
+}
+
+export type EntryDecision =
+  | { kind: 'Go'; usesPromotion: boolean; usesForce: boolean }
+  | { kind: 'Hold'; reasons: string[]; holdSeconds: number }
+  | { kind: 'Abort'; actor: string; reason: string };
+
+/**
+ * Whether a wave may start, and if not why. Abort wins; a pause holds until resume; a freeze or a
+ * closed window holds unless a force was given (audited); an approval needs a promote.
+ */
+export function entryDecision(ctx: EntryContext): EntryDecision {
+  const who = (intent: Intent | undefined) => (intent ? ` by ${intent.actor}: ${intent.reason}` : '');
+  if (ctx.control.abort) {
+    const abort = latest(ctx.intents, 'abort');
+    return { kind: 'Abort', actor: abort?.actor ?? 'unknown', reason: abort?.reason ?? '' };
+  }
+  const reasons: string[] = [];
+  let holdSeconds = ctx.recheckSeconds;
+  if (ctx.control.paused) reasons.push(`paused${who(latest(ctx.intents, 'pause'))}`);
+  const overridable = ctx.frozen !== null || ctx.closed.length > 0;
+  const forced = ctx.control.forced && overridable;
+  if (!forced) {
+    if (ctx.frozen) reasons.push(`frozen${who(ctx.frozen)}`);
+    for (const c of ctx.closed) {
+      reasons.push(`${c.region} is outside its window (${c.window})`);
+      if (c.opensInSeconds !== null) holdSeconds = Math.min(holdSeconds, Math.max(1, c.opensInSeconds));
+    }
+  }
+  if (ctx.approvalNeeded && ctx.control.promotions === 0) reasons.push('waiting for approval (promote)');
+  if (reasons.length > 0) return { kind: 'Hold', reasons, holdSeconds };
+  return { kind: 'Go', usesPromotion: ctx.approvalNeeded, usesForce: forced };
+}

@@ -4,7 +4,7 @@
  */
 import type { GateSettings } from '../config/types.ts';
 import type { ProbeSample } from '../ports/health-prober.ts';
-import type { GateDecision, GateEvaluation, SampleCounts, Verdict, WaveEntry } from './types.ts';
+import type { GateDecision, GateEvaluation, SampleCounts, Verdict } from './types.ts';
 
 export const emptyCounts = (): SampleCounts => ({ ok: 0, errors: 0, missing: 0 });
 
@@ -103,6 +103,8 @@ export function decide(evaluation: GateEvaluation, gate: GateSettings): GateDeci
       switch (gate.onInconclusive) {
         case 'rollback':
           return 'rollback';
+        case 'pause':
+          return 'hold';
       }
   }
 }
@@ -115,7 +117,7 @@ export function decide(evaluation: GateEvaluation, gate: GateSettings): GateDeci
 export function checkWaveEntry(
   regions: readonly { region: string; currentVersion: string | null; counts: SampleCounts }[],
   gate: GateSettings,
-): WaveEntry {
+): { kind: 'Clear' } | { kind: 'Blocked'; signals: string[] } {
   const signals: string[] = [];
   for (const { region, currentVersion, counts } of regions) {
     if (currentVersion === null) continue;

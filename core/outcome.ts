@@ -36,6 +36,7 @@ export type Conclusion =
  * - SUCCEEDED: every wave passed its gate.
  * - ROLLED_BACK: something failed and every touched region is back on its last-known-good and healthy.
  * - ROLLBACK_FAILED: at least one region could not be put back; the reason names each one.
+ * - ABORTED: a release manager aborted it, and every touched region is back (as ROLLED_BACK otherwise).
  * - BLOCKED: the first blocked wave came before anything was touched; nothing changed.
  * - FAILED: an error stopped the release before anything was touched; nothing changed.
  */
@@ -54,12 +55,25 @@ export function concludeRelease(
     }));
   const base = { releaseId: record.releaseId, service: record.service, version: record.version, regions };
   if (conclusion.kind === 'Succeeded') {
-    return { ...base, status: 'SUCCEEDED', reason: `all ${regions.length} regions run ${record.version}` };
+    const skipped = regions.filter((r) => r.phase === 'skipped');
+    const deployed = regions.length - skipped.length;
+    const left =
+      skipped.length > 0
+        ? `; skipped ${skipped.map((r) => `${r.region} (stays on ${r.version ?? 'nothing'})`).join(', ')}`
+        : '';
+    return { ...base, status: 'SUCCEEDED', reason: `all ${deployed} regions run ${record.version}${left}` };
   }
   const { cause, results } = conclusion;
   const why = describeCause(cause);
   if (results.length === 0) {
-    const status = cause.kind === 'WaveBlocked' ? 'BLOCKED' : cause.kind === 'Error' ? 'FAILED' : 'ROLLED_BACK';
+    const status =
+      cause.kind === 'WaveBlocked'
+        ? 'BLOCKED'
+        : cause.kind === 'Error'
+          ? 'FAILED'
+          : cause.kind === 'Aborted'
+            ? 'ABORTED'
+            : 'ROLLED_BACK';
     return { ...base, status, reason: `${why}; no region had been touched` };
   }
   const failed = results.filter((r) => r.outcome !== 'RolledBack');
@@ -68,7 +82,11 @@ export function concludeRelease(
     return { ...base, status: 'ROLLBACK_FAILED', reason: `rollback failed in ${names}; after ${why}` };
   }
   const rolled = results.map((r) => r.region).join(', ');
-  return { ...base, status: 'ROLLED_BACK', reason: `rolled back ${rolled} after ${why}` };
+  return {
+    ...base,
+    status: cause.kind === 'Aborted' ? 'ABORTED' : 'ROLLED_BACK',
+    reason: `rolled back ${rolled} after ${why}`,
+  };
 }
 
 /**

@@ -12,20 +12,23 @@ export interface PlanInput {
   version: string;
   artifact: string;
   regionStateMachineArn: string;
+  rollbackOf?: string;
 }
 
 export function planRelease(input: PlanInput): ReleasePlan {
   const { config, releaseId, version, artifact, regionStateMachineArn } = input;
-  const targets = new Map(config.regions.map((r) => [r.name, r.target]));
+  const regions = new Map(config.regions.map((r) => [r.name, r]));
   const revision: Revision = { version, artifact };
   const waves = config.waves.map((wave, index) => ({
     index,
     name: wave.name,
     bakeSeconds: wave.bakeSeconds,
+    approval: wave.approval,
     regions: wave.regions.map((region) => {
-      const target = targets.get(region);
+      const configured = regions.get(region);
       // The config validator guarantees every wave region is configured; a miss here is a bug.
-      if (!target) throw new Error(`planRelease: region ${region} has no target (config not validated?)`);
+      if (!configured) throw new Error(`planRelease: region ${region} has no target (config not validated?)`);
+      const { target, window } = configured;
       return {
         releaseId,
         service: config.service,
@@ -34,6 +37,7 @@ export function planRelease(input: PlanInput): ReleasePlan {
         action: 'deploy' as const,
         revision,
         target,
+        ...(window ? { window } : {}),
         gate: config.gate,
         deploy: config.deploy,
       };
@@ -49,6 +53,8 @@ export function planRelease(input: PlanInput): ReleasePlan {
     gate: config.gate,
     deploy: config.deploy,
     regionStateMachineArn,
+    mode: input.rollbackOf ? 'rollback' : 'release',
+    ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
   };
 }
 

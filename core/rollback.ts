@@ -6,10 +6,10 @@
 import type { ReleaseRecord } from '../ports/ledger.ts';
 import type { RegionTask, ReleasePlan, RollbackCause, RollbackPlan } from './types.ts';
 
-/** A region counts as touched once a deployment to it was started, whatever came of it. */
+/** A region counts as touched once it was marked for deploying, whatever came of it; skipped ones never are. */
 export function touchedRegions(record: ReleaseRecord): string[] {
   return Object.values(record.regions)
-    .filter((r) => r.phase !== 'pending')
+    .filter((r) => r.phase !== 'pending' && r.phase !== 'skipped')
     .sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region))
     .map((r) => r.region);
 }
@@ -30,6 +30,10 @@ export function planRollback(plan: ReleasePlan, record: ReleaseRecord, cause: Ro
 export function describeCause(cause: RollbackCause): string {
   const wave = `wave ${cause.wave + 1}`;
   switch (cause.kind) {
+    case 'Aborted':
+      return `aborted in ${wave} by ${cause.actor}: ${cause.reason}`;
+    case 'Requested':
+      return `rollback of ${cause.of} requested`;
     case 'GateFailed':
       return `gate failed in ${wave}: ${cause.signals.join('; ')}`;
     case 'GateInconclusive':

@@ -2,7 +2,7 @@
  * A release as data. Everything the state machines pass between states is one of these plain
  * JSON shapes; the pure functions in this folder decide, the functions in `functions/` act.
  */
-import type { DeploySettings, GateSettings, RegionTarget } from '../config/types.ts';
+import type { DeploySettings, DeployWindow, GateSettings, RegionTarget } from '../config/types.ts';
 import type { ReleaseStatus } from '../ports/ledger.ts';
 import type { Revision } from '../ports/region-deployer.ts';
 
@@ -18,6 +18,8 @@ export interface RegionTask {
   /** The revision to put there; null only when rolling back a region that had nothing before. */
   revision: Revision | null;
   target: RegionTarget;
+  /** When the region may be deployed to (its local time); none: always. */
+  window?: DeployWindow;
   gate: GateSettings;
   deploy: DeploySettings;
 }
@@ -26,6 +28,8 @@ export interface WavePlan {
   index: number;
   name: string;
   bakeSeconds: number;
+  /** Waits for a release manager's promote before deploying. */
+  approval: boolean;
   regions: RegionTask[];
 }
 
@@ -41,6 +45,9 @@ export interface ReleasePlan {
   deploy: DeploySettings;
   /** The child state machine each region runs in. Comes from the backend, so the ASL holds no ARN. */
   regionStateMachineArn: string;
+  /** 'rollback': this release only rolls back `rollbackOf` (the rollback verb). */
+  mode: 'release' | 'rollback';
+  rollbackOf?: string;
 }
 
 /** Probe results for one region, accumulated over a bake. `missing` never counts toward a pass. */
@@ -61,8 +68,15 @@ export type GateEvaluation =
   | { kind: 'Inconclusive'; signals: string[] }
   | { kind: 'Failed'; signals: string[] };
 
-/** What the parent state machine does next after a gate check. */
-export type GateDecision = 'continue' | 'next-wave' | 'rollback';
+/** What the parent state machine does next after a gate check ('hold': wait for a human). */
+export type GateDecision = 'continue' | 'next-wave' | 'rollback' | 'hold';
+
+/** A release manager's action that decided a gate or a wave entry, for the record. */
+export interface ControlAction {
+  kind: 'Aborted' | 'Promoted';
+  actor: string;
+  reason: string;
+}
 
 /** The bake of one wave, carried in the parent's state between checks. */
 export interface GateState {
@@ -73,10 +87,22 @@ export interface GateState {
   regions: Record<string, SampleCounts>;
   evaluation: GateEvaluation;
   decision: GateDecision;
+  /** Set when a human decided instead of the signals (abort, promote). */
+  control?: ControlAction;
+  /** How many intents (the release's and the global ones) this decision saw: a hold wakes on more. */
+  intentsSeen: number;
 }
 
-/** The pre-deploy check of a wave: a region already unhealthy blocks it. */
-export type WaveEntry = { kind: 'Clear' } | { kind: 'Blocked'; signals: string[] };
+/**
+ * The entry check of a wave. Clear carries the regions to deploy (skipped ones left out); Hold
+ * waits (paused, frozen, a window closed, an approval) and is re-checked after `holdSeconds` or
+ * as soon as someone acts; Blocked (a region already unhealthy) and Abort roll back.
+ */
+export type WaveEntry =
+  | { kind: 'Clear'; regions: RegionTask[]; skipped: string[] }
+  | { kind: 'Blocked'; signals: string[] }
+  | { kind: 'Hold'; reasons: string[]; holdSeconds: number; intentsSeen: number }
+  | { kind: 'Abort'; control: ControlAction };
 
 export type RegionOutcome = 'Deployed' | 'Failed' | 'RolledBack' | 'RollbackFailed';
 
@@ -95,6 +121,8 @@ export interface RegionResult {
 
 /** Why a release is being rolled back. */
 export type RollbackCause =
+  | { kind: 'Aborted'; wave: number; actor: string; reason: string }
+  | { kind: 'Requested'; wave: number; of: string }
   | { kind: 'GateFailed'; wave: number; signals: string[] }
   | { kind: 'GateInconclusive'; wave: number; signals: string[] }
   | { kind: 'WaveBlocked'; wave: number; signals: string[] }

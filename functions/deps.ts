@@ -23,6 +23,13 @@ export interface Deps {
   longPollMs: number;
   /** Pause between polls inside the long-poll. */
   pollEveryMs: number;
+  /**
+   * Holds (waiting for people) wait inside the handler (local engine) rather than keeping a task
+   * token for SendTaskSuccess (AWS).
+   */
+  waitAtHolds?: boolean;
+  /** Aborted when the backend shuts down: anything waiting in a handler gives up. */
+  signal?: AbortSignal;
 }
 
 export const isoAt = (deps: Pick<Deps, 'now'>): string => new Date(deps.now()).toISOString();

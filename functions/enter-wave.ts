@@ -1,15 +1,21 @@
 /**
- * EnterWave: before a wave deploys, probe each of its regions that already runs a version; one
- * already unhealthy blocks the wave (the decision is core/gate.ts `checkWaveEntry`). A clear wave
- * is then marked touched in the ledger, every region at once and *before* anything changes there,
- * with each region's last-known-good: the platform's own record of what runs there (CodeDeploy's
- * last successful deployment may predate Flotilla), else what PlanRelease found in the ledger.
+ * EnterWave: the safe point before a wave. What release managers asked for comes first (the
+ * decision is core/control.ts `entryDecision`): abort rolls back; a pause, a freeze, a closed
+ * deploy window or a wave waiting for approval holds (HoldWave, then this check again). Then each
+ * region that already runs a version is probed: one already unhealthy blocks the wave (core/gate.ts
+ * `checkWaveEntry`). A clear wave is marked touched in the ledger, every region at once and
+ * *before* anything changes there, with each region's last-known-good: the platform's own record
+ * of what runs there (CodeDeploy's last successful deployment may predate Flotilla), else what
+ * PlanRelease found in the ledger. Skipped regions are left out and recorded as skipped.
  */
 import { lambda } from '../backends/aws/lambda.ts';
 import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import { deployerFromEnv, eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
+import { controlState, entryDecision, freezeOf } from '../core/control.ts';
 import { addSamples, checkWaveEntry, emptyCounts } from '../core/gate.ts';
 import type { ReleasePlan, WaveEntry } from '../core/types.ts';
+import { describeWindow, secondsUntilOpen, windowOpen } from '../core/windows.ts';
+import type { ReleaseRegionPatch } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 
 export interface WaveInput {
@@ -17,22 +23,72 @@ export interface WaveInput {
   waveIndex: number;
 }
 
+/** How long a hold for a human waits before it looks again; it also wakes as soon as someone acts. */
+export const RECHECK_SECONDS = 3600;
+
 export const createEnterWave =
   (deps: Pick<Deps, 'ledger' | 'deployer' | 'prober' | 'events' | 'now'>) =>
   async ({ plan, waveIndex }: WaveInput): Promise<WaveEntry> => {
     const wave = plan.waves[waveIndex];
     if (!wave) throw namedError('InvalidState', `wave ${waveIndex} does not exist in ${plan.releaseId}`);
-    await deps.ledger.updateRelease(plan.service, plan.releaseId, { wave: waveIndex });
+    const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
+    if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
+    const [intents, globalIntents] = await Promise.all([
+      deps.ledger.listIntents(plan.service, plan.releaseId),
+      deps.ledger.listIntents(plan.service, null),
+    ]);
+    const used = record.used ?? { promotions: 0, forces: 0 };
+    const control = controlState(intents, used);
+    const skipped = new Set(control.skipped);
+    const tasks = wave.regions.filter((t) => !skipped.has(t.region));
+    const now = deps.now();
+    const closed = tasks.flatMap((t) =>
+      t.window && !windowOpen(t.window, now)
+        ? [{ region: t.region, window: describeWindow(t.window), opensInSeconds: secondsUntilOpen(t.window, now) }]
+        : [],
+    );
+    const decision = entryDecision({
+      control,
+      intents,
+      frozen: freezeOf(globalIntents),
+      approvalNeeded: wave.approval,
+      closed,
+      recheckSeconds: RECHECK_SECONDS,
+    });
+    if (decision.kind === 'Abort') {
+      return { kind: 'Abort', control: { kind: 'Aborted', actor: decision.actor, reason: decision.reason } };
+    }
+    if (decision.kind === 'Hold') {
+      await emit(deps, plan.service, plan.releaseId, { kind: 'wave-held', wave: waveIndex, reasons: decision.reasons });
+      return {
+        kind: 'Hold',
+        reasons: decision.reasons,
+        holdSeconds: decision.holdSeconds,
+        intentsSeen: intents.length + globalIntents.length,
+      };
+    }
+
+    await deps.ledger.updateRelease(plan.service, plan.releaseId, {
+      wave: waveIndex,
+      ...(decision.usesPromotion || decision.usesForce
+        ? {
+            used: {
+              promotions: used.promotions + (decision.usesPromotion ? 1 : 0),
+              forces: used.forces + (decision.usesForce ? 1 : 0),
+            },
+          }
+        : {}),
+    });
     await emit(deps, plan.service, plan.releaseId, {
       kind: 'wave-started',
       wave: waveIndex,
       name: wave.name,
-      regions: wave.regions.map((r) => r.region),
+      regions: tasks.map((r) => r.region),
     });
     // One query for the service's regions rather than one read per region: a wave can be 40 wide.
     const states = new Map((await deps.ledger.listRegions(plan.service)).map((s) => [s.region, s]));
     const checks = await Promise.all(
-      wave.regions.map(async (task) => {
+      tasks.map(async (task) => {
         const currentVersion = states.get(task.region)?.current?.version ?? null;
         if (currentVersion === null) return { region: task.region, currentVersion, counts: emptyCounts() };
         const samples = await deps.prober.probe({
@@ -45,22 +101,25 @@ export const createEnterWave =
         return { region: task.region, currentVersion, counts: addSamples(emptyCounts(), samples) };
       }),
     );
-    const entry = checkWaveEntry(checks, plan.gate);
-    if (entry.kind === 'Blocked') {
-      await emit(deps, plan.service, plan.releaseId, { kind: 'wave-blocked', wave: waveIndex, signals: entry.signals });
-      return entry;
+    const health = checkWaveEntry(checks, plan.gate);
+    if (health.kind === 'Blocked') {
+      await emit(deps, plan.service, plan.releaseId, {
+        kind: 'wave-blocked',
+        wave: waveIndex,
+        signals: health.signals,
+      });
+      return health;
     }
-    const current = await Promise.all(wave.regions.map((t) => deps.deployer.currentRevision(t.region, t.target)));
+    const current = await Promise.all(tasks.map((t) => deps.deployer.currentRevision(t.region, t.target)));
     const updatedAt = isoAt(deps);
-    await deps.ledger.updateReleaseRegions(
-      plan.service,
-      plan.releaseId,
-      wave.regions.map((task, i) => {
-        const before = current[i];
-        return { region: task.region, phase: 'deploying', updatedAt, ...(before ? { before } : {}) };
-      }),
-    );
-    return entry;
+    const patches: ReleaseRegionPatch[] = tasks.map((task, i) => {
+      const before = current[i];
+      return { region: task.region, phase: 'deploying', updatedAt, ...(before ? { before } : {}) };
+    });
+    const left = wave.regions.filter((t) => skipped.has(t.region) && record.regions[t.region]?.phase === 'pending');
+    for (const task of left) patches.push({ region: task.region, phase: 'skipped', updatedAt });
+    await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, patches);
+    return { kind: 'Clear', regions: tasks, skipped: left.map((t) => t.region) };
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */

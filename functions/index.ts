@@ -8,6 +8,7 @@ import { createCheckRegionDeploy } from './check-region-deploy.ts';
 import type { Deps } from './deps.ts';
 import { createEnterWave } from './enter-wave.ts';
 import { createFinishRelease } from './finish-release.ts';
+import { createHold } from './hold.ts';
 import { createPlanRelease } from './plan-release.ts';
 import { createPlanRollback } from './plan-rollback.ts';
 import { createRecordRegionResult } from './record-region-result.ts';
@@ -26,6 +27,7 @@ export const functionFactories: Record<string, (deps: Deps) => AnyHandler> = {
   'check-gate': createCheckGate,
   'plan-rollback': createPlanRollback,
   'finish-release': createFinishRelease,
+  hold: (deps) => createHold({ ...deps, waitHere: deps.waitAtHolds ?? false }),
   'start-region-deploy': createStartRegionDeploy,
   'check-region-deploy': createCheckRegionDeploy,
   'verify-region': createVerifyRegion,

@@ -41,7 +41,16 @@ export const createPlanRelease =
       version: input.version,
       artifact: input.artifact,
       regionStateMachineArn: deps.regionStateMachineArn,
+      ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
     });
+    // The rollback verb: only a release that SUCCEEDED is put back (one still running is aborted instead).
+    const target = input.rollbackOf ? await deps.ledger.getRelease(config.service, input.rollbackOf) : undefined;
+    if (input.rollbackOf && target?.status !== 'SUCCEEDED') {
+      throw namedError(
+        'InvalidIntent',
+        `rollback puts back a release that SUCCEEDED; ${input.rollbackOf} is ${target?.status ?? 'unknown'}`,
+      );
+    }
 
     const startedAt = isoAt(deps);
     const lock = await deps.ledger.acquireLock(config.service, {
@@ -57,7 +66,17 @@ export const createPlanRelease =
     }
     try {
       const regionStates = await deps.ledger.listRegions(config.service);
-      await deps.ledger.createRelease(initialRecord(plan, regionStates, startedAt));
+      const record = initialRecord(plan, regionStates, startedAt);
+      if (target) {
+        // What the rolled-back release touched counts as touched here, each with the same last-known-good.
+        for (const [region, entry] of Object.entries(target.regions)) {
+          const mine = record.regions[region];
+          if (!mine || entry.phase === 'pending' || entry.phase === 'skipped') continue;
+          record.regions[region] = { ...mine, phase: 'deployed', before: entry.before };
+        }
+        record.rollbackOf = target.releaseId;
+      }
+      await deps.ledger.createRelease(record);
     } catch (error) {
       await deps.ledger.releaseLock(config.service, input.releaseId);
       throw error;

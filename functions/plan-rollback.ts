@@ -13,7 +13,8 @@ import { type Deps, emit, isoAt, namedError } from './deps.ts';
 /** The parent's state when it turns to rollback: whichever of these led here is set. */
 export interface RollbackInput {
   plan: ReleasePlan;
-  waveIndex: number;
+  /** Absent when a rollback-only release goes straight from PlanRelease to here. */
+  waveIndex?: number;
   entry?: WaveEntry;
   gate?: GateState;
   error?: { Error: string; Cause?: string };
@@ -21,9 +22,16 @@ export interface RollbackInput {
 
 /** Pure: the cause, from the state the parent was in. An error wins: it is the latest thing that happened. */
 export function rollbackCause(input: RollbackInput): RollbackCause {
-  const wave = input.waveIndex;
+  const wave = input.waveIndex ?? 0;
+  if (input.plan.mode === 'rollback')
+    return { kind: 'Requested', wave, of: input.plan.rollbackOf ?? 'an earlier release' };
   if (input.error) return { kind: 'Error', wave, error: input.error.Error, cause: input.error.Cause ?? '' };
   if (input.entry?.kind === 'Blocked') return { kind: 'WaveBlocked', wave, signals: input.entry.signals };
+  if (input.entry?.kind === 'Abort')
+    return { kind: 'Aborted', wave, actor: input.entry.control.actor, reason: input.entry.control.reason };
+  if (input.gate?.control?.kind === 'Aborted') {
+    return { kind: 'Aborted', wave, actor: input.gate.control.actor, reason: input.gate.control.reason };
+  }
   const evaluation = input.gate?.evaluation;
   if (evaluation?.kind === 'Failed') return { kind: 'GateFailed', wave, signals: evaluation.signals };
   if (evaluation?.kind === 'Inconclusive') return { kind: 'GateInconclusive', wave, signals: evaluation.signals };

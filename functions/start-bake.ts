@@ -11,7 +11,7 @@ import { eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
 import { resultPatches, resultStates } from '../core/outcome.ts';
 import type { GateState, RegionResult, ReleasePlan } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
-import { deployedTasks, gateState, probeRound } from './shared/bake.ts';
+import { deployedTasks, gateState, probeRound, releaseRecord } from './shared/bake.ts';
 
 export interface StartBakeInput {
   plan: ReleasePlan;
@@ -36,9 +36,10 @@ export const createStartBake =
       .filter((r) => r.outcome !== 'Deployed')
       .map((r) => `${r.region}: deployment failed: ${r.message ?? r.outcome}`);
     const counts = Object.fromEntries(deployResults.map((r) => [r.region, r.samples]));
-    const earlier = deployedTasks(plan, waveIndex - 1);
+    const record = await releaseRecord(deps, plan);
+    const earlier = deployedTasks(plan, waveIndex - 1, record);
     const regions = failures.length > 0 ? counts : await probeRound(deps, plan, earlier, counts);
-    return gateState(deps, plan, waveIndex, startedAt, bakeUntil, regions, failures);
+    return gateState(deps, plan, waveIndex, record, { startedAt, bakeUntil }, regions, failures);
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */

@@ -1,6 +1,6 @@
 /**
  * The state machines osls deploys, made from the SAME state-machines/*.asl.json files the local
- * engine runs: each placeholder Lambda ARN
+ * engine runs: each placeholder Lambda ARN (a Task's Resource, or a `lambda:invoke` FunctionName)
  *   arn:aws:lambda:us-east-1:123456789012:function:flotilla-<name>
  * becomes {"Fn::GetAtt": ["<Name>LambdaFunction", "Arn"]}, the function serverless.yml declares for
  * functions/<name>.ts (key `<name>` in camelCase). Nothing else changes. serverless-step-functions
@@ -39,7 +39,8 @@ function substitute(node, used) {
   if (node === null || typeof node !== 'object') return node;
   const out = {};
   for (const [key, value] of Object.entries(node)) {
-    if (key === 'Resource' && typeof value === 'string' && ANY_LAMBDA.test(value)) {
+    // A Task's Resource, or the FunctionName of a `lambda:invoke` integration (the hold's `.waitForTaskToken`).
+    if ((key === 'Resource' || key === 'FunctionName') && typeof value === 'string' && ANY_LAMBDA.test(value)) {
       const name = PLACEHOLDER.exec(value)?.[1];
       if (name === undefined) throw new Error(`Lambda resource ${value} is not a flotilla placeholder ARN`);
       if (!existsSync(path.join(ROOT, 'functions', `${name}.ts`))) {

@@ -18,6 +18,8 @@ export interface RegionState {
 
 export type RegionPhase =
   | 'pending'
+  /** Left out of this release by a release manager (skip-region): it keeps its old version. */
+  | 'skipped'
   | 'deploying'
   | 'deployed'
   | 'failed'

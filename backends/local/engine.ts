@@ -25,6 +25,8 @@ const LOCAL_ARN_PREFIX = 'arn:aws:states:local:000000000000:stateMachine:';
 export const localArn = (name: string): string => `${LOCAL_ARN_PREFIX}${name}`;
 const LAMBDA_RESOURCE = /^arn:aws:lambda:[^:]+:[^:]+:function:flotilla-([a-z-]+)$/;
 const START_EXECUTION = /^arn:aws:states:::states:startExecution(\.sync(:2)?)?$/;
+/** `lambda:invoke` integrations (the hold uses `.waitForTaskToken`): the function is in Parameters. */
+const LAMBDA_INVOKE = /^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/;
 
 interface TaskStateLike {
   Type: string;
@@ -77,6 +79,8 @@ export class LocalEngine {
   private readonly machines = new Map<string, StateMachine>();
   private readonly options: EngineOptions;
   private executions = 0;
+  /** Aborts of the executions still running, so shutting down stops them instead of orphaning them. */
+  private readonly running = new Set<() => void>();
 
   constructor(options: EngineOptions) {
     this.options = options;
@@ -87,7 +91,7 @@ export class LocalEngine {
     for (const { name: state, resource } of taskStates(definition.States as Record<string, TaskStateLike>)) {
       const lambda = LAMBDA_RESOURCE.exec(resource);
       if (lambda?.[1] && this.options.functions[lambda[1]]) continue;
-      if (START_EXECUTION.test(resource)) continue;
+      if (START_EXECUTION.test(resource) || LAMBDA_INVOKE.test(resource)) continue;
       throw namedError('UnboundTask', `state ${state} of ${name}: no local binding for ${resource}`);
     }
     const arn = localArn(name);
@@ -118,7 +122,9 @@ export class LocalEngine {
       // Handlers return plain JSON-shaped objects; the engine only passes them on.
       taskResourceLocalHandlers[state] = fn
         ? async (taskInput: Json) => (await fn(taskInput)) as Json
-        : (childInput: Json) => this.startExecutionSync(childInput, name);
+        : LAMBDA_INVOKE.test(resource)
+          ? (invokeInput: Json) => this.invoke(invokeInput)
+          : (childInput: Json) => this.startExecutionSync(childInput, name);
       if (this.options.retryIntervalMs !== undefined) retryIntervalOverrides[state] = this.options.retryIntervalMs;
     }
     const execution = machine.run(input as Parameters<StateMachine['run']>[0], {
@@ -127,8 +133,32 @@ export class LocalEngine {
         retryIntervalOverrides,
         waitTimeOverrides,
       },
-      context: { Execution: { Id: executionArn, Name: name, StartTime: new Date().toISOString(), Input: input } },
+      context: {
+        Execution: { Id: executionArn, Name: name, StartTime: new Date().toISOString(), Input: input },
+        // `$$.Task.Token` for `.waitForTaskToken` states; locally the handler itself waits, so one token does.
+        Task: { Token: `local-task-token:${executionArn}` },
+      },
     });
+    this.running.add(execution.abort);
+    try {
+      return await this.finish(arn, name, definition, execution);
+    } finally {
+      this.running.delete(execution.abort);
+    }
+  }
+
+  /** Stops every execution still running (the backend is closing). */
+  abortAll(): void {
+    for (const abort of this.running) abort();
+    this.running.clear();
+  }
+
+  private async finish(
+    arn: string,
+    name: string,
+    definition: StateMachineDefinition,
+    execution: ReturnType<StateMachine['run']>,
+  ): Promise<Json> {
     const report = this.options.onExecutionEnd;
     if (!report) return (await execution.result) as Json;
 
@@ -152,6 +182,19 @@ export class LocalEngine {
       await finish('FAILED');
       throw error;
     }
+  }
+
+  /**
+   * `lambda:invoke[.waitForTaskToken]`: calls the function its FunctionName names with the Payload.
+   * For `.waitForTaskToken` the local handler returns when the wait is over (AWS would wait for
+   * SendTaskSuccess), so its return ends the task either way.
+   */
+  private async invoke(input: Json): Promise<Json> {
+    const request = input as { FunctionName?: string; Payload?: Json };
+    const fn = LAMBDA_RESOURCE.exec(request.FunctionName ?? '')?.[1];
+    const handler = fn ? this.options.functions[fn] : undefined;
+    if (!handler) throw namedError('Lambda.ResourceNotFoundException', `no local function ${request.FunctionName}`);
+    return (await handler(request.Payload ?? {})) as Json;
   }
 
   /** `states:startExecution.sync:2`: run the child to its end; its output comes back parsed, as on AWS. */

@@ -138,6 +138,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       }),
     );
 
+    const shutdown = new AbortController();
     const finished = new Map<string, ReleaseOutcome>();
     const events: EventSink = {
       emit(event) {
@@ -154,6 +155,8 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       regionStateMachineArn: localArn('flotilla-region'),
       longPollMs: 10_000,
       pollEveryMs: 25,
+      waitAtHolds: true,
+      signal: shutdown.signal,
     };
     const functions = Object.fromEntries(Object.entries(functionFactories).map(([name, make]) => [name, make(deps)]));
     const engine = new LocalEngine({ functions, retryIntervalMs: 50 });
@@ -182,6 +185,8 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         try {
           await engine.run(releaseArn, input as never, releaseId);
         } catch (error) {
+          // Closing the backend stopped it: it stays RUNNING, and the next open finds it interrupted.
+          if (shutdown.signal.aborted) throw error;
           // Terminal Fail states (ReleaseRolledBack, RollbackFailed, ...) end here after FinishRelease
           // reported the outcome. Anything else, with the release recorded, must not stay RUNNING.
           if (!finished.has(releaseId)) {
@@ -201,6 +206,8 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         if (!outcome) throw new Error(`release ${releaseId} ended without an outcome`);
         return outcome;
       })();
+      // Whoever awaits `done` sees a failure; one nobody awaits (the backend closed under it) is not an unhandled rejection.
+      done.catch(() => {});
       return { releaseId, done };
     };
 
@@ -219,6 +226,8 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       },
       intent: (request) => submitIntent({ ledger, now }, { ...request, service: config.service }),
       async close() {
+        shutdown.abort();
+        engine.abortAll();
         await liveFleet.stopAll();
         await dynamo.close();
       },

@@ -24,7 +24,7 @@ describe('defaults', () => {
           target: { kind: 'local-process', port: 7101, command: ['node', 'server.js'], env: {}, faults: [] },
         },
       ],
-      waves: [{ name: 'wave-1', regions: ['us-east-1'], bakeSeconds: 10 }],
+      waves: [{ name: 'wave-1', regions: ['us-east-1'], bakeSeconds: 10, approval: false }],
       gate: {
         healthPath: '/health',
         probes: 5,

@@ -58,8 +58,8 @@ function config(): FlotillaConfig {
       },
     })),
     waves: [
-      { name: 'canary', regions: ['us-east-1'], bakeSeconds: 1 },
-      { name: 'rest', regions: ['eu-west-1', 'ap-southeast-2'], bakeSeconds: 1 },
+      { name: 'canary', regions: ['us-east-1'], bakeSeconds: 1, approval: false },
+      { name: 'rest', regions: ['eu-west-1', 'ap-southeast-2'], bakeSeconds: 1, approval: false },
     ],
     gate: {
       healthPath: '/health',

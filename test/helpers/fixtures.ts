@@ -24,7 +24,7 @@ export function configWith(waves: string[][], over: Partial<FlotillaConfig> = {}
       name,
       target: { kind: 'local-process', port: 7101 + i, command: ['node', 'server.js'], env: {}, faults: [] },
     })),
-    waves: waves.map((regions, i) => ({ name: `wave-${i + 1}`, regions, bakeSeconds: 10 })),
+    waves: waves.map((regions, i) => ({ name: `wave-${i + 1}`, regions, bakeSeconds: 10, approval: false })),
     gate: gate(),
     deploy: { readinessTimeoutSeconds: 10, pollSeconds: 1, maxPollSeconds: 30 },
     policy: { allowMultiRegionCanary: false },

@@ -57,7 +57,12 @@ export async function e2eConfig(
         faults: (r.faults ?? []).map((f) => ({ kind: 'unhealthy', on: 'always', ms: 0, ...f })),
       },
     })),
-    waves: waves.map((w, i) => ({ name: `wave-${i + 1}`, regions: w.map((r) => r.name), bakeSeconds: 1 })),
+    waves: waves.map((w, i) => ({
+      name: `wave-${i + 1}`,
+      regions: w.map((r) => r.name),
+      bakeSeconds: 1,
+      approval: false,
+    })),
     gate: {
       healthPath: '/health',
       probes: 3,

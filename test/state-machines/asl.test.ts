@@ -21,16 +21,24 @@ describe.each(['release', 'region'])('%s.asl.json', (name) => {
   });
 
   it('binds every Lambda task to a handler in functions/', () => {
-    for (const { resource } of taskStates(definition.States)) {
+    const tasks = new Map(
+      Object.entries(definition.States as Record<string, { Parameters?: { FunctionName?: string } }>),
+    );
+    for (const { name: state, resource } of taskStates(definition.States)) {
       const fn = /:function:flotilla-([a-z-]+)$/.exec(resource)?.[1];
       if (fn) expect(Object.keys(functionFactories)).toContain(fn);
-      else expect(resource).toBe('arn:aws:states:::states:startExecution.sync:2');
+      else if (resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken') {
+        const target = /:function:flotilla-([a-z-]+)$/.exec(tasks.get(state)?.Parameters?.FunctionName ?? '')?.[1];
+        expect(Object.keys(functionFactories)).toContain(target);
+      } else expect(resource).toBe('arn:aws:states:::states:startExecution.sync:2');
     }
   });
 
   it('sets an explicit timeout on every task (the local default is 60 s)', () => {
-    const walk = (states: Record<string, { Type: string; TimeoutSeconds?: number }>) => {
-      for (const s of Object.values(states)) if (s.Type === 'Task') expect(s.TimeoutSeconds).toBeGreaterThan(0);
+    const walk = (states: Record<string, { Type: string; TimeoutSeconds?: number; TimeoutSecondsPath?: string }>) => {
+      for (const s of Object.values(states)) {
+        if (s.Type === 'Task') expect((s.TimeoutSeconds ?? 0) > 0 || s.TimeoutSecondsPath !== undefined).toBe(true);
+      }
     };
     walk(definition.States);
   });

@@ -1,0 +1,61 @@
+/**
+ * Deploy windows, in each region's own local time. Pure: `now` comes in as milliseconds.
+ */
+import type { DeployWindow } from '../config/types.ts';
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** The weekday ('Mon') and minute of the day at `now` in `timeZone`. */
+export function localTime(now: number, timeZone: string): { day: string; minutes: number } {
+  let day = '';
+  let hour = 0;
+  let minute = 0;
+  for (const part of formatter(timeZone).formatToParts(now)) {
+    if (part.type === 'weekday') day = part.value;
+    if (part.type === 'hour') hour = Number(part.value);
+    if (part.type === 'minute') minute = Number(part.value);
+  }
+  return { day, minutes: hour * 60 + minute };
+}
+
+const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+export function windowOpen(window: DeployWindow, now: number): boolean {
+  const { day, minutes } = localTime(now, window.timeZone);
+  return (
+    (window.days as string[]).includes(day) && minutes >= minutesOf(window.start) && minutes < minutesOf(window.end)
+  );
+}
+
+/**
+ * Seconds from `now` until the window next opens (0 if open now), found minute by minute over
+ * the next 8 days so daylight-saving shifts come out right; null if it never opens.
+ */
+export function secondsUntilOpen(window: DeployWindow, now: number): number | null {
+  if (windowOpen(window, now)) return 0;
+  const nextMinute = Math.ceil((now + 1) / 60_000) * 60_000;
+  for (let t = nextMinute; t < now + 8 * 86_400_000; t += 60_000) {
+    if (windowOpen(window, t)) return Math.ceil((t - now) / 1000);
+  }
+  return null;
+}
+
+/** "Mon–Thu 09:00–16:00 Europe/Dublin", for messages. */
+export function describeWindow(window: DeployWindow): string {
+  return `${window.days.join(',')} ${window.start}–${window.end} ${window.timeZone}`;
+}

@@ -1,0 +1,55 @@
+/**
+ * Hold: a release waits for people (paused, frozen, a closed window, an approval, an Inconclusive
+ * gate). The state is a `.waitForTaskToken` task: waiting costs the parent a few history events
+ * however long it lasts. On AWS this keeps the task token in the ledger and returns; a verb wakes
+ * the release with SendTaskSuccess (or SendTaskFailure for abort), and the task's timeout wakes it
+ * for a window that opens. Locally the same state waits here until someone acts or the hold's time
+ * is up. Either way the release then looks again (EnterWave, CheckGate), which decides.
+ */
+import { lambda } from '../backends/aws/lambda.ts';
+import { ledgerFromEnv } from '../backends/aws/ledger.ts';
+import type { ReleasePlan } from '../core/types.ts';
+import { type Deps, isoAt } from './deps.ts';
+
+export interface HoldInput {
+  taskToken: string;
+  plan: ReleasePlan;
+  reasons: string[];
+  holdSeconds: number;
+  /** How many intents (the release's and the global ones) the decision to hold saw. */
+  intentsSeen: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const createHold =
+  (deps: Pick<Deps, 'ledger' | 'now' | 'signal'> & { waitHere: boolean; pollMs?: number }) =>
+  async ({ taskToken, plan, reasons, holdSeconds, intentsSeen }: HoldInput): Promise<{ woke: string }> => {
+    const { service, releaseId } = plan;
+    await deps.ledger.putHoldToken(service, releaseId, {
+      token: taskToken,
+      reason: reasons.join('; '),
+      at: isoAt(deps),
+    });
+    if (!deps.waitHere) return { woke: 'token stored' };
+
+    const count = async () =>
+      (await deps.ledger.listIntents(service, releaseId)).length +
+      (await deps.ledger.listIntents(service, null)).length;
+    // Compare with what the decision to hold was based on: an intent that came in since wakes it at once.
+    const seen = intentsSeen;
+    const deadline = deps.now() + holdSeconds * 1000;
+    try {
+      for (;;) {
+        await sleep(deps.pollMs ?? 200);
+        if (deps.signal?.aborted) return { woke: 'shutdown' };
+        if (deps.now() >= deadline) return { woke: 'time' };
+        if ((await count()) !== seen) return { woke: 'intent' };
+      }
+    } finally {
+      if (!deps.signal?.aborted) await deps.ledger.takeHoldTokens(service, releaseId);
+    }
+  };
+
+/** The Lambda entry point on AWS: keep the token; SendTaskSuccess/Failure or the timeout ends the wait. */
+export const handler = lambda(() => createHold({ ledger: ledgerFromEnv(), now: Date.now, waitHere: false }));
