@@ -138,8 +138,13 @@ describe('npm run package', () => {
       expect(existsSync(join(out, zip)), `${id}: ${zip}`).toBe(true);
       const bundle = bundles.find((b) => `${b.name}.zip` === zip);
       expect(bundle?.entry, id).toBe(`functions/${fileOf(l)}.mjs`);
-      expect(l.Properties.Timeout, id).toBeGreaterThanOrEqual(30);
-      expect(l.Properties.Timeout, id).toBeLessThanOrEqual(60);
+      if (fileOf(l) === 'github-webhook') {
+        // GitHub counts a delivery as failed after 10 s.
+        expect(l.Properties.Timeout, id).toBeLessThanOrEqual(10);
+      } else {
+        expect(l.Properties.Timeout, id).toBeGreaterThanOrEqual(30);
+        expect(l.Properties.Timeout, id).toBeLessThanOrEqual(60);
+      }
     }
   });
 
@@ -150,6 +155,10 @@ describe('npm run package', () => {
       expect(env.FLOTILLA_TOPIC_ARN, id).toEqual({ Ref: 'AlertsTopic' });
       const file = fileOf(l);
       if (file === 'plan-release') expect(env.FLOTILLA_REGION_STATE_MACHINE_ARN).toEqual({ Ref: 'RegionStateMachine' });
+      if (file === 'github-webhook') {
+        expect(env.FLOTILLA_RELEASE_STATE_MACHINE_ARN).toEqual({ Ref: 'ReleaseStateMachine' });
+        expect(env.FLOTILLA_GITHUB_SECRET_PARAM).toBe('/flotilla/github-webhook-secret');
+      }
       if (file === 'check-region-deploy') {
         // The long poll must end well inside the function's own timeout.
         expect(Number(env.FLOTILLA_LONG_POLL_MS)).toBe(45_000);
@@ -258,6 +267,8 @@ describe('npm run package', () => {
       CloudWatch: 'cloudwatch',
       DynamoDB: 'dynamodb',
       SNS: 'sns',
+      SSM: 'ssm',
+      SFN: 'states',
     };
     const roles = new Set<string>();
     for (const [id, l] of lambdas()) {
@@ -279,6 +290,27 @@ describe('npm run package', () => {
       expect(assumes, id).toBe(granted.has('codedeploy') || granted.has('cloudwatch'));
     }
     expect(roles.size).toBe(lambdas().length);
+  });
+
+  it('lets the GitHub webhook read its one secret parameter and start releases, nothing more', () => {
+    const [, webhook] = lambdas().find(([, l]) => fileOf(l) === 'github-webhook') ?? [];
+    expect(webhook).toBeDefined();
+    const granted = roleStatements(webhook).filter((s) => !actions(s).every((a) => a.startsWith('logs:')));
+    expect(granted.map((s) => [actions(s), asArray(s.Resource)])).toEqual([
+      [
+        ['ssm:GetParameter'],
+        [
+          {
+            'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/flotilla/github-webhook-secret`,
+          },
+        ],
+      ],
+      [['states:StartExecution'], [{ Ref: 'ReleaseStateMachine' }]],
+    ]);
+    // No other function starts executions.
+    for (const [id, l] of lambdas()) {
+      if (l !== webhook) expect(roleStatements(l).flatMap(actions), id).not.toContain('states:StartExecution');
+    }
   });
 
   it('lets the release state machine start and follow region executions (.sync:2), and nothing more', () => {

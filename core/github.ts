@@ -1,0 +1,110 @@
+/**
+ * GitHub webhook decisions: is a delivery really from GitHub (its signature), does a `push` start a
+ * release, and which release. Pure: no I/O, no clock; node:crypto for the HMAC only.
+ *
+ * One commit is one release: the release id (the Step Functions execution name) comes from the
+ * service and the commit alone, so a redelivered or duplicated event names the same execution,
+ * which Step Functions starts once.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { executionName } from './plan.ts';
+
+/** GitHub's header names, as API Gateway hands them over (lower case). */
+export const SIGNATURE_HEADER = 'x-hub-signature-256';
+export const EVENT_HEADER = 'x-github-event';
+export const DELIVERY_HEADER = 'x-github-delivery';
+
+/** Characters of the commit sha kept in the version and the release id. */
+export const SHORT_SHA_LENGTH = 12;
+
+const SIGNATURE = /^sha256=([0-9a-fA-F]{64})$/;
+const COMMIT_SHA = /^[0-9a-fA-F]{40}$/;
+const NO_COMMIT = /^0{40}$/;
+
+const bytesOf = (body: Buffer | string): Buffer => (typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+
+/** `sha256=<hex HMAC-SHA256 of the raw body>`: the X-Hub-Signature-256 GitHub sends. */
+export function signatureOf(secret: string, rawBody: Buffer | string): string {
+  return `sha256=${createHmac('sha256', secret).update(bytesOf(rawBody)).digest('hex')}`;
+}
+
+/**
+ * Whether `header` (X-Hub-Signature-256) is GitHub's signature of exactly these body bytes under
+ * `secret`, compared in constant time. A missing or malformed header is false, and so is an empty
+ * secret: anyone can compute an HMAC under the empty key, so a secret that was never set must not
+ * turn into "everything is signed".
+ */
+export function verifySignature(secret: string, rawBody: Buffer | string, header: string | undefined): boolean {
+  if (secret === '' || typeof header !== 'string') return false;
+  const hex = SIGNATURE.exec(header)?.[1];
+  if (hex === undefined) return false;
+  const given = Buffer.from(hex, 'hex');
+  const expected = createHmac('sha256', secret).update(bytesOf(rawBody)).digest();
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export type PushDecision =
+  | { kind: 'release'; commit: string; ref: string; repository: string; pusher?: string; compareUrl?: string }
+  | { kind: 'ignored'; why: string };
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `main` and `refs/heads/main` both mean the branch main. */
+export function branchRef(branch: string): string {
+  return branch.startsWith('refs/heads/') ? branch : `refs/heads/${branch}`;
+}
+
+/**
+ * What a parsed `push` payload asks for. Only a push that moves `refs/heads/<branch>` to a commit
+ * starts a release: pushes to other branches or tags, the branch's deletion (`deleted: true`, or
+ * `after` all zeros) and anything that is not a push payload are ignored, with the reason.
+ */
+export function releaseFromPush(event: unknown, settings: { branch: string }): PushDecision {
+  if (!isRecord(event)) return { kind: 'ignored', why: 'the payload is not a JSON object' };
+  const { ref, after, deleted, repository, pusher, compare } = event;
+  if (typeof ref !== 'string') return { kind: 'ignored', why: 'the payload has no ref: not a push' };
+  const wanted = branchRef(settings.branch);
+  if (ref !== wanted) return { kind: 'ignored', why: `push to ${ref}, not ${wanted}` };
+  if (deleted === true) return { kind: 'ignored', why: `${wanted} was deleted` };
+  if (typeof after !== 'string' || !COMMIT_SHA.test(after)) {
+    return { kind: 'ignored', why: 'the push names no commit sha in "after"' };
+  }
+  if (NO_COMMIT.test(after)) return { kind: 'ignored', why: `${wanted} points at no commit after the push` };
+  const name = isRecord(repository) ? (repository.full_name ?? repository.name) : undefined;
+  if (typeof name !== 'string' || name === '') return { kind: 'ignored', why: 'the push names no repository' };
+  const by = isRecord(pusher) ? pusher.name : undefined;
+  return {
+    kind: 'release',
+    commit: after.toLowerCase(),
+    ref,
+    repository: name,
+    ...(typeof by === 'string' && by !== '' ? { pusher: by } : {}),
+    ...(typeof compare === 'string' && compare !== '' ? { compareUrl: compare } : {}),
+  };
+}
+
+function checkedCommit(commit: string): string {
+  if (!COMMIT_SHA.test(commit)) throw new TypeError(`not a 40-character commit sha: ${JSON.stringify(commit)}`);
+  return commit.toLowerCase();
+}
+
+/**
+ * The version a commit is released as: its first 12 hex characters (what `git log --abbrev=12`
+ * shows). `flotilla release … --version <the same 12>` names the same release (see below).
+ */
+export function versionForCommit(commit: string): string {
+  return checkedCommit(commit).slice(0, SHORT_SHA_LENGTH);
+}
+
+/**
+ * The release id, i.e. the Step Functions execution name, of a commit's release:
+ * `<service>-<first 12 of the sha>`, e.g. `shop-6113728f27ae`. It is the name the CLI gives
+ * `--version <first 12 of the sha>` (`executionName(service, version, 1)`), so a webhook delivery
+ * and a CI job for the same commit name one execution. At most 80 characters of
+ * `[A-Za-z0-9_.-]`: a service name too long for that (the schema allows 40) is cut, never the sha.
+ */
+export function releaseIdForCommit(service: string, commit: string): string {
+  const version = versionForCommit(commit);
+  return executionName(service.slice(0, 80 - 1 - version.length), version, 1);
+}
