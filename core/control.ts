@@ -111,7 +111,7 @@ export interface EntryContext {
 
 export type EntryDecision =
   | { kind: 'Go'; usesPromotion: boolean; usesForce: boolean }
-  | { kind: 'Hold'; reasons: string[]; holdSeconds: number }
+  | { kind: 'Hold'; reasons: string[]; holdSeconds: number; approvalOnly: boolean }
   | { kind: 'Abort'; actor: string; reason: string };
 
 /**
@@ -136,7 +136,10 @@ export function entryDecision(ctx: EntryContext): EntryDecision {
       if (c.opensInSeconds !== null) holdSeconds = Math.min(holdSeconds, Math.max(1, c.opensInSeconds));
     }
   }
-  if (ctx.approvalNeeded && ctx.control.promotions === 0) reasons.push('waiting for approval (promote)');
-  if (reasons.length > 0) return { kind: 'Hold', reasons, holdSeconds };
+  const awaitingApproval = ctx.approvalNeeded && ctx.control.promotions === 0;
+  if (awaitingApproval) reasons.push('waiting for approval (promote)');
+  if (reasons.length > 0) {
+    return { kind: 'Hold', reasons, holdSeconds, approvalOnly: awaitingApproval && reasons.length === 1 };
+  }
   return { kind: 'Go', usesPromotion: ctx.approvalNeeded, usesForce: forced };
 }

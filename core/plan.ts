@@ -12,6 +12,8 @@ export interface PlanInput {
   version: string;
   artifact: string;
   regionStateMachineArn: string;
+  /** Who runs it, for the service's lock. */
+  owner: string;
   rollbackOf?: string;
 }
 
@@ -53,6 +55,7 @@ export function planRelease(input: PlanInput): ReleasePlan {
     gate: config.gate,
     deploy: config.deploy,
     regionStateMachineArn,
+    owner: input.owner,
     mode: input.rollbackOf ? 'rollback' : 'release',
     ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
   };

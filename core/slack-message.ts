@@ -13,7 +13,7 @@
  *   section   when a gate failed / was inconclusive / a wave was blocked: which wave, which
  *             region(s), the failing signals (alarm name and state, or probe results)
  *   section   when rolling back: what goes back, and each region's rollback result
- *   actions   (not rendered yet: the interactive part passes its block in `options.actions`)
+ *   actions   the buttons that apply now (`releaseActions`), passed in `options.actions`
  *   context   execution link, release id, time of the latest event
  *
  * Slack's limits are kept here, not hoped for: at most 50 blocks, a header's text at most 150
@@ -112,6 +112,12 @@ export interface ReleaseView {
   rollback: RollbackView | null;
   /** The outcome's reason, once the release ended. */
   reason: string | null;
+  /**
+   * The wave the release is held at before it starts (a `wave-held` event), and whether a pause is
+   * among the reasons. Absent when no hold was seen since the last wave started: then the view
+   * cannot tell whether a pause is pending (SNS carries no `wave-held`, so on AWS it is always absent).
+   */
+  held?: { wave: number; paused: boolean };
 }
 
 export interface ReleaseLinks {
@@ -212,6 +218,7 @@ export function foldEvent(view: ReleaseView | undefined, event: Stamped): Releas
       break;
     }
     case 'wave-started': {
+      if (next.held && event.wave >= next.held.wave) delete next.held;
       const wave = waveAt(event.wave);
       wave.name = event.name;
       for (const region of event.regions) regionAt(region, event.wave);
@@ -289,7 +296,13 @@ export function foldEvent(view: ReleaseView | undefined, event: Stamped): Releas
       }
       break;
     }
+    case 'wave-held': {
+      if (ended) break;
+      next.held = { wave: event.wave, paused: event.reasons.some((r) => r.startsWith('paused')) };
+      break;
+    }
     case 'rollback-started': {
+      delete next.held;
       next.rollback ??= { regions: [...event.regions], reason: event.reason };
       if (ended) break;
       next.rollingBack = true;
@@ -308,6 +321,7 @@ export function foldEvent(view: ReleaseView | undefined, event: Stamped): Releas
       next.version = outcome.version;
       next.reason = outcome.reason;
       next.rollingBack = false;
+      delete next.held;
       for (const r of outcome.regions) {
         const entry = regionAt(r.region, null);
         entry.version = r.version;
@@ -407,6 +421,8 @@ const statusEmoji: Record<ReleaseStatus, string> = {
   ABORTED: ':octagonal_sign:',
   BLOCKED: ':no_entry:',
   FAILED: ':x:',
+  QUEUED: ':double_vertical_bar:',
+  SUPERSEDED: ':fast_forward:',
 };
 
 const regionEmoji: Record<RegionDisplay, string> = {
@@ -622,6 +638,105 @@ function fallbackText(view: ReleaseView): string {
   }
   // The top-level text is mrkdwn too: escaped like the blocks.
   return truncate(escapeMrkdwn(parts.join(' — ')), MAX_FALLBACK_CHARS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buttons: the verbs a release manager can use from the message
+
+/** The verbs the message's buttons carry: each button's `action_id` is its verb. */
+export const BUTTON_VERBS = ['promote', 'pause', 'resume', 'abort', 'rollback'] as const;
+export type ButtonVerb = (typeof BUTTON_VERBS)[number];
+
+/** A button's `value`, as JSON: the release it acts on. Kept small (Slack allows 2,000 characters). */
+export interface ButtonValue {
+  service: string;
+  releaseId: string;
+}
+
+/** Block Kit: a button's `value` is at most 2,000 characters. */
+const MAX_BUTTON_VALUE_CHARS = 2000;
+
+export const isButtonVerb = (verb: unknown): verb is ButtonVerb =>
+  typeof verb === 'string' && (BUTTON_VERBS as readonly string[]).includes(verb);
+
+/** A button's `value` back as data, or null when it is not one of ours. */
+export function parseButtonValue(value: unknown): ButtonValue | null {
+  if (typeof value !== 'string' || value.length > MAX_BUTTON_VALUE_CHARS) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+  const { service, releaseId } = parsed as Record<string, unknown>;
+  if (typeof service !== 'string' || service === '' || typeof releaseId !== 'string' || releaseId === '') return null;
+  return { service, releaseId };
+}
+
+const plainText = (text: string, max: number) => ({ type: 'plain_text', text: truncate(text, max), emoji: true });
+
+/** Block Kit confirmation dialog: title ≤ 100 characters, text ≤ 300, each button ≤ 30. */
+function confirmDialog(title: string, text: string, confirm: string): object {
+  return {
+    title: plainText(title, 100),
+    text: plainText(text, 300),
+    confirm: plainText(confirm, 30),
+    deny: plainText('Cancel', 30),
+    style: 'danger',
+  };
+}
+
+function button(verb: ButtonVerb, label: string, value: string, extra: Record<string, unknown> = {}): object {
+  return { type: 'button', action_id: verb, text: plainText(label, 75), value, ...extra };
+}
+
+/**
+ * The `actions` block for the release as the view shows it, or undefined when no button applies.
+ *
+ * - RUNNING (not rolling back): Promote (passes a bake, an approval or an Inconclusive hold),
+ *   Pause and/or Resume, Abort (behind a confirmation dialog). Resume alone when the view knows
+ *   the release is held by a pause, Pause alone when it is held for other reasons only, both when
+ *   it cannot tell (a pause may be pending, or the events say nothing about holds).
+ * - SUCCEEDED: Roll back (behind a confirmation dialog).
+ * - Anything else (ended otherwise, or rolling back already): no buttons.
+ *
+ * The buttons only ask: whoever handles the click checks the intent against the release as it is
+ * then (a message may be minutes old), and records who clicked.
+ */
+export function releaseActions(view: ReleaseView): object | undefined {
+  const value = JSON.stringify({ service: view.service, releaseId: view.releaseId } satisfies ButtonValue);
+  if (value.length > MAX_BUTTON_VALUE_CHARS) return undefined;
+  const what = `${view.service} ${view.version ?? view.releaseId}`;
+  const elements: object[] = [];
+  if (view.status === 'RUNNING' && !view.rollingBack) {
+    elements.push(button('promote', 'Promote', value, { style: 'primary' }));
+    const paused = view.held?.paused;
+    if (paused !== true) elements.push(button('pause', 'Pause', value));
+    if (paused !== false) elements.push(button('resume', 'Resume', value));
+    elements.push(
+      button('abort', 'Abort', value, {
+        style: 'danger',
+        confirm: confirmDialog(
+          `Abort ${what}?`,
+          `Every region ${view.releaseId} has touched goes back to its last-known-good, and the release ends ABORTED.`,
+          'Abort',
+        ),
+      }),
+    );
+  } else if (view.status === 'SUCCEEDED') {
+    elements.push(
+      button('rollback', 'Roll back', value, {
+        style: 'danger',
+        confirm: confirmDialog(
+          `Roll back ${what}?`,
+          `Starts a rollback release that puts every region ${view.releaseId} changed back on what it ran before.`,
+          'Roll back',
+        ),
+      }),
+    );
+  }
+  return elements.length > 0 ? { type: 'actions', elements } : undefined;
 }
 
 /**

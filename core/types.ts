@@ -45,6 +45,8 @@ export interface ReleasePlan {
   deploy: DeploySettings;
   /** The child state machine each region runs in. Comes from the backend, so the ASL holds no ARN. */
   regionStateMachineArn: string;
+  /** Who runs it (`local:<host>:<pid>` or an execution ARN), for the service's lock. */
+  owner: string;
   /** 'rollback': this release only rolls back `rollbackOf` (the rollback verb). */
   mode: 'release' | 'rollback';
   rollbackOf?: string;
@@ -101,8 +103,10 @@ export interface GateState {
 export type WaveEntry =
   | { kind: 'Clear'; regions: RegionTask[]; skipped: string[] }
   | { kind: 'Blocked'; signals: string[] }
-  | { kind: 'Hold'; reasons: string[]; holdSeconds: number; intentsSeen: number }
-  | { kind: 'Abort'; control: ControlAction };
+  | { kind: 'Hold'; reasons: string[]; holdSeconds: number; intentsSeen: number; approvalOnly: boolean }
+  | { kind: 'Abort'; control: ControlAction }
+  /** Waiting for an approval while a newer build is queued: the approval moves to the newer build. */
+  | { kind: 'Superseded'; by: string };
 
 export type RegionOutcome = 'Deployed' | 'Failed' | 'RolledBack' | 'RollbackFailed';
 

@@ -17,6 +17,7 @@ import type { ReleasePlan, WaveEntry } from '../core/types.ts';
 import { describeWindow, secondsUntilOpen, windowOpen } from '../core/windows.ts';
 import type { ReleaseRegionPatch } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
+import { newestQueued } from './shared/queue.ts';
 
 export interface WaveInput {
   plan: ReleasePlan;
@@ -59,12 +60,19 @@ export const createEnterWave =
       return { kind: 'Abort', control: { kind: 'Aborted', actor: decision.actor, reason: decision.reason } };
     }
     if (decision.kind === 'Hold') {
+      // A newer build queued behind a release that only waits for an approval takes the approval
+      // over: no wave is in flight here, so this one stops and the newer one runs.
+      if (decision.approvalOnly) {
+        const newer = await newestQueued(deps, plan.service, record.startedAt);
+        if (newer) return { kind: 'Superseded', by: newer };
+      }
       await emit(deps, plan.service, plan.releaseId, { kind: 'wave-held', wave: waveIndex, reasons: decision.reasons });
       return {
         kind: 'Hold',
         reasons: decision.reasons,
         holdSeconds: decision.holdSeconds,
         intentsSeen: intents.length + globalIntents.length,
+        approvalOnly: decision.approvalOnly,
       };
     }
 

@@ -15,6 +15,8 @@ import { type Deps, emit, isoAt, namedError } from './deps.ts';
 export type FinishInput =
   | { plan: ReleasePlan; conclusion: 'Succeeded' }
   | { plan: ReleasePlan; conclusion: 'RolledBack'; cause: RollbackCause; results: RegionResult[] }
+  /** A newer build took this release's turn (queued) or its pending approval. */
+  | { plan: ReleasePlan; conclusion: 'Superseded'; by: string }
   /** The rollback machinery itself failed: judge each touched region by what the ledger recorded. */
   | { plan: ReleasePlan; conclusion: 'RollbackErrored'; waveIndex: number; error: { Error: string; Cause?: string } };
 
@@ -65,6 +67,13 @@ export const createFinishRelease =
         break;
       case 'RolledBack':
         outcome = concludeRelease(record, { kind: 'RolledBack', cause: input.cause, results: input.results }, versions);
+        break;
+      case 'Superseded':
+        outcome = {
+          ...concludeRelease(record, { kind: 'Succeeded' }, versions),
+          status: 'SUPERSEDED',
+          reason: `superseded by ${input.by}`,
+        };
         break;
       case 'RollbackErrored': {
         const cause: RollbackCause = {

@@ -19,11 +19,11 @@
  */
 
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { configFromEnv, misconfigured, secretFromSsm } from '../backends/aws/env.ts';
 import { lambda, requireEnv } from '../backends/aws/lambda.ts';
 import type { FlotillaConfig } from '../config/types.ts';
-import { formatProblems, validateConfig } from '../config/validate.ts';
 import {
   DELIVERY_HEADER,
   EVENT_HEADER,
@@ -193,32 +193,6 @@ export const createGithubWebhook = (deps: GithubWebhookDeps) => {
   };
 };
 
-function misconfigured(message: string): Error {
-  const error = new Error(message);
-  error.name = 'MisconfiguredFunction';
-  return error;
-}
-
-/** The release config from FLOTILLA_CONFIG_JSON (the config as a JSON string), validated. */
-export function configFromEnv(): FlotillaConfig {
-  const text = process.env.FLOTILLA_CONFIG_JSON;
-  if (!text) {
-    throw misconfigured(
-      'environment variable FLOTILLA_CONFIG_JSON is not set: it holds the release config (flotilla.yml) as JSON',
-    );
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    throw misconfigured(`FLOTILLA_CONFIG_JSON is not JSON: ${(error as Error).message}`);
-  }
-  const parsed = validateConfig(data);
-  if (!parsed.ok)
-    throw misconfigured(`FLOTILLA_CONFIG_JSON is not a valid config:\n${formatProblems(parsed.problems)}`);
-  return parsed.config;
-}
-
 /**
  * `s3://builds/shop/{commit}.zip` → where a commit's build is. `{commit}` is the full sha,
  * `{version}` its first 12 characters. A template with neither would name one artifact for every
@@ -229,27 +203,6 @@ export function artifactFromTemplate(template: string): (commit: string) => stri
     throw misconfigured(`FLOTILLA_ARTIFACT_TEMPLATE must contain {commit} or {version} (got ${template})`);
   }
   return (commit) => template.replaceAll('{commit}', commit).replaceAll('{version}', versionForCommit(commit));
-}
-
-/**
- * The webhook secret from SSM Parameter Store (a SecureString, decrypted), fetched once per
- * container; a failed fetch is tried again on the next delivery.
- */
-export function secretFromSsm(ssm: SSMClient, name: string): () => Promise<string> {
-  let cached: Promise<string> | undefined;
-  return () => {
-    if (cached) return cached;
-    const fetching = ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true })).then((out) => {
-      const value = out.Parameter?.Value;
-      if (!value) throw misconfigured(`SSM parameter ${name} has no value`);
-      return value;
-    });
-    cached = fetching;
-    fetching.catch(() => {
-      if (cached === fetching) cached = undefined;
-    });
-    return fetching;
-  };
 }
 
 /**
@@ -330,3 +283,5 @@ export function githubWebhookFromEnv(clients: { ssm?: SSMClient; sfn?: SFNClient
 
 /** The Lambda entry point on AWS (API Gateway HTTP API, `POST /github`). */
 export const handler = lambda(() => githubWebhookFromEnv());
+
+export { configFromEnv, secretFromSsm };

@@ -10,6 +10,7 @@ import { lambda } from '../backends/aws/lambda.ts';
 import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import type { ReleasePlan } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
+import { newestQueued } from './shared/queue.ts';
 
 export interface HoldInput {
   taskToken: string;
@@ -18,13 +19,25 @@ export interface HoldInput {
   holdSeconds: number;
   /** How many intents (the release's and the global ones) the decision to hold saw. */
   intentsSeen: number;
+  /** A queued release: the release holding the service's lock when it looked; it wakes when that changes. */
+  lockSeen?: string;
+  /** Waiting only for an approval: a newer build queuing behind takes it over, so that wakes it too. */
+  approvalOnly?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const createHold =
   (deps: Pick<Deps, 'ledger' | 'now' | 'signal'> & { waitHere: boolean; pollMs?: number }) =>
-  async ({ taskToken, plan, reasons, holdSeconds, intentsSeen }: HoldInput): Promise<{ woke: string }> => {
+  async ({
+    taskToken,
+    plan,
+    reasons,
+    holdSeconds,
+    intentsSeen,
+    lockSeen,
+    approvalOnly,
+  }: HoldInput): Promise<{ woke: string }> => {
     const { service, releaseId } = plan;
     await deps.ledger.putHoldToken(service, releaseId, {
       token: taskToken,
@@ -39,12 +52,16 @@ export const createHold =
     // Compare with what the decision to hold was based on: an intent that came in since wakes it at once.
     const seen = intentsSeen;
     const deadline = deps.now() + holdSeconds * 1000;
+    const startedAt = approvalOnly ? (await deps.ledger.getRelease(service, releaseId))?.startedAt : undefined;
     try {
       for (;;) {
         await sleep(deps.pollMs ?? 200);
         if (deps.signal?.aborted) return { woke: 'shutdown' };
         if (deps.now() >= deadline) return { woke: 'time' };
         if ((await count()) !== seen) return { woke: 'intent' };
+        if (lockSeen !== undefined && (await deps.ledger.getLock(service))?.releaseId !== lockSeen)
+          return { woke: 'lock' };
+        if (startedAt !== undefined && (await newestQueued(deps, service, startedAt))) return { woke: 'newer build' };
       }
     } finally {
       if (!deps.signal?.aborted) await deps.ledger.takeHoldTokens(service, releaseId);

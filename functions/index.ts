@@ -5,6 +5,7 @@
  */
 import { createCheckGate } from './check-gate.ts';
 import { createCheckRegionDeploy } from './check-region-deploy.ts';
+import { createClaimTurn } from './claim-turn.ts';
 import type { Deps } from './deps.ts';
 import { createEnterWave } from './enter-wave.ts';
 import { createFinishRelease } from './finish-release.ts';
@@ -23,6 +24,7 @@ type AnyHandler = (input: any) => Promise<unknown>;
 export const functionFactories: Record<string, (deps: Deps) => AnyHandler> = {
   'plan-release': createPlanRelease,
   'enter-wave': createEnterWave,
+  'claim-turn': createClaimTurn,
   'start-bake': createStartBake,
   'check-gate': createCheckGate,
   'plan-rollback': createPlanRollback,

@@ -27,6 +27,8 @@ export interface StartReleaseInput {
 export interface PlannedRelease {
   plan: ReleasePlan;
   waveIndex: number;
+  /** Another release of the service holds the lock: wait for a turn (ClaimTurn). */
+  queued: boolean;
 }
 
 export const createPlanRelease =
@@ -41,6 +43,7 @@ export const createPlanRelease =
       version: input.version,
       artifact: input.artifact,
       regionStateMachineArn: deps.regionStateMachineArn,
+      owner: input.owner,
       ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
     });
     // The rollback verb: only a release that SUCCEEDED is put back (one still running is aborted instead).
@@ -58,12 +61,9 @@ export const createPlanRelease =
       owner: input.owner,
       acquiredAt: startedAt,
     });
-    if (!lock.acquired) {
-      throw namedError(
-        'ServiceLocked',
-        `${config.service} is being released by ${lock.heldBy.releaseId} (${lock.heldBy.owner}, since ${lock.heldBy.acquiredAt})`,
-      );
-    }
+    // Another release of the service is in flight: this one queues behind it (ClaimTurn); when that
+    // one ends, only the newest queued build runs, the others end SUPERSEDED.
+    const queued = !lock.acquired;
     try {
       const regionStates = await deps.ledger.listRegions(config.service);
       const record = initialRecord(plan, regionStates, startedAt);
@@ -76,9 +76,9 @@ export const createPlanRelease =
         }
         record.rollbackOf = target.releaseId;
       }
-      await deps.ledger.createRelease(record);
+      await deps.ledger.createRelease(queued ? { ...record, status: 'QUEUED' } : record);
     } catch (error) {
-      await deps.ledger.releaseLock(config.service, input.releaseId);
+      if (!queued) await deps.ledger.releaseLock(config.service, input.releaseId);
       throw error;
     }
     await emit(deps, plan.service, plan.releaseId, {
@@ -86,7 +86,7 @@ export const createPlanRelease =
       version: plan.version,
       waves: plan.waves.map((w) => ({ name: w.name, regions: w.regions.map((r) => r.region) })),
     });
-    return { plan, waveIndex: 0 };
+    return { plan, waveIndex: 0, queued };
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */

@@ -50,7 +50,11 @@ export type ReleaseStatus =
   | 'ROLLBACK_FAILED'
   | 'BLOCKED'
   | 'FAILED'
-  | 'ABORTED';
+  | 'ABORTED'
+  /** Waiting for the release of the service in flight to end. */
+  | 'QUEUED'
+  /** A newer build was queued behind it: it never ran (or stopped at an approval), the newer one runs. */
+  | 'SUPERSEDED';
 
 export interface ReleaseRecord {
   service: string;

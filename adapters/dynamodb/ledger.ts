@@ -291,7 +291,11 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async putHoldToken(service: string, releaseId: string, token: HoldToken): Promise<void> {
-    const item: Item = { pk: servicePk(service), sk: `HOLD#${releaseId}#${token.at}#${token.token.slice(-16)}`, ...token };
+    const item: Item = {
+      pk: servicePk(service),
+      sk: `HOLD#${releaseId}#${token.at}#${token.token.slice(-16)}`,
+      ...token,
+    };
     await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item })));
   }
 

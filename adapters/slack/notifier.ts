@@ -30,6 +30,7 @@ import {
   notableKey,
   type ReleaseLinks,
   type ReleaseView,
+  releaseActions,
   renderReleaseMessage,
   renderThreadReply,
   type SlackMessage,
@@ -114,6 +115,12 @@ export interface SlackNotifierOptions {
   messages?: MessageStore;
   /** Links shown in the message (execution, commit). */
   links?: (view: ReleaseView) => ReleaseLinks;
+  /**
+   * The buttons that apply to the release (promote, pause, resume, abort, roll back: releaseActions).
+   * Default true. They need the Slack app's Interactivity Request URL to point at a
+   * slack-interactivity handler (the AWS stack deploys one); without it, turn them off.
+   */
+  buttons?: boolean;
   /** At most one request per channel per this many ms. Default 1000 (Slack: ~1 message/s per channel). */
   minIntervalMs?: number;
   /** A request with no answer within this many ms is given up (and logged). Default 10 s. */
@@ -282,6 +289,7 @@ export class SlackNotifier implements EventSink {
   readonly #writer: ProgressWriter;
   readonly #store: MessageStore;
   readonly #links: (view: ReleaseView) => ReleaseLinks;
+  readonly #buttons: boolean;
   readonly #minIntervalMs: number;
   readonly #timeoutMs: number;
   readonly #maxAttempts: number;
@@ -300,6 +308,7 @@ export class SlackNotifier implements EventSink {
     this.#writer = options.writer;
     this.#store = options.messages ?? new InMemoryMessageStore();
     this.#links = options.links ?? (() => ({}));
+    this.#buttons = options.buttons ?? true;
     this.#minIntervalMs = options.minIntervalMs ?? 1000;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#maxAttempts = options.maxAttempts ?? 5;
@@ -410,8 +419,12 @@ export class SlackNotifier implements EventSink {
   }
 
   #render(state: ReleaseState): SlackMessage {
-    const view = state.view as ReleaseView;
-    return renderReleaseMessage(view, this.#links(view));
+    return this.#renderView(state.view as ReleaseView);
+  }
+
+  #renderView(view: ReleaseView): SlackMessage {
+    const actions = this.#buttons ? releaseActions(view) : undefined;
+    return renderReleaseMessage(view, this.#links(view), actions ? { actions } : {});
   }
 
   async #postTopLevel(state: ReleaseState): Promise<{ channel: string; ts: string } | null> {
@@ -496,7 +509,7 @@ export class SlackNotifier implements EventSink {
     this.#posted.add(key);
     if (this.#disabled !== null) return;
     const view = state.view;
-    const rendered = renderReleaseMessage(view, this.#links(view));
+    const rendered = this.#renderView(view);
     const headline = notableHeadline(view, event);
     // The notification says what happened now; the blocks show the whole release.
     const body = { text: headline ? escapeMrkdwn(headline) : rendered.text, blocks: rendered.blocks };

@@ -4,15 +4,24 @@
  * progress and reads come from the ledger table and DescribeExecution.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import type { AwsBackendSettings, FlotillaConfig } from '../../config/types.ts';
-import { executionName } from '../../core/plan.ts';
+import { type IntentRequest, submitIntent } from '../../control/intents.ts';
+import type { Intent } from '../../core/control.ts';
+import { namedError } from '../../core/errors.ts';
+import { executionName, rollbackName } from '../../core/plan.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';
 import type { StartReleaseInput } from '../../functions/plan-release.ts';
 import type { EventSink, ReleaseEvent } from '../../ports/events.ts';
-import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
+import type { HoldToken, Ledger, ReleaseRecord } from '../../ports/ledger.ts';
 
 export interface AwsCliOptions {
   config: FlotillaConfig;
@@ -23,7 +32,11 @@ export interface AwsCliOptions {
   /** Pause between two reads of the ledger while following a release. */
   pollMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
 }
+
+/** A token whose task has already moved on: nothing to wake, the release reads the intent at its next safe point. */
+const GONE_TOKEN_ERRORS: ReadonlySet<string> = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
 
 export interface StartedRelease {
   releaseId: string;
@@ -44,6 +57,7 @@ export class AwsCliBackend {
   readonly #events: EventSink | undefined;
   readonly #pollMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #now: () => number;
 
   constructor(options: AwsCliOptions) {
     this.#config = options.config;
@@ -58,6 +72,108 @@ export class AwsCliBackend {
     this.#events = options.events;
     this.#pollMs = options.pollMs ?? 5_000;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Records a release manager's intent (checked by submitIntent, the same as locally) and wakes the
+   * release if it waits at a hold: SendTaskSuccess with the intent as output, or SendTaskFailure
+   * with error `ReleaseAborted` for abort. Needs states:SendTaskSuccess/SendTaskFailure on the
+   * release state machine's executions.
+   */
+  async intent(request: Omit<IntentRequest, 'service'>): Promise<Intent> {
+    const service = this.#config.service;
+    // The release the tokens belong to, should a wake fail and they need putting back.
+    const global = request.verb === 'freeze' || request.verb === 'unfreeze';
+    const releaseId = global ? null : (request.releaseId ?? (await this.ledger.getLock(service))?.releaseId ?? null);
+    const wake = async (tokens: HoldToken[]) => {
+      const results = await Promise.allSettled(tokens.map((token) => this.#wakeOne(token, request)));
+      const failed = results.flatMap((result, i) => {
+        const token = tokens[i];
+        if (result.status === 'fulfilled' || !token) return [];
+        return GONE_TOKEN_ERRORS.has((result.reason as Error).name) ? [] : [{ token, error: result.reason as Error }];
+      });
+      if (failed.length === 0) return;
+      // Keep the tokens a wake could not reach, so the next verb (or a retry) can.
+      if (releaseId !== null) {
+        await Promise.all(failed.map((f) => this.ledger.putHoldToken(service, releaseId, f.token)));
+      }
+      const first = failed[0]?.error;
+      throw namedError(
+        'WakeFailed',
+        `the ${request.verb} was recorded, but waking the release failed for ${failed.length} hold(s): ${first?.name}: ${first?.message}`,
+        first,
+      );
+    };
+    return submitIntent(
+      { ledger: this.ledger, now: this.#now, wake },
+      { ...request, ...(releaseId !== null ? { releaseId } : {}), service },
+    );
+  }
+
+  async #wakeOne(token: HoldToken, request: Omit<IntentRequest, 'service'>): Promise<void> {
+    if (request.verb === 'abort') {
+      await this.#sfn.send(
+        new SendTaskFailureCommand({
+          taskToken: token.token,
+          error: 'ReleaseAborted',
+          cause: `aborted by ${request.actor}: ${request.reason}`.slice(0, 32_000),
+        }),
+      );
+      return;
+    }
+    await this.#sfn.send(
+      new SendTaskSuccessCommand({
+        taskToken: token.token,
+        output: JSON.stringify({
+          verb: request.verb,
+          actor: request.actor,
+          reason: request.reason,
+          ...(request.region ? { region: request.region } : {}),
+        }),
+      }),
+    );
+  }
+
+  /**
+   * The `rollback` verb: records the intent (the release must have SUCCEEDED) and starts an
+   * execution named `<release>-rollback` (then `-2`, `-3`, ... once taken) that only puts back what
+   * that release changed.
+   */
+  async rollback(releaseId: string, who: { actor: string; reason: string }): Promise<StartedRelease> {
+    const service = this.#config.service;
+    const target = await this.ledger.getRelease(service, releaseId);
+    if (!target) throw namedError('InvalidIntent', `${service} has no release ${releaseId}`);
+    await submitIntent({ ledger: this.ledger, now: this.#now }, { service, verb: 'rollback', releaseId, ...who });
+    const taken = new Set((await this.ledger.listReleases(service)).map((r) => r.releaseId));
+    let attempt = 1;
+    while (taken.has(rollbackName(releaseId, attempt))) attempt += 1;
+    for (let tries = 0; ; tries += 1) {
+      const name = rollbackName(releaseId, attempt);
+      const input: StartReleaseInput = {
+        releaseId: name,
+        version: target.version,
+        artifact: target.artifact,
+        config: this.#config,
+        owner: 'flotilla-cli',
+        rollbackOf: releaseId,
+      };
+      try {
+        const started = await this.#sfn.send(
+          new StartExecutionCommand({
+            stateMachineArn: this.#settings.stateMachineArn,
+            name,
+            input: JSON.stringify(input),
+          }),
+        );
+        const executionArn = started.executionArn ?? this.executionArn(name);
+        return { releaseId: name, executionArn, consoleUrl: consoleUrl(executionArn) };
+      } catch (error) {
+        // A name used by an execution that never reached the ledger (it failed before planning): the next one.
+        if ((error as Error).name !== 'ExecutionAlreadyExists' || tries >= 20) throw error;
+        attempt += 1;
+      }
+    }
   }
 
   /**
@@ -169,6 +285,7 @@ export class AwsCliBackend {
 
 const progressOf = {
   pending: undefined,
+  skipped: undefined,
   deploying: 'deploying',
   deployed: 'deployed',
   failed: 'deploy-failed',

@@ -81,6 +81,15 @@ async function recoverInterrupted(
   now: () => number,
 ): Promise<ReleaseRecord[]> {
   const { service } = config;
+  // Queued releases wait inside the process that ran them; this process owns the state dir now,
+  // so any still QUEUED belonged to one that is gone.
+  for (const queued of (await ledger.listReleases(service, 50)).filter((r) => r.status === 'QUEUED')) {
+    await ledger.updateRelease(service, queued.releaseId, {
+      status: 'FAILED',
+      reason: 'interrupted while queued: the process that ran it exited',
+      endedAt: new Date(now()).toISOString(),
+    });
+  }
   const lock = await ledger.getLock(service);
   if (!lock) return [];
   const match = /^local:([^:]+):(\d+)$/.exec(lock.owner);
@@ -167,12 +176,11 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     const startRun = async (request: ReleaseRequest, rollbackOf?: string): Promise<StartedRelease> => {
       const previous = await ledger.listReleases(config.service);
       const taken = new Set(previous.map((r) => r.releaseId));
-      const base = rollbackOf ? `${rollbackOf}-rollback` : request.version;
+      const name = (attempt: number) =>
+        rollbackOf ? rollbackName(rollbackOf, attempt) : executionName(config.service, request.version, attempt);
       let attempt = 1;
-      while (taken.has(executionName(config.service, base, attempt))) attempt += 1;
-      const releaseId = rollbackOf
-        ? executionName('', base, attempt).replace(/^-/, '')
-        : executionName(config.service, base, attempt);
+      while (taken.has(name(attempt))) attempt += 1;
+      const releaseId = name(attempt);
       const input: StartReleaseInput = {
         releaseId,
         version: request.version,

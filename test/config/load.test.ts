@@ -233,9 +233,9 @@ describe('loadConfigFile', () => {
     ]);
     expect(config.regions.every((r) => asLocal(r.target).command.join(' ') === 'node server.js')).toBe(true);
     expect(config.waves).toEqual([
-      { name: 'canary', regions: ['us-east-1'], bakeSeconds: 2 },
-      { name: 'wave-2', regions: ['eu-west-1', 'eu-central-1'], bakeSeconds: 3 },
-      { name: 'wave-3', regions: ['ap-southeast-2', 'us-west-2', 'ap-northeast-1'], bakeSeconds: 2 },
+      { name: 'canary', regions: ['us-east-1'], bakeSeconds: 2, approval: false },
+      { name: 'wave-2', regions: ['eu-west-1', 'eu-central-1'], bakeSeconds: 3, approval: false },
+      { name: 'wave-3', regions: ['ap-southeast-2', 'us-west-2', 'ap-northeast-1'], bakeSeconds: 2, approval: false },
     ]);
     expect(config.gate).toMatchObject({
       healthPath: '/health',

@@ -279,10 +279,10 @@ describe('schema rules', () => {
       message: 'must be >= 0 (got -10)',
     },
     {
-      rule: 'an inconclusive gate rolls back',
+      rule: 'an inconclusive gate rolls back or pauses, never proceeds',
       edit: (d) => setAt(d, 'gate.onInconclusive', 'proceed'),
       path: 'gate.onInconclusive',
-      message: 'must be "rollback" (got "proceed")',
+      message: 'must be one of "rollback", "pause" (got "proceed")',
     },
     {
       rule: 'readiness timeout is at least 1 second',

@@ -12,6 +12,7 @@ const plan = (waves: string[][]) =>
     version: '2.0.0',
     artifact: '/b',
     regionStateMachineArn: 'arn',
+    owner: 'test',
   });
 
 describe('planRelease', () => {

@@ -45,7 +45,13 @@ async function setUp(config: FlotillaConfig, now?: () => number) {
       const seen = events.find(test);
       if (seen) return resolve(seen);
       const timer = setTimeout(() => reject(new Error('timed out waiting for an event')), ms);
-      waiters.push({ test, done: (e) => (clearTimeout(timer), resolve(e)) });
+      waiters.push({
+        test,
+        done: (e) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      });
     });
   return { backend, events, waitFor };
 }
@@ -217,5 +223,49 @@ describe('steering a release', () => {
     expect((await backend.ledger.getRelease('shop', run.releaseId))?.status).toBe('RUNNING');
     await backend.intent({ verb: 'promote', releaseId: run.releaseId, ...who });
     expect((await run.done).status).toBe('SUCCEEDED');
+  });
+});
+
+describe('builds merged while a release runs', () => {
+  it('queue behind it; when it ends only the newest runs next, and the older ones end SUPERSEDED', async () => {
+    const config = await e2eConfig([
+      [{ name: 'us-east-1', currency: 'USD' }],
+      [{ name: 'eu-west-1', currency: 'USD' }],
+    ]);
+    // Long enough that both newer builds queue while it runs, even on a loaded machine.
+    (config.waves[0] as FlotillaConfig['waves'][number]).bakeSeconds = 8;
+    const { backend, events, waitFor } = await setUp(config);
+    const first = await backend.start({ version: '1.0.0', artifact: GOOD_BUILD });
+    await waitFor((e) => e.kind === 'region' && e.state === 'deploying' && e.releaseId === first.releaseId);
+    const older = await backend.start({ version: '1.1.0', artifact: GOOD_BUILD });
+    await waitFor((e) => e.kind === 'wave-held' && e.releaseId === older.releaseId);
+    const newest = await backend.start({ version: '1.2.0', artifact: GOOD_BUILD });
+    await waitFor((e) => e.kind === 'wave-held' && e.releaseId === newest.releaseId);
+    expect((await backend.ledger.getRelease('shop', newest.releaseId))?.status).toBe('QUEUED');
+
+    expect((await first.done).status).toBe('SUCCEEDED');
+    expect((await older.done).status).toBe('SUPERSEDED');
+    expect((await newest.done).status).toBe('SUCCEEDED');
+    // The wave in flight was never interrupted, and the superseded build never touched a region.
+    expect(events.some((e) => e.kind === 'region' && e.releaseId === older.releaseId)).toBe(false);
+    for (const r of config.regions) expect(await servedVersion(asLocal(r.target).port)).toBe('1.2.0');
+  });
+
+  it('moves a pending approval to the newest build', async () => {
+    const config = await three();
+    (config.waves[1] as FlotillaConfig['waves'][number]).approval = true;
+    const { backend, waitFor } = await setUp(config);
+    const waiting = await backend.start({ version: '1.0.0', artifact: GOOD_BUILD });
+    await waitFor(
+      (e) =>
+        e.kind === 'wave-held' && e.releaseId === waiting.releaseId && e.reasons.some((r) => r.includes('approval')),
+    );
+    const newer = await backend.start({ version: '1.1.0', artifact: GOOD_BUILD });
+    expect((await waiting.done).status).toBe('SUPERSEDED');
+    await waitFor(
+      (e) => e.kind === 'wave-held' && e.releaseId === newer.releaseId && e.reasons.some((r) => r.includes('approval')),
+    );
+    await backend.intent({ verb: 'promote', releaseId: newer.releaseId, ...who });
+    expect((await newer.done).status).toBe('SUCCEEDED');
   });
 });

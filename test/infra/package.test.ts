@@ -138,8 +138,8 @@ describe('npm run package', () => {
       expect(existsSync(join(out, zip)), `${id}: ${zip}`).toBe(true);
       const bundle = bundles.find((b) => `${b.name}.zip` === zip);
       expect(bundle?.entry, id).toBe(`functions/${fileOf(l)}.mjs`);
-      if (fileOf(l) === 'github-webhook') {
-        // GitHub counts a delivery as failed after 10 s.
+      if (fileOf(l) === 'github-webhook' || fileOf(l) === 'slack-interactivity') {
+        // GitHub counts a delivery as failed after 10 s; Slack wants an answer within 3 s.
         expect(l.Properties.Timeout, id).toBeLessThanOrEqual(10);
       } else {
         expect(l.Properties.Timeout, id).toBeGreaterThanOrEqual(30);
@@ -158,6 +158,11 @@ describe('npm run package', () => {
       if (file === 'github-webhook') {
         expect(env.FLOTILLA_RELEASE_STATE_MACHINE_ARN).toEqual({ Ref: 'ReleaseStateMachine' });
         expect(env.FLOTILLA_GITHUB_SECRET_PARAM).toBe('/flotilla/github-webhook-secret');
+      }
+      if (file === 'slack-interactivity') {
+        expect(env.FLOTILLA_RELEASE_STATE_MACHINE_ARN).toEqual({ Ref: 'ReleaseStateMachine' });
+        expect(env.FLOTILLA_SLACK_SIGNING_SECRET_PARAM).toBe('/flotilla/slack-signing-secret');
+        expect(env).toHaveProperty('FLOTILLA_CONFIG_JSON');
       }
       if (file === 'check-region-deploy') {
         // The long poll must end well inside the function's own timeout.
@@ -307,9 +312,43 @@ describe('npm run package', () => {
       ],
       [['states:StartExecution'], [{ Ref: 'ReleaseStateMachine' }]],
     ]);
-    // No other function starts executions.
+    // No other function starts executions, but the Slack buttons' (roll back starts a release).
     for (const [id, l] of lambdas()) {
-      if (l !== webhook) expect(roleStatements(l).flatMap(actions), id).not.toContain('states:StartExecution');
+      if (l === webhook || fileOf(l) === 'slack-interactivity') continue;
+      expect(roleStatements(l).flatMap(actions), id).not.toContain('states:StartExecution');
+    }
+  });
+
+  it('lets the Slack buttons read their one secret, use the ledger, wake and start releases, nothing more', () => {
+    const [, buttons] = lambdas().find(([, l]) => fileOf(l) === 'slack-interactivity') ?? [];
+    expect(buttons).toBeDefined();
+    const granted = roleStatements(buttons).filter((s) => !actions(s).every((a) => a.startsWith('logs:')));
+    const ledger = granted.filter((s) => actions(s).every((a) => a.startsWith('dynamodb:')));
+    expect(ledger).toHaveLength(1);
+    expect(granted.filter((s) => !ledger.includes(s)).map((s) => [actions(s), asArray(s.Resource)])).toEqual([
+      [
+        ['ssm:GetParameter'],
+        [
+          {
+            'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/flotilla/slack-signing-secret`,
+          },
+        ],
+      ],
+      [
+        ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        [
+          { Ref: 'ReleaseStateMachine' },
+          {
+            'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${ReleaseStateMachine.Name}:*`,
+          },
+        ],
+      ],
+      [['states:StartExecution'], [{ Ref: 'ReleaseStateMachine' }]],
+    ]);
+    // Only it wakes releases (the CLI does too, with the user's own credentials).
+    for (const [id, l] of lambdas()) {
+      if (l === buttons) continue;
+      expect(roleStatements(l).flatMap(actions), id).not.toContain('states:SendTaskSuccess');
     }
   });
 

@@ -1,0 +1,50 @@
+/**
+ * ClaimTurn: a release queued behind another of the same service waits for the lock. When it is
+ * free, only the newest queued build takes it; older queued ones end SUPERSEDED. Two releases
+ * never deploy to the same service (and so the same region) at once, and a wave in flight is
+ * never interrupted: the queue only moves when the release in flight ends.
+ */
+import { lambda } from '../backends/aws/lambda.ts';
+import { ledgerFromEnv } from '../backends/aws/ledger.ts';
+import { eventsFromEnv } from '../backends/aws/ports.ts';
+import type { ReleasePlan } from '../core/types.ts';
+import { type Deps, emit, isoAt, namedError } from './deps.ts';
+import { newestQueued } from './shared/queue.ts';
+
+export type Turn =
+  | { kind: 'Go' }
+  | { kind: 'Superseded'; by: string }
+  | { kind: 'Wait'; reasons: string[]; lockSeen: string; intentsSeen: number };
+
+export const createClaimTurn =
+  (deps: Pick<Deps, 'ledger' | 'events' | 'now'>) =>
+  async ({ plan }: { plan: ReleasePlan }): Promise<Turn> => {
+    const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
+    if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
+    const newer = await newestQueued(deps, plan.service, record.startedAt);
+    if (newer) return { kind: 'Superseded', by: newer };
+    const lock = await deps.ledger.acquireLock(plan.service, {
+      releaseId: plan.releaseId,
+      owner: plan.owner,
+      acquiredAt: isoAt(deps),
+    });
+    if (lock.acquired) {
+      await deps.ledger.updateRelease(plan.service, plan.releaseId, { status: 'RUNNING' });
+      return { kind: 'Go' };
+    }
+    const reason = `queued behind ${lock.heldBy.releaseId}`;
+    await emit(deps, plan.service, plan.releaseId, { kind: 'wave-held', wave: 0, reasons: [reason] });
+    const intents = await deps.ledger.listIntents(plan.service, plan.releaseId);
+    const global = await deps.ledger.listIntents(plan.service, null);
+    return {
+      kind: 'Wait',
+      reasons: [reason],
+      lockSeen: lock.heldBy.releaseId,
+      intentsSeen: intents.length + global.length,
+    };
+  };
+
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
+export const handler = lambda(() =>
+  createClaimTurn({ ledger: ledgerFromEnv(), events: eventsFromEnv(), now: Date.now }),
+);

@@ -1,0 +1,539 @@
+/**
+ * SlackInteractivity: the buttons of the release's Slack message (core/slack-message.ts
+ * releaseActions), behind API Gateway (HTTP API, payload format 2.0) as the Slack app's
+ * Interactivity Request URL. Not a Task of the state machines: a click becomes an intent, exactly
+ * as `flotilla promote|pause|resume|abort|rollback` makes one (control/intents.ts), checked against
+ * the release as it is now, recorded with who clicked, and the release acts on it at its next
+ * safe point.
+ *
+ *   body over the limit                                        413
+ *   signature or timestamp missing, wrong, or > 5 min off      401  (nothing submitted)
+ *   no `payload` form field, not JSON, or not a click of ours  400
+ *   another kind of interaction, or a button we do not know    200  (ignored)
+ *   a click on one of our buttons                              200  (empty body), then the work
+ *
+ * The work: submit the intent (verb = the button's action_id, release from its value, actor
+ * `slack:<username>`, reason `via Slack button in #<channel>`), then tell the channel through the
+ * click's response_url: "<verb> recorded by <user> …", or why not (the release has moved on, say),
+ * only to the user who clicked. The work never throws: whatever fails is said and logged.
+ *
+ * Slack wants the acknowledgement within 3 seconds. `defer` decides when the work runs: with one,
+ * the 200 goes first and the work after; without one (the AWS handler as deployed), the work runs
+ * before the 200. That is the trade-off made on Lambda: a container is frozen once its handler has
+ * returned, so work left behind would stall until (if ever) the next invocation. The work is a few
+ * DynamoDB calls, at most one Step Functions call per hold token (or one StartExecution) and one
+ * HTTPS POST: well under a second once the container is warm. A cold start (the SSM read included)
+ * can come close to the 3 s; then Slack shows the clicker a timeout warning, but the intent is
+ * still recorded and the response_url answer (valid for 30 minutes) still arrives. Acknowledging
+ * first for real would take a second hop: this function invoking itself asynchronously (another
+ * IAM grant and the Lambda client in the bundle) or a queue, and since Lambda retries async events,
+ * an idempotency key per click (each intent is an audit line of its own, so a retried click would
+ * otherwise record twice).
+ *
+ * Secrets: the signing secret is never logged or echoed, and neither is the response_url (whoever
+ * holds it can post to the channel for 30 minutes).
+ */
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { configFromEnv, secretFromSsm } from '../backends/aws/env.ts';
+import { lambda, requireEnv } from '../backends/aws/lambda.ts';
+import { ledgerFromEnv } from '../backends/aws/ledger.ts';
+import type { FlotillaConfig } from '../config/types.ts';
+import { type IntentRequest, submitIntent } from '../control/intents.ts';
+import type { Intent } from '../core/control.ts';
+import { namedError } from '../core/errors.ts';
+import { rollbackName } from '../core/plan.ts';
+import {
+  type ButtonValue,
+  type ButtonVerb,
+  escapeMrkdwn,
+  isButtonVerb,
+  parseButtonValue,
+  truncate,
+} from '../core/slack-message.ts';
+import { SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER, verifySlackRequest } from '../core/slack-verify.ts';
+import type { HoldToken, Ledger } from '../ports/ledger.ts';
+import type { StartReleaseInput } from './plan-release.ts';
+
+export interface SlackInteractivityDeps {
+  /** The Slack app's signing secret (Basic Information → App Credentials). */
+  signingSecret: () => Promise<string>;
+  /** Records the intent (and wakes the release if it waits): submitIntent, or a backend's `intent`. */
+  submit: (request: IntentRequest) => Promise<unknown>;
+  /** Posts a message to a click's response_url. */
+  respond: (responseUrl: string, message: object) => Promise<void>;
+  /** Milliseconds since the epoch: the clock the request timestamp is checked against. */
+  now: () => number;
+  /**
+   * Runs the work of a click after the 200 has gone back. Absent: the work runs before the
+   * response (see the header for why that is the AWS default).
+   */
+  defer?: (work: () => Promise<void>) => void;
+  /** One structured line per request. Default: JSON on stdout (CloudWatch Logs on AWS). */
+  log?: (entry: Record<string, unknown>) => void;
+  /** Larger bodies are refused (413). Default 1 MiB (a click carries the whole message it came from). */
+  maxBodyBytes?: number;
+}
+
+export interface SlackHttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** One click on one of our buttons, as the work needs it. */
+export interface Click {
+  verb: ButtonVerb;
+  target: ButtonValue;
+  /** `slack:<username>` (or `slack:<user id>`): the audit's actor. */
+  actor: string;
+  /** How the reply names the user. */
+  who: string;
+  /** `via Slack button in #<channel>`: the audit's reason. */
+  reason: string;
+  responseUrl: string;
+}
+
+export type ParsedInteraction =
+  | { kind: 'clicks'; clicks: Click[] }
+  | { kind: 'ignored'; why: string }
+  | { kind: 'malformed'; why: string };
+
+const reply = (statusCode: number, body: Record<string, unknown>): SlackHttpResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+/** The acknowledgement Slack waits for: 200, empty body (an empty body changes nothing in the message). */
+const ACK: SlackHttpResponse = { statusCode: 200, headers: {}, body: '' };
+
+const logJson = (entry: Record<string, unknown>) => console.log(JSON.stringify(entry));
+
+const nameOf = (error: unknown) => (error instanceof Error ? error.name : 'Error');
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+function lowerCased(headers: APIGatewayProxyEventV2['headers'] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) out[name.toLowerCase()] = value;
+  return out;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' && value.trim() !== '' ? value : undefined;
+
+/** A Slack user or channel name as it may appear in the audit: no spaces or control characters, bounded. */
+const tidy = (name: string) => name.replace(/[^\w.@-]/g, '_').slice(0, 80);
+
+/**
+ * The clicks a `payload` asks for. Only `block_actions` with a button of ours (action_id one of
+ * the verbs, a value naming a release) count; other interactions and unknown buttons are ignored.
+ */
+export function parseInteraction(payload: unknown): ParsedInteraction {
+  if (!isRecord(payload)) return { kind: 'malformed', why: 'the payload is not a JSON object' };
+  if (payload.type !== 'block_actions') {
+    return { kind: 'ignored', why: `interaction ${String(payload.type ?? '(no type)')} is not a button click` };
+  }
+  const actions = payload.actions;
+  if (!Array.isArray(actions)) return { kind: 'malformed', why: 'block_actions without actions' };
+  const ours = actions.filter((a): a is Record<string, unknown> => isRecord(a) && isButtonVerb(a.action_id));
+  if (ours.length === 0) return { kind: 'ignored', why: 'no button of ours was clicked' };
+
+  const user = isRecord(payload.user) ? payload.user : {};
+  const name = text(user.username) ?? text(user.id);
+  if (name === undefined) return { kind: 'malformed', why: 'the payload names no user' };
+  const responseUrl = text(payload.response_url);
+  if (responseUrl === undefined) return { kind: 'malformed', why: 'the payload has no response_url' };
+  const channel = isRecord(payload.channel) ? payload.channel : {};
+  const channelName = text(channel.name);
+  const where = channelName ? `#${tidy(channelName)}` : text(channel.id) ? tidy(text(channel.id) as string) : 'Slack';
+
+  const clicks: Click[] = [];
+  for (const action of ours) {
+    const target = parseButtonValue(action.value);
+    if (target === null)
+      return { kind: 'malformed', why: `button ${String(action.action_id)} has no release in its value` };
+    clicks.push({
+      verb: action.action_id as ButtonVerb,
+      target,
+      actor: `slack:${tidy(name)}`,
+      who: tidy(text(user.username) ?? text(user.name) ?? name),
+      reason: `via Slack button in ${where}`,
+      responseUrl,
+    });
+  }
+  return { kind: 'clicks', clicks };
+}
+
+const PAST: Record<ButtonVerb, string> = {
+  promote: 'the release goes on past its next bake, approval or hold',
+  pause: 'the release holds before its next wave until someone resumes it',
+  resume: 'a pause no longer holds the release',
+  abort: 'the release stops at its next safe point and puts back every region it touched',
+  rollback: 'the rollback is recorded',
+};
+
+/** A rollback started on AWS says which release does it. */
+function startedOf(result: unknown): string | undefined {
+  return isRecord(result) && typeof result.started === 'string' ? result.started : undefined;
+}
+
+/** What the channel sees after a click went through. */
+export function recordedMessage(click: Click, result: unknown): object {
+  const started = startedOf(result);
+  const what = started ? `rollback release \`${escapeMrkdwn(started)}\` started` : PAST[click.verb];
+  return {
+    replace_original: false,
+    response_type: 'in_channel',
+    text: truncate(
+      `${click.verb} recorded by ${escapeMrkdwn(click.who)} for \`${escapeMrkdwn(click.target.releaseId)}\`: ${what}.`,
+      3000,
+    ),
+  };
+}
+
+/** Errors whose message is ours and meant for the person who acted. */
+const TOLD_AS_IS: ReadonlySet<string> = new Set(['InvalidIntent', 'WakeFailed', 'RollbackNotStarted']);
+
+/** What only the clicker sees when the click could not be acted on. */
+export function refusedMessage(click: Click, error: unknown): object {
+  const why = TOLD_AS_IS.has(nameOf(error))
+    ? messageOf(error)
+    : `flotilla could not record it (${nameOf(error)}); the function's log says more`;
+  return {
+    replace_original: false,
+    response_type: 'ephemeral',
+    text: truncate(
+      `:warning: ${click.verb} of \`${escapeMrkdwn(click.target.releaseId)}\` was not recorded: ${escapeMrkdwn(why)}`,
+      3000,
+    ),
+  };
+}
+
+export const createSlackInteractivity = (deps: SlackInteractivityDeps) => {
+  const limit = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const log = deps.log ?? logJson;
+
+  const say = async (click: Click, message: object) => {
+    try {
+      await deps.respond(click.responseUrl, message);
+    } catch (error) {
+      // The message, not the URL: a fetch error may quote it.
+      log({
+        outcome: 'respond-failed',
+        verb: click.verb,
+        releaseId: click.target.releaseId,
+        error: nameOf(error),
+        message: messageOf(error).split(click.responseUrl).join('[response_url]'),
+      });
+    }
+  };
+
+  const act = async (click: Click): Promise<void> => {
+    const about = {
+      verb: click.verb,
+      service: click.target.service,
+      releaseId: click.target.releaseId,
+      actor: click.actor,
+    };
+    let result: unknown;
+    try {
+      result = await deps.submit({
+        service: click.target.service,
+        verb: click.verb,
+        releaseId: click.target.releaseId,
+        actor: click.actor,
+        reason: click.reason,
+      });
+    } catch (error) {
+      log({ ...about, outcome: 'refused', error: nameOf(error), message: messageOf(error) });
+      await say(click, refusedMessage(click, error));
+      return;
+    }
+    log({ ...about, outcome: 'recorded', ...(startedOf(result) ? { started: startedOf(result) } : {}) });
+    await say(click, recordedMessage(click, result));
+  };
+
+  return async (event: APIGatewayProxyEventV2): Promise<SlackHttpResponse> => {
+    const headers = lowerCased(event.headers);
+    const tooLarge = () => {
+      log({ outcome: 'too-large', limit });
+      return reply(413, { error: `body over ${limit} bytes` });
+    };
+    if (Number(headers['content-length']) > limit) return tooLarge();
+    const body = event.body ?? '';
+    if (event.isBase64Encoded ? (body.length * 3) / 4 - 2 > limit : Buffer.byteLength(body, 'utf8') > limit) {
+      return tooLarge();
+    }
+    const raw = Buffer.from(body, event.isBase64Encoded ? 'base64' : 'utf8');
+    if (raw.length > limit) return tooLarge();
+
+    let signingSecret: string;
+    try {
+      signingSecret = await deps.signingSecret();
+    } catch (error) {
+      log({ outcome: 'no-secret', error: nameOf(error) });
+      return reply(500, { error: 'the signing secret is unavailable' });
+    }
+    const verified = verifySlackRequest({
+      signingSecret,
+      timestamp: headers[SLACK_TIMESTAMP_HEADER],
+      signature: headers[SLACK_SIGNATURE_HEADER],
+      rawBody: raw,
+      now: deps.now(),
+    });
+    if (!verified.ok) {
+      log({ outcome: 'bad-signature', why: verified.why });
+      return reply(401, { error: 'not signed by Slack' });
+    }
+
+    let payload: unknown;
+    try {
+      const field = new URLSearchParams(raw.toString('utf8')).get('payload');
+      if (field === null) throw new SyntaxError('no payload field');
+      payload = JSON.parse(field);
+    } catch {
+      log({ outcome: 'malformed', why: 'no payload form field holding JSON' });
+      return reply(400, { error: 'expected a form with a payload field holding JSON' });
+    }
+    const parsed = parseInteraction(payload);
+    if (parsed.kind === 'malformed') {
+      log({ outcome: 'malformed', why: parsed.why });
+      return reply(400, { error: parsed.why });
+    }
+    if (parsed.kind === 'ignored') {
+      log({ outcome: 'ignored', why: parsed.why });
+      return ACK;
+    }
+    const work = async () => {
+      for (const click of parsed.clicks) await act(click);
+    };
+    if (deps.defer) deps.defer(work);
+    else await work();
+    return ACK;
+  };
+};
+
+// ---------------------------------------------------------------------------------------------
+// AWS
+
+/** A token whose task has moved on: nothing to wake; the release reads the intent at its next safe point. */
+const GONE_TOKEN_ERRORS: ReadonlySet<string> = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
+
+/** A rollback release name taken by an execution that never reached the ledger is skipped; this many at most. */
+const MAX_NAME_TRIES = 20;
+
+export interface AwsSteeringDeps {
+  ledger: Ledger;
+  sfn: Pick<SFNClient, 'send'>;
+  /** The release state machine (FLOTILLA_RELEASE_STATE_MACHINE_ARN). */
+  stateMachineArn: string;
+  /** The release config (FLOTILLA_CONFIG_JSON): only the rollback verb needs it. */
+  config: () => Promise<FlotillaConfig>;
+  now: () => number;
+}
+
+/**
+ * Wakes a release waiting at holds: SendTaskSuccess with the intent as output, or SendTaskFailure
+ * with error `ReleaseAborted` for abort (the release routes on that name). A token whose task has
+ * moved on is nothing to wake; one that could not be reached (throttled, a network error) is put
+ * back in the ledger for the next verb, and the caller hears WakeFailed.
+ */
+export function wakeWithStepFunctions(
+  deps: Pick<AwsSteeringDeps, 'ledger' | 'sfn'>,
+  request: IntentRequest & { releaseId: string },
+): (tokens: HoldToken[]) => Promise<void> {
+  const wakeOne = async (token: HoldToken) => {
+    if (request.verb === 'abort') {
+      await deps.sfn.send(
+        new SendTaskFailureCommand({
+          taskToken: token.token,
+          error: 'ReleaseAborted',
+          cause: `aborted by ${request.actor}: ${request.reason}`.slice(0, 32_000),
+        }),
+      );
+      return;
+    }
+    await deps.sfn.send(
+      new SendTaskSuccessCommand({
+        taskToken: token.token,
+        output: JSON.stringify({ verb: request.verb, actor: request.actor, reason: request.reason }),
+      }),
+    );
+  };
+  return async (tokens) => {
+    const results = await Promise.allSettled(tokens.map(wakeOne));
+    const failed = results.flatMap((result, i) => {
+      const token = tokens[i];
+      if (result.status === 'fulfilled' || token === undefined || GONE_TOKEN_ERRORS.has(nameOf(result.reason)))
+        return [];
+      return [{ token, error: result.reason as unknown }];
+    });
+    if (failed.length === 0) return;
+    await Promise.all(failed.map((f) => deps.ledger.putHoldToken(request.service, request.releaseId, f.token)));
+    const first = failed[0]?.error;
+    throw namedError(
+      'WakeFailed',
+      `the ${request.verb} was recorded, but waking the release failed (${nameOf(first)}); it acts on it at its next look`,
+      first,
+    );
+  };
+}
+
+/**
+ * The `rollback` verb on AWS: records the intent (the release must have SUCCEEDED) and starts the
+ * rollback release, an execution named `<release>-rollback` (`-2`, `-3`, … once taken) whose input
+ * is `{releaseId, version, artifact, config, owner: 'slack', rollbackOf}`. Nothing is recorded when
+ * the config is missing, names another service, or a rollback of that release already runs or
+ * succeeded (a second click on the same button).
+ */
+export async function rollbackOnAws(
+  deps: AwsSteeringDeps,
+  request: IntentRequest & { releaseId: string },
+): Promise<{ intent: Intent; started: string }> {
+  const invalid = (message: string) => namedError('InvalidIntent', message);
+  const config = await deps.config();
+  if (config.service !== request.service) {
+    throw invalid(`this stack releases ${config.service}, not ${request.service}`);
+  }
+  const { service, releaseId } = request;
+  const target = await deps.ledger.getRelease(service, releaseId);
+  if (!target) throw invalid(`${service} has no release ${releaseId}`);
+  const releases = await deps.ledger.listReleases(service);
+  const earlier = releases.find(
+    (r) => r.rollbackOf === releaseId && (r.status === 'RUNNING' || r.status === 'QUEUED' || r.status === 'SUCCEEDED'),
+  );
+  if (earlier) throw invalid(`${releaseId} is already rolled back by ${earlier.releaseId} (${earlier.status})`);
+
+  const intent = await submitIntent({ ledger: deps.ledger, now: deps.now }, request);
+  const taken = new Set(releases.map((r) => r.releaseId));
+  let attempt = 1;
+  while (taken.has(rollbackName(releaseId, attempt))) attempt += 1;
+  for (let tries = 1; ; tries += 1) {
+    const name = rollbackName(releaseId, attempt);
+    const input: StartReleaseInput = {
+      releaseId: name,
+      version: target.version,
+      artifact: target.artifact,
+      config,
+      owner: 'slack',
+      rollbackOf: releaseId,
+    };
+    try {
+      await deps.sfn.send(
+        new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name, input: JSON.stringify(input) }),
+      );
+      return { intent, started: name };
+    } catch (error) {
+      if (nameOf(error) === 'ExecutionAlreadyExists' && tries < MAX_NAME_TRIES) {
+        attempt += 1;
+        continue;
+      }
+      throw namedError(
+        'RollbackNotStarted',
+        `the rollback was recorded, but starting ${name} failed (${nameOf(error)}): try again`,
+        error,
+      );
+    }
+  }
+}
+
+/** `submit` on AWS: the intent through submitIntent with the DynamoDB ledger, waking holds with Step Functions. */
+export function submitOnAws(
+  deps: AwsSteeringDeps,
+): (request: IntentRequest) => Promise<{ intent: Intent; started?: string }> {
+  return async (request) => {
+    if (!request.releaseId) throw namedError('InvalidIntent', `${request.verb} from Slack names no release`);
+    const named = { ...request, releaseId: request.releaseId };
+    if (request.verb === 'rollback') return rollbackOnAws(deps, named);
+    const intent = await submitIntent(
+      { ledger: deps.ledger, now: deps.now, wake: wakeWithStepFunctions(deps, named) },
+      named,
+    );
+    return { intent };
+  };
+}
+
+/** Slack's response_url hosts (commercial and GovSlack); anything else is refused. */
+export const isSlackResponseUrl = (url: URL): boolean =>
+  url.protocol === 'https:' && (url.hostname === 'hooks.slack.com' || url.hostname === 'hooks.slack-gov.com');
+
+/**
+ * `respond`: POSTs the message as JSON to the click's response_url, within `timeoutMs`. Only to a
+ * URL `allow` accepts (Slack's hosts by default: the payload is signed, but a function that POSTs
+ * wherever a request says would be a gift if the secret ever leaked). Throws on a refusal or a
+ * non-2xx answer (the handler logs it, without the URL).
+ */
+export function respondOverHttp(
+  options: { timeoutMs?: number; allow?: (url: URL) => boolean } = {},
+): (responseUrl: string, message: object) => Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const allow = options.allow ?? isSlackResponseUrl;
+  return async (responseUrl, message) => {
+    const url = new URL(responseUrl);
+    if (!allow(url)) throw namedError('ResponseUrlRefused', `response_url on ${url.host} is not Slack's`);
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify(message),
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: 'error',
+    });
+    await response.text();
+    if (!response.ok) throw namedError('RespondFailed', `response_url answered HTTP ${response.status}`);
+  };
+}
+
+/** What a test (or another wiring) puts in place of the defaults. */
+export interface SlackInteractivityOverrides {
+  ssm?: SSMClient;
+  sfn?: Pick<SFNClient, 'send'>;
+  ledger?: Ledger;
+  respond?: (responseUrl: string, message: object) => Promise<void>;
+  now?: () => number;
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+/**
+ * The handler wired to AWS from the environment serverless.yml sets: FLOTILLA_SLACK_SIGNING_SECRET_PARAM
+ * (an SSM SecureString, read once per container), FLOTILLA_TABLE (the ledger),
+ * FLOTILLA_RELEASE_STATE_MACHINE_ARN, and FLOTILLA_CONFIG_JSON (read only for a rollback).
+ */
+export function slackInteractivityFromEnv(overrides: SlackInteractivityOverrides = {}) {
+  const secretParam = requireEnv('FLOTILLA_SLACK_SIGNING_SECRET_PARAM');
+  const stateMachineArn = requireEnv('FLOTILLA_RELEASE_STATE_MACHINE_ARN');
+  const now = overrides.now ?? Date.now;
+  let config: Promise<FlotillaConfig> | undefined;
+  const loadConfig = () => {
+    if (config) return config;
+    const loading = Promise.resolve().then(configFromEnv);
+    config = loading;
+    // A missing or bad config is read again on the next rollback, not kept for the container's life.
+    loading.catch(() => {
+      if (config === loading) config = undefined;
+    });
+    return loading;
+  };
+  return createSlackInteractivity({
+    signingSecret: secretFromSsm(overrides.ssm ?? new SSMClient({}), secretParam),
+    submit: submitOnAws({
+      ledger: overrides.ledger ?? ledgerFromEnv(),
+      sfn: overrides.sfn ?? new SFNClient({}),
+      stateMachineArn,
+      config: loadConfig,
+      now,
+    }),
+    respond: overrides.respond ?? respondOverHttp(),
+    now,
+    ...(overrides.log ? { log: overrides.log } : {}),
+  });
+}
+
+/** The Lambda entry point on AWS (API Gateway HTTP API, `POST /slack/interactivity`). */
+export const handler = lambda(() => slackInteractivityFromEnv());
