@@ -143,11 +143,46 @@ async function openBackend(config: FlotillaConfig, events?: EventSink): Promise<
   return openLocal(config, events);
 }
 
+/**
+ * The team channel, when Slack is configured (FLOTILLA_SLACK_BOT_TOKEN + FLOTILLA_SLACK_CHANNEL,
+ * FLOTILLA_SLACK_WEBHOOK_URL, or <state dir>/slack.json with mode 0600): release events go there
+ * too. Without Slack settings the terminal progress already says everything.
+ */
+async function slackNotifier() {
+  const { SlackNotifier, slackSettingsFromEnv, slackSettingsFromStateDir } = await import(
+    '../adapters/slack/notifier.ts'
+  );
+  try {
+    const settings = slackSettingsFromEnv(process.env) ?? (await slackSettingsFromStateDir(stateDir()));
+    return settings ? new SlackNotifier(settings, { writer: process.stderr }) : undefined;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 async function openLocal(config: FlotillaConfig, events?: EventSink): Promise<LocalBackend> {
   // Loaded on demand: the engine, dynalite and the AWS SDK are not needed to validate or plan.
   const { openLocalBackend } = await import('../backends/local/index.ts');
+  const slack = events ? await slackNotifier() : undefined;
+  const sink: EventSink | undefined =
+    slack && events
+      ? {
+          async emit(event) {
+            await events.emit(event);
+            await slack.emit(event);
+          },
+        }
+      : events;
   try {
-    const backend = await openLocalBackend({ stateDir: stateDir(), config, ...(events ? { events } : {}) });
+    const backend = await openLocalBackend({ stateDir: stateDir(), config, ...(sink ? { events: sink } : {}) });
+    if (slack) {
+      // Slack updates are paced (about one a second): let the last ones go out before the command ends.
+      const close = backend.close.bind(backend);
+      backend.close = async () => {
+        await slack.flush();
+        await close();
+      };
+    }
     for (const record of backend.interrupted) {
       process.stderr.write(
         `warning: release ${record.releaseId} was interrupted (its process exited); marked FAILED. ` +
