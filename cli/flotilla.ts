@@ -54,6 +54,7 @@ point; with no release-id: the running one). Each needs --reason; --actor defaul
   abort [release-id]        stop the release and roll back every region it touched
   skip-region <region> [release-id]   leave a region that has not started out of the release
   freeze / unfreeze         hold (let go) the next wave of every release of the service
+  force [release-id]        take the next wave past a freeze or closed deploy windows (audited)
   rollback <release-id>     put back what a SUCCEEDED release changed (runs a rollback release)
 
 With \`flotilla up\` (or a \`release\`) running for the state dir, release, verbs and reads go
@@ -415,6 +416,7 @@ const STEERING_VERBS: ReadonlySet<string> = new Set([
   'skip-region',
   'freeze',
   'unfreeze',
+  'force',
 ] satisfies IntentVerb[]);
 
 function who(verb: string): { actor: string; reason: string } {
