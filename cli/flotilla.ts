@@ -25,6 +25,7 @@ import type {
   WhereAnswer,
 } from '../control/server.ts';
 import { freezeOf, type Intent } from '../core/control.ts';
+import { outcomeOfRecord } from '../core/outcome.ts';
 import { minimumDuration } from '../core/plan.ts';
 import type { ReleaseOutcome } from '../core/types.ts';
 import type { EventSink, Stamped } from '../ports/events.ts';
@@ -301,22 +302,7 @@ function auditLine(intent: Intent, withTime = true): string {
 }
 
 function outcomeFrom(record: ReleaseRecord, where: WhereAnswer): ReleaseOutcome {
-  const versions = new Map(where.regions.map((r) => [r.region, r.version]));
-  return {
-    releaseId: record.releaseId,
-    service: record.service,
-    version: record.version,
-    status: record.status,
-    reason: record.reason ?? '',
-    regions: Object.values(record.regions)
-      .sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region))
-      .map((r) => ({
-        region: r.region,
-        version: versions.get(r.region) ?? null,
-        phase: r.phase,
-        ...(r.message ? { message: r.message } : {}),
-      })),
-  };
+  return outcomeOfRecord(record, new Map(where.regions.map((r) => [r.region, r.version])));
 }
 
 /**

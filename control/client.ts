@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { processAlive } from '../backends/local/process.ts';
 import type { Intent } from '../core/control.ts';
 import { namedError } from '../core/errors.ts';
 import { CONTROL_FILE, type IntentBody, type ReleaseWithIntents, TOKEN_FILE, type WhereAnswer } from './server.ts';
@@ -15,15 +16,6 @@ export type { IntentBody, ReleaseWithIntents, WhereAnswer };
 export interface ControlEndpoint {
   url: string;
   token: string;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 interface Answer {

@@ -101,6 +101,28 @@ export function resultStates(
   return results.filter((r) => r.changed).map((r) => ({ ...context, region: r.region, current: revisionOf(r) }));
 }
 
+/** A release as it stands in the ledger, as an outcome: its status and, region by region, what runs there. */
+export function outcomeOfRecord(
+  record: ReleaseRecord,
+  currentVersions: ReadonlyMap<string, string | null>,
+): ReleaseOutcome {
+  return {
+    releaseId: record.releaseId,
+    service: record.service,
+    version: record.version,
+    status: record.status,
+    reason: record.reason ?? '',
+    regions: Object.values(record.regions)
+      .sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region))
+      .map((r) => ({
+        region: r.region,
+        version: currentVersions.get(r.region) ?? null,
+        phase: r.phase,
+        ...(r.message ? { message: r.message } : {}),
+      })),
+  };
+}
+
 /** Next poll delay while a deployment runs: doubles from `first` up to `max`. */
 export function nextPollSeconds(previous: number, first: number, max: number): number {
   if (previous < first) return first;

@@ -17,6 +17,7 @@ import type { AwsBackendSettings, FlotillaConfig } from '../../config/types.ts';
 import { type IntentRequest, submitIntent } from '../../control/intents.ts';
 import type { Intent } from '../../core/control.ts';
 import { namedError } from '../../core/errors.ts';
+import { outcomeOfRecord } from '../../core/outcome.ts';
 import { executionName, rollbackName } from '../../core/plan.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';
 import type { StartReleaseInput } from '../../functions/plan-release.ts';
@@ -264,22 +265,7 @@ export class AwsCliBackend {
 
   async outcomeOf(record: ReleaseRecord): Promise<ReleaseOutcome> {
     const states = await this.ledger.listRegions(record.service);
-    const versions = new Map(states.map((s) => [s.region, s.current?.version ?? null]));
-    return {
-      releaseId: record.releaseId,
-      service: record.service,
-      version: record.version,
-      status: record.status,
-      reason: record.reason ?? '',
-      regions: Object.values(record.regions)
-        .sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region))
-        .map((r) => ({
-          region: r.region,
-          version: versions.get(r.region) ?? null,
-          phase: r.phase,
-          ...(r.message ? { message: r.message } : {}),
-        })),
-    };
+    return outcomeOfRecord(record, new Map(states.map((s) => [s.region, s.current?.version ?? null])));
   }
 }
 

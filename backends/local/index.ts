@@ -22,6 +22,7 @@ import type { EventSink } from '../../ports/events.ts';
 import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
 import { startEmbeddedDynamo } from './dynalite-server.ts';
 import { LocalEngine, loadDefinition, localArn } from './engine.ts';
+import { processAlive } from './process.ts';
 
 export const TABLE_NAME = 'flotilla';
 
@@ -57,15 +58,6 @@ export interface LocalBackend {
   /** Releases found RUNNING whose orchestrating process is gone; marked FAILED when the backend opened. */
   interrupted: ReleaseRecord[];
   close(): Promise<void>;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
