@@ -280,12 +280,24 @@ async function serveControl(
   config: FlotillaConfig,
   hooks: HandlerHooks,
   wrap: (handler: ControlHandler) => ControlHandler,
+  /** `flotilla up` only: serve POST /github when configured, telling `note` of each delivery. */
+  github?: { note(text: string): void },
 ): Promise<ControlServer> {
-  const { controlHandlerFor, startControlServer } = await import('../control/server.ts');
+  const { controlHandlerFor, githubLogLine, githubReleasesFor, startControlServer } = await import(
+    '../control/server.ts'
+  );
   return startControlServer({
     stateDir: stateDir(),
     handler: wrap(controlHandlerFor(backend, config, hooks)),
     onError: (error) => process.stderr.write(`flotilla: control API: ${(error as Error).stack ?? String(error)}\n`),
+    ...(github
+      ? {
+          github: {
+            releases: githubReleasesFor(backend, config, hooks),
+            log: (entry: Record<string, unknown>) => github.note(githubLogLine(entry)),
+          },
+        }
+      : {}),
   });
 }
 
@@ -591,12 +603,19 @@ async function up(): Promise<number> {
         },
       },
       (handler) => noting(handler, events),
+      events,
     );
   } catch (error) {
     await backend.close();
     throw error;
   }
   print(`flotilla up: control API on ${server.url} (token in ${join(stateDir(), 'control-token')}); Ctrl-C stops`);
+  const { github } = server;
+  print(
+    github.enabled
+      ? `flotilla up: GitHub webhook on ${github.url} (pushes to ${github.branch}; builds ${github.artifactTemplate}; secret from ${github.secretFrom})`
+      : `flotilla up: GitHub webhook off: ${github.why}`,
+  );
   // Runs until a signal; returning from main() then exits with this command's code.
   const signal = await new Promise<NodeJS.Signals>((ok) => {
     onSignal = (s) => {
