@@ -44,7 +44,8 @@ commands:
   where                     which version runs in each region
   history                   past releases, newest first, each with its intents
   schema                    the JSON Schema of the config, for editors
-  up                        local: keep the backend open and serve the control API on 127.0.0.1
+  up                        local: keep the backend open; serve the control API (and POST /github when
+                            FLOTILLA_GITHUB_SECRET and FLOTILLA_ARTIFACT_TEMPLATE are set) on 127.0.0.1
                             (token in <state-dir>/control-token); releases it runs show live. Ctrl-C stops
 
 steering a release (an intent is recorded with who and why; the release acts on it at its next safe
