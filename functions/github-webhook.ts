@@ -22,6 +22,7 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { configFromEnv, misconfigured, secretFromSsm } from '../backends/aws/env.ts';
+import { rawBody } from '../backends/aws/http.ts';
 import { lambda, requireEnv } from '../backends/aws/lambda.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import {
@@ -114,14 +115,8 @@ export const createGithubWebhook = (deps: GithubWebhookDeps) => {
       log({ ...seen, outcome: 'too-large', limit });
       return reply(413, { error: `body over ${limit} bytes` });
     };
-    if (Number(headers['content-length']) > limit) return tooLarge();
-    const body = event.body ?? '';
-    // A base64 text of n characters decodes to at least 3n/4 - 2 bytes: refuse a huge one undecoded.
-    if (event.isBase64Encoded ? (body.length * 3) / 4 - 2 > limit : Buffer.byteLength(body, 'utf8') > limit) {
-      return tooLarge();
-    }
-    const raw = Buffer.from(body, event.isBase64Encoded ? 'base64' : 'utf8');
-    if (raw.length > limit) return tooLarge();
+    const raw = rawBody(event, headers['content-length'], limit);
+    if (!raw) return tooLarge();
 
     let secret: string;
     try {

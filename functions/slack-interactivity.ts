@@ -37,6 +37,7 @@ import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, StartExecuti
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { configFromEnv, secretFromSsm } from '../backends/aws/env.ts';
+import { rawBody } from '../backends/aws/http.ts';
 import { lambda, requireEnv } from '../backends/aws/lambda.ts';
 import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import type { FlotillaConfig } from '../config/types.ts';
@@ -266,13 +267,8 @@ export const createSlackInteractivity = (deps: SlackInteractivityDeps) => {
       log({ outcome: 'too-large', limit });
       return reply(413, { error: `body over ${limit} bytes` });
     };
-    if (Number(headers['content-length']) > limit) return tooLarge();
-    const body = event.body ?? '';
-    if (event.isBase64Encoded ? (body.length * 3) / 4 - 2 > limit : Buffer.byteLength(body, 'utf8') > limit) {
-      return tooLarge();
-    }
-    const raw = Buffer.from(body, event.isBase64Encoded ? 'base64' : 'utf8');
-    if (raw.length > limit) return tooLarge();
+    const raw = rawBody(event, headers['content-length'], limit);
+    if (!raw) return tooLarge();
 
     let signingSecret: string;
     try {
