@@ -1,4 +1,5 @@
-/** Shared by the bench scenarios: region names and how they fall into waves. */
+/** Shared by the bench scenarios: region names, how they fall into waves, the gate they bake under. */
+import type { GateSettings } from '../config/types.ts';
 
 /** `region-01` … `region-NN`. */
 export function regionNames(count: number): string[] {
@@ -14,4 +15,19 @@ export function splitWaves(names: readonly string[], sizes: readonly number[]): 
     start += size;
   }
   return waves;
+}
+
+/** One probe a check, any error fails, one sample is enough: the bench measures Flotilla, not the service. */
+export function benchGate(bakeSeconds: number): GateSettings {
+  return {
+    healthPath: '/health',
+    probes: 1,
+    intervalSeconds: 1,
+    maxErrorRate: 0,
+    minSamples: 1,
+    probeTimeoutMs: 1000,
+    probeSpacingMs: 0,
+    bakeSeconds,
+    onInconclusive: 'rollback',
+  };
 }

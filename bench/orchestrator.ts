@@ -13,7 +13,7 @@ import { functionFactories } from '../functions/index.ts';
 import type { Stamped } from '../ports/events.ts';
 import type { ProbeSample } from '../ports/health-prober.ts';
 import type { DeploymentStatus, RegionDeployer, Revision } from '../ports/region-deployer.ts';
-import { regionNames, splitWaves } from './fleet.ts';
+import { benchGate, regionNames, splitWaves } from './fleet.ts';
 
 /** A region target that only waits: every deployment takes exactly `deployMs`. */
 export class WaitingDeployer implements RegionDeployer {
@@ -139,17 +139,7 @@ export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<
       bakeSeconds: s.bakeSeconds,
       approval: false,
     })),
-    gate: {
-      healthPath: '/health',
-      probes: 1,
-      intervalSeconds: 1,
-      maxErrorRate: 0,
-      minSamples: 1,
-      probeTimeoutMs: 1000,
-      probeSpacingMs: 0,
-      bakeSeconds: s.bakeSeconds,
-      onInconclusive: 'rollback',
-    },
+    gate: benchGate(s.bakeSeconds),
     deploy: { readinessTimeoutSeconds: 60, pollSeconds: 1, maxPollSeconds: 5 },
     policy: { allowMultiRegionCanary: true },
   };

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { startEmbeddedDynamo } from '../backends/local/dynalite-server.ts';
 import { openLocalBackend } from '../backends/local/index.ts';
 import type { FlotillaConfig } from '../config/types.ts';
+import { benchGate } from './fleet.ts';
 import { historyFigures } from './history.ts';
 import { runScenario, type Scenario } from './orchestrator.ts';
 
@@ -136,17 +137,7 @@ async function main() {
             approval: false,
           },
         ],
-        gate: {
-          healthPath: '/health',
-          probes: 1,
-          intervalSeconds: 1,
-          maxErrorRate: 0,
-          minSamples: 1,
-          probeTimeoutMs: 1000,
-          probeSpacingMs: 0,
-          bakeSeconds: 0,
-          onInconclusive: 'rollback',
-        },
+        gate: benchGate(0),
         deploy: { readinessTimeoutSeconds: 30, pollSeconds: 1, maxPollSeconds: 5 },
         policy: { allowMultiRegionCanary: true },
       };

@@ -1,6 +1,5 @@
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import type { FaultSpec, GateSettings, LocalTarget } from '../../config/types.ts';
 import type { DeploymentRequest, DeploymentStatus } from '../../ports/region-deployer.ts';
+import { freePorts } from '../helpers/local.ts';
 
 const builds = path.resolve(import.meta.dirname, '../../examples/shop/builds');
 const good = path.join(builds, 'good');
@@ -29,12 +29,9 @@ const gate: GateSettings = {
 };
 
 async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error('no port');
+  return port;
 }
 
 async function localTarget(options: { env?: Record<string, string>; faults?: FaultSpec[] } = {}): Promise<LocalTarget> {
