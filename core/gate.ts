@@ -2,8 +2,8 @@
  * Gate verdicts. Pure: the caller passes samples and `now`.
  * Missing data is never a pass: too few samples at the end of a bake is Inconclusive.
  */
-import type { GateSettings } from '../config/types.ts';
-import type { ProbeSample } from '../ports/health-prober.ts';
+import type { GateSettings } from './config.ts';
+import type { ProbeSample } from './model.ts';
 import type { GateDecision, GateEvaluation, SampleCounts, Verdict } from './types.ts';
 
 export const emptyCounts = (): SampleCounts => ({ ok: 0, errors: 0, missing: 0 });

@@ -1,8 +1,7 @@
 /**
  * Terminal states. Every release ends in one of them, and says region by region what runs there now.
  */
-import type { RegionPhase, RegionState, ReleaseRecord, ReleaseRegionPatch } from '../ports/ledger.ts';
-import type { Revision } from '../ports/region-deployer.ts';
+import type { RegionPhase, RegionState, ReleaseRecord, ReleaseRegionPatch, Revision } from './model.ts';
 import { describeCause } from './rollback.ts';
 import type { RegionOutcome, RegionResult, ReleaseOutcome, RollbackCause } from './types.ts';
 

@@ -2,8 +2,8 @@
  * Wave planning: turns a validated config and what each region runs now into the plan the
  * release state machine walks. Pure: no clock, no I/O.
  */
-import type { FlotillaConfig } from '../config/types.ts';
-import type { RegionState, ReleaseRecord } from '../ports/ledger.ts';
+import type { FlotillaConfig } from './config.ts';
+import type { RegionState, ReleaseRecord } from './model.ts';
 import type { ReleasePlan, Revision } from './types.ts';
 
 export interface PlanInput {

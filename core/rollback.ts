@@ -3,7 +3,7 @@
  * Every region this release touched goes back, earlier waves included, each to the revision it
  * ran before the release (its last-known-good). Re-running it gives the same plan: idempotent.
  */
-import type { ReleaseRecord } from '../ports/ledger.ts';
+import type { ReleaseRecord } from './model.ts';
 import type { RegionTask, ReleasePlan, RollbackCause, RollbackPlan } from './types.ts';
 
 /** A region counts as touched once it was marked for deploying, whatever came of it; skipped ones never are. */

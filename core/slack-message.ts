@@ -19,8 +19,8 @@
  * Slack's limits are kept here, not hoped for: at most 50 blocks, a header's text at most 150
  * characters, a section's text at most 3,000; long lists end with "…and N more regions".
  */
-import type { RegionProgress, Stamped } from '../ports/events.ts';
-import type { ReleaseStatus } from '../ports/ledger.ts';
+import type { RegionProgress, Stamped } from './events.ts';
+import type { ReleaseStatus } from './model.ts';
 
 /** Block Kit: "a maximum of 50 blocks" per message. */
 export const MAX_BLOCKS = 50;

@@ -2,9 +2,8 @@
  * A release as data. Everything the state machines pass between states is one of these plain
  * JSON shapes; the pure functions in this folder decide, the functions in `functions/` act.
  */
-import type { DeploySettings, DeployWindow, GateSettings, RegionTarget } from '../config/types.ts';
-import type { ReleaseStatus } from '../ports/ledger.ts';
-import type { Revision } from '../ports/region-deployer.ts';
+import type { DeploySettings, DeployWindow, GateSettings, RegionTarget } from './config.ts';
+import type { ReleaseStatus, Revision } from './model.ts';
 
 export type { ReleaseStatus, Revision };
 

@@ -1,7 +1,7 @@
 /**
  * Deploy windows, in each region's own local time. Pure: `now` comes in as milliseconds.
  */
-import type { DeployWindow } from '../config/types.ts';
+import type { DeployWindow } from './config.ts';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 

@@ -4,11 +4,11 @@
  * Inconclusive gate with onInconclusive: pause). An abort or a promote decides over the signals.
  */
 
-import { lambda } from '../backends/aws/lambda.ts';
-import { ledgerFromEnv } from '../backends/aws/ledger.ts';
-import { eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
 import type { GateState, ReleasePlan } from '../core/types.ts';
 import type { Deps } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
+import { eventsFromEnv, proberFromEnv } from './runtime/ports.ts';
 import { deployedTasks, gateState, probeRound, releaseRecord } from './shared/bake.ts';
 
 export const createCheckGate =

@@ -3,12 +3,12 @@
  * with back-off, so a long deploy costs a bounded number of history events per hour.
  */
 
-import { lambda, longPollMs } from '../backends/aws/lambda.ts';
-import { deployerFromEnv } from '../backends/aws/ports.ts';
 import { nextPollSeconds } from '../core/outcome.ts';
 import type { RegionTask } from '../core/types.ts';
 import type { DeploymentStatus } from '../ports/region-deployer.ts';
 import type { Deps } from './deps.ts';
+import { lambda, longPollMs } from './runtime/lambda.ts';
+import { deployerFromEnv } from './runtime/ports.ts';
 import type { DeploymentHandle } from './start-region-deploy.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

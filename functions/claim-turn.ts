@@ -4,11 +4,12 @@
  * never deploy to the same service (and so the same region) at once, and a wave in flight is
  * never interrupted: the queue only moves when the release in flight ends.
  */
-import { lambda } from '../backends/aws/lambda.ts';
-import { ledgerFromEnv } from '../backends/aws/ledger.ts';
-import { eventsFromEnv } from '../backends/aws/ports.ts';
+
 import type { ReleasePlan } from '../core/types.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
+import { eventsFromEnv } from './runtime/ports.ts';
 import { newestQueued } from './shared/queue.ts';
 
 export type Turn =

@@ -8,15 +8,16 @@
  * of what runs there (CodeDeploy's last successful deployment may predate Flotilla), else what
  * PlanRelease found in the ledger. Skipped regions are left out and recorded as skipped.
  */
-import { lambda } from '../backends/aws/lambda.ts';
-import { ledgerFromEnv } from '../backends/aws/ledger.ts';
-import { deployerFromEnv, eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
+
 import { controlState, entryDecision, freezeOf } from '../core/control.ts';
 import { addSamples, checkWaveEntry, emptyCounts } from '../core/gate.ts';
 import type { ReleasePlan, WaveEntry } from '../core/types.ts';
 import { describeWindow, secondsUntilOpen, windowOpen } from '../core/windows.ts';
 import type { ReleaseRegionPatch } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
+import { deployerFromEnv, eventsFromEnv, proberFromEnv } from './runtime/ports.ts';
 import { newestQueued } from './shared/queue.ts';
 
 export interface WaveInput {

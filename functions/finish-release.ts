@@ -3,14 +3,14 @@
  * status (core/outcome.ts), writes it with each region's version, and frees the service lock.
  */
 
-import { lambda } from '../backends/aws/lambda.ts';
-import { ledgerFromEnv } from '../backends/aws/ledger.ts';
-import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { concludeRelease, resultPatches, resultStates } from '../core/outcome.ts';
 import { touchedRegions } from '../core/rollback.ts';
 import type { RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
+import { eventsFromEnv } from './runtime/ports.ts';
 
 export type FinishInput =
   | { plan: ReleasePlan; conclusion: 'Succeeded' }

@@ -21,9 +21,6 @@
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { configFromEnv, misconfigured, secretFromSsm } from '../backends/aws/env.ts';
-import { rawBody } from '../backends/aws/http.ts';
-import { lambda, requireEnv } from '../backends/aws/lambda.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import {
   DELIVERY_HEADER,
@@ -35,6 +32,9 @@ import {
   versionForCommit,
 } from '../core/github.ts';
 import type { StartReleaseInput } from './plan-release.ts';
+import { configFromEnv, misconfigured, secretFromSsm } from './runtime/env.ts';
+import { rawBody } from './runtime/http.ts';
+import { lambda, requireEnv } from './runtime/lambda.ts';
 
 /** What the handler asks the release engine for: one commit's release. */
 export interface StartRequest {

@@ -6,10 +6,11 @@
  * for a window that opens. Locally the same state waits here until someone acts or the hold's time
  * is up. Either way the release then looks again (EnterWave, CheckGate), which decides.
  */
-import { lambda } from '../backends/aws/lambda.ts';
-import { ledgerFromEnv } from '../backends/aws/ledger.ts';
+
 import type { ReleasePlan } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
 import { newestQueued } from './shared/queue.ts';
 
 export interface HoldInput {

@@ -21,11 +21,11 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SNSEvent } from 'aws-lambda';
 import { DynamoMessageStore } from '../adapters/slack/dynamo-message-store.ts';
 import { type MessageStore, SlackNotifier } from '../adapters/slack/notifier.ts';
-import { lambda } from '../backends/aws/lambda.ts';
 import type { ProgressWriter } from '../cli/progress.ts';
 import type { ReleaseLinks, ReleaseView } from '../core/slack-message.ts';
 import type { Stamped } from '../ports/events.ts';
 import { namedError } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
 
 export interface NotifySlackDeps {
   notifier: Pick<SlackNotifier, 'emit' | 'flush'>;

@@ -4,13 +4,13 @@
  * and returns the plan the parent state machine walks.
  */
 
-import { lambda, requireEnv } from '../backends/aws/lambda.ts';
-import { ledgerFromEnv } from '../backends/aws/ledger.ts';
-import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { formatProblems, validateConfig } from '../config/validate.ts';
 import { initialRecord, planRelease } from '../core/plan.ts';
 import type { ReleasePlan } from '../core/types.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
+import { lambda, requireEnv } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
+import { eventsFromEnv } from './runtime/ports.ts';
 
 export interface StartReleaseInput {
   releaseId: string;

@@ -3,12 +3,12 @@
  * (the decision itself is core/rollback.ts `planRollback`).
  */
 
-import { lambda } from '../backends/aws/lambda.ts';
-import { ledgerFromEnv } from '../backends/aws/ledger.ts';
-import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { describeCause, planRollback } from '../core/rollback.ts';
 import type { GateState, ReleasePlan, RollbackCause, RollbackPlan, WaveEntry } from '../core/types.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
+import { eventsFromEnv } from './runtime/ports.ts';
 
 /** The parent's state when it turns to rollback: whichever of these led here is set. */
 export interface RollbackInput {

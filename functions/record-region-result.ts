@@ -4,12 +4,12 @@
  * phases and what each now runs (core/outcome.ts `resultPatches`, `resultStates`).
  */
 
-import { lambda } from '../backends/aws/lambda.ts';
-import { eventsFromEnv } from '../backends/aws/ports.ts';
 import { emptyCounts, rollbackHealthy } from '../core/gate.ts';
 import type { RegionResult, RegionTask, SampleCounts } from '../core/types.ts';
 import type { RegionProgress } from '../ports/events.ts';
 import { type Deps, emit } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { eventsFromEnv } from './runtime/ports.ts';
 import type { DeploymentHandle } from './start-region-deploy.ts';
 
 export interface ChildState {

@@ -36,10 +36,6 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { configFromEnv, secretFromSsm } from '../backends/aws/env.ts';
-import { rawBody } from '../backends/aws/http.ts';
-import { lambda, requireEnv } from '../backends/aws/lambda.ts';
-import { ledgerFromEnv } from '../backends/aws/ledger.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import { type IntentRequest, submitIntent } from '../control/intents.ts';
 import type { Intent } from '../core/control.ts';
@@ -56,6 +52,10 @@ import {
 import { SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER, verifySlackRequest } from '../core/slack-verify.ts';
 import type { HoldToken, Ledger } from '../ports/ledger.ts';
 import type { StartReleaseInput } from './plan-release.ts';
+import { configFromEnv, secretFromSsm } from './runtime/env.ts';
+import { rawBody } from './runtime/http.ts';
+import { lambda, requireEnv } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
 
 export interface SlackInteractivityDeps {
   /** The Slack app's signing secret (Basic Information → App Credentials). */

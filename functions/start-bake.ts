@@ -5,12 +5,12 @@
  * region of earlier waves is probed too: they count during this bake as much as the new ones.
  */
 
-import { lambda } from '../backends/aws/lambda.ts';
-import { ledgerFromEnv } from '../backends/aws/ledger.ts';
-import { eventsFromEnv, proberFromEnv } from '../backends/aws/ports.ts';
 import { resultPatches, resultStates } from '../core/outcome.ts';
 import type { GateState, RegionResult, ReleasePlan } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
+import { eventsFromEnv, proberFromEnv } from './runtime/ports.ts';
 import { deployedTasks, gateState, probeRound, releaseRecord } from './shared/bake.ts';
 
 export interface StartBakeInput {

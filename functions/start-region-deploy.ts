@@ -4,10 +4,11 @@
  * before this child started (EnterWave, PlanRollback), so a crash from here on still leaves it on
  * the rollback list.
  */
-import { lambda } from '../backends/aws/lambda.ts';
-import { deployerFromEnv, eventsFromEnv } from '../backends/aws/ports.ts';
+
 import type { RegionTask } from '../core/types.ts';
 import { type Deps, emit } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { deployerFromEnv, eventsFromEnv } from './runtime/ports.ts';
 
 export interface DeploymentHandle {
   deploymentId: string;

@@ -3,11 +3,11 @@
  * Its samples seed the wave's gate; for a rollback they decide whether the region is healthy again.
  */
 
-import { lambda } from '../backends/aws/lambda.ts';
-import { proberFromEnv } from '../backends/aws/ports.ts';
 import { addSamples, emptyCounts } from '../core/gate.ts';
 import type { RegionTask, SampleCounts } from '../core/types.ts';
 import type { Deps } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { proberFromEnv } from './runtime/ports.ts';
 
 export const createVerifyRegion =
   (deps: Pick<Deps, 'prober'>) =>

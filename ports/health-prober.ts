@@ -4,12 +4,9 @@
  * plus HTTP probes of its health URL when one is configured.
  */
 import type { GateSettings, RegionTarget } from '../config/types.ts';
+import type { ProbeSample } from '../core/model.ts';
 
-/** One probe's result. `missing` means no answer in time: it is neither a pass nor a failure. */
-export type ProbeSample =
-  | { kind: 'ok'; status?: number; version?: string }
-  | { kind: 'error'; status?: number; version?: string; message: string }
-  | { kind: 'missing'; message: string };
+export type { ProbeSample };
 
 export interface ProbeRequest {
   region: string;

@@ -4,16 +4,9 @@
  * The shape follows CodeDeploy on purpose: start a deployment, then poll it.
  */
 import type { RegionTarget } from '../config/types.ts';
+import type { Revision } from '../core/model.ts';
 
-/** What gets deployed: a version and where its bits are. */
-export interface Revision {
-  version: string;
-  /**
-   * Where the bits are. Local: the absolute path of a build directory. CodeDeploy: `s3://bucket/key`
-   * (an S3 bundle for Server platforms) or `appspec:<content>` (AppSpec content for Lambda and ECS).
-   */
-  artifact: string;
-}
+export type { Revision };
 
 /** Why a deployment happens: drives fault injection locally and audit everywhere. */
 export type DeployPurpose = 'deploy' | 'rollback';

@@ -8,7 +8,7 @@
  * paying for a Lambda that sleeps; SDK retries inside a Lambda cannot.
  *
  * Bundles: `AwsClientCache` makes clients only with the factories it is given, so a Lambda bundle
- * built from it (backends/aws/ports.ts) carries only the SDK clients its handler uses. `AwsClients`
+ * built from it (functions/runtime/ports.ts) carries only the SDK clients its handler uses. `AwsClients`
  * adds every default factory: handy in tests and scripts, but it pulls all four clients into a bundle.
  */
 import { CloudWatchClient, type CloudWatchClientConfig } from '@aws-sdk/client-cloudwatch';

@@ -1,0 +1,26 @@
+/**
+ * Release events, as they happen: the CLI renders them as live progress, the notifier as Slack
+ * messages, the SNS sink forwards them. Plain data.
+ */
+import type { ControlAction, GateEvaluation, ReleaseOutcome } from './types.ts';
+
+export type RegionProgress =
+  | 'deploying'
+  | 'deployed'
+  | 'deploy-failed'
+  | 'rolling-back'
+  | 'rolled-back'
+  | 'rollback-failed';
+
+export type ReleaseEvent =
+  | { kind: 'release-started'; version: string; waves: { name: string; regions: string[] }[] }
+  | { kind: 'wave-started'; wave: number; name: string; regions: string[] }
+  | { kind: 'wave-blocked'; wave: number; signals: string[] }
+  /** The wave waits: paused, frozen, outside a window, or for an approval. */
+  | { kind: 'wave-held'; wave: number; reasons: string[] }
+  | { kind: 'region'; wave: number; region: string; state: RegionProgress; version: string | null; message?: string }
+  | { kind: 'gate'; wave: number; regions: string[]; evaluation: GateEvaluation; control?: ControlAction }
+  | { kind: 'rollback-started'; regions: string[]; reason: string }
+  | { kind: 'release-finished'; outcome: ReleaseOutcome };
+
+export type Stamped = ReleaseEvent & { service: string; releaseId: string; at: string };

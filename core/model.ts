@@ -1,0 +1,105 @@
+/**
+ * The release's domain model: what runs where, every release and what it did to each region, the
+ * lock and hold tokens, probe samples. Plain data shared by the core, the ports and the adapters;
+ * the ports import these, never the reverse.
+ */
+
+/** What gets deployed: a version and where its bits are. */
+export interface Revision {
+  version: string;
+  /**
+   * Where the bits are. Local: the absolute path of a build directory. CodeDeploy: `s3://bucket/key`
+   * (an S3 bundle for Server platforms) or `appspec:<content>` (AppSpec content for Lambda and ECS).
+   */
+  artifact: string;
+}
+
+/** One probe's result. `missing` means no answer in time: it is neither a pass nor a failure. */
+export type ProbeSample =
+  | { kind: 'ok'; status?: number; version?: string }
+  | { kind: 'error'; status?: number; version?: string; message: string }
+  | { kind: 'missing'; message: string };
+
+/** What a region runs now, as far as the ledger knows. */
+export interface RegionState {
+  service: string;
+  region: string;
+  current: Revision | null;
+  /** The release that put `current` there (a deploy or a rollback). */
+  releaseId: string | null;
+  updatedAt: string;
+}
+
+export type RegionPhase =
+  | 'pending'
+  /** Left out of this release by a release manager (skip-region): it keeps its old version. */
+  | 'skipped'
+  | 'deploying'
+  | 'deployed'
+  | 'failed'
+  | 'rolling-back'
+  | 'rolled-back'
+  | 'rollback-failed';
+
+/** One region's part in one release. `before` is its last-known-good: what rollback returns it to. */
+export interface ReleaseRegion {
+  region: string;
+  wave: number;
+  phase: RegionPhase;
+  before: Revision | null;
+  /** Human-readable cause of the latest failure, if any. */
+  message?: string;
+  updatedAt: string;
+}
+
+/** Fields of one region's entry to change; the others stay as they are. */
+export type ReleaseRegionPatch = { region: string } & Partial<
+  Pick<ReleaseRegion, 'phase' | 'before' | 'message' | 'updatedAt'>
+>;
+
+export type ReleaseStatus =
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'ROLLED_BACK'
+  | 'ROLLBACK_FAILED'
+  | 'BLOCKED'
+  | 'FAILED'
+  | 'ABORTED'
+  /** Waiting for the release of the service in flight to end. */
+  | 'QUEUED'
+  /** A newer build was queued behind it: it never ran (or stopped at an approval), the newer one runs. */
+  | 'SUPERSEDED';
+
+export interface ReleaseRecord {
+  service: string;
+  releaseId: string;
+  version: string;
+  artifact: string;
+  status: ReleaseStatus;
+  /** Index of the wave in flight (or last reached). */
+  wave: number;
+  waveCount: number;
+  /** Why the release ended the way it did (gate verdict, blocked wave, error), for humans. */
+  reason?: string;
+  regions: Record<string, ReleaseRegion>;
+  startedAt: string;
+  endedAt?: string;
+  /** How many promote and force intents the release has acted on (each acts once). */
+  used?: { promotions: number; forces: number };
+  /** Set on a release that only rolls back another one (the `rollback` verb). */
+  rollbackOf?: string;
+}
+
+/** A task token of a release waiting at a hold (AWS `.waitForTaskToken`), kept so a verb can wake it. */
+export interface HoldToken {
+  token: string;
+  reason: string;
+  at: string;
+}
+
+export interface LockHolder {
+  releaseId: string;
+  /** Who holds it: on the local backend `local:<hostname>:<pid>`, on AWS the execution ARN. */
+  owner: string;
+  acquiredAt: string;
+}
