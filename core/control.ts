@@ -4,16 +4,9 @@
  * deploy: an intent is data, applied by the release itself (the Argo Rollouts way).
  */
 
-export type Verb =
-  | 'pause'
-  | 'resume'
-  | 'promote'
-  | 'abort'
-  | 'rollback'
-  | 'skip-region'
-  | 'freeze'
-  | 'unfreeze'
-  | 'force';
+import type { Verb } from './verbs.ts';
+
+export type { Verb };
 
 /** One action of a release manager, as recorded: who, when, why. */
 export interface Intent {
