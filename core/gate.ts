@@ -4,7 +4,7 @@
  */
 import type { GateSettings } from './config.ts';
 import type { ProbeSample } from './model.ts';
-import type { GateDecision, GateEvaluation, SampleCounts, Verdict } from './types.ts';
+import type { GateEvaluation, SampleCounts, Verdict } from './types.ts';
 
 export const emptyCounts = (): SampleCounts => ({ ok: 0, errors: 0, missing: 0 });
 
@@ -40,7 +40,7 @@ export function worst(a: Verdict, b: Verdict): Verdict {
   return rank[a] >= rank[b] ? a : b;
 }
 
-function describe(region: string, c: SampleCounts, gate: GateSettings): string {
+export function describeCounts(region: string, c: SampleCounts, gate: GateSettings): string {
   const answered = c.ok + c.errors;
   const rate = answered === 0 ? 0 : c.errors / answered;
   const base = `${region}: ${c.errors}/${answered} probes of ${gate.healthPath} failed (${(rate * 100).toFixed(0)}% > ${(gate.maxErrorRate * 100).toFixed(0)}% allowed)`;
@@ -57,7 +57,7 @@ export function regionVerdict(c: SampleCounts, gate: GateSettings): Verdict {
 }
 
 /**
- * Evaluates a wave's bake. A region fails as soon as it has answered at least one probe round
+ * Evaluates a wave's bake. A failed deployment fails it outright. A region fails as soon as it has answered at least one probe round
  * and its error rate is over the limit, so a bad build is caught at the first check rather than
  * at the end of the bake. Before the bake ends nothing passes; at the end, a region with fewer
  * than `minSamples` answered probes makes the gate Inconclusive.
@@ -68,14 +68,17 @@ export function evaluateGate(input: {
   gate: GateSettings;
   now: number;
   bakeUntil: number;
+  /** Regions of the wave whose deployment failed, each with why: a failed deploy fails the gate. */
+  failedDeploys?: readonly { region: string; message: string }[];
 }): GateEvaluation {
   const { regions, samples, gate, now, bakeUntil } = input;
-  const failed: string[] = [];
+  const failed: string[] = (input.failedDeploys ?? []).map((f) => `${f.region}: deployment failed: ${f.message}`);
+  if (failed.length > 0) return { kind: 'Failed', signals: failed };
   const short: string[] = [];
   for (const region of regions) {
     const c = samples[region] ?? emptyCounts();
     const verdict = regionVerdict(c, gate);
-    if (verdict === 'Failed') failed.push(describe(region, c, gate));
+    if (verdict === 'Failed') failed.push(describeCounts(region, c, gate));
     else if (verdict === 'Inconclusive') {
       const answered = c.ok + c.errors;
       const why = c.lastProblem ? `; last: ${c.lastProblem}` : '';
@@ -88,51 +91,6 @@ export function evaluateGate(input: {
   if (now < bakeUntil) return { kind: 'Baking', remainingMs: bakeUntil - now };
   if (short.length > 0) return { kind: 'Inconclusive', signals: short };
   return { kind: 'Passed' };
-}
-
-/** What the release does after a gate evaluation. */
-export function decide(evaluation: GateEvaluation, gate: GateSettings): GateDecision {
-  switch (evaluation.kind) {
-    case 'Baking':
-      return 'continue';
-    case 'Passed':
-      return 'next-wave';
-    case 'Failed':
-      return 'rollback';
-    case 'Inconclusive':
-      switch (gate.onInconclusive) {
-        case 'rollback':
-          return 'rollback';
-        case 'pause':
-          return 'hold';
-      }
-  }
-}
-
-/**
- * Before a wave deploys, each of its regions that already runs a version must be healthy:
- * deploying onto an existing fire would blame the new build for it, or hide it.
- * Regions with nothing deployed yet have nothing to check.
- */
-export function checkWaveEntry(
-  regions: readonly { region: string; currentVersion: string | null; counts: SampleCounts }[],
-  gate: GateSettings,
-): { kind: 'Clear' } | { kind: 'Blocked'; signals: string[] } {
-  const signals: string[] = [];
-  for (const { region, currentVersion, counts } of regions) {
-    if (currentVersion === null) continue;
-    const answered = counts.ok + counts.errors;
-    if (answered === 0) {
-      signals.push(
-        `${region}: no health data before the wave (${counts.missing} probes unanswered${counts.lastProblem ? `; last: ${counts.lastProblem}` : ''})`,
-      );
-    } else if (counts.errors / answered > gate.maxErrorRate) {
-      signals.push(
-        `${region} was already unhealthy on ${currentVersion} before the wave: ${describe(region, counts, gate)}`,
-      );
-    }
-  }
-  return signals.length > 0 ? { kind: 'Blocked', signals } : { kind: 'Clear' };
 }
 
 /**

@@ -88,6 +88,24 @@ export interface ReleaseRecord {
   used?: { promotions: number; forces: number };
   /** Set on a release that only rolls back another one (the `rollback` verb). */
   rollbackOf?: string;
+  /** What the release waits for right now, if anything (null or absent: it is not held). */
+  hold?: ReleaseHold | null;
+}
+
+/** Why a release waits: each reason with who caused it. */
+export interface HoldReason {
+  kind: 'paused' | 'frozen' | 'window' | 'approval' | 'queued' | 'inconclusive';
+  /** For people: "paused by ops@host: reason", "eu-west-1 is outside its window (…)". */
+  text: string;
+  /** Who caused it, when a person did (pause, freeze). */
+  actor?: string;
+}
+
+/** A release waiting at a safe point: before wave `wave` (or at its gate), since when, and why. */
+export interface ReleaseHold {
+  wave: number;
+  since: string;
+  reasons: HoldReason[];
 }
 
 /** A task token of a release waiting at a hold (AWS `.waitForTaskToken`), kept so a verb can wake it. */

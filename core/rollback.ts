@@ -1,10 +1,105 @@
 /**
- * The rollback decision: which regions go back, and to what. Pure.
- * Every region this release touched goes back, earlier waves included, each to the revision it
- * ran before the release (its last-known-good). Re-running it gives the same plan: idempotent.
+ * The rollback decision, whole: *whether* a release rolls back (a gate verdict, an abort, a
+ * promote that passes a bake, a failed deploy, a blocked wave, an error), *which* regions go back,
+ * each *to what*, and *why*. Pure. The state machine's Choice states only route on what these
+ * functions return; the `rollback` verb's rules (which regions a rollback of a finished release
+ * may put back) are here too, so the verb and the release agree.
  */
-import type { ReleaseRecord } from './model.ts';
-import type { RegionTask, ReleasePlan, RollbackCause, RollbackPlan } from './types.ts';
+
+import type { GateSettings } from './config.ts';
+import { type ControlState, type Intent, latest } from './control.ts';
+import { REFUSALS, type Refusal } from './errors.ts';
+import type { ReleaseRecord, Revision } from './model.ts';
+import type {
+  ControlAction,
+  GateDecision,
+  GateEvaluation,
+  GateState,
+  RegionTask,
+  ReleasePlan,
+  RollbackCause,
+  RollbackPlan,
+  WaveEntry,
+} from './types.ts';
+
+export interface AfterCheck {
+  decision: GateDecision;
+  /** Set when a person decided instead of the signals (abort, promote). */
+  control?: ControlAction;
+  /** A promote was used up deciding this. */
+  usesPromotion: boolean;
+}
+
+/**
+ * What a wave does after a gate check. An abort rolls back whatever the signals say; a Failed
+ * gate rolls back (a promote never passes a failure); a promote ends a bake or passes an
+ * Inconclusive hold, and is used up doing so; otherwise the verdict decides: baking goes on,
+ * Passed moves on, Inconclusive rolls back or holds for a human as the config says.
+ */
+export function afterCheck(input: {
+  evaluation: GateEvaluation;
+  onInconclusive: GateSettings['onInconclusive'];
+  control: ControlState;
+  intents: readonly Intent[];
+}): AfterCheck {
+  const { evaluation, control, intents } = input;
+  const person = (kind: ControlAction['kind'], intent: Intent | undefined): ControlAction => ({
+    kind,
+    actor: intent?.actor ?? 'unknown',
+    reason: intent?.reason ?? '',
+  });
+  const byVerdict: GateDecision =
+    evaluation.kind === 'Baking'
+      ? 'continue'
+      : evaluation.kind === 'Passed'
+        ? 'next-wave'
+        : evaluation.kind === 'Failed'
+          ? 'rollback'
+          : input.onInconclusive === 'pause'
+            ? 'hold'
+            : 'rollback';
+  if (evaluation.kind === 'Failed') return { decision: 'rollback', usesPromotion: false };
+  if (control.abort) {
+    return { decision: 'rollback', control: person('Aborted', latest(intents, 'abort')), usesPromotion: false };
+  }
+  if (control.promotions > 0 && (byVerdict === 'continue' || byVerdict === 'hold')) {
+    return { decision: 'next-wave', control: person('Promoted', latest(intents, 'promote')), usesPromotion: true };
+  }
+  return { decision: byVerdict, usesPromotion: false };
+}
+
+/** The parent's state when it turns to rollback: whichever of these led here is set. */
+export interface RollbackInput {
+  plan: Pick<ReleasePlan, 'mode' | 'rollbackOf'>;
+  /** Absent when a rollback-only release goes straight from PlanRelease to here. */
+  waveIndex?: number;
+  entry?: WaveEntry | { kind: 'Abort'; control: ControlAction };
+  gate?: Pick<GateState, 'evaluation' | 'control'>;
+  error?: { Error: string; Cause?: string };
+}
+
+/** Why the release rolls back, from the state the parent was in. An error wins: it is the latest thing that happened. */
+export function rollbackCause(input: RollbackInput): RollbackCause {
+  const wave = input.waveIndex ?? 0;
+  if (input.plan.mode === 'rollback')
+    return { kind: 'Requested', wave, of: input.plan.rollbackOf ?? 'an earlier release' };
+  if (input.error) return { kind: 'Error', wave, error: input.error.Error, cause: input.error.Cause ?? '' };
+  if (input.entry?.kind === 'Blocked') return { kind: 'WaveBlocked', wave, signals: input.entry.signals };
+  if (input.entry?.kind === 'Abort')
+    return { kind: 'Aborted', wave, actor: input.entry.control.actor, reason: input.entry.control.reason };
+  if (input.gate?.control?.kind === 'Aborted') {
+    return { kind: 'Aborted', wave, actor: input.gate.control.actor, reason: input.gate.control.reason };
+  }
+  const evaluation = input.gate?.evaluation;
+  if (evaluation?.kind === 'Failed') return { kind: 'GateFailed', wave, signals: evaluation.signals };
+  if (evaluation?.kind === 'Inconclusive') return { kind: 'GateInconclusive', wave, signals: evaluation.signals };
+  return {
+    kind: 'Error',
+    wave,
+    error: 'UnknownCause',
+    cause: 'rollback requested without a failed gate, block or error',
+  };
+}
 
 /** A region counts as touched once it was marked for deploying, whatever came of it; skipped ones never are. */
 export function touchedRegions(record: ReleaseRecord): string[] {
@@ -14,6 +109,11 @@ export function touchedRegions(record: ReleaseRecord): string[] {
     .map((r) => r.region);
 }
 
+/**
+ * Which regions go back, and to what: every region this release touched, earlier waves included,
+ * each to the revision it ran before the release (its last-known-good). Re-running it gives the
+ * same plan: idempotent.
+ */
 export function planRollback(plan: ReleasePlan, record: ReleaseRecord, cause: RollbackCause): RollbackPlan {
   const tasks = new Map<string, RegionTask>();
   for (const wave of plan.waves) for (const task of wave.regions) tasks.set(task.region, task);
@@ -25,6 +125,87 @@ export function planRollback(plan: ReleasePlan, record: ReleaseRecord, cause: Ro
     steps.push({ ...task, action: 'rollback', revision: entry.before });
   }
   return { cause, steps };
+}
+
+export const sameRevision = (a: Revision | null | undefined, b: Revision | null | undefined): boolean =>
+  (a ?? null) === null ? (b ?? null) === null : a?.version === b?.version && a?.artifact === b?.artifact;
+
+export type RollbackOfDecision =
+  | { kind: 'Plan'; regions: { region: string; wave: number; to: Revision }[] }
+  | { kind: 'Refused'; refusal: Refusal; message: string };
+
+/**
+ * The `rollback` verb: which regions a rollback of a finished release puts back. Only regions
+ * that still run what that release deployed go back, each to what it ran before; a region that
+ * moved on since (a newer release, a rollback) makes the whole request refused, naming it, and so
+ * does one that had nothing before (rolling it back would leave it with nothing). A release still
+ * running is aborted instead; one already rolled back says by which release.
+ */
+export function planRollbackOf(input: {
+  target: ReleaseRecord;
+  /** The service's releases (any order), to find an earlier rollback of the target. */
+  releases: readonly ReleaseRecord[];
+  /** What each region runs now. */
+  current: ReadonlyMap<string, Revision | null>;
+}): RollbackOfDecision {
+  const { target } = input;
+  const refuse = (refusal: Refusal, message: string): RollbackOfDecision => ({ kind: 'Refused', refusal, message });
+  if (target.status === 'RUNNING' || target.status === 'QUEUED') {
+    return refuse(
+      REFUSALS.NotApplicable,
+      `${target.releaseId} is ${target.status}: abort it instead (flotilla abort ${target.releaseId})`,
+    );
+  }
+  if (target.rollbackOf !== undefined) {
+    return refuse(
+      REFUSALS.NotApplicable,
+      `${target.releaseId} is itself the rollback of ${target.rollbackOf}: release the build you want instead`,
+    );
+  }
+  const earlier = input.releases.find(
+    (r) =>
+      r.rollbackOf === target.releaseId &&
+      (r.status === 'RUNNING' || r.status === 'QUEUED' || r.status === 'SUCCEEDED' || r.status === 'ROLLED_BACK'),
+  );
+  if (earlier) {
+    const how =
+      earlier.status === 'RUNNING' || earlier.status === 'QUEUED' ? 'being rolled back' : 'already rolled back';
+    return refuse(REFUSALS.NoChange, `${target.releaseId} is ${how} by ${earlier.releaseId}`);
+  }
+  const deployed: Revision = { version: target.version, artifact: target.artifact };
+  const regions: { region: string; wave: number; to: Revision }[] = [];
+  const moved: string[] = [];
+  const empty: string[] = [];
+  for (const region of touchedRegions(target)) {
+    const entry = target.regions[region];
+    if (!entry) continue;
+    const now = input.current.get(region) ?? null;
+    if (sameRevision(now, deployed)) {
+      if (entry.before === null) empty.push(region);
+      else regions.push({ region, wave: entry.wave, to: entry.before });
+    } else if (!sameRevision(now, entry.before)) {
+      moved.push(`${region} (now ${now?.version ?? 'nothing'})`);
+    }
+  }
+  if (moved.length > 0) {
+    return refuse(
+      REFUSALS.NotApplicable,
+      `cannot roll back ${target.releaseId}: ${moved.join(', ')} moved on since; roll back the newer release instead`,
+    );
+  }
+  if (empty.length > 0) {
+    return refuse(
+      REFUSALS.NotApplicable,
+      `cannot roll back ${target.releaseId}: ${empty.join(', ')} ran nothing before it, and a rollback never leaves a region with nothing; release the build you want there instead`,
+    );
+  }
+  if (regions.length === 0) {
+    return refuse(
+      REFUSALS.NoChange,
+      `nothing to roll back: every region ${target.releaseId} touched already runs what it ran before`,
+    );
+  }
+  return { kind: 'Plan', regions };
 }
 
 export function describeCause(cause: RollbackCause): string {

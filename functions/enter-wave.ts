@@ -1,16 +1,17 @@
 /**
  * EnterWave: the safe point before a wave. What release managers asked for comes first (the
- * decision is core/control.ts `entryDecision`): abort rolls back; a pause, a freeze, a closed
+ * decision is core/entry.ts `entryDecision`): abort rolls back; a pause, a freeze, a closed
  * deploy window or a wave waiting for approval holds (HoldWave, then this check again). Then each
- * region that already runs a version is probed: one already unhealthy blocks the wave (core/gate.ts
- * `checkWaveEntry`). A clear wave is marked touched in the ledger, every region at once and
+ * region that already runs a version is probed: one already unhealthy blocks the wave (core/entry.ts
+ * `healthAtEntry`). A clear wave is marked touched in the ledger, every region at once and
  * *before* anything changes there, with each region's last-known-good: the platform's own record
  * of what runs there (CodeDeploy's last successful deployment may predate Flotilla), else what
  * PlanRelease found in the ledger. Skipped regions are left out and recorded as skipped.
  */
 
-import { controlState, entryDecision, freezeOf } from '../core/control.ts';
-import { addSamples, checkWaveEntry, emptyCounts } from '../core/gate.ts';
+import { controlState, freezeOf } from '../core/control.ts';
+import { entryDecision, healthAtEntry } from '../core/entry.ts';
+import { addSamples, emptyCounts } from '../core/gate.ts';
 import type { ReleasePlan, WaveEntry } from '../core/types.ts';
 import { describeWindow, secondsUntilOpen, windowOpen } from '../core/windows.ts';
 import type { ReleaseRegionPatch } from '../ports/ledger.ts';
@@ -50,6 +51,7 @@ export const createEnterWave =
         : [],
     );
     const decision = entryDecision({
+      wave: waveIndex,
       control,
       intents,
       frozen: freezeOf(globalIntents),
@@ -67,10 +69,18 @@ export const createEnterWave =
         const newer = await newestQueued(deps, plan.service, record.startedAt);
         if (newer) return { kind: 'Superseded', by: newer };
       }
-      await emit(deps, plan.service, plan.releaseId, { kind: 'wave-held', wave: waveIndex, reasons: decision.reasons });
+      const reasons = decision.reasons.map((r) => r.text);
+      // The hold as the ledger shows it (status, the dashboard): what it waits for and who caused it.
+      const same = JSON.stringify(record.hold?.reasons) === JSON.stringify(decision.reasons);
+      if (!same || record.hold?.wave !== waveIndex) {
+        await deps.ledger.updateRelease(plan.service, plan.releaseId, {
+          hold: { wave: waveIndex, since: isoAt(deps), reasons: decision.reasons },
+        });
+      }
+      await emit(deps, plan.service, plan.releaseId, { kind: 'wave-held', wave: waveIndex, reasons });
       return {
         kind: 'Hold',
-        reasons: decision.reasons,
+        reasons,
         holdSeconds: decision.holdSeconds,
         intentsSeen: intents.length + globalIntents.length,
         approvalOnly: decision.approvalOnly,
@@ -79,6 +89,7 @@ export const createEnterWave =
 
     await deps.ledger.updateRelease(plan.service, plan.releaseId, {
       wave: waveIndex,
+      hold: null,
       ...(decision.usesPromotion || decision.usesForce
         ? {
             used: {
@@ -110,7 +121,7 @@ export const createEnterWave =
         return { region: task.region, currentVersion, counts: addSamples(emptyCounts(), samples) };
       }),
     );
-    const health = checkWaveEntry(checks, plan.gate);
+    const health = healthAtEntry(checks, plan.gate);
     if (health.kind === 'Blocked') {
       await emit(deps, plan.service, plan.releaseId, {
         kind: 'wave-blocked',

@@ -1,7 +1,7 @@
 /**
  * StartBake: after a wave's regions deployed, record their results (one ledger write for the
  * wave) and start its bake. A region whose deployment failed
- * fails the gate at once; otherwise the children's verification samples seed the gate, and every
+ * fails the gate at once (core/gate.ts decides); otherwise the children's verification samples seed the gate, and every
  * region of earlier waves is probed too: they count during this bake as much as the new ones.
  */
 
@@ -34,7 +34,7 @@ export const createStartBake =
     const bakeUntil = startedAt + (wave?.bakeSeconds ?? 0) * 1000;
     const failures = deployResults
       .filter((r) => r.outcome !== 'Deployed')
-      .map((r) => `${r.region}: deployment failed: ${r.message ?? r.outcome}`);
+      .map((r) => ({ region: r.region, message: r.message ?? r.outcome }));
     const counts = Object.fromEntries(deployResults.map((r) => [r.region, r.samples]));
     const record = await releaseRecord(deps, plan);
     const earlier = deployedTasks(plan, waveIndex - 1, record);

@@ -51,7 +51,7 @@ export interface Ledger {
   updateRelease(
     service: string,
     releaseId: string,
-    patch: Partial<Pick<ReleaseRecord, 'status' | 'wave' | 'reason' | 'endedAt' | 'used'>>,
+    patch: Partial<Pick<ReleaseRecord, 'status' | 'wave' | 'reason' | 'endedAt' | 'used' | 'hold'>>,
   ): Promise<void>;
 
   /** Records a release manager's intent (the audit trail is these, in order). */

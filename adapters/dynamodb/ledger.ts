@@ -246,7 +246,7 @@ export class DynamoDbLedger implements Ledger {
   async updateRelease(
     service: string,
     releaseId: string,
-    patch: Partial<Pick<ReleaseRecord, 'status' | 'wave' | 'reason' | 'endedAt' | 'used'>>,
+    patch: Partial<Pick<ReleaseRecord, 'status' | 'wave' | 'reason' | 'endedAt' | 'used' | 'hold'>>,
   ): Promise<void> {
     // Only the fields given (and not undefined) are written; everything else stays as it is.
     const fields = Object.entries(patch).filter(([, value]) => value !== undefined);
@@ -572,6 +572,7 @@ function toReleaseRecord(item: Item): ReleaseRecord {
   if (item.endedAt !== undefined) record.endedAt = item.endedAt as string;
   if (item.used !== undefined) record.used = item.used as NonNullable<ReleaseRecord['used']>;
   if (item.rollbackOf !== undefined) record.rollbackOf = item.rollbackOf as string;
+  if (item.hold) record.hold = item.hold as NonNullable<ReleaseRecord['hold']>;
   return record;
 }
 

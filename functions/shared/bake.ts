@@ -1,9 +1,10 @@
-/** Shared by StartBake and CheckGate: probe every deployed region, evaluate the gate, apply what people asked. */
-import { controlState, latest } from '../../core/control.ts';
-import { addSamples, decide, emptyCounts, evaluateGate } from '../../core/gate.ts';
+/** Shared by StartBake and CheckGate: probe every deployed region, then ask the core what the gate says and what follows. */
+import { controlState } from '../../core/control.ts';
+import { addSamples, emptyCounts, evaluateGate } from '../../core/gate.ts';
+import { afterCheck } from '../../core/rollback.ts';
 import type { GateState, RegionTask, ReleasePlan, SampleCounts } from '../../core/types.ts';
 import type { ReleaseRecord } from '../../ports/ledger.ts';
-import { type Deps, emit, namedError } from '../deps.ts';
+import { type Deps, emit, isoAt, namedError } from '../deps.ts';
 
 /** Every region deployed so far in the release, earlier waves and this one, skipped ones left out. */
 export function deployedTasks(plan: ReleasePlan, waveIndex: number, record: ReleaseRecord): RegionTask[] {
@@ -42,9 +43,8 @@ export async function probeRound(
 }
 
 /**
- * The gate's verdict, then what release managers asked for: an abort rolls back whatever the
- * signals say; a promote ends a bake now or passes an Inconclusive hold (never a Failed gate),
- * and is used up doing so.
+ * The gate's verdict (core/gate.ts), then what it leads to with what release managers asked for
+ * (core/rollback.ts `afterCheck`): this only reads, calls the core and writes what it decided.
  */
 export async function gateState(
   deps: Pick<Deps, 'ledger' | 'events' | 'now'>,
@@ -53,52 +53,57 @@ export async function gateState(
   record: ReleaseRecord,
   timing: { startedAt: number; bakeUntil: number },
   regions: Record<string, SampleCounts>,
-  forcedFailure: string[] = [],
+  failedDeploys: readonly { region: string; message: string }[] = [],
 ): Promise<GateState> {
   const names = deployedTasks(plan, waveIndex, record).map((t) => t.region);
   for (const name of names) regions[name] ??= emptyCounts();
-  const evaluation =
-    forcedFailure.length > 0
-      ? { kind: 'Failed' as const, signals: forcedFailure }
-      : evaluateGate({
-          regions: names,
-          samples: regions,
-          gate: plan.gate,
-          now: deps.now(),
-          bakeUntil: timing.bakeUntil,
-        });
+  const evaluation = evaluateGate({
+    regions: names,
+    samples: regions,
+    gate: plan.gate,
+    now: deps.now(),
+    bakeUntil: timing.bakeUntil,
+    failedDeploys,
+  });
   const [intents, globalIntents] = await Promise.all([
     deps.ledger.listIntents(plan.service, plan.releaseId),
     deps.ledger.listIntents(plan.service, null),
   ]);
-  let state: GateState = {
+  const used = record.used ?? { promotions: 0, forces: 0 };
+  const next = afterCheck({
+    evaluation,
+    onInconclusive: plan.gate.onInconclusive,
+    control: controlState(intents, used),
+    intents,
+  });
+  const state: GateState = {
     wave: waveIndex,
     ...timing,
     regions,
     evaluation,
-    decision: decide(evaluation, plan.gate),
+    decision: next.decision,
+    ...(next.control ? { control: next.control } : {}),
     intentsSeen: intents.length + globalIntents.length,
   };
-
-  const used = record.used ?? { promotions: 0, forces: 0 };
-  const control = controlState(intents, used);
-  if (control.abort && state.decision !== 'rollback') {
-    const abort = latest(intents, 'abort');
-    state = {
-      ...state,
-      decision: 'rollback',
-      control: { kind: 'Aborted', actor: abort?.actor ?? 'unknown', reason: abort?.reason ?? '' },
-    };
-  } else if (control.promotions > 0 && (state.decision === 'continue' || state.decision === 'hold')) {
-    const promote = latest(intents, 'promote');
+  const hold =
+    next.decision === 'hold' && evaluation.kind === 'Inconclusive'
+      ? {
+          wave: waveIndex,
+          since: record.hold?.since ?? isoAt(deps),
+          reasons: [
+            {
+              kind: 'inconclusive' as const,
+              text: `gate inconclusive, waiting for a promote or an abort: ${evaluation.signals.join('; ')}`,
+            },
+          ],
+        }
+      : null;
+  const holdChanged = (record.hold ?? null) === null ? hold !== null : hold === null;
+  if (next.usesPromotion || holdChanged) {
     await deps.ledger.updateRelease(plan.service, plan.releaseId, {
-      used: { ...used, promotions: used.promotions + 1 },
+      ...(next.usesPromotion ? { used: { ...used, promotions: used.promotions + 1 } } : {}),
+      ...(holdChanged ? { hold } : {}),
     });
-    state = {
-      ...state,
-      decision: 'next-wave',
-      control: { kind: 'Promoted', actor: promote?.actor ?? 'unknown', reason: promote?.reason ?? '' },
-    };
   }
   await emit(deps, plan.service, plan.releaseId, {
     kind: 'gate',

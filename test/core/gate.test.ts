@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  addSamples,
-  checkWaveEntry,
-  decide,
-  emptyCounts,
-  evaluateGate,
-  rollbackHealthy,
-  worst,
-} from '../../core/gate.ts';
+import { addSamples, emptyCounts, evaluateGate, rollbackHealthy, worst } from '../../core/gate.ts';
 import type { SampleCounts, Verdict } from '../../core/types.ts';
 import { gate } from '../helpers/fixtures.ts';
 
@@ -89,15 +81,6 @@ describe('evaluateGate', () => {
   });
 });
 
-describe('decide', () => {
-  it('maps verdicts to what the state machine does next', () => {
-    expect(decide({ kind: 'Baking', remainingMs: 1 }, gate())).toBe('continue');
-    expect(decide({ kind: 'Passed' }, gate())).toBe('next-wave');
-    expect(decide({ kind: 'Failed', signals: [] }, gate())).toBe('rollback');
-    expect(decide({ kind: 'Inconclusive', signals: [] }, gate({ onInconclusive: 'rollback' }))).toBe('rollback');
-  });
-});
-
 describe('worst', () => {
   it('orders verdicts Passed < Inconclusive < Failed', () => {
     const all: Verdict[] = ['Passed', 'Inconclusive', 'Failed'];
@@ -114,24 +97,6 @@ describe('addSamples', () => {
       { kind: 'missing', message: 'timed out' },
     ]);
     expect(c).toEqual({ ok: 1, errors: 1, missing: 1, lastProblem: 'timed out' });
-  });
-});
-
-describe('checkWaveEntry', () => {
-  const g = gate({ maxErrorRate: 0.1 });
-  it('blocks a wave whose region is already unhealthy on its current version', () => {
-    const entry = checkWaveEntry([{ region: 'eu-west-1', currentVersion: '1.0.0', counts: counts(1, 4) }], g);
-    expect(entry.kind).toBe('Blocked');
-    expect(entry.kind === 'Blocked' && entry.signals[0]).toContain('eu-west-1');
-  });
-  it('blocks when a region that runs a version gives no health data', () => {
-    expect(checkWaveEntry([{ region: 'a', currentVersion: '1.0.0', counts: counts(0, 0, 5) }], g).kind).toBe('Blocked');
-  });
-  it('lets a region with nothing deployed yet through', () => {
-    expect(checkWaveEntry([{ region: 'a', currentVersion: null, counts: emptyCounts() }], g).kind).toBe('Clear');
-  });
-  it('lets healthy regions through', () => {
-    expect(checkWaveEntry([{ region: 'a', currentVersion: '1', counts: counts(5, 0) }], g).kind).toBe('Clear');
   });
 });
 
