@@ -127,8 +127,12 @@ export function planRollback(plan: ReleasePlan, record: ReleaseRecord, cause: Ro
   return { cause, steps };
 }
 
+/**
+ * Whether two revisions are the same build. The version names the build: the artifact is where
+ * its bits were found, and differs between the build given and the copy a platform keeps of it.
+ */
 export const sameRevision = (a: Revision | null | undefined, b: Revision | null | undefined): boolean =>
-  (a ?? null) === null ? (b ?? null) === null : a?.version === b?.version && a?.artifact === b?.artifact;
+  (a ?? null) === null ? (b ?? null) === null : a?.version === b?.version;
 
 export type RollbackOfDecision =
   | { kind: 'Plan'; regions: { region: string; wave: number; to: Revision }[] }

@@ -146,3 +146,16 @@ export interface ReleaseOutcome {
   reason: string;
   regions: { region: string; version: string | null; phase: string; message?: string }[];
 }
+
+/** What starts a release execution (PlanRelease's input): the same on both backends. */
+export interface StartReleaseInput {
+  releaseId: string;
+  version: string;
+  artifact: string;
+  /** The release config; validated here again and rejected with every problem listed. */
+  config: unknown;
+  /** Who started it, for the lock: `local:<host>:<pid>` or an execution ARN. */
+  owner: string;
+  /** The `rollback` verb: this release only puts back what that release changed (core/rollback.ts `planRollbackOf`). */
+  rollbackOf?: string;
+}

@@ -5,7 +5,8 @@
  * never interrupted: the queue only moves when the release in flight ends.
  */
 
-import type { ReleasePlan } from '../core/types.ts';
+import { controlState, latest } from '../core/control.ts';
+import type { ControlAction, ReleasePlan } from '../core/types.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
@@ -14,6 +15,8 @@ import { newestQueued } from './shared/queue.ts';
 
 export type Turn =
   | { kind: 'Go' }
+  /** Aborted while queued: it never runs. */
+  | { kind: 'Abort'; control: ControlAction }
   | { kind: 'Superseded'; by: string }
   | { kind: 'Wait'; reasons: string[]; lockSeen: string; intentsSeen: number };
 
@@ -22,6 +25,9 @@ export const createClaimTurn =
   async ({ plan }: { plan: ReleasePlan }): Promise<Turn> => {
     const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
+    const intents = await deps.ledger.listIntents(plan.service, plan.releaseId);
+    const abort = controlState(intents, { promotions: 0 }).abort ? latest(intents, 'abort') : undefined;
+    if (abort) return { kind: 'Abort', control: { kind: 'Aborted', actor: abort.actor, reason: abort.reason } };
     const newer = await newestQueued(deps, plan.service, record.startedAt);
     if (newer) return { kind: 'Superseded', by: newer };
     const lock = await deps.ledger.acquireLock(plan.service, {
@@ -30,12 +36,16 @@ export const createClaimTurn =
       acquiredAt: isoAt(deps),
     });
     if (lock.acquired) {
-      await deps.ledger.updateRelease(plan.service, plan.releaseId, { status: 'RUNNING' });
+      await deps.ledger.updateRelease(plan.service, plan.releaseId, { status: 'RUNNING', hold: null });
       return { kind: 'Go' };
     }
     const reason = `queued behind ${lock.heldBy.releaseId}`;
+    if (record.hold?.reasons[0]?.text !== reason) {
+      await deps.ledger.updateRelease(plan.service, plan.releaseId, {
+        hold: { wave: 0, since: isoAt(deps), reasons: [{ kind: 'queued', text: reason }] },
+      });
+    }
     await emit(deps, plan.service, plan.releaseId, { kind: 'wave-held', wave: 0, reasons: [reason] });
-    const intents = await deps.ledger.listIntents(plan.service, plan.releaseId);
     const global = await deps.ledger.listIntents(plan.service, null);
     return {
       kind: 'Wait',

@@ -34,16 +34,20 @@ export interface Deps {
 
 export const isoAt = (deps: Pick<Deps, 'now'>): string => new Date(deps.now()).toISOString();
 
-export function emit(
+/**
+ * Emits a release event and waits for the sink (SNS on AWS: a publish cut off when the Lambda
+ * returns is an alert never sent). A failing sink never fails the release.
+ */
+export async function emit(
   deps: Pick<Deps, 'events' | 'now'>,
   service: string,
   releaseId: string,
   event: ReleaseEvent,
-): void {
+): Promise<void> {
   try {
-    deps.events.emit({ ...event, service, releaseId, at: isoAt(deps) });
+    await deps.events.emit({ ...event, service, releaseId, at: isoAt(deps) });
   } catch {
-    // Progress output is best-effort: a broken terminal must never fail a release.
+    // Progress and alerts are best-effort: a broken terminal or topic must never fail a release.
   }
 }
 

@@ -90,6 +90,7 @@ export const createFinishRelease =
       status: outcome.status,
       reason: outcome.reason,
       endedAt: isoAt(deps),
+      hold: null,
     });
     await deps.ledger.releaseLock(plan.service, plan.releaseId);
     await emit(deps, plan.service, plan.releaseId, { kind: 'release-finished', outcome });

@@ -6,23 +6,14 @@
 
 import { formatProblems, validateConfig } from '../config/validate.ts';
 import { initialRecord, planRelease } from '../core/plan.ts';
-import type { ReleasePlan } from '../core/types.ts';
+import { planRollbackOf } from '../core/rollback.ts';
+import type { ReleasePlan, Revision, StartReleaseInput } from '../core/types.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda, requireEnv } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { eventsFromEnv } from './runtime/ports.ts';
 
-export interface StartReleaseInput {
-  releaseId: string;
-  version: string;
-  artifact: string;
-  /** The release config; validated here again and rejected with every problem listed. */
-  config: unknown;
-  /** Who started it, for the lock: `local:<host>:<pid>` or an execution ARN. */
-  owner: string;
-  /** The `rollback` verb: this release only puts back what that SUCCEEDED release changed. */
-  rollbackOf?: string;
-}
+export type { StartReleaseInput };
 
 export interface PlannedRelease {
   plan: ReleasePlan;
@@ -46,13 +37,23 @@ export const createPlanRelease =
       owner: input.owner,
       ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
     });
-    // The rollback verb: only a release that SUCCEEDED is put back (one still running is aborted instead).
+    // The rollback verb: the core says which regions may go back, each to what (the same rules the
+    // services checked before starting this; a rollback started by anything else obeys them too).
     const target = input.rollbackOf ? await deps.ledger.getRelease(config.service, input.rollbackOf) : undefined;
-    if (input.rollbackOf && target?.status !== 'SUCCEEDED') {
-      throw namedError(
-        'InvalidIntent',
-        `rollback puts back a release that SUCCEEDED; ${input.rollbackOf} is ${target?.status ?? 'unknown'}`,
-      );
+    let putBack: Map<string, Revision> | undefined;
+    if (input.rollbackOf) {
+      if (!target) throw namedError('NotFound', `${config.service} has no release ${input.rollbackOf}`);
+      const [releases, states] = await Promise.all([
+        deps.ledger.listReleases(config.service),
+        deps.ledger.listRegions(config.service),
+      ]);
+      const decision = planRollbackOf({
+        target,
+        releases: releases.filter((r) => r.releaseId !== input.releaseId),
+        current: new Map(states.map((s) => [s.region, s.current])),
+      });
+      if (decision.kind === 'Refused') throw namedError(decision.refusal, decision.message);
+      putBack = new Map(decision.regions.map((r) => [r.region, r.to]));
     }
 
     const startedAt = isoAt(deps);
@@ -67,12 +68,12 @@ export const createPlanRelease =
     try {
       const regionStates = await deps.ledger.listRegions(config.service);
       const record = initialRecord(plan, regionStates, startedAt);
-      if (target) {
-        // What the rolled-back release touched counts as touched here, each with the same last-known-good.
-        for (const [region, entry] of Object.entries(target.regions)) {
-          const mine = record.regions[region];
-          if (!mine || entry.phase === 'pending' || entry.phase === 'skipped') continue;
-          record.regions[region] = { ...mine, phase: 'deployed', before: entry.before };
+      if (target && putBack) {
+        // Only the regions that go back count as touched here, each with what it goes back to.
+        for (const [region, mine] of Object.entries(record.regions)) {
+          // The others stay pending: this release never touches them.
+          const to = putBack.get(region);
+          if (to) record.regions[region] = { ...mine, phase: 'deployed', before: to };
         }
         record.rollbackOf = target.releaseId;
       }
@@ -84,7 +85,10 @@ export const createPlanRelease =
     await emit(deps, plan.service, plan.releaseId, {
       kind: 'release-started',
       version: plan.version,
-      waves: plan.waves.map((w) => ({ name: w.name, regions: w.regions.map((r) => r.region) })),
+      // A rollback puts every region back at once: one step, not the release's waves.
+      waves: putBack
+        ? [{ name: 'rollback', regions: [...putBack.keys()] }]
+        : plan.waves.map((w) => ({ name: w.name, regions: w.regions.map((r) => r.region) })),
     });
     return { plan, waveIndex: 0, queued };
   };

@@ -2,7 +2,7 @@
  * SlackInteractivity: the buttons of the release's Slack message (core/slack-message.ts
  * releaseActions), behind API Gateway (HTTP API, payload format 2.0) as the Slack app's
  * Interactivity Request URL. Not a Task of the state machines: a click becomes an intent, exactly
- * as `flotilla promote|pause|resume|abort|rollback` makes one (control/intents.ts), checked against
+ * as `flotilla promote|pause|resume|abort|rollback` makes one (services/steering.ts), checked against
  * the release as it is now, recorded with who clicked, and the release acts on it at its next
  * safe point.
  *
@@ -33,14 +33,13 @@
  * Secrets: the signing secret is never logged or echoed, and neither is the response_url (whoever
  * holds it can post to the channel for 30 minutes).
  */
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { StepFunctionsHoldWaker, StepFunctionsReleaseStarter } from '../adapters/aws/step-functions.ts';
 import type { FlotillaConfig } from '../config/types.ts';
-import { type IntentRequest, submitIntent } from '../control/intents.ts';
-import type { Intent } from '../core/control.ts';
-import { namedError } from '../core/errors.ts';
-import { rollbackName } from '../core/plan.ts';
+import { type Intent, latest } from '../core/control.ts';
+import { namedError, REFUSALS, refused } from '../core/errors.ts';
 import {
   type ButtonValue,
   type ButtonVerb,
@@ -50,8 +49,9 @@ import {
   truncate,
 } from '../core/slack-message.ts';
 import { SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER, verifySlackRequest } from '../core/slack-verify.ts';
-import type { HoldToken, Ledger } from '../ports/ledger.ts';
-import type { StartReleaseInput } from './plan-release.ts';
+import type { Ledger } from '../ports/ledger.ts';
+import { type RollbackDeps, startRollback } from '../services/rollback.ts';
+import { type IntentRequest, submitIntent } from '../services/steering.ts';
 import { configFromEnv, secretFromSsm } from './runtime/env.ts';
 import { rawBody } from './runtime/http.ts';
 import { lambda, requireEnv } from './runtime/lambda.ts';
@@ -200,7 +200,7 @@ export function recordedMessage(click: Click, result: unknown): object {
 }
 
 /** Errors whose message is ours and meant for the person who acted. */
-const TOLD_AS_IS: ReadonlySet<string> = new Set(['InvalidIntent', 'WakeFailed', 'RollbackNotStarted']);
+const TOLD_AS_IS: ReadonlySet<string> = new Set([...Object.keys(REFUSALS), 'WakeFailed', 'RollbackNotStarted']);
 
 /** What only the clicker sees when the click could not be acted on. */
 export function refusedMessage(click: Click, error: unknown): object {
@@ -319,12 +319,6 @@ export const createSlackInteractivity = (deps: SlackInteractivityDeps) => {
 // ---------------------------------------------------------------------------------------------
 // AWS
 
-/** A token whose task has moved on: nothing to wake; the release reads the intent at its next safe point. */
-const GONE_TOKEN_ERRORS: ReadonlySet<string> = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
-
-/** A rollback release name taken by an execution that never reached the ledger is skipped; this many at most. */
-const MAX_NAME_TRIES = 20;
-
 export interface AwsSteeringDeps {
   ledger: Ledger;
   sfn: Pick<SFNClient, 'send'>;
@@ -336,121 +330,38 @@ export interface AwsSteeringDeps {
 }
 
 /**
- * Wakes a release waiting at holds: SendTaskSuccess with the intent as output, or SendTaskFailure
- * with error `ReleaseAborted` for abort (the release routes on that name). A token whose task has
- * moved on is nothing to wake; one that could not be reached (throttled, a network error) is put
- * back in the ledger for the next verb, and the caller hears WakeFailed.
+ * `submit` on AWS: the same services as every other entry point (services/steering.ts,
+ * services/rollback.ts), with the DynamoDB ledger and Step Functions to wake holds and start
+ * rollback releases. Nothing is recorded when the config is missing or names another service.
  */
-export function wakeWithStepFunctions(
-  deps: Pick<AwsSteeringDeps, 'ledger' | 'sfn'>,
-  request: IntentRequest & { releaseId: string },
-): (tokens: HoldToken[]) => Promise<void> {
-  const wakeOne = async (token: HoldToken) => {
-    if (request.verb === 'abort') {
-      await deps.sfn.send(
-        new SendTaskFailureCommand({
-          taskToken: token.token,
-          error: 'ReleaseAborted',
-          cause: `aborted by ${request.actor}: ${request.reason}`.slice(0, 32_000),
-        }),
-      );
-      return;
-    }
-    await deps.sfn.send(
-      new SendTaskSuccessCommand({
-        taskToken: token.token,
-        output: JSON.stringify({ verb: request.verb, actor: request.actor, reason: request.reason }),
-      }),
-    );
-  };
-  return async (tokens) => {
-    const results = await Promise.allSettled(tokens.map(wakeOne));
-    const failed = results.flatMap((result, i) => {
-      const token = tokens[i];
-      if (result.status === 'fulfilled' || token === undefined || GONE_TOKEN_ERRORS.has(nameOf(result.reason)))
-        return [];
-      return [{ token, error: result.reason as unknown }];
-    });
-    if (failed.length === 0) return;
-    await Promise.all(failed.map((f) => deps.ledger.putHoldToken(request.service, request.releaseId, f.token)));
-    const first = failed[0]?.error;
-    throw namedError(
-      'WakeFailed',
-      `the ${request.verb} was recorded, but waking the release failed (${nameOf(first)}); it acts on it at its next look`,
-      first,
-    );
-  };
-}
-
-/**
- * The `rollback` verb on AWS: records the intent (the release must have SUCCEEDED) and starts the
- * rollback release, an execution named `<release>-rollback` (`-2`, `-3`, … once taken) whose input
- * is `{releaseId, version, artifact, config, owner: 'slack', rollbackOf}`. Nothing is recorded when
- * the config is missing, names another service, or a rollback of that release already runs or
- * succeeded (a second click on the same button).
- */
-export async function rollbackOnAws(
-  deps: AwsSteeringDeps,
-  request: IntentRequest & { releaseId: string },
-): Promise<{ intent: Intent; started: string }> {
-  const invalid = (message: string) => namedError('InvalidIntent', message);
-  const config = await deps.config();
-  if (config.service !== request.service) {
-    throw invalid(`this stack releases ${config.service}, not ${request.service}`);
-  }
-  const { service, releaseId } = request;
-  const target = await deps.ledger.getRelease(service, releaseId);
-  if (!target) throw invalid(`${service} has no release ${releaseId}`);
-  const releases = await deps.ledger.listReleases(service);
-  const earlier = releases.find(
-    (r) => r.rollbackOf === releaseId && (r.status === 'RUNNING' || r.status === 'QUEUED' || r.status === 'SUCCEEDED'),
-  );
-  if (earlier) throw invalid(`${releaseId} is already rolled back by ${earlier.releaseId} (${earlier.status})`);
-
-  const intent = await submitIntent({ ledger: deps.ledger, now: deps.now }, request);
-  const taken = new Set(releases.map((r) => r.releaseId));
-  let attempt = 1;
-  while (taken.has(rollbackName(releaseId, attempt))) attempt += 1;
-  for (let tries = 1; ; tries += 1) {
-    const name = rollbackName(releaseId, attempt);
-    const input: StartReleaseInput = {
-      releaseId: name,
-      version: target.version,
-      artifact: target.artifact,
-      config,
-      owner: 'slack',
-      rollbackOf: releaseId,
-    };
-    try {
-      await deps.sfn.send(
-        new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name, input: JSON.stringify(input) }),
-      );
-      return { intent, started: name };
-    } catch (error) {
-      if (nameOf(error) === 'ExecutionAlreadyExists' && tries < MAX_NAME_TRIES) {
-        attempt += 1;
-        continue;
-      }
-      throw namedError(
-        'RollbackNotStarted',
-        `the rollback was recorded, but starting ${name} failed (${nameOf(error)}): try again`,
-        error,
-      );
-    }
-  }
-}
-
-/** `submit` on AWS: the intent through submitIntent with the DynamoDB ledger, waking holds with Step Functions. */
 export function submitOnAws(
   deps: AwsSteeringDeps,
 ): (request: IntentRequest) => Promise<{ intent: Intent; started?: string }> {
   return async (request) => {
-    if (!request.releaseId) throw namedError('InvalidIntent', `${request.verb} from Slack names no release`);
-    const named = { ...request, releaseId: request.releaseId };
-    if (request.verb === 'rollback') return rollbackOnAws(deps, named);
+    if (!request.releaseId) throw refused(REFUSALS.InvalidInput, `${request.verb} from Slack names no release`);
+    if (request.verb === 'rollback') {
+      const config = await deps.config();
+      if (config.service !== request.service) {
+        throw refused(REFUSALS.InvalidInput, `this stack releases ${config.service}, not ${request.service}`);
+      }
+      const started = await startRollback(
+        {
+          ledger: deps.ledger,
+          now: deps.now,
+          starter: new StepFunctionsReleaseStarter(deps.sfn, deps.stateMachineArn),
+          config: config as unknown as RollbackDeps['config'],
+          owner: 'slack',
+        },
+        { releaseId: request.releaseId, actor: request.actor, reason: request.reason },
+      );
+      const intents = await deps.ledger.listIntents(request.service, request.releaseId);
+      const intent = latest(intents, 'rollback');
+      if (!intent) throw namedError('RollbackNotStarted', `the rollback of ${request.releaseId} was not recorded`);
+      return { intent, started: started.releaseId };
+    }
     const intent = await submitIntent(
-      { ledger: deps.ledger, now: deps.now, wake: wakeWithStepFunctions(deps, named) },
-      named,
+      { ledger: deps.ledger, now: deps.now, waker: new StepFunctionsHoldWaker(deps.sfn) },
+      request,
     );
     return { intent };
   };

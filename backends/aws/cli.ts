@@ -4,25 +4,24 @@
  * progress and reads come from the ledger table and DescribeExecution.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeExecutionCommand,
-  SendTaskFailureCommand,
-  SendTaskSuccessCommand,
-  SFNClient,
-  StartExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  consoleUrl,
+  executionArnOf,
+  StepFunctionsHoldWaker,
+  StepFunctionsReleaseStarter,
+} from '../../adapters/aws/step-functions.ts';
 import { DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import type { AwsBackendSettings, FlotillaConfig } from '../../config/types.ts';
-import { type IntentRequest, submitIntent } from '../../control/intents.ts';
 import type { Intent } from '../../core/control.ts';
-import { namedError } from '../../core/errors.ts';
 import { outcomeOfRecord } from '../../core/outcome.ts';
-import { executionName, rollbackName } from '../../core/plan.ts';
-import type { ReleaseOutcome } from '../../core/types.ts';
-import type { StartReleaseInput } from '../../functions/plan-release.ts';
+import { executionName } from '../../core/plan.ts';
+import type { ReleaseOutcome, StartReleaseInput } from '../../core/types.ts';
 import type { EventSink, ReleaseEvent } from '../../ports/events.ts';
-import type { HoldToken, Ledger, ReleaseRecord } from '../../ports/ledger.ts';
+import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
+import { type RollbackDeps, startRollback } from '../../services/rollback.ts';
+import { type IntentRequest, submitIntent } from '../../services/steering.ts';
 
 export interface AwsCliOptions {
   config: FlotillaConfig;
@@ -36,19 +35,13 @@ export interface AwsCliOptions {
   now?: () => number;
 }
 
-/** A token whose task has already moved on: nothing to wake, the release reads the intent at its next safe point. */
-const GONE_TOKEN_ERRORS: ReadonlySet<string> = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
-
 export interface StartedRelease {
   releaseId: string;
   executionArn: string;
   consoleUrl: string;
 }
 
-export function consoleUrl(executionArn: string): string {
-  const region = executionArn.split(':')[3] ?? 'us-east-1';
-  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`;
-}
+export { consoleUrl };
 
 export class AwsCliBackend {
   readonly ledger: Ledger;
@@ -77,104 +70,34 @@ export class AwsCliBackend {
   }
 
   /**
-   * Records a release manager's intent (checked by submitIntent, the same as locally) and wakes the
-   * release if it waits at a hold: SendTaskSuccess with the intent as output, or SendTaskFailure
-   * with error `ReleaseAborted` for abort. Needs states:SendTaskSuccess/SendTaskFailure on the
-   * release state machine's executions.
+   * Records a release manager's intent (services/steering.ts, the same as locally) and wakes the
+   * release if it waits at a hold (adapters/aws/step-functions.ts). Needs
+   * states:SendTaskSuccess/SendTaskFailure on the release state machine's executions.
    */
   async intent(request: Omit<IntentRequest, 'service'>): Promise<Intent> {
-    const service = this.#config.service;
-    // The release the tokens belong to, should a wake fail and they need putting back.
-    const global = request.verb === 'freeze' || request.verb === 'unfreeze';
-    const releaseId = global ? null : (request.releaseId ?? (await this.ledger.getLock(service))?.releaseId ?? null);
-    const wake = async (tokens: HoldToken[]) => {
-      const results = await Promise.allSettled(tokens.map((token) => this.#wakeOne(token, request)));
-      const failed = results.flatMap((result, i) => {
-        const token = tokens[i];
-        if (result.status === 'fulfilled' || !token) return [];
-        return GONE_TOKEN_ERRORS.has((result.reason as Error).name) ? [] : [{ token, error: result.reason as Error }];
-      });
-      if (failed.length === 0) return;
-      // Keep the tokens a wake could not reach, so the next verb (or a retry) can.
-      if (releaseId !== null) {
-        await Promise.all(failed.map((f) => this.ledger.putHoldToken(service, releaseId, f.token)));
-      }
-      const first = failed[0]?.error;
-      throw namedError(
-        'WakeFailed',
-        `the ${request.verb} was recorded, but waking the release failed for ${failed.length} hold(s): ${first?.name}: ${first?.message}`,
-        first,
-      );
-    };
     return submitIntent(
-      { ledger: this.ledger, now: this.#now, wake },
-      { ...request, ...(releaseId !== null ? { releaseId } : {}), service },
-    );
-  }
-
-  async #wakeOne(token: HoldToken, request: Omit<IntentRequest, 'service'>): Promise<void> {
-    if (request.verb === 'abort') {
-      await this.#sfn.send(
-        new SendTaskFailureCommand({
-          taskToken: token.token,
-          error: 'ReleaseAborted',
-          cause: `aborted by ${request.actor}: ${request.reason}`.slice(0, 32_000),
-        }),
-      );
-      return;
-    }
-    await this.#sfn.send(
-      new SendTaskSuccessCommand({
-        taskToken: token.token,
-        output: JSON.stringify({
-          verb: request.verb,
-          actor: request.actor,
-          reason: request.reason,
-          ...(request.region ? { region: request.region } : {}),
-        }),
-      }),
+      { ledger: this.ledger, now: this.#now, waker: new StepFunctionsHoldWaker(this.#sfn) },
+      { ...request, service: this.#config.service },
     );
   }
 
   /**
-   * The `rollback` verb: records the intent (the release must have SUCCEEDED) and starts an
-   * execution named `<release>-rollback` (then `-2`, `-3`, ... once taken) that only puts back what
-   * that release changed.
+   * The `rollback` verb (services/rollback.ts): starts an execution named `<release>-rollback`
+   * (then `-2`, `-3`, ... once taken) that only puts back what that release changed.
    */
   async rollback(releaseId: string, who: { actor: string; reason: string }): Promise<StartedRelease> {
-    const service = this.#config.service;
-    const target = await this.ledger.getRelease(service, releaseId);
-    if (!target) throw namedError('InvalidIntent', `${service} has no release ${releaseId}`);
-    await submitIntent({ ledger: this.ledger, now: this.#now }, { service, verb: 'rollback', releaseId, ...who });
-    const taken = new Set((await this.ledger.listReleases(service)).map((r) => r.releaseId));
-    let attempt = 1;
-    while (taken.has(rollbackName(releaseId, attempt))) attempt += 1;
-    for (let tries = 0; ; tries += 1) {
-      const name = rollbackName(releaseId, attempt);
-      const input: StartReleaseInput = {
-        releaseId: name,
-        version: target.version,
-        artifact: target.artifact,
-        config: this.#config,
+    const started = await startRollback(
+      {
+        ledger: this.ledger,
+        now: this.#now,
+        starter: new StepFunctionsReleaseStarter(this.#sfn, this.#settings.stateMachineArn),
+        config: this.#config as unknown as RollbackDeps['config'],
         owner: 'flotilla-cli',
-        rollbackOf: releaseId,
-      };
-      try {
-        const started = await this.#sfn.send(
-          new StartExecutionCommand({
-            stateMachineArn: this.#settings.stateMachineArn,
-            name,
-            input: JSON.stringify(input),
-          }),
-        );
-        const executionArn = started.executionArn ?? this.executionArn(name);
-        return { releaseId: name, executionArn, consoleUrl: consoleUrl(executionArn) };
-      } catch (error) {
-        // A name used by an execution that never reached the ledger (it failed before planning): the next one.
-        if ((error as Error).name !== 'ExecutionAlreadyExists' || tries >= 20) throw error;
-        attempt += 1;
-      }
-    }
+      },
+      { releaseId, ...who },
+    );
+    const executionArn = started.executionArn ?? this.executionArn(started.releaseId);
+    return { releaseId: started.releaseId, executionArn, consoleUrl: consoleUrl(executionArn) };
   }
 
   /**
@@ -218,7 +141,7 @@ export class AwsCliBackend {
 
   /** The execution ARN of a release: same account, region and state machine, named after the release. */
   executionArn(releaseId: string): string {
-    return `${this.#settings.stateMachineArn.replace(':stateMachine:', ':execution:')}:${releaseId}`;
+    return executionArnOf(this.#settings.stateMachineArn, releaseId);
   }
 
   async describe(releaseId: string): Promise<{ status: string; error?: string; cause?: string }> {

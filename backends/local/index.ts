@@ -9,17 +9,18 @@ import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledge
 import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
-import { type IntentRequest, submitIntent } from '../../control/intents.ts';
 import type { Intent } from '../../core/control.ts';
 import { namedError } from '../../core/errors.ts';
-import { executionName, rollbackName } from '../../core/plan.ts';
+import { executionName } from '../../core/plan.ts';
 import { touchedRegions } from '../../core/rollback.ts';
-import type { ReleaseOutcome } from '../../core/types.ts';
+import type { ReleaseOutcome, StartReleaseInput } from '../../core/types.ts';
 import type { Deps } from '../../functions/deps.ts';
 import { functionFactories } from '../../functions/index.ts';
-import type { StartReleaseInput } from '../../functions/plan-release.ts';
 import type { EventSink } from '../../ports/events.ts';
 import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
+import type { ReleaseStarter } from '../../ports/release-starter.ts';
+import { type RollbackDeps, startRollback } from '../../services/rollback.ts';
+import { type IntentRequest, submitIntent } from '../../services/steering.ts';
 import { startEmbeddedDynamo } from './dynalite-server.ts';
 import { LocalEngine, loadDefinition, localArn } from './engine.ts';
 import { processAlive } from './process.ts';
@@ -51,7 +52,7 @@ export interface LocalBackend {
   release(request: ReleaseRequest): Promise<ReleaseOutcome>;
   /** Starts a release and returns its id at once (for `flotilla up`); `done` follows it to its end. */
   start(request: ReleaseRequest): Promise<StartedRelease>;
-  /** The `rollback` verb: puts every region a SUCCEEDED release touched back on what it ran before. */
+  /** The `rollback` verb (services/rollback.ts): puts back what a finished release changed, where it still runs. */
   rollback(releaseId: string, who: { actor: string; reason: string }): Promise<StartedRelease>;
   /** Records a release manager's intent (pause, resume, promote, abort, skip-region, freeze, …). */
   intent(request: Omit<IntentRequest, 'service'>): Promise<Intent>;
@@ -144,7 +145,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     const events: EventSink = {
       emit(event) {
         if (event.kind === 'release-finished') finished.set(event.releaseId, event.outcome);
-        options.events?.emit(event);
+        return options.events?.emit(event);
       },
     };
     const deps: Deps = {
@@ -164,23 +165,9 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     engine.register('flotilla-region', loadDefinition('region'));
     const releaseArn = engine.register('flotilla-release', loadDefinition('release'));
 
-    /** Picks a fresh release id, then runs the release state machine without waiting for it. */
-    const startRun = async (request: ReleaseRequest, rollbackOf?: string): Promise<StartedRelease> => {
-      const previous = await ledger.listReleases(config.service);
-      const taken = new Set(previous.map((r) => r.releaseId));
-      const name = (attempt: number) =>
-        rollbackOf ? rollbackName(rollbackOf, attempt) : executionName(config.service, request.version, attempt);
-      let attempt = 1;
-      while (taken.has(name(attempt))) attempt += 1;
-      const releaseId = name(attempt);
-      const input: StartReleaseInput = {
-        releaseId,
-        version: request.version,
-        artifact: request.artifact,
-        config: config as unknown as StartReleaseInput['config'],
-        owner: `local:${hostname()}:${process.pid}`,
-        ...(rollbackOf ? { rollbackOf } : {}),
-      };
+    /** Runs the release state machine on `input` without waiting for it. */
+    const run = (input: StartReleaseInput): StartedRelease => {
+      const { releaseId } = input;
       const done = (async () => {
         try {
           await engine.run(releaseArn, input as never, releaseId);
@@ -210,6 +197,29 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       done.catch(() => {});
       return { releaseId, done };
     };
+    const owner = `local:${hostname()}:${process.pid}`;
+
+    /** Picks a fresh release id for a build, then runs it. */
+    const startRun = async (request: ReleaseRequest): Promise<StartedRelease> => {
+      const taken = new Set((await ledger.listReleases(config.service)).map((r) => r.releaseId));
+      let attempt = 1;
+      while (taken.has(executionName(config.service, request.version, attempt))) attempt += 1;
+      return run({
+        releaseId: executionName(config.service, request.version, attempt),
+        version: request.version,
+        artifact: request.artifact,
+        config: config as unknown as StartReleaseInput['config'],
+        owner,
+      });
+    };
+    const starter: ReleaseStarter = {
+      async start(input) {
+        if ((await ledger.getRelease(config.service, input.releaseId)) !== undefined) {
+          throw namedError('ExecutionAlreadyExists', `release ${input.releaseId} already exists`);
+        }
+        return run(input);
+      },
+    };
 
     return {
       ledger,
@@ -219,10 +229,12 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       },
       start: (request) => startRun(request),
       async rollback(releaseId, who) {
-        const target = await ledger.getRelease(config.service, releaseId);
-        if (!target) throw namedError('InvalidIntent', `${config.service} has no release ${releaseId}`);
-        await submitIntent({ ledger, now }, { service: config.service, verb: 'rollback', releaseId, ...who });
-        return startRun({ version: target.version, artifact: target.artifact }, releaseId);
+        const started = await startRollback(
+          { ledger, now, starter, config: config as unknown as RollbackDeps['config'], owner },
+          { releaseId, ...who },
+        );
+        if (!started.done) throw new Error(`rollback ${started.releaseId} started without a way to follow it`);
+        return { releaseId: started.releaseId, done: started.done };
       },
       intent: (request) => submitIntent({ ledger, now }, { ...request, service: config.service }),
       async close() {

@@ -244,7 +244,8 @@ describe('rollback', () => {
     ]);
     // Only a SUCCEEDED release can be rolled back.
     const again = await runCli(['rollback', 'shop-1.0.1-rollback', '--reason', 'r'], dir);
-    expect(again.code).toBe(3);
+    expect(again.code).toBe(5);
+    expect(again.stderr).toMatch(/itself the rollback of shop-1\.0\.1/);
   });
 });
 
@@ -321,8 +322,8 @@ describe('verbs on AWS', () => {
   it('takes a token whose task has moved on as nothing to wake, and keeps one a wake could not reach', async () => {
     const gone = await aws();
     sfn.on(SendTaskSuccessCommand).rejects(new TaskTimedOut({ message: 'closed', $metadata: {} }));
-    await expect(gone.backend.intent({ verb: 'resume', reason: 'ok', actor: 'a@test' })).resolves.toMatchObject({
-      verb: 'resume',
+    await expect(gone.backend.intent({ verb: 'pause', reason: 'ok', actor: 'a@test' })).resolves.toMatchObject({
+      verb: 'pause',
     });
     expect(await gone.ledger.takeHoldTokens('shop', gone.record.releaseId)).toEqual([]);
 
@@ -342,7 +343,11 @@ describe('verbs on AWS', () => {
     const { backend, ledger, record } = await aws();
     await expect(
       backend.intent({ verb: 'skip-region', region: 'us-east-1', reason: 'r', actor: 'a@test' }),
-    ).rejects.toMatchObject({ name: 'InvalidIntent' });
+    ).rejects.toMatchObject({ name: 'NotApplicable', message: expect.stringMatching(/already deployed/) });
+    await expect(backend.intent({ verb: 'resume', reason: 'r', actor: 'a@test' })).rejects.toMatchObject({
+      name: 'NoChange',
+      message: expect.stringMatching(/not paused/),
+    });
     expect(await ledger.listIntents('shop', record.releaseId)).toEqual([]);
     expect(sfn.calls()).toHaveLength(0);
   });
@@ -351,10 +356,17 @@ describe('verbs on AWS', () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:rollback', startDate: new Date() });
     const { backend, ledger, record } = await aws();
     await expect(backend.rollback(record.releaseId, { actor: 'a@test', reason: 'r' })).rejects.toMatchObject({
-      name: 'InvalidIntent',
+      name: 'NotApplicable',
       message: expect.stringMatching(/abort/),
     });
     await ledger.updateRelease('shop', record.releaseId, { status: 'SUCCEEDED' });
+    await ledger.putRegion({
+      service: 'shop',
+      region: 'us-east-1',
+      current: { version: record.version, artifact: record.artifact },
+      releaseId: record.releaseId,
+      updatedAt: record.startedAt,
+    });
     const started = await backend.rollback(record.releaseId, { actor: 'dave@test', reason: 'revenue dipped' });
     expect(started.releaseId).toBe('shop-2.0.0-rollback');
     const call = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;

@@ -15,7 +15,7 @@ import { SlackNotifier } from '../../adapters/slack/notifier.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
 import { openLocalBackend } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
-import type { IntentRequest } from '../../control/intents.ts';
+import type { IntentRequest } from '../../services/steering.ts';
 import { foldEvent, type ReleaseView, releaseActions } from '../../core/slack-message.ts';
 import { slackSignatureOf, verifySlackRequest } from '../../core/slack-verify.ts';
 import {
