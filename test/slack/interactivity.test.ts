@@ -15,7 +15,6 @@ import { SlackNotifier } from '../../adapters/slack/notifier.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
 import { openLocalBackend } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
-import type { IntentRequest } from '../../services/steering.ts';
 import { foldEvent, type ReleaseView, releaseActions } from '../../core/slack-message.ts';
 import { slackSignatureOf, verifySlackRequest } from '../../core/slack-verify.ts';
 import {
@@ -25,6 +24,7 @@ import {
   slackInteractivityFromEnv,
 } from '../../functions/slack-interactivity.ts';
 import type { Stamped } from '../../ports/events.ts';
+import type { IntentRequest } from '../../services/steering.ts';
 import { configWith, recordWith } from '../helpers/fixtures.ts';
 import { e2eConfig, GOOD_BUILD, tempDir } from '../helpers/local.ts';
 import { rolledBackRelease, stamper } from './events.ts';
