@@ -4,13 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { taskStates } from '../../backends/local/engine.ts';
 import { functionFactories } from '../../functions/index.ts';
 
+interface MachineLike {
+  StartAt: string;
+  States: Record<string, StateLike>;
+}
+
 interface StateLike {
   Type: string;
+  Resource?: string;
   TimeoutSeconds?: number;
   TimeoutSecondsPath?: string;
-  ItemProcessor?: { States: Record<string, StateLike> };
-  Iterator?: { States: Record<string, StateLike> };
-  Branches?: { States: Record<string, StateLike> }[];
+  ItemProcessor?: MachineLike;
+  Iterator?: MachineLike;
+  Branches?: MachineLike[];
 }
 
 /** Paths ('Map/Branch/State') of every Task, at any depth of Map and Parallel, with no timeout. */
@@ -67,7 +73,7 @@ describe('tasksWithoutTimeout', () => {
     ...(timeout ? { TimeoutSeconds: timeout } : {}),
   });
   it('finds a Task without TimeoutSeconds two levels down: a Parallel branch inside a Map', () => {
-    const states = {
+    const states: Record<string, StateLike> = {
       Top: task(10),
       Fan: {
         Type: 'Map',
@@ -90,7 +96,9 @@ describe('tasksWithoutTimeout', () => {
     expect(tasksWithoutTimeout(states)).toEqual(['Fan/Split/Bare', 'Old/Legacy']);
   });
   it('passes when every nested Task has one', () => {
-    const states = { Fan: { Type: 'Map', ItemProcessor: { StartAt: 'T', States: { T: task(5) } } } };
+    const states: Record<string, StateLike> = {
+      Fan: { Type: 'Map', ItemProcessor: { StartAt: 'T', States: { T: task(5) } } },
+    };
     expect(tasksWithoutTimeout(states)).toEqual([]);
   });
 });
