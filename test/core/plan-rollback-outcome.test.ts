@@ -34,7 +34,7 @@ describe('planRelease', () => {
       ['ap-1'],
     ]);
     expect(p.waveCount).toBe(3);
-    expect(p.waves.flatMap((w) => w.regions.map((r) => [r.region, r.wave, r.action, r.revision.version]))).toEqual([
+    expect(p.waves.flatMap((w) => w.regions.map((r) => [r.region, r.wave, r.action, r.revision?.version]))).toEqual([
       ['us-east-1', 0, 'deploy', '2.0.0'],
       ['eu-west-1', 1, 'deploy', '2.0.0'],
       ['eu-central-1', 1, 'deploy', '2.0.0'],
