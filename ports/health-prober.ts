@@ -3,7 +3,7 @@
  * On AWS: the region's CloudWatch alarms (one sample per alarm: OK, ALARM, INSUFFICIENT_DATA = missing)
  * plus HTTP probes of its health URL when one is configured.
  */
-import type { GateSettings, RegionTarget } from '../config/types.ts';
+import type { GateSettings, RegionTarget } from '../core/config.ts';
 import type { ProbeSample } from '../core/model.ts';
 
 export type { ProbeSample };

@@ -3,7 +3,7 @@
  * The local adapter runs real processes on 127.0.0.1; the AWS adapter drives CodeDeploy.
  * The shape follows CodeDeploy on purpose: start a deployment, then poll it.
  */
-import type { RegionTarget } from '../config/types.ts';
+import type { RegionTarget } from '../core/config.ts';
 import type { Revision } from '../core/model.ts';
 
 export type { Revision };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { checkPolicy } from '../../config/policy.ts';
 import { concludeRelease, nextPollSeconds } from '../../core/outcome.ts';
 import { executionName, initialRecord, minimumDuration, planRelease } from '../../core/plan.ts';
 import { planRollback, touchedRegions } from '../../core/rollback.ts';
@@ -16,7 +17,16 @@ const plan = (waves: string[][]) =>
   });
 
 describe('planRelease', () => {
-  it('puts the canary region alone in the first wave and keeps wave order', () => {
+  it('puts the canary region alone in the first wave: a config that does not is refused before planning', () => {
+    const p = plan([['us-east-1'], ['eu-west-1', 'eu-central-1'], ['ap-1']]);
+    expect(p.waves[0]?.regions.map((r) => r.region)).toEqual(['us-east-1']);
+    expect(checkPolicy(configWith([['us-east-1'], ['eu-west-1', 'eu-central-1']]))).toEqual([]);
+    const twoCanaries = configWith([['us-east-1', 'eu-west-1'], ['eu-central-1']]);
+    expect(checkPolicy(twoCanaries).map((problem) => problem.path)).toEqual(['waves[0].regions']);
+    expect(checkPolicy({ ...twoCanaries, policy: { allowMultiRegionCanary: true } })).toEqual([]);
+  });
+
+  it('keeps each wave’s regions and the waves’ order, every task deploying the new revision', () => {
     const p = plan([['us-east-1'], ['eu-west-1', 'eu-central-1'], ['ap-1']]);
     expect(p.waves.map((w) => w.regions.map((r) => r.region))).toEqual([
       ['us-east-1'],
@@ -24,7 +34,12 @@ describe('planRelease', () => {
       ['ap-1'],
     ]);
     expect(p.waveCount).toBe(3);
-    expect(p.waves[1]?.regions[0]).toMatchObject({ action: 'deploy', wave: 1, revision: { version: '2.0.0' } });
+    expect(p.waves.flatMap((w) => w.regions.map((r) => [r.region, r.wave, r.action, r.revision?.version]))).toEqual([
+      ['us-east-1', 0, 'deploy', '2.0.0'],
+      ['eu-west-1', 1, 'deploy', '2.0.0'],
+      ['eu-central-1', 1, 'deploy', '2.0.0'],
+      ['ap-1', 2, 'deploy', '2.0.0'],
+    ]);
   });
 
   it('captures each region’s last-known-good in the initial record', () => {
@@ -77,13 +92,26 @@ describe('planRollback', () => {
     expect(planRollback(p, record, { kind: 'GateFailed', wave: 0, signals: [] }).steps[0]?.revision).toBeNull();
   });
 
-  it('is idempotent: re-running after a partial rollback plans the same steps', () => {
-    const record = recordWith([
-      { region: 'a', wave: 0, phase: 'rolled-back', before: '1.0.0' },
-      { region: 'b', wave: 1, phase: 'rollback-failed', before: '1.0.0' },
+  it('is idempotent: re-running after a partial rollback sends the same regions to the same revisions', () => {
+    const fresh = recordWith([
+      { region: 'a', wave: 0, phase: 'deployed', before: '1.0.0' },
+      { region: 'b', wave: 1, phase: 'failed', before: '0.9.0' },
+      { region: 'c', wave: 1, phase: 'pending', before: '1.1.0' },
     ]);
-    expect(touchedRegions(record)).toEqual(['a', 'b']);
-    expect(planRollback(p, record, { kind: 'GateFailed', wave: 1, signals: [] }).steps).toHaveLength(2);
+    const partial = recordWith([
+      { region: 'a', wave: 0, phase: 'rolled-back', before: '1.0.0' },
+      { region: 'b', wave: 1, phase: 'rollback-failed', before: '0.9.0' },
+      { region: 'c', wave: 1, phase: 'pending', before: '1.1.0' },
+    ]);
+    const cause = { kind: 'GateFailed' as const, wave: 1, signals: [] };
+    const steps = (record: typeof fresh) =>
+      planRollback(p, record, cause).steps.map((s) => [s.region, s.action, s.revision?.version, s.revision?.artifact]);
+    expect(touchedRegions(partial)).toEqual(['a', 'b']);
+    expect(steps(partial)).toEqual([
+      ['a', 'rollback', '1.0.0', '/builds/1.0.0'],
+      ['b', 'rollback', '0.9.0', '/builds/0.9.0'],
+    ]);
+    expect(steps(partial)).toEqual(steps(fresh));
   });
 });
 
@@ -126,13 +154,22 @@ describe('concludeRelease', () => {
     expect(o.reason).toContain('b (crashed)');
     expect(o.reason).not.toContain('a (');
   });
-  it('is BLOCKED when the first wave was blocked before anything was touched', () => {
+  it('is BLOCKED when the first wave was blocked before anything was touched, every region as it was', () => {
+    const untouched = recordWith([
+      { region: 'a', wave: 0, phase: 'pending', before: '1.0.0' },
+      { region: 'b', wave: 1, phase: 'pending', before: null },
+    ]);
     const o = concludeRelease(
-      record,
+      untouched,
       { kind: 'RolledBack', cause: { kind: 'WaveBlocked', wave: 0, signals: ['a sick'] }, results: [] },
-      versions,
+      { a: '1.0.0', b: null },
     );
     expect(o.status).toBe('BLOCKED');
+    expect(o.reason).toContain('no region had been touched');
+    expect(o.regions.map((r) => [r.region, r.phase, r.version])).toEqual([
+      ['a', 'pending', '1.0.0'],
+      ['b', 'pending', null],
+    ]);
   });
   it('is SUCCEEDED with every region and its version', () => {
     const o = concludeRelease(record, { kind: 'Succeeded' }, versions);

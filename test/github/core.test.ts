@@ -142,10 +142,12 @@ describe('releaseIdForCommit and versionForCommit', () => {
     expect(releaseIdForCommit('shop', sha)).toBe(executionName('shop', versionForCommit(sha), 1));
   });
 
-  it('gives different commits different names, the same commit the same name', () => {
-    const other = `${sha.slice(0, 11)}0${sha.slice(12)}`;
-    expect(releaseIdForCommit('shop', other)).not.toBe(releaseIdForCommit('shop', sha));
-    expect(releaseIdForCommit('shop', sha)).toBe(releaseIdForCommit('shop', sha));
+  it('names commits by their first 12 characters: a difference there changes the name, one after it does not', () => {
+    const differsInFirst12 = `${sha.slice(0, 11)}0${sha.slice(12)}`;
+    const differsAfter12 = `${sha.slice(0, 12)}${'0'.repeat(28)}`;
+    expect(releaseIdForCommit('shop', differsInFirst12)).toBe('shop-6113728f27a0');
+    expect(releaseIdForCommit('shop', differsAfter12)).toBe('shop-6113728f27ae');
+    expect(releaseIdForCommit('cart', sha)).toBe('cart-6113728f27ae');
   });
 
   it.each([['shop'], ['a'.repeat(40)], ['s'.repeat(200)], ['my service/with:odd*chars']])(

@@ -4,6 +4,33 @@ import { describe, expect, it } from 'vitest';
 import { taskStates } from '../../backends/local/engine.ts';
 import { functionFactories } from '../../functions/index.ts';
 
+interface MachineLike {
+  StartAt: string;
+  States: Record<string, StateLike>;
+}
+
+interface StateLike {
+  Type: string;
+  Resource?: string;
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  ItemProcessor?: MachineLike;
+  Iterator?: MachineLike;
+  Branches?: MachineLike[];
+}
+
+/** Paths ('Map/Branch/State') of every Task, at any depth of Map and Parallel, with no timeout. */
+function tasksWithoutTimeout(states: Record<string, StateLike>, prefix = ''): string[] {
+  return Object.entries(states).flatMap(([name, s]) => {
+    const path = `${prefix}${name}`;
+    const own = s.Type === 'Task' && !((s.TimeoutSeconds ?? 0) > 0 || s.TimeoutSecondsPath !== undefined) ? [path] : [];
+    const nested = [s.ItemProcessor, s.Iterator, ...(s.Branches ?? [])].flatMap((inner) =>
+      inner ? tasksWithoutTimeout(inner.States, `${path}/`) : [],
+    );
+    return [...own, ...nested];
+  });
+}
+
 const load = (name: string) =>
   JSON.parse(readFileSync(new URL(`../../state-machines/${name}.asl.json`, import.meta.url), 'utf8'));
 
@@ -34,13 +61,45 @@ describe.each(['release', 'region'])('%s.asl.json', (name) => {
     }
   });
 
-  it('sets an explicit timeout on every task (the local default is 60 s)', () => {
-    const walk = (states: Record<string, { Type: string; TimeoutSeconds?: number; TimeoutSecondsPath?: string }>) => {
-      for (const s of Object.values(states)) {
-        if (s.Type === 'Task') expect((s.TimeoutSeconds ?? 0) > 0 || s.TimeoutSecondsPath !== undefined).toBe(true);
-      }
+  it('sets an explicit timeout on every task, nested ones included (the local default is 60 s)', () => {
+    expect(tasksWithoutTimeout(definition.States)).toEqual([]);
+  });
+});
+
+describe('tasksWithoutTimeout', () => {
+  const task = (timeout?: number) => ({
+    Type: 'Task',
+    Resource: 'arn:x',
+    ...(timeout ? { TimeoutSeconds: timeout } : {}),
+  });
+  it('finds a Task without TimeoutSeconds two levels down: a Parallel branch inside a Map', () => {
+    const states: Record<string, StateLike> = {
+      Top: task(10),
+      Fan: {
+        Type: 'Map',
+        ItemProcessor: {
+          StartAt: 'Split',
+          States: {
+            Inner: task(10),
+            Split: {
+              Type: 'Parallel',
+              Branches: [
+                { StartAt: 'Ok', States: { Ok: { Type: 'Task', Resource: 'arn:x', TimeoutSecondsPath: '$.t' } } },
+                { StartAt: 'Bare', States: { Bare: task() } },
+              ],
+            },
+          },
+        },
+      },
+      Old: { Type: 'Map', Iterator: { StartAt: 'Legacy', States: { Legacy: task() } } },
     };
-    walk(definition.States);
+    expect(tasksWithoutTimeout(states)).toEqual(['Fan/Split/Bare', 'Old/Legacy']);
+  });
+  it('passes when every nested Task has one', () => {
+    const states: Record<string, StateLike> = {
+      Fan: { Type: 'Map', ItemProcessor: { StartAt: 'T', States: { T: task(5) } } },
+    };
+    expect(tasksWithoutTimeout(states)).toEqual([]);
   });
 });
 

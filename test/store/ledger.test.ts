@@ -73,7 +73,7 @@ describe('createLedgerTable', () => {
     const service = freshService();
     await ledger.createRelease(release(service, 'r1'));
     await createLedgerTable(dynamo.client, TABLE);
-    expect(await ledger.getRelease(service, 'r1')).toBeDefined();
+    expect(await ledger.getRelease(service, 'r1')).toEqual(release(service, 'r1'));
   });
 
   it('refuses a same-named table that lacks the releases index', async () => {
