@@ -1,5 +1,5 @@
 /**
- * SlackInteractivity: the buttons of the release's Slack message (core/slack-message.ts
+ * SlackInteractivity: the buttons of the release's Slack message (adapters/slack/buttons.ts
  * releaseActions), behind API Gateway (HTTP API, payload format 2.0) as the Slack app's
  * Interactivity Request URL. Not a Task of the state machines: a click becomes an intent, exactly
  * as `flotilla promote|pause|resume|abort|rollback` makes one (control/intents.ts), checked against
@@ -36,19 +36,13 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { type ButtonValue, type ButtonVerb, isButtonVerb, parseButtonValue } from '../adapters/slack/buttons.ts';
+import { escapeMrkdwn, truncate } from '../adapters/slack/mrkdwn.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import { type IntentRequest, submitIntent } from '../control/intents.ts';
 import type { Intent } from '../core/control.ts';
 import { namedError } from '../core/errors.ts';
 import { rollbackName } from '../core/plan.ts';
-import {
-  type ButtonValue,
-  type ButtonVerb,
-  escapeMrkdwn,
-  isButtonVerb,
-  parseButtonValue,
-  truncate,
-} from '../core/slack-message.ts';
 import { SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER, verifySlackRequest } from '../core/slack-verify.ts';
 import type { HoldToken, Ledger } from '../ports/ledger.ts';
 import type { StartReleaseInput } from './plan-release.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { plainLine, TerminalProgress } from '../../cli/progress.ts';
+import { TerminalProgress } from '../../cli/progress.ts';
+import { plainLine } from '../../core/event-line.ts';
 import type { Stamped } from '../../ports/events.ts';
 
 const at = '2026-01-01T10:00:00.000Z';
