@@ -25,12 +25,13 @@ import type {
   WhereAnswer,
 } from '../control/server.ts';
 import { freezeOf, type Intent } from '../core/control.ts';
+import { plainLine } from '../core/event-line.ts';
 import { outcomeOfRecord } from '../core/outcome.ts';
 import { minimumDuration } from '../core/plan.ts';
 import type { ReleaseOutcome } from '../core/types.ts';
 import type { EventSink, Stamped } from '../ports/events.ts';
 import type { Ledger, ReleaseRecord } from '../ports/ledger.ts';
-import { plainLine, TerminalProgress } from './progress.ts';
+import { TerminalProgress } from './progress.ts';
 
 const USAGE = `usage: flotilla <command> [options]
 
@@ -152,9 +153,10 @@ async function openBackend(config: FlotillaConfig, events?: EventSink): Promise<
  * too. Without Slack settings the terminal progress already says everything.
  */
 async function slackNotifier() {
-  const { SlackNotifier, slackSettingsFromEnv, slackSettingsFromStateDir } = await import(
-    '../adapters/slack/notifier.ts'
-  );
+  const [{ SlackNotifier }, { slackSettingsFromEnv, slackSettingsFromStateDir }] = await Promise.all([
+    import('../adapters/slack/notifier.ts'),
+    import('../adapters/slack/settings.ts'),
+  ]);
   try {
     const settings = slackSettingsFromEnv(process.env) ?? (await slackSettingsFromStateDir(stateDir()));
     return settings ? new SlackNotifier(settings, { writer: process.stderr }) : undefined;

@@ -1,62 +1,28 @@
 /**
- * Live progress of a release. On a terminal: a block redrawn in place, one line per wave with
- * each region's state. Elsewhere (CI logs, pipes): one plain line per event.
+ * Live progress of a release on a terminal: a block redrawn in place, one line per wave with each
+ * region's state (labels and colours from core/region-display.ts, as Slack shows them). Elsewhere
+ * (CI logs, pipes) the CLI prints one plain line per event (core/event-line.ts).
  */
-import type { RegionProgress, Stamped } from '../ports/events.ts';
+import {
+  displayOfProgress,
+  displayOfVerdict,
+  REGION_LOOK,
+  type RegionDisplay,
+  regionLabel,
+} from '../core/region-display.ts';
+import type { Stamped } from '../ports/events.ts';
+import type { ProgressWriter } from '../ports/writer.ts';
 
-type RegionView = RegionProgress | 'waiting' | 'baking' | 'passed' | 'failed';
-
-const colors: Record<RegionView, string> = {
-  waiting: '2',
-  deploying: '36',
-  deployed: '36',
-  baking: '33',
-  passed: '32',
-  failed: '31',
-  'deploy-failed': '31',
-  'rolling-back': '35',
-  'rolled-back': '35',
-  'rollback-failed': '41;97',
-};
-
-export interface ProgressWriter {
-  write(text: string): void;
-}
-
-export function plainLine(event: Stamped): string {
-  const time = event.at.slice(11, 19);
-  switch (event.kind) {
-    case 'release-started':
-      return `${time} release ${event.releaseId}: ${event.service} ${event.version} in ${event.waves.length} waves (${event.waves.map((w) => `${w.name}: ${w.regions.join(', ')}`).join(' | ')})`;
-    case 'wave-started':
-      return `${time} wave ${event.wave + 1} (${event.name}): ${event.regions.join(', ')}`;
-    case 'wave-blocked':
-      return `${time} wave ${event.wave + 1} BLOCKED: ${event.signals.join('; ')}`;
-    case 'wave-held':
-      return `${time} wave ${event.wave + 1} HELD: ${event.reasons.join('; ')}`;
-    case 'region':
-      return `${time}   ${event.region}: ${event.state}${event.version ? ` ${event.version}` : ''}${event.message ? ` (${event.message})` : ''}`;
-    case 'gate': {
-      const e = event.evaluation;
-      const detail =
-        e.kind === 'Baking'
-          ? `baking, ${Math.ceil(e.remainingMs / 1000)}s left`
-          : e.kind === 'Passed'
-            ? 'passed'
-            : `${e.kind.toUpperCase()}: ${e.signals.join('; ')}`;
-      return `${time} wave ${event.wave + 1} gate (${event.regions.length} regions): ${detail}`;
-    }
-    case 'rollback-started':
-      return `${time} ROLLING BACK ${event.regions.length > 0 ? event.regions.join(', ') : '(nothing was touched)'}: ${event.reason}`;
-    case 'release-finished':
-      return `${time} ${event.outcome.status}: ${event.outcome.reason}`;
-  }
+/** What the table shows of one region: its display and, after a rollback, what it runs. */
+interface RegionCell {
+  state: RegionDisplay;
+  version?: string | null;
 }
 
 /** Redraws a per-wave table on a TTY; the final outcome and any failure detail stay printed below it. */
 export class TerminalProgress {
   private waves: { name: string; regions: string[] }[] = [];
-  private readonly state = new Map<string, RegionView>();
+  private readonly state = new Map<string, RegionCell>();
   private readonly notes: string[] = [];
   private header = '';
   private drawn = 0;
@@ -72,18 +38,17 @@ export class TerminalProgress {
       case 'release-started':
         this.waves = event.waves;
         this.header = `${event.service} ${event.version} (${event.releaseId})`;
-        for (const w of event.waves) for (const r of w.regions) this.state.set(r, 'waiting');
+        for (const w of event.waves) for (const r of w.regions) this.state.set(r, { state: 'waiting' });
         break;
       case 'region':
-        this.state.set(event.region, event.state);
+        this.state.set(event.region, { state: displayOfProgress(event.state), version: event.version });
         if (event.message) this.notes.push(`${event.region}: ${event.message}`);
         break;
       case 'gate':
         for (const region of event.regions) {
-          const current = this.state.get(region);
+          const current = this.state.get(region)?.state;
           if (current === 'deployed' || current === 'baking' || current === 'passed') {
-            const kind = event.evaluation.kind;
-            this.state.set(region, kind === 'Baking' ? 'baking' : kind === 'Passed' ? 'passed' : 'failed');
+            this.state.set(region, { state: displayOfVerdict(event.evaluation.kind) });
           }
         }
         if (event.evaluation.kind === 'Failed' || event.evaluation.kind === 'Inconclusive') {
@@ -125,14 +90,14 @@ export class TerminalProgress {
       let visible = `  wave ${i + 1} ${wave.name.padEnd(10)}`;
       let line = visible;
       for (const region of wave.regions) {
-        const view = this.state.get(region) ?? 'waiting';
-        const cell = ` ${region} ${view}`;
-        if (visible.length + cell.length + 2 > width) {
+        const cell = this.state.get(region) ?? { state: 'waiting' };
+        const text = `${region} ${regionLabel(cell.state, cell.version)}`;
+        if (visible.length + text.length + 3 > width) {
           line += ' …';
           break;
         }
-        visible += cell;
-        line += ` \x1b[${colors[view]}m${region} ${view}\x1b[0m`;
+        visible += ` ${text}`;
+        line += ` \x1b[${REGION_LOOK[cell.state].color}m${text}\x1b[0m`;
       }
       lines.push(line);
     });

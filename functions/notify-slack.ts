@@ -19,11 +19,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SNSEvent } from 'aws-lambda';
+import type { ReleaseLinks } from '../adapters/slack/blocks.ts';
 import { DynamoMessageStore } from '../adapters/slack/dynamo-message-store.ts';
-import { type MessageStore, SlackNotifier } from '../adapters/slack/notifier.ts';
-import type { ProgressWriter } from '../cli/progress.ts';
-import type { ReleaseLinks, ReleaseView } from '../core/slack-message.ts';
+import type { MessageStore } from '../adapters/slack/message-store.ts';
+import { SlackNotifier } from '../adapters/slack/notifier.ts';
+import type { ReleaseView } from '../adapters/slack/view.ts';
 import type { Stamped } from '../ports/events.ts';
+import type { ProgressWriter } from '../ports/writer.ts';
 import { namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 

@@ -1,5 +1,5 @@
 /**
- * SlackInteractivity: the buttons of the release's Slack message (core/slack-message.ts
+ * SlackInteractivity: the buttons of the release's Slack message (adapters/slack/buttons.ts
  * releaseActions), behind API Gateway (HTTP API, payload format 2.0) as the Slack app's
  * Interactivity Request URL. Not a Task of the state machines: a click becomes an intent, exactly
  * as `flotilla promote|pause|resume|abort|rollback` makes one (services/steering.ts), checked against
@@ -37,17 +37,11 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { StepFunctionsHoldWaker, StepFunctionsReleaseStarter } from '../adapters/aws/step-functions.ts';
+import { type ButtonValue, type ButtonVerb, isButtonVerb, parseButtonValue } from '../adapters/slack/buttons.ts';
+import { escapeMrkdwn, truncate } from '../adapters/slack/mrkdwn.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import { type Intent, latest } from '../core/control.ts';
 import { namedError, REFUSALS, refused } from '../core/errors.ts';
-import {
-  type ButtonValue,
-  type ButtonVerb,
-  escapeMrkdwn,
-  isButtonVerb,
-  parseButtonValue,
-  truncate,
-} from '../core/slack-message.ts';
 import { SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER, verifySlackRequest } from '../core/slack-verify.ts';
 import type { Ledger } from '../ports/ledger.ts';
 import { type RollbackDeps, startRollback } from '../services/rollback.ts';

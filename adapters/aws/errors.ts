@@ -55,7 +55,10 @@ const THROTTLING_ERROR_NAMES: ReadonlySet<string> = new Set([
 /** An Error whose `name` is one of the names above. */
 export { namedError };
 
-/** True for an SDK error that means we were throttled: by name, HTTP 429, or the SDK's own throttling trait. */
+/**
+ * True for an SDK error that means we were throttled: by name, HTTP 429, or the SDK's own throttling
+ * trait. The one throttling rule for every AWS caller (CodeDeploy, CloudWatch, the DynamoDB ledger).
+ */
 export function isThrottling(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as { name?: unknown; $metadata?: { httpStatusCode?: number }; $retryable?: { throttling?: boolean } };

@@ -1,5 +1,5 @@
 /**
- * EventSink on SNS: publishes the events a human should hear about (a gate that failed or was
+ * EventSink on SNS: publishes the notable events (core/notable.ts: a gate that failed or was
  * inconclusive, a blocked wave, a rollback starting, a release ending) to one topic, for the
  * notifier and for anyone subscribed. Progress events (wave started, region deploying, gate baking
  * or passed) are not published.
@@ -11,6 +11,7 @@
  * Emitting never fails a release: a failed Publish is reported to `onError` and swallowed.
  */
 import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { isNotable } from '../../core/notable.ts';
 import type { EventSink, Stamped } from '../../ports/events.ts';
 
 /** SNS: "Subjects must be ... less than 100 characters long". */
@@ -57,17 +58,12 @@ export class SnsEventSink implements EventSink {
   }
 }
 
-/** True for the events SnsEventSink publishes. */
-export function isNotable(event: Stamped): boolean {
-  return subjectOf(event) !== null;
-}
-
-/** The Subject for a notable event, or null when the event is not published. */
+/** The Subject for a notable event, or null when the event is not published (not notable). */
 export function subjectOf(event: Stamped): string | null {
+  if (!isNotable(event)) return null;
   const who = `${event.service} ${event.releaseId}`;
   switch (event.kind) {
     case 'gate':
-      if (event.evaluation.kind !== 'Failed' && event.evaluation.kind !== 'Inconclusive') return null;
       return fitSubject(`${who}: wave ${event.wave + 1} gate ${event.evaluation.kind.toUpperCase()}`);
     case 'wave-blocked':
       return fitSubject(`${who}: wave ${event.wave + 1} BLOCKED`);

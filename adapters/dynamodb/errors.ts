@@ -13,17 +13,10 @@ export const ReleaseNotFound = 'ReleaseNotFound';
 
 /**
  * DynamoDB throttled us (ProvisionedThroughputExceededException, ThrottlingException,
- * RequestLimitExceeded) even after the SDK's own retries. Transient: safe to retry later with backoff.
- * The SDK error is kept as `cause`.
+ * RequestLimitExceeded, …: whatever adapters/aws/errors.ts `isThrottling` recognises) even after
+ * the SDK's own retries. Transient: safe to retry later with backoff. The SDK error is kept as `cause`.
  */
 export const StoreThrottled = 'StoreThrottled';
-
-/** SDK error names that mean "throttled" (mapped to StoreThrottled). */
-export const THROTTLING_ERROR_NAMES: ReadonlySet<string> = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-]);
 
 /** An Error whose `name` is one of the names above. */
 export { namedError } from '../../core/errors.ts';

@@ -48,7 +48,8 @@ import type {
   ReleaseRegion,
   ReleaseRegionPatch,
 } from '../../ports/ledger.ts';
-import { namedError, ReleaseExists, ReleaseNotFound, StoreThrottled, THROTTLING_ERROR_NAMES } from './errors.ts';
+import { isThrottling } from '../aws/errors.ts';
+import { namedError, ReleaseExists, ReleaseNotFound, StoreThrottled } from './errors.ts';
 
 /** Name of the local secondary index that orders a service's releases by start time. */
 export const RELEASES_BY_START_INDEX = 'byReleaseStart';
@@ -452,8 +453,8 @@ export class DynamoDbLedger implements Ledger {
     try {
       return await call();
     } catch (error) {
-      const name = errorName(error);
-      if (name !== undefined && THROTTLING_ERROR_NAMES.has(name)) {
+      if (isThrottling(error)) {
+        const name = errorName(error) ?? 'throttled';
         throw namedError(StoreThrottled, `DynamoDB throttled a ledger request on ${this.#table} (${name})`, error);
       }
       throw error;

@@ -12,8 +12,8 @@
  * whatever it holds, far below DynamoDB's 400 KB item limit even with hundreds of regions.
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { ReleaseView } from '../../core/slack-message.ts';
-import type { MessageStore, ReleaseKey, StoredMessage } from './notifier.ts';
+import type { MessageStore, ReleaseKey, StoredMessage } from './message-store.ts';
+import type { ReleaseView } from './view.ts';
 
 export interface DynamoMessageStoreOptions {
   client: DynamoDBDocumentClient;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { plainLine, TerminalProgress } from '../../cli/progress.ts';
+import { TerminalProgress } from '../../cli/progress.ts';
+import { plainLine } from '../../core/event-line.ts';
+import { REGION_LOOK } from '../../core/region-display.ts';
 import type { Stamped } from '../../ports/events.ts';
 
 const at = '2026-01-01T10:00:00.000Z';
@@ -37,6 +39,21 @@ describe('TerminalProgress', () => {
     const lines = visible(last).split('\n').filter(Boolean);
     expect(lines.length).toBeGreaterThan(3);
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(79);
+  });
+
+  it('labels and colours each region as Slack does (core/region-display.ts)', () => {
+    let last = '';
+    const progress = new TerminalProgress({ columns: 200, write: (t) => (last = t) });
+    progress.emit(events[0] as Stamped);
+    progress.emit(events[1] as Stamped);
+    progress.emit(stamp({ kind: 'region', wave: 0, region: 'us-east-1', state: 'deployed', version: '1.0.0' }));
+    progress.emit(
+      stamp({ kind: 'gate', wave: 0, regions: ['us-east-1'], evaluation: { kind: 'Inconclusive', signals: [] } }),
+    );
+    expect(last).toContain(`\x1b[${REGION_LOOK['deploy-failed'].color}mregion-number-3 deploy FAILED\x1b[0m`);
+    expect(last).toContain(`\x1b[${REGION_LOOK['no-data'].color}mus-east-1 no health data\x1b[0m`);
+    progress.emit(stamp({ kind: 'region', wave: 0, region: 'us-east-1', state: 'rolled-back', version: '0.9.0' }));
+    expect(visible(last)).toContain('us-east-1 rolled back to 0.9.0');
   });
 
   it('moves the cursor up over the previous drawing before redrawing', () => {

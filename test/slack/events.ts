@@ -70,7 +70,7 @@ export function rolledBackRelease(signal = SIGNAL, releaseId = 'shop-1.1.0'): St
   ];
 }
 
-/** The events of rolledBackRelease that reach SNS on AWS (adapters/aws/sns-events.ts isNotable). */
+/** The events of rolledBackRelease that reach SNS on AWS (core/notable.ts isNotable; an independent list, so a test can check the rule). */
 export function notableOnly(events: Stamped[]): Stamped[] {
   return events.filter(
     (e) =>

@@ -11,11 +11,12 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
+import { releaseActions } from '../../adapters/slack/buttons.ts';
 import { SlackNotifier } from '../../adapters/slack/notifier.ts';
+import { foldEvent, type ReleaseView } from '../../adapters/slack/view.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
 import { openLocalBackend } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
-import { foldEvent, type ReleaseView, releaseActions } from '../../core/slack-message.ts';
 import { slackSignatureOf, verifySlackRequest } from '../../core/slack-verify.ts';
 import {
   createSlackInteractivity,

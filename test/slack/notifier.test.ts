@@ -8,16 +8,11 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  InMemoryMessageStore,
-  type MessageStore,
-  redact,
-  SlackNotifier,
-  slackNotifierFromEnv,
-  slackSettingsFromEnv,
-  slackSettingsFromStateDir,
-} from '../../adapters/slack/notifier.ts';
-import { plainLine } from '../../cli/progress.ts';
+import { InMemoryMessageStore, type MessageStore } from '../../adapters/slack/message-store.ts';
+import { SlackNotifier, slackNotifierFromEnv } from '../../adapters/slack/notifier.ts';
+import { slackSettingsFromEnv, slackSettingsFromStateDir } from '../../adapters/slack/settings.ts';
+import { redact } from '../../adapters/slack/transport.ts';
+import { plainLine } from '../../core/event-line.ts';
 import type { Stamped } from '../../ports/events.ts';
 import { rolledBackRelease } from './events.ts';
 import { captureWriter, FAKE_CHANNEL_ID, type FakeSlack, startFakeSlack, textOf } from './fake-slack.ts';

@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { isNotable } from '../../adapters/aws/sns-events.ts';
 import {
-  foldEvent,
   MAX_BLOCKS,
   MAX_FALLBACK_CHARS,
   MAX_HEADER_CHARS,
   MAX_SECTION_CHARS,
-  notableKey,
-  type ReleaseView,
-  regionsNamedBy,
   renderReleaseMessage,
   renderThreadReply,
-} from '../../core/slack-message.ts';
+} from '../../adapters/slack/blocks.ts';
+import { foldEvent, type ReleaseView, regionsNamedBy } from '../../adapters/slack/view.ts';
+import { isNotable, notableKey } from '../../core/notable.ts';
 import type { Stamped } from '../../ports/events.ts';
 import { ALARM_SIGNAL, notableOnly, rolledBackRelease, SIGNAL, stamper } from './events.ts';
 import { textOf } from './fake-slack.ts';
@@ -362,7 +359,10 @@ describe('renderReleaseMessage', () => {
 describe('notable events and threaded replies', () => {
   const events = rolledBackRelease();
 
-  it('notableKey selects exactly the events SNS publishes', () => {
+  it('isNotable and notableKey select exactly the notable events: failed or inconclusive gates, blocks, rollback, end', () => {
+    expect(notableOnly(events).length).toBeGreaterThan(0);
+    expect(notableOnly(events).length).toBeLessThan(events.length);
+    expect(events.filter(isNotable)).toEqual(notableOnly(events));
     for (const event of events) expect(notableKey(event) !== null).toBe(isNotable(event));
   });
 

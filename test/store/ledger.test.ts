@@ -428,6 +428,28 @@ describe('store errors', () => {
     raw.destroy();
   });
 
+  it('recognises throttling by the one AWS rule (isThrottling): an HTTP 429 under another name is StoreThrottled too', async () => {
+    const raw = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'local',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const throttled = DynamoDBDocumentClient.from(raw);
+    const sdkError = Object.assign(new Error('rate'), { name: 'SomethingElse', $metadata: { httpStatusCode: 429 } });
+    throttled.middlewareStack.add(
+      () => async () => {
+        throw sdkError;
+      },
+      { step: 'initialize', name: 'injectThrottle' },
+    );
+    const throttledLedger = new DynamoDbLedger({ client: throttled, tableName: TABLE });
+    await expect(throttledLedger.getRegion('svc', 'us-east-1')).rejects.toMatchObject({
+      name: StoreThrottled,
+      cause: sdkError,
+    });
+    raw.destroy();
+  });
+
   it('lets other DynamoDB errors through under their SDK name', async () => {
     const missing = new DynamoDbLedger({ client: DynamoDBDocumentClient.from(dynamo.client), tableName: 'no-such' });
     await expect(missing.getRegion('svc', 'us-east-1')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });

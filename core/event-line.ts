@@ -1,0 +1,36 @@
+/**
+ * One release event as one plain line of text: `10:00:00 wave 2 (eu) gate (3 regions): FAILED: …`.
+ * The one formatter every plain rendering uses: the CLI's progress outside a terminal, the Slack
+ * notifier's terminal fallback, log lines. Pure string formatting, no colour, no line break.
+ */
+import type { Stamped } from './events.ts';
+
+export function plainLine(event: Stamped): string {
+  const time = event.at.slice(11, 19);
+  switch (event.kind) {
+    case 'release-started':
+      return `${time} release ${event.releaseId}: ${event.service} ${event.version} in ${event.waves.length} waves (${event.waves.map((w) => `${w.name}: ${w.regions.join(', ')}`).join(' | ')})`;
+    case 'wave-started':
+      return `${time} wave ${event.wave + 1} (${event.name}): ${event.regions.join(', ')}`;
+    case 'wave-blocked':
+      return `${time} wave ${event.wave + 1} BLOCKED: ${event.signals.join('; ')}`;
+    case 'wave-held':
+      return `${time} wave ${event.wave + 1} HELD: ${event.reasons.join('; ')}`;
+    case 'region':
+      return `${time}   ${event.region}: ${event.state}${event.version ? ` ${event.version}` : ''}${event.message ? ` (${event.message})` : ''}`;
+    case 'gate': {
+      const e = event.evaluation;
+      const detail =
+        e.kind === 'Baking'
+          ? `baking, ${Math.ceil(e.remainingMs / 1000)}s left`
+          : e.kind === 'Passed'
+            ? 'passed'
+            : `${e.kind.toUpperCase()}: ${e.signals.join('; ')}`;
+      return `${time} wave ${event.wave + 1} gate (${event.regions.length} regions): ${detail}`;
+    }
+    case 'rollback-started':
+      return `${time} ROLLING BACK ${event.regions.length > 0 ? event.regions.join(', ') : '(nothing was touched)'}: ${event.reason}`;
+    case 'release-finished':
+      return `${time} ${event.outcome.status}: ${event.outcome.reason}`;
+  }
+}

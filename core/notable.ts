@@ -1,0 +1,38 @@
+/**
+ * Which release events are notable: the ones a human should hear about. A gate that failed or was
+ * inconclusive, a blocked wave, a rollback starting, a release ending. The one rule for every
+ * consumer: the SNS sink publishes exactly these (so the AWS notifier only ever sees these), the
+ * Slack webhook mode posts each of them once, the bot mode threads a reply under the message for
+ * them. Progress events (a wave starting, a region deploying, a gate baking or passing) are not.
+ * Pure.
+ */
+import type { Stamped } from './events.ts';
+
+export function isNotable(event: Stamped): boolean {
+  switch (event.kind) {
+    case 'gate':
+      return event.evaluation.kind === 'Failed' || event.evaluation.kind === 'Inconclusive';
+    case 'wave-blocked':
+    case 'rollback-started':
+    case 'release-finished':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * The dedupe key of a notable event (the same event delivered twice has the same key), or null
+ * for an event that is not notable.
+ */
+export function notableKey(event: Stamped): string | null {
+  if (!isNotable(event)) return null;
+  switch (event.kind) {
+    case 'gate':
+      return `${event.releaseId}|gate-${event.evaluation.kind}|${event.wave}`;
+    case 'wave-blocked':
+      return `${event.releaseId}|wave-blocked|${event.wave}`;
+    default:
+      return `${event.releaseId}|${event.kind}|`;
+  }
+}
