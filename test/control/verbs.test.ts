@@ -88,7 +88,7 @@ describe('verbs with no control server', () => {
     const blank = await runCli(['abort', 'shop-1.0.0', '--reason', '  '], dir);
     expect(blank.code).toBe(2);
     const nothingRunning = await runCli(['pause', '--reason', 'why not'], dir);
-    expect(nothingRunning.code).toBe(3);
+    expect(nothingRunning.code).toBe(5); // refused: nothing to pause
     expect(nothingRunning.stderr).toMatch(/no release running/);
     const noRegion = await runCli(['skip-region', '--reason', 'r'], dir);
     expect(noRegion.code).toBe(2);
@@ -135,7 +135,7 @@ describe('flotilla up', () => {
     );
     expect(skip.code, skip.stderr).toBe(0);
     const late = await runCli(['skip-region', 'us-east-1', '--reason', 'too late', '--actor', 'alice@test'], dir);
-    expect(late.code).toBe(3);
+    expect(late.code).toBe(5); // refused: the region is done
     expect(late.stderr).toMatch(/already deployed/);
 
     // No release id: the running one. No --actor: $USER@host.
@@ -244,7 +244,7 @@ describe('rollback', () => {
     ]);
     // Only a SUCCEEDED release can be rolled back.
     const again = await runCli(['rollback', 'shop-1.0.1-rollback', '--reason', 'r'], dir);
-    expect(again.code).toBe(3);
+    expect(again.code).toBe(5); // refused: not a SUCCEEDED release
   });
 });
 
