@@ -8,36 +8,10 @@
  */
 import type { FlotillaConfig } from '../config/types.ts';
 import type { ControlEndpoint } from '../control/client.ts';
-import type { IntentBody, ReleaseWithIntents, WhereAnswer } from '../control/server.ts';
-import type { Intent } from '../core/control.ts';
-import type { ReleaseOutcome } from '../core/types.ts';
-import type { Context, Person } from './context.ts';
+import type { Context } from './context.ts';
+import type { ReleaseTarget } from './targets/types.ts';
 
-/** The reads of `status`, `history` and `where`. */
-export interface Reads {
-  where(): Promise<WhereAnswer>;
-  release(releaseId: string): Promise<ReleaseWithIntents | undefined>;
-  releases(limit: number): Promise<ReleaseWithIntents[]>;
-  globalIntents(): Promise<Intent[]>;
-  /** AWS only: the execution's own status and console link. */
-  execution?(releaseId: string): Promise<{ status: string; consoleUrl: string }>;
-  close(): Promise<void>;
-}
-
-export interface ReleaseTarget {
-  readonly kind: 'aws' | 'control' | 'local';
-  /**
-   * Starts a release and follows it (with live progress) to its end; with --no-wait (aws, a
-   * control server) returns it RUNNING once started.
-   */
-  release(request: { version: string; artifact: string }): Promise<ReleaseOutcome>;
-  /** The rollback verb: starts the rollback release of `releaseId` and follows it likewise. */
-  rollback(releaseId: string, person: Person): Promise<ReleaseOutcome>;
-  /** A steering verb: records the intent (the release acts on it at its next safe point). */
-  intent(body: IntentBody): Promise<Intent>;
-  /** Opens the reads; the caller closes them. */
-  reads(): Promise<Reads>;
-}
+export type { Reads, ReleaseTarget } from './targets/types.ts';
 
 /** The control server of this state dir, if one runs (local backend only). */
 export async function findControl(ctx: Context): Promise<ControlEndpoint | undefined> {
@@ -52,9 +26,4 @@ export async function releaseTarget(ctx: Context, config: FlotillaConfig): Promi
   const endpoint = await findControl(ctx);
   if (endpoint) return (await import('./targets/control.ts')).controlTarget(ctx, config, endpoint);
   return (await import('./targets/local.ts')).localTarget(ctx, config);
-}
-
-/** What --no-wait answers: the release started and runs on (`reason` says where to look). */
-export function runningOutcome(releaseId: string, service: string, version: string, reason: string): ReleaseOutcome {
-  return { releaseId, service, version, status: 'RUNNING', reason, regions: [] };
 }

@@ -4,7 +4,7 @@ import type { EventSink } from '../../ports/events.ts';
 import type { Context } from '../context.ts';
 import { UsageError } from '../exit-codes.ts';
 import { warn } from '../output.ts';
-import { type ReleaseTarget, runningOutcome } from '../release-target.ts';
+import { type ReleaseTarget, runningOutcome } from './types.ts';
 
 export async function awsTarget(ctx: Context, config: FlotillaConfig): Promise<ReleaseTarget> {
   const settings = config.aws;

@@ -12,8 +12,8 @@ import type { ReleaseRecord } from '../../ports/ledger.ts';
 import type { Context } from '../context.ts';
 import { auditLine, print, warn } from '../output.ts';
 import { plainLine } from '../progress.ts';
-import { type ReleaseTarget, runningOutcome } from '../release-target.ts';
 import { onStop } from '../signals.ts';
+import { type ReleaseTarget, runningOutcome } from './types.ts';
 
 export async function controlTarget(
   ctx: Context,

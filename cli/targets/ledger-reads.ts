@@ -2,7 +2,7 @@
 import type { FlotillaConfig } from '../../config/types.ts';
 import type { ReleaseWithIntents } from '../../control/server.ts';
 import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
-import type { Reads } from '../release-target.ts';
+import type { Reads } from './types.ts';
 
 export async function ledgerReads(ledger: Ledger, config: FlotillaConfig): Promise<Omit<Reads, 'close'>> {
   const { globalIntents, whereFromLedger } = await import('../../control/server.ts');

@@ -11,9 +11,9 @@ import type { EventSink } from '../../ports/events.ts';
 import type { Context } from '../context.ts';
 import { UsageError } from '../exit-codes.ts';
 import { warn } from '../output.ts';
-import type { ReleaseTarget } from '../release-target.ts';
 import { closeQuietly, noting, serveControl } from '../serve.ts';
 import { onStop } from '../signals.ts';
+import type { ReleaseTarget } from './types.ts';
 
 export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget {
   return {
