@@ -16,7 +16,6 @@ export function register(program: Command): void {
     program,
     'up',
     'local: keep the backend open and serve the control API on 127.0.0.1; Ctrl-C stops',
-    ['config', 'stateDir', 'backend'],
   );
   command.addHelpText(
     'after',
