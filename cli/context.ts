@@ -4,7 +4,7 @@
  */
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { type ConfigResult, formatProblems, loadConfigFile } from '../config/load.ts';
+import type { ConfigResult } from '../config/load.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import { namedError } from '../core/errors.ts';
 import type { EventSink } from '../ports/events.ts';
@@ -60,7 +60,8 @@ export interface Context {
 export function contextOf(options: CliOptions): Context {
   const json = options.json === true;
   const configPath = () => resolve(options.config ?? process.env.FLOTILLA_CONFIG ?? 'flotilla.yml');
-  const readConfig = () => loadConfigFile(configPath());
+  // Loaded on demand: the schema (zod) is most of a command's start-up, and --help needs none of it.
+  const readConfig = async () => (await import('../config/load.ts')).loadConfigFile(configPath());
   return {
     options,
     json,
@@ -76,6 +77,7 @@ export function contextOf(options: CliOptions): Context {
     async loadConfig() {
       const result = await readConfig();
       if (result.ok) return result.config;
+      const { formatProblems } = await import('../config/load.ts');
       throw namedError(
         'InvalidConfig',
         `${configPath()}: ${plural(result.problems.length, 'problem')}; nothing was deployed\n${formatProblems(result.problems)}`,

@@ -1,6 +1,5 @@
 /** `flotilla validate`: check the config; one line per problem, with its path (or JSON with --json). */
 import type { Command } from 'commander';
-import { formatProblems } from '../../config/load.ts';
 import { EXIT } from '../exit-codes.ts';
 import { handle, subcommand } from '../options.ts';
 import { plural, print, printJson, warn } from '../output.ts';
@@ -14,6 +13,7 @@ export function register(program: Command): void {
     const path = ctx.configPath();
     const result = await ctx.readConfig();
     if (!result.ok) {
+      const { formatProblems } = await import('../../config/load.ts');
       if (ctx.json) printJson({ ok: false, config: path, problems: result.problems });
       else {
         warn(
