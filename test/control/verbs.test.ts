@@ -79,7 +79,7 @@ describe('verbs with no control server', () => {
     ]);
   });
 
-  it('refuses a verb without --reason (exit 2) and one that does not apply (exit 3)', async () => {
+  it('refuses a verb without --reason (exit 2) and one that does not apply (exit 5)', async () => {
     const config = await e2eConfig([[{ name: 'us-east-1', currency: 'USD' }]]);
     const dir = await workspace(config);
     const noReason = await runCli(['pause'], dir);
