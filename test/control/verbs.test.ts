@@ -79,7 +79,7 @@ describe('verbs with no control server', () => {
     ]);
   });
 
-  it('refuses a verb without --reason (exit 2) and one that does not apply (exit 3)', async () => {
+  it('refuses a verb without --reason (exit 2) and one that does not apply (exit 5)', async () => {
     const config = await e2eConfig([[{ name: 'us-east-1', currency: 'USD' }]]);
     const dir = await workspace(config);
     const noReason = await runCli(['pause'], dir);
@@ -88,7 +88,7 @@ describe('verbs with no control server', () => {
     const blank = await runCli(['abort', 'shop-1.0.0', '--reason', '  '], dir);
     expect(blank.code).toBe(2);
     const nothingRunning = await runCli(['pause', '--reason', 'why not'], dir);
-    expect(nothingRunning.code).toBe(3);
+    expect(nothingRunning.code).toBe(5); // refused: nothing to pause
     expect(nothingRunning.stderr).toMatch(/no release running/);
     const noRegion = await runCli(['skip-region', '--reason', 'r'], dir);
     expect(noRegion.code).toBe(2);
@@ -135,7 +135,7 @@ describe('flotilla up', () => {
     );
     expect(skip.code, skip.stderr).toBe(0);
     const late = await runCli(['skip-region', 'us-east-1', '--reason', 'too late', '--actor', 'alice@test'], dir);
-    expect(late.code).toBe(3);
+    expect(late.code).toBe(5); // refused: the region is done
     expect(late.stderr).toMatch(/already deployed/);
 
     // No release id: the running one. No --actor: $USER@host.
@@ -242,7 +242,7 @@ describe('rollback', () => {
     expect(target.intents).toEqual([
       expect.objectContaining({ verb: 'rollback', actor: 'dave@test', reason: 'revenue dipped' }),
     ]);
-    // Only a SUCCEEDED release can be rolled back.
+    // A rollback release is not rolled back itself.
     const again = await runCli(['rollback', 'shop-1.0.1-rollback', '--reason', 'r'], dir);
     expect(again.code).toBe(5);
     expect(again.stderr).toMatch(/itself the rollback of shop-1\.0\.1/);

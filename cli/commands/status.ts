@@ -1,0 +1,80 @@
+/** `flotilla status [release-id]` and `flotilla history`: releases, region by region, with their intents. */
+import type { Command } from 'commander';
+import { freezeOf } from '../../core/control.ts';
+import { refused } from '../../core/errors.ts';
+import { EXIT } from '../exit-codes.ts';
+import { handle, subcommand } from '../options.ts';
+import { auditLine, print, printIntents, printJson, releaseSummary, warn } from '../output.ts';
+import { releaseTarget } from '../release-target.ts';
+
+/** How many releases `history` lists. */
+const HISTORY_LIMIT = 50;
+
+export function register(program: Command): void {
+  const status = subcommand(
+    program,
+    'status [release-id]',
+    'the latest (or given) release, region by region, and who steered it',
+  );
+  handle(status, async (ctx, wanted?: string) => {
+    const config = await ctx.loadConfig();
+    const reads = await (await releaseTarget(ctx, config)).reads();
+    try {
+      const frozen = freezeOf(await reads.globalIntents());
+      if (frozen && !ctx.json) print(`${config.service} is FROZEN: ${auditLine(frozen)}`);
+      const record = wanted ? await reads.release(wanted) : (await reads.releases(1))[0];
+      if (!record) {
+        if (wanted) throw refused('NotFound', `no release ${wanted}`);
+        warn(`flotilla: ${config.service} has no releases yet`);
+        return EXIT.ok;
+      }
+      const execution = await reads.execution?.(record.releaseId).catch(() => undefined);
+      const summary = {
+        ...releaseSummary(record),
+        intents: record.intents,
+        frozen,
+        ...(execution ? { execution } : {}),
+      };
+      if (ctx.json) {
+        printJson(summary);
+        return EXIT.ok;
+      }
+      print(
+        `${summary.releaseId}: ${summary.status} (wave ${summary.wave}/${summary.waveCount}) ${summary.reason ?? ''}`,
+      );
+      if (execution) print(`  execution ${execution.status}: ${execution.consoleUrl}`);
+      for (const r of summary.regions) {
+        print(
+          `  ${r.region.padEnd(16)} wave ${r.wave}  ${r.phase.padEnd(16)} before: ${r.before ?? '-'}${r.message ? `  ${r.message}` : ''}`,
+        );
+      }
+      if (record.intents.length > 0) {
+        print('  intents:');
+        printIntents(record.intents, '    ');
+      }
+      return EXIT.ok;
+    } finally {
+      await reads.close();
+    }
+  });
+
+  const history = subcommand(program, 'history', 'past releases, newest first, each with its intents');
+  handle(history, async (ctx) => {
+    const config = await ctx.loadConfig();
+    const reads = await (await releaseTarget(ctx, config)).reads();
+    try {
+      const releases = await reads.releases(HISTORY_LIMIT);
+      if (ctx.json) printJson(releases.map((r) => ({ ...releaseSummary(r), intents: r.intents })));
+      else if (releases.length === 0) print(`no releases of ${config.service} yet`);
+      else {
+        for (const r of releases) {
+          print(`${r.startedAt}  ${r.releaseId.padEnd(28)} ${r.status.padEnd(16)} ${r.reason ?? ''}`);
+          printIntents(r.intents, '    ');
+        }
+      }
+      return EXIT.ok;
+    } finally {
+      await reads.close();
+    }
+  });
+}

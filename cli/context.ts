@@ -1,0 +1,126 @@
+/**
+ * What every command starts from: its options (global and its own, merged), the config file and
+ * its loading, the state dir, which backend, who steers, and the live progress sink.
+ */
+import { hostname, userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import type { ConfigResult } from '../config/load.ts';
+import type { FlotillaConfig } from '../config/types.ts';
+import { namedError } from '../core/errors.ts';
+import { plainLine } from '../core/event-line.ts';
+import type { EventSink } from '../ports/events.ts';
+import { UsageError } from './exit-codes.ts';
+import { plural, print } from './output.ts';
+import { TerminalProgress } from './progress.ts';
+
+/** The options as commander gives them (camelCase; `--no-wait` is `wait: false`). */
+export interface CliOptions {
+  config?: string;
+  stateDir?: string;
+  backend?: string;
+  json?: boolean;
+  attempt?: string;
+  wait?: boolean;
+  reason?: string;
+  actor?: string;
+  version?: string;
+}
+
+export type BackendName = 'local' | 'aws';
+
+/** Who steers, and why: kept in the audit trail. */
+export interface Person {
+  actor: string;
+  reason: string;
+}
+
+/** Live progress: release events, and notes (what the control API did meanwhile). */
+export type ProgressSink = EventSink & { note(text: string): void };
+
+export interface Context {
+  readonly options: CliOptions;
+  /** --json: machine-readable output, no progress. */
+  readonly json: boolean;
+  /** false with --no-wait: return once a release has started. */
+  readonly wait: boolean;
+  configPath(): string;
+  stateDir(): string;
+  backend(): BackendName;
+  /** The config, or every problem in it (validate shows them its own way). */
+  readConfig(): Promise<ConfigResult>;
+  /** The config; throws InvalidConfig (exit 2, nothing deployed) listing every problem. */
+  loadConfig(): Promise<FlotillaConfig>;
+  /** --attempt (aws): a whole number >= 1, default 1. */
+  attempt(): number;
+  /** --actor and --reason of a steering verb. */
+  who(verb: string): Person;
+  /** A redrawn table per release on a terminal, plain lines elsewhere, nothing with --json. */
+  progress(): ProgressSink;
+}
+
+export function contextOf(options: CliOptions): Context {
+  const json = options.json === true;
+  const configPath = () => resolve(options.config ?? process.env.FLOTILLA_CONFIG ?? 'flotilla.yml');
+  // Loaded on demand: the schema (zod) is most of a command's start-up, and --help needs none of it.
+  const readConfig = async () => (await import('../config/load.ts')).loadConfigFile(configPath());
+  return {
+    options,
+    json,
+    wait: options.wait !== false,
+    configPath,
+    stateDir: () => resolve(options.stateDir ?? process.env.FLOTILLA_STATE_DIR ?? '.flotilla'),
+    backend() {
+      const name = options.backend ?? process.env.FLOTILLA_BACKEND ?? 'local';
+      if (name !== 'local' && name !== 'aws') throw new UsageError(`--backend must be local or aws (got "${name}")`);
+      return name;
+    },
+    readConfig,
+    async loadConfig() {
+      const result = await readConfig();
+      if (result.ok) return result.config;
+      const { formatProblems } = await import('../config/load.ts');
+      throw namedError(
+        'InvalidConfig',
+        `${configPath()}: ${plural(result.problems.length, 'problem')}; nothing was deployed\n${formatProblems(result.problems)}`,
+      );
+    },
+    attempt() {
+      const attempt = options.attempt === undefined ? 1 : Number(options.attempt);
+      if (!Number.isInteger(attempt) || attempt < 1) throw new UsageError('--attempt must be a whole number >= 1');
+      return attempt;
+    },
+    who(verb) {
+      const reason = options.reason?.trim();
+      if (!reason) throw new UsageError(`${verb} needs --reason (it is kept in the release's audit trail)`);
+      const actor = (options.actor ?? `${process.env.USER || userInfo().username}@${hostname()}`).trim();
+      if (!actor) throw new UsageError(`${verb}: --actor must not be empty`);
+      return { actor, reason };
+    },
+    progress: () => progressSink(json),
+  };
+}
+
+function progressSink(json: boolean): ProgressSink {
+  if (json) return { emit: () => {}, note: () => {} };
+  if (!process.stdout.isTTY) {
+    return {
+      emit(e) {
+        print(plainLine(e));
+      },
+      note(text) {
+        print(`${new Date().toISOString().slice(11, 19)} ${text}`);
+      },
+    };
+  }
+  let table: TerminalProgress | undefined;
+  return {
+    emit(e) {
+      if (e.kind === 'release-started' || !table) table = new TerminalProgress(process.stdout);
+      table.emit(e);
+    },
+    note(text) {
+      if (table) table.note(text);
+      else print(text);
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/** What the commands print: plain lines, JSON, audit lines, outcomes and release summaries. */
+import type { Intent } from '../core/control.ts';
+import type { ReleaseOutcome } from '../core/types.ts';
+import type { ReleaseRecord } from '../ports/ledger.ts';
+
+export const print = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+export const printJson = (value: unknown): void => print(JSON.stringify(value, null, 2));
+export const warn = (text: string): void => {
+  process.stderr.write(`${text}\n`);
+};
+
+/** `1 region`, `6 regions`. */
+export function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+/** One audit line: `at actor verb [region] — reason` (without `at` where the line has its own time). */
+export function auditLine(intent: Intent, withTime = true): string {
+  const what = `${intent.actor} ${intent.verb}${intent.region ? ` ${intent.region}` : ''} — ${intent.reason}`;
+  return withTime ? `${intent.at} ${what}` : what;
+}
+
+export function printIntents(intents: readonly Intent[], indent: string): void {
+  for (const intent of intents) print(`${indent}${auditLine(intent)}`);
+}
+
+export function printOutcome(outcome: ReleaseOutcome): void {
+  print(`\n${outcome.status}: ${outcome.service} ${outcome.version} (${outcome.releaseId})`);
+  print(outcome.reason);
+  for (const r of outcome.regions) print(`  ${r.region.padEnd(16)} ${(r.version ?? '-').padEnd(12)} ${r.phase}`);
+}
+
+/** A release as `status` and `history` show it (and print with --json). */
+export function releaseSummary(record: ReleaseRecord) {
+  return {
+    releaseId: record.releaseId,
+    service: record.service,
+    version: record.version,
+    status: record.status,
+    reason: record.reason ?? null,
+    wave: record.wave + 1,
+    waveCount: record.waveCount,
+    startedAt: record.startedAt,
+    endedAt: record.endedAt ?? null,
+    regions: Object.values(record.regions)
+      .sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region))
+      .map((r) => ({
+        region: r.region,
+        wave: r.wave + 1,
+        phase: r.phase,
+        before: r.before?.version ?? null,
+        ...(r.message ? { message: r.message } : {}),
+      })),
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The release target with no control server running: the local backend opened in this process
+ * on the state dir. A release (or rollback) runs here with live progress, serving the control API
+ * meanwhile so another terminal can steer it.
+ */
+import type { LocalBackend } from '../../backends/local/index.ts';
+import type { FlotillaConfig } from '../../config/types.ts';
+import type { ControlServer } from '../../control/server.ts';
+import type { ReleaseOutcome } from '../../core/types.ts';
+import type { EventSink } from '../../ports/events.ts';
+import type { Context } from '../context.ts';
+import { UsageError } from '../exit-codes.ts';
+import { warn } from '../output.ts';
+import { closeQuietly, noting, serveControl } from '../serve.ts';
+import { onStop } from '../signals.ts';
+import type { ReleaseTarget } from './types.ts';
+
+export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget {
+  return {
+    kind: 'local',
+    release: (request) => runLocally(ctx, config, (backend) => backend.release(request)),
+    rollback: (releaseId, person) =>
+      runLocally(ctx, config, (backend) => backend.rollback(releaseId, person).then((s) => s.done)),
+    async intent(body) {
+      const backend = await openLocal(ctx, config);
+      try {
+        return await backend.intent(body);
+      } finally {
+        await backend.close();
+      }
+    },
+    async reads() {
+      const backend = await openLocal(ctx, config);
+      const { ledgerReads } = await import('./ledger-reads.ts');
+      return { ...(await ledgerReads(backend.ledger, config)), close: () => backend.close() };
+    },
+  };
+}
+
+/**
+ * The team channel, when Slack is configured (FLOTILLA_SLACK_BOT_TOKEN + FLOTILLA_SLACK_CHANNEL,
+ * FLOTILLA_SLACK_WEBHOOK_URL, or <state dir>/slack.json with mode 0600): release events go there
+ * too. Without Slack settings the terminal progress already says everything.
+ */
+async function slackNotifier(ctx: Context) {
+  const [{ SlackNotifier }, { slackSettingsFromEnv, slackSettingsFromStateDir }] = await Promise.all([
+    import('../../adapters/slack/notifier.ts'),
+    import('../../adapters/slack/settings.ts'),
+  ]);
+  try {
+    const settings = slackSettingsFromEnv(process.env) ?? (await slackSettingsFromStateDir(ctx.stateDir()));
+    return settings ? new SlackNotifier(settings, { writer: process.stderr }) : undefined;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/**
+ * Opens the local backend on the state dir (progress and Slack get its events when `events` is
+ * given), warning of each release a dead process left RUNNING, which opening closed as FAILED.
+ */
+export async function openLocal(ctx: Context, config: FlotillaConfig, events?: EventSink): Promise<LocalBackend> {
+  // Loaded on demand: the engine, dynalite and the AWS SDK are not needed to validate or plan.
+  const { openLocalBackend } = await import('../../backends/local/index.ts');
+  const slack = events ? await slackNotifier(ctx) : undefined;
+  const sink: EventSink | undefined =
+    slack && events
+      ? {
+          async emit(event) {
+            await events.emit(event);
+            await slack.emit(event);
+          },
+        }
+      : events;
+  const backend = await openLocalBackend({ stateDir: ctx.stateDir(), config, ...(sink ? { events: sink } : {}) });
+  if (slack) {
+    // Slack updates are paced (about one a second): let the last ones go out before the command ends.
+    const close = backend.close.bind(backend);
+    backend.close = async () => {
+      await slack.flush();
+      await close();
+    };
+  }
+  for (const record of backend.interrupted) {
+    warn(
+      `warning: release ${record.releaseId} was interrupted (its process exited); marked FAILED. ` +
+        'Regions it touched keep what they ran when it stopped: see `flotilla where`.',
+    );
+  }
+  return backend;
+}
+
+/** Runs a release (or rollback) here, serving the control API meanwhile; Ctrl-C closes the API and exits. */
+async function runLocally(
+  ctx: Context,
+  config: FlotillaConfig,
+  run: (backend: LocalBackend) => Promise<ReleaseOutcome>,
+): Promise<ReleaseOutcome> {
+  const events = ctx.progress();
+  const backend = await openLocal(ctx, config, events);
+  let server: ControlServer | undefined;
+  try {
+    server = await serveControl(ctx, backend, config, {}, (handler) => noting(handler, events));
+    if (!ctx.json) {
+      warn(`flotilla: control API on ${server.url} while this runs (pause, promote, abort, ... from another terminal)`);
+    }
+  } catch (error) {
+    warn(`flotilla: warning: not serving the control API: ${(error as Error).message}`);
+  }
+  const served = server;
+  onStop(async (signal) => {
+    warn(`\nflotilla: ${signal}: stopping; the next flotilla command will mark the release interrupted`);
+    await closeQuietly(served);
+    return 130;
+  });
+  try {
+    return await run(backend);
+  } finally {
+    onStop(undefined);
+    await closeQuietly(served);
+    await backend.close();
+  }
+}

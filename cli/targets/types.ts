@@ -1,0 +1,36 @@
+/** The release target's interface (chosen in cli/release-target.ts), shared by its implementations here. */
+import type { IntentBody, ReleaseWithIntents, WhereAnswer } from '../../control/server.ts';
+import type { Intent } from '../../core/control.ts';
+import type { ReleaseOutcome } from '../../core/types.ts';
+import type { Person } from '../context.ts';
+
+/** The reads of `status`, `history` and `where`. */
+export interface Reads {
+  where(): Promise<WhereAnswer>;
+  release(releaseId: string): Promise<ReleaseWithIntents | undefined>;
+  releases(limit: number): Promise<ReleaseWithIntents[]>;
+  globalIntents(): Promise<Intent[]>;
+  /** AWS only: the execution's own status and console link. */
+  execution?(releaseId: string): Promise<{ status: string; consoleUrl: string }>;
+  close(): Promise<void>;
+}
+
+export interface ReleaseTarget {
+  readonly kind: 'aws' | 'control' | 'local';
+  /**
+   * Starts a release and follows it (with live progress) to its end; with --no-wait (aws, a
+   * control server) returns it RUNNING once started.
+   */
+  release(request: { version: string; artifact: string }): Promise<ReleaseOutcome>;
+  /** The rollback verb: starts the rollback release of `releaseId` and follows it likewise. */
+  rollback(releaseId: string, person: Person): Promise<ReleaseOutcome>;
+  /** A steering verb: records the intent (the release acts on it at its next safe point). */
+  intent(body: IntentBody): Promise<Intent>;
+  /** Opens the reads; the caller closes them. */
+  reads(): Promise<Reads>;
+}
+
+/** What --no-wait answers: the release started and runs on (`reason` says where to look). */
+export function runningOutcome(releaseId: string, service: string, version: string, reason: string): ReleaseOutcome {
+  return { releaseId, service, version, status: 'RUNNING', reason, regions: [] };
+}
