@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { processAlive } from '../backends/local/process.ts';
 import type { Intent } from '../core/control.ts';
 import { namedError } from '../core/errors.ts';
-import { CONTROL_FILE, type IntentBody, type ReleaseWithIntents, TOKEN_FILE, type WhereAnswer } from './server.ts';
+import { TOKEN_FILE } from './auth.ts';
+import type { ReleaseWithIntents, WhereAnswer } from './routes.ts';
+import type { IntentBody } from './schemas.ts';
+import { CONTROL_FILE } from './server.ts';
 
 export type { IntentBody, ReleaseWithIntents, WhereAnswer };
 

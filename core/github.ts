@@ -1,6 +1,8 @@
 /**
  * GitHub webhook decisions: is a delivery really from GitHub (its signature), does a `push` start a
- * release, and which release. Pure: no I/O, no clock; node:crypto for the HMAC only.
+ * release, and which release. Pure: no I/O, no clock; node:crypto for the HMAC only. The AWS
+ * Lambda (functions/github-webhook.ts) and `flotilla up`'s bridge (control/github-bridge.ts) both
+ * decide through here, by way of services/github-delivery.ts.
  *
  * One commit is one release: the release id (the Step Functions execution name) comes from the
  * service and the commit alone, so a redelivered or duplicated event names the same execution,
@@ -107,4 +109,63 @@ export function versionForCommit(commit: string): string {
 export function releaseIdForCommit(service: string, commit: string): string {
   const version = versionForCommit(commit);
   return executionName(service.slice(0, 80 - 1 - version.length), version, 1);
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+
+/**
+ * The JSON text a delivery carries: the body itself (content type `application/json`), or its
+ * `payload` field (`application/x-www-form-urlencoded`, GitHub's default content type); undefined
+ * for a form without one.
+ */
+export function payloadText(body: Buffer, contentType: string | undefined): string | undefined {
+  const text = body.toString('utf8');
+  if (contentType?.split(';')[0]?.trim().toLowerCase() !== FORM) return text;
+  return new URLSearchParams(text).get('payload') ?? undefined;
+}
+
+/** What a delivery asks for, checked in this order: its signature, its event, its payload, the push. */
+export type DeliveryDecision =
+  | { kind: 'unsigned'; signed: boolean }
+  | { kind: 'pong' }
+  | { kind: 'not-a-push'; why: string }
+  | { kind: 'malformed' }
+  | PushDecision;
+
+/**
+ * Decides a delivery from its exact body bytes and its headers (looked up by GitHub's lower-case
+ * names): nothing is read before the signature holds, so an unsigned body is never parsed.
+ */
+export function decideDelivery(delivery: {
+  secret: string;
+  branch: string;
+  body: Buffer;
+  header: (name: string) => string | undefined;
+}): DeliveryDecision {
+  const signature = delivery.header(SIGNATURE_HEADER);
+  if (!verifySignature(delivery.secret, delivery.body, signature)) {
+    return { kind: 'unsigned', signed: signature !== undefined };
+  }
+  const event = delivery.header(EVENT_HEADER);
+  if (event === 'ping') return { kind: 'pong' };
+  if (event !== 'push') return { kind: 'not-a-push', why: `event ${event || '(none)'} is not a push` };
+  let payload: unknown;
+  try {
+    const text = payloadText(delivery.body, delivery.header('content-type'));
+    if (text === undefined) return { kind: 'malformed' };
+    payload = JSON.parse(text);
+  } catch {
+    return { kind: 'malformed' };
+  }
+  return releaseFromPush(payload, { branch: delivery.branch });
+}
+
+/** Whether an artifact template names a build per commit: `{commit}` (the full sha) or `{version}` (its first 12). */
+export function namesABuildPerCommit(template: string): boolean {
+  return template.includes('{commit}') || template.includes('{version}');
+}
+
+/** Where a commit's build is, from a template such as `s3://builds/shop/{commit}.zip`. */
+export function artifactOfCommit(template: string, commit: string): string {
+  return template.replaceAll('{commit}', commit).replaceAll('{version}', versionForCommit(commit));
 }

@@ -1,15 +1,10 @@
 /**
  * GithubWebhook: GitHub's `push` webhook, behind API Gateway (HTTP API, payload format 2.0). A
  * merge to the release branch starts exactly one release of that commit; everything else is
- * answered and starts nothing. Not a Task of the state machines: it starts them.
- *
- *   body over the limit (Content-Length or actual size)   413
- *   X-Hub-Signature-256 missing or wrong                  401
- *   X-GitHub-Event `ping`                                 200 {pong: true}
- *   any other event than `push`                           202 {ignored}
- *   a body that is not JSON (or a form without payload)   400
- *   a push that starts no release (other ref, deletion)   202 {ignored}
- *   a push to the branch                                  202 {releaseId, status: started | already started}
+ * answered and starts nothing. Not a Task of the state machines: it starts them. What each
+ * delivery gets is decided in services/github-delivery.ts (the answers are listed there), the same
+ * code `flotilla up` serves POST /github with; this file is its AWS edge: the event read through
+ * functions/runtime/http.ts, and Step Functions as the release starter.
  *
  * The release of a commit is named `<service>-<first 12 of the sha>` (core/github.ts), with
  * version `<first 12 of the sha>`, and started with the same input every time: a redelivery (same
@@ -22,36 +17,21 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { FlotillaConfig } from '../config/types.ts';
-import {
-  DELIVERY_HEADER,
-  EVENT_HEADER,
-  releaseFromPush,
-  releaseIdForCommit,
-  SIGNATURE_HEADER,
-  verifySignature,
-  versionForCommit,
-} from '../core/github.ts';
+import { artifactOfCommit, namesABuildPerCommit } from '../core/github.ts';
+import { answerGithubDelivery } from '../services/github-delivery.ts';
+import type { ReleaseStarter, StartRequest, StartResult } from '../services/start-from-push.ts';
 import type { StartReleaseInput } from './plan-release.ts';
 import { configFromEnv, misconfigured, secretFromSsm } from './runtime/env.ts';
-import { rawBody } from './runtime/http.ts';
+import { type HttpResponse, jsonResponse, readRequest } from './runtime/http.ts';
 import { lambda, requireEnv } from './runtime/lambda.ts';
 
-/** What the handler asks the release engine for: one commit's release. */
-export interface StartRequest {
-  releaseId: string;
-  version: string;
-  commit: string;
-  artifact: string;
-}
-
-/** `exists`: that release was already started (by an earlier delivery, or by CI); nothing new ran. */
-export type StartResult = 'started' | 'exists';
+export type { StartRequest, StartResult };
 
 export interface GithubWebhookDeps {
   /** The webhook's secret (the one set on GitHub). */
   secret: () => Promise<string>;
   /** Starts the release, idempotently by `releaseId`. */
-  start: (request: StartRequest) => Promise<StartResult>;
+  start: ReleaseStarter;
   config: () => Promise<FlotillaConfig>;
   /** The branch whose pushes are released, e.g. `main`. */
   branch: string;
@@ -63,128 +43,19 @@ export interface GithubWebhookDeps {
   log?: (entry: Record<string, unknown>) => void;
 }
 
-export interface WebhookResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
+export type WebhookResponse = HttpResponse;
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
-const FORM = 'application/x-www-form-urlencoded';
-
-const reply = (statusCode: number, body: Record<string, unknown>): WebhookResponse => ({
-  statusCode,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify(body),
-});
-
 const logJson = (entry: Record<string, unknown>) => console.log(JSON.stringify(entry));
 
-/** Header names in lower case (HTTP API already sends them so; a test or another proxy may not). */
-function lowerCased(headers: APIGatewayProxyEventV2['headers'] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) out[name.toLowerCase()] = value;
-  return out;
-}
-
-/** The error's name only: messages may carry anything, and the delivery log is read by humans. */
-const nameOf = (error: unknown) => (error instanceof Error ? error.name : 'Error');
-
-/**
- * The JSON document a delivery carries: the body itself (content type `application/json`), or its
- * `payload` field (`application/x-www-form-urlencoded`, GitHub's default content type).
- */
-function payloadText(raw: Buffer, contentType: string | undefined): string | undefined {
-  const text = raw.toString('utf8');
-  if (contentType?.split(';')[0]?.trim().toLowerCase() !== FORM) return text;
-  return new URLSearchParams(text).get('payload') ?? undefined;
-}
-
 export const createGithubWebhook = (deps: GithubWebhookDeps) => {
-  const limit = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const log = deps.log ?? logJson;
   return async (event: APIGatewayProxyEventV2): Promise<WebhookResponse> => {
-    const headers = lowerCased(event.headers);
-    const delivery = headers[DELIVERY_HEADER];
-    const kind = headers[EVENT_HEADER];
-    const seen = { delivery, event: kind };
-
     // Size first, before any work: the declared length, then the bytes themselves.
-    const tooLarge = () => {
-      log({ ...seen, outcome: 'too-large', limit });
-      return reply(413, { error: `body over ${limit} bytes` });
-    };
-    const raw = rawBody(event, headers['content-length'], limit);
-    if (!raw) return tooLarge();
-
-    let secret: string;
-    try {
-      secret = await deps.secret();
-    } catch (error) {
-      log({ ...seen, outcome: 'no-secret', error: nameOf(error) });
-      return reply(500, { error: 'the webhook secret is unavailable' });
-    }
-    if (!verifySignature(secret, raw, headers[SIGNATURE_HEADER])) {
-      log({ ...seen, outcome: 'bad-signature', signed: headers[SIGNATURE_HEADER] !== undefined });
-      return reply(401, { error: 'signature missing or wrong' });
-    }
-
-    if (kind === 'ping') {
-      log({ ...seen, outcome: 'pong' });
-      return reply(200, { pong: true });
-    }
-    if (kind !== 'push') {
-      const why = `event ${kind || '(none)'} is not a push`;
-      log({ ...seen, outcome: 'ignored', why });
-      return reply(202, { ignored: why });
-    }
-
-    let payload: unknown;
-    try {
-      const text = payloadText(raw, headers['content-type']);
-      if (text === undefined) throw new SyntaxError('form body without a payload field');
-      payload = JSON.parse(text);
-    } catch {
-      log({ ...seen, outcome: 'malformed' });
-      return reply(400, { error: 'the body is not a JSON document' });
-    }
-
-    const push = releaseFromPush(payload, { branch: deps.branch });
-    if (push.kind === 'ignored') {
-      log({ ...seen, outcome: 'ignored', why: push.why });
-      return reply(202, { ignored: push.why });
-    }
-
-    let request: StartRequest;
-    try {
-      const config = await deps.config();
-      request = {
-        releaseId: releaseIdForCommit(config.service, push.commit),
-        version: versionForCommit(push.commit),
-        commit: push.commit,
-        artifact: deps.artifactFor(push.commit),
-      };
-    } catch (error) {
-      // The details (which may quote the config) go to the log only.
-      log({ ...seen, outcome: 'misconfigured', error: nameOf(error), message: (error as Error).message });
-      return reply(500, { error: 'flotilla is misconfigured: see the function log' });
-    }
-    const about = { ...seen, releaseId: request.releaseId, commit: push.commit, repository: push.repository };
-    let result: StartResult;
-    try {
-      result = await deps.start(request);
-    } catch (error) {
-      log({ ...about, outcome: 'start-failed', error: nameOf(error), message: (error as Error).message });
-      return reply(500, { releaseId: request.releaseId, error: `the release could not be started (${nameOf(error)})` });
-    }
-    log({ ...about, outcome: result, pusher: push.pusher, compare: push.compareUrl });
-    return reply(202, {
-      releaseId: request.releaseId,
-      status: result === 'started' ? 'started' : 'already started',
-      version: request.version,
-      commit: push.commit,
-    });
+    const answer = await answerGithubDelivery(readRequest(event, maxBodyBytes), { ...deps, maxBodyBytes, log });
+    return jsonResponse(answer.status, answer.body);
   };
 };
 
@@ -194,10 +65,10 @@ export const createGithubWebhook = (deps: GithubWebhookDeps) => {
  * commit, so it is refused.
  */
 export function artifactFromTemplate(template: string): (commit: string) => string {
-  if (!template.includes('{commit}') && !template.includes('{version}')) {
+  if (!namesABuildPerCommit(template)) {
     throw misconfigured(`FLOTILLA_ARTIFACT_TEMPLATE must contain {commit} or {version} (got ${template})`);
   }
-  return (commit) => template.replaceAll('{commit}', commit).replaceAll('{version}', versionForCommit(commit));
+  return (commit) => artifactOfCommit(template, commit);
 }
 
 /**
@@ -222,7 +93,7 @@ export function startWithStepFunctions(options: {
   stateMachineArn: string;
   config: () => Promise<FlotillaConfig>;
   now?: () => number;
-}): (request: StartRequest) => Promise<StartResult> {
+}): ReleaseStarter {
   const now = options.now ?? (() => Date.now());
   return async (request) => {
     const input: StartReleaseInput = {

@@ -47,7 +47,7 @@ import type { Ledger } from '../ports/ledger.ts';
 import { type RollbackDeps, startRollback } from '../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../services/steering.ts';
 import { configFromEnv, secretFromSsm } from './runtime/env.ts';
-import { rawBody } from './runtime/http.ts';
+import { emptyResponse, type HttpResponse, jsonResponse, readRequest, tooLargeResponse } from './runtime/http.ts';
 import { lambda, requireEnv } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 
@@ -71,11 +71,7 @@ export interface SlackInteractivityDeps {
   maxBodyBytes?: number;
 }
 
-export interface SlackHttpResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
+export type SlackHttpResponse = HttpResponse;
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -97,25 +93,15 @@ export type ParsedInteraction =
   | { kind: 'ignored'; why: string }
   | { kind: 'malformed'; why: string };
 
-const reply = (statusCode: number, body: Record<string, unknown>): SlackHttpResponse => ({
-  statusCode,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify(body),
-});
+const reply = jsonResponse;
 
 /** The acknowledgement Slack waits for: 200, empty body (an empty body changes nothing in the message). */
-const ACK: SlackHttpResponse = { statusCode: 200, headers: {}, body: '' };
+const ACK: SlackHttpResponse = emptyResponse(200);
 
 const logJson = (entry: Record<string, unknown>) => console.log(JSON.stringify(entry));
 
 const nameOf = (error: unknown) => (error instanceof Error ? error.name : 'Error');
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
-function lowerCased(headers: APIGatewayProxyEventV2['headers'] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) out[name.toLowerCase()] = value;
-  return out;
-}
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -256,13 +242,11 @@ export const createSlackInteractivity = (deps: SlackInteractivityDeps) => {
   };
 
   return async (event: APIGatewayProxyEventV2): Promise<SlackHttpResponse> => {
-    const headers = lowerCased(event.headers);
-    const tooLarge = () => {
+    const { header, body: raw } = readRequest(event, limit);
+    if (!raw) {
       log({ outcome: 'too-large', limit });
-      return reply(413, { error: `body over ${limit} bytes` });
-    };
-    const raw = rawBody(event, headers['content-length'], limit);
-    if (!raw) return tooLarge();
+      return tooLargeResponse(limit);
+    }
 
     let signingSecret: string;
     try {
@@ -273,8 +257,8 @@ export const createSlackInteractivity = (deps: SlackInteractivityDeps) => {
     }
     const verified = verifySlackRequest({
       signingSecret,
-      timestamp: headers[SLACK_TIMESTAMP_HEADER],
-      signature: headers[SLACK_SIGNATURE_HEADER],
+      timestamp: header(SLACK_TIMESTAMP_HEADER),
+      signature: header(SLACK_SIGNATURE_HEADER),
       rawBody: raw,
       now: deps.now(),
     });

@@ -12,16 +12,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type LocalBackend, openLocalBackend, type StartedRelease } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
-import {
-  type ControlServer,
-  type ControlServerOptions,
-  controlHandlerFor,
-  GITHUB_MAX_BODY_BYTES,
-  GITHUB_SECRET_FILE,
-  githubReleasesFor,
-  MAX_BODY_BYTES,
-  startControlServer,
-} from '../../control/server.ts';
+import { GITHUB_MAX_BODY_BYTES, GITHUB_SECRET_FILE } from '../../control/github-bridge.ts';
+import { MAX_BODY_BYTES } from '../../control/http.ts';
+import { controlHandlerFor, githubReleasesFor } from '../../control/local-handler.ts';
+import { type ControlServer, type ControlServerOptions, startControlServer } from '../../control/server.ts';
 import { delivery, pingExample, pushToMain, pushToMaster, SECRET } from '../github/deliveries.ts';
 import { type Background, startCli } from '../helpers/cli.ts';
 import { asLocal } from '../helpers/fixtures.ts';

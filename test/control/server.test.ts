@@ -11,7 +11,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalBackend, openLocalBackend } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
 import { controlClient, findControlServer } from '../../control/client.ts';
-import { type ControlServer, controlHandlerFor, MAX_BODY_BYTES, startControlServer } from '../../control/server.ts';
+import { MAX_BODY_BYTES } from '../../control/http.ts';
+import { controlHandlerFor } from '../../control/local-handler.ts';
+import { type ControlServer, startControlServer } from '../../control/server.ts';
 import { recordWith } from '../helpers/fixtures.ts';
 import { e2eConfig, tempDir } from '../helpers/local.ts';
 
