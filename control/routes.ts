@@ -5,9 +5,11 @@
  * checked before any of this (control/auth.ts); POST /github is not routed here
  * (control/github-bridge.ts).
  */
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as z from 'zod';
 import type { Intent } from '../core/control.ts';
+import { REFUSALS } from '../core/errors.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
 import { badRequest, fail, HttpError, readJsonBody, send } from './http.ts';
 import {
@@ -28,7 +30,7 @@ export interface WhereAnswer {
   regions: { region: string; version: string | null }[];
 }
 
-/** What the server needs from a backend. Errors named InvalidIntent, ServiceLocked or ReleaseExists become 409s. */
+/** What the server needs from a backend. Refusals (core/errors.ts REFUSALS) and busy names get their own status (STATUS_OF). */
 export interface ControlHandler {
   intent(request: IntentBody): Promise<Intent>;
   /** Starts a release; resolves once it is recorded (it goes on in the background). */
@@ -43,8 +45,16 @@ export interface ControlHandler {
   where(): Promise<WhereAnswer>;
 }
 
-/** The errors a caller can fix or retry: answered 409 with their message. */
-const CONFLICTS: ReadonlySet<string> = new Set(['InvalidIntent', 'ServiceLocked', 'ReleaseExists']);
+/** The errors a caller can fix or retry, each with its status and its message: one table, as the CLI's exit codes. */
+const STATUS_OF: Readonly<Record<string, number>> = {
+  [REFUSALS.InvalidInput]: 400,
+  [REFUSALS.NotFound]: 404,
+  [REFUSALS.NotApplicable]: 409,
+  [REFUSALS.NoChange]: 409,
+  [REFUSALS.Busy]: 409,
+  ServiceLocked: 409,
+  ReleaseExists: 409,
+};
 
 type Method = 'GET' | 'POST';
 type Answer = [status: number, body: unknown];
@@ -171,8 +181,9 @@ export function serveRoute(
         return;
       }
       const name = (error as Error | undefined)?.name ?? 'Error';
-      if (CONFLICTS.has(name)) {
-        fail(res, 409, name, (error as Error).message);
+      const status = STATUS_OF[name];
+      if (status !== undefined) {
+        fail(res, status, name, (error as Error).message);
         return;
       }
       onError?.(error);

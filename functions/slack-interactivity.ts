@@ -182,16 +182,20 @@ export function recordedMessage(click: Click, result: unknown): object {
 /** Errors whose message is ours and meant for the person who acted. */
 const TOLD_AS_IS: ReadonlySet<string> = new Set([...Object.keys(REFUSALS), 'WakeFailed', 'RollbackNotStarted']);
 
+/** Failures after the intent was recorded: saying "not recorded" would be false. */
+const RECORDED_THEN_FAILED: ReadonlySet<string> = new Set(['WakeFailed', 'RollbackNotStarted']);
+
 /** What only the clicker sees when the click could not be acted on. */
 export function refusedMessage(click: Click, error: unknown): object {
   const why = TOLD_AS_IS.has(nameOf(error))
     ? messageOf(error)
     : `flotilla could not record it (${nameOf(error)}); the function's log says more`;
+  const what = RECORDED_THEN_FAILED.has(nameOf(error)) ? '' : ' was not recorded';
   return {
     replace_original: false,
     response_type: 'ephemeral',
     text: truncate(
-      `:warning: ${click.verb} of \`${escapeMrkdwn(click.target.releaseId)}\` was not recorded: ${escapeMrkdwn(why)}`,
+      `:warning: ${click.verb} of \`${escapeMrkdwn(click.target.releaseId)}\`${what}: ${escapeMrkdwn(why)}`,
       3000,
     ),
   };

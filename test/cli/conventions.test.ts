@@ -167,7 +167,6 @@ describe('the exit-code table', () => {
       NotFound: 4,
       NotApplicable: 5,
       Unauthorized: 5,
-      InvalidIntent: 5,
       NoChange: 6,
     };
     for (const [name, code] of Object.entries(expected)) expect(exitCodeOf(namedError(name, 'x')), name).toBe(code);

@@ -180,7 +180,7 @@ describe('requests', () => {
     });
   });
 
-  it('answers 409 with the name when the intent does not apply', async () => {
+  it('answers 404 for a release that does not exist and 409 with the name when the intent does not apply', async () => {
     const { server, token } = await serve();
     const res = await api(server, '/v1/intents', {
       method: 'POST',
@@ -188,15 +188,18 @@ describe('requests', () => {
       token,
     });
     expect(res).toMatchObject({
-      status: 409,
-      body: { name: 'InvalidIntent', error: expect.stringMatching(/9\.9\.9/) },
+      status: 404,
+      body: { name: 'NotFound', error: expect.stringMatching(/9\.9\.9/) },
     });
     const skip = await api(server, '/v1/intents', {
       method: 'POST',
       body: pause({ verb: 'skip-region', region: 'us-east-1' }),
       token,
     });
-    expect(skip).toMatchObject({ status: 409, body: { error: expect.stringMatching(/too late/) } });
+    expect(skip).toMatchObject({
+      status: 409,
+      body: { name: 'NotApplicable', error: expect.stringMatching(/too late/) },
+    });
   });
 });
 
@@ -212,7 +215,7 @@ describe('the client', () => {
     expect(await client.globalIntents()).toContainEqual(freeze);
     await expect(
       client.intent({ verb: 'abort', releaseId: 'shop-0', reason: 'r', actor: 'bob@ci' }),
-    ).rejects.toMatchObject({ name: 'InvalidIntent' });
+    ).rejects.toMatchObject({ name: 'NotFound' });
     const stranger = controlClient({ url: server.url, token: randomBytes(32).toString('hex') });
     await expect(stranger.where()).rejects.toMatchObject({ name: 'Unauthorized' });
     expect(await client.findRelease('shop-9.9.9')).toBeUndefined();

@@ -287,7 +287,7 @@ describe('the interactivity handler: who may click', () => {
     const { handle, responses, logs } = handlerWith({
       submit: async () => {
         throw Object.assign(new Error('shop-2.0.0 is SUCCEEDED: abort applies to a running release'), {
-          name: 'InvalidIntent',
+          name: 'NotApplicable',
         });
       },
     });
@@ -297,7 +297,7 @@ describe('the interactivity handler: who may click', () => {
       response_type: 'ephemeral',
       text: expect.stringContaining('abort applies to a running release'),
     });
-    expect(logs).toEqual([expect.objectContaining({ outcome: 'refused', verb: 'abort', error: 'InvalidIntent' })]);
+    expect(logs).toEqual([expect.objectContaining({ outcome: 'refused', verb: 'abort', error: 'NotApplicable' })]);
 
     const broken = handlerWith({
       respond: async (url) => {
@@ -509,7 +509,9 @@ describe('end to end on the local backend', () => {
     expect(slack.requests[1]?.body).toMatchObject({
       replace_original: false,
       response_type: 'ephemeral',
-      text: expect.stringMatching(/abort .*was not recorded: .*SUCCEEDED: abort applies to a running release/),
+      text: expect.stringMatching(
+        /abort .*was not recorded: .*SUCCEEDED: abort applies to a running or queued release/,
+      ),
     });
   }, 60_000);
 });
@@ -617,7 +619,9 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
     expect(await ledger.takeHoldTokens('shop', record.releaseId)).toEqual([hold]);
     expect(responses[0]?.message).toMatchObject({
       response_type: 'ephemeral',
-      text: expect.stringContaining('the promote was recorded, but waking the release failed (ThrottlingException)'),
+      text: expect.stringMatching(
+        /^:warning: promote of `shop-2\.0\.0`: the promote was recorded, but waking the release failed for 1 hold\(s\): ThrottlingException/,
+      ),
     });
   });
 
@@ -631,6 +635,13 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
     expect(responses[0]?.message.text).toMatch(/abort/);
 
     await ledger.updateRelease('shop', record.releaseId, { status: 'SUCCEEDED' });
+    await ledger.putRegion({
+      service: 'shop',
+      region: 'us-east-1',
+      current: { version: record.version, artifact: record.artifact },
+      releaseId: record.releaseId,
+      updatedAt: record.startedAt,
+    });
     await click('rollback');
     const call = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
     expect(call?.stateMachineArn).toBe(stateMachineArn);
@@ -660,7 +671,7 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
     });
     await click('rollback');
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
-    expect(responses[2]?.message.text).toMatch(/already rolled back by shop-2.0.0-rollback \(RUNNING\)/);
+    expect(responses[2]?.message.text).toMatch(/shop-2\.0\.0 is being rolled back by shop-2\.0\.0-rollback/);
   });
 
   it('records nothing for a rollback when the release config is missing', async () => {
