@@ -2,15 +2,11 @@
  * Release events, as they happen: the CLI renders them as live progress, the notifier as Slack
  * messages, the SNS sink forwards them. Plain data.
  */
+import type { RegionPhase } from './model.ts';
 import type { ControlAction, GateEvaluation, ReleaseOutcome } from './types.ts';
 
-export type RegionProgress =
-  | 'deploying'
-  | 'deployed'
-  | 'deploy-failed'
-  | 'rolling-back'
-  | 'rolled-back'
-  | 'rollback-failed';
+/** A region's progress in an event: its phase in the ledger (core/model.ts), once it is touched. One vocabulary. */
+export type RegionProgress = Exclude<RegionPhase, 'pending' | 'skipped'>;
 
 export type ReleaseEvent =
   | { kind: 'release-started'; version: string; waves: { name: string; regions: string[] }[] }

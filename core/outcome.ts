@@ -1,17 +1,9 @@
 /**
  * Terminal states. Every release ends in one of them, and says region by region what runs there now.
  */
-import type { RegionPhase, RegionState, ReleaseRecord, ReleaseRegionPatch, Revision } from './model.ts';
+import type { RegionState, ReleaseRecord, ReleaseRegionPatch, Revision } from './model.ts';
 import { describeCause } from './rollback.ts';
-import type { RegionOutcome, RegionResult, ReleaseOutcome, RollbackCause } from './types.ts';
-
-/** The phase a region's entry in the release takes after each outcome. */
-export const phaseOf: Record<RegionOutcome, RegionPhase> = {
-  Deployed: 'deployed',
-  Failed: 'failed',
-  RolledBack: 'rolled-back',
-  RollbackFailed: 'rollback-failed',
-};
+import type { RegionResult, ReleaseOutcome, RollbackCause } from './types.ts';
 
 /**
  * A wave's (or a rollback's) results as one ledger write: each region's phase and message. The
@@ -20,7 +12,7 @@ export const phaseOf: Record<RegionOutcome, RegionPhase> = {
 export function resultPatches(results: readonly RegionResult[], updatedAt: string): ReleaseRegionPatch[] {
   return results.map((r) => ({
     region: r.region,
-    phase: phaseOf[r.outcome],
+    phase: r.outcome,
     updatedAt,
     ...(r.message ? { message: r.message } : {}),
   }));
@@ -75,7 +67,7 @@ export function concludeRelease(
             : 'ROLLED_BACK';
     return { ...base, status, reason: `${why}; no region had been touched` };
   }
-  const failed = results.filter((r) => r.outcome !== 'RolledBack');
+  const failed = results.filter((r) => r.outcome !== 'rolled-back');
   if (failed.length > 0) {
     const names = failed.map((r) => `${r.region} (${r.message ?? r.outcome})`).join(', ');
     return { ...base, status: 'ROLLBACK_FAILED', reason: `rollback failed in ${names}; after ${why}` };

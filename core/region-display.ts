@@ -5,7 +5,7 @@
  * it is (the worst are named first when a line cannot name every region). Pure data and functions.
  */
 import type { RegionProgress } from './events.ts';
-import type { ReleaseStatus } from './model.ts';
+import type { RegionPhase, ReleaseStatus } from './model.ts';
 import type { GateEvaluation } from './types.ts';
 
 /** What one region shows: its progress, or what a gate, a blocked wave or the release's end made of it. */
@@ -33,7 +33,7 @@ export interface RegionLook {
 export const REGION_LOOK: Readonly<Record<RegionDisplay, RegionLook>> = {
   'rollback-failed': { emoji: ':rotating_light:', color: '41;97', severity: 0 },
   unhealthy: { emoji: ':red_circle:', color: '31', severity: 1 },
-  'deploy-failed': { emoji: ':x:', color: '31', severity: 2 },
+  failed: { emoji: ':x:', color: '31', severity: 2 },
   'no-data': { emoji: ':grey_question:', color: '31', severity: 3 },
   'rolling-back': { emoji: ':rewind:', color: '35', severity: 4 },
   'rolled-back': { emoji: ':leftwards_arrow_with_hook:', color: '35', severity: 5 },
@@ -63,7 +63,7 @@ export function regionLabel(state: RegionDisplay, version?: string | null): stri
       return version ? `rolled back to ${version}` : 'rolled back (nothing was there before)';
     case 'rollback-failed':
       return 'rollback FAILED';
-    case 'deploy-failed':
+    case 'failed':
       return 'deploy FAILED';
     case 'no-data':
       return 'no health data';
@@ -98,7 +98,7 @@ export function displayOfVerdict(kind: GateEvaluation['kind']): RegionDisplay {
  * `previous` is what it showed before: a deployed region a gate judged unhealthy stays so, and a
  * phase this version does not know shows as before.
  */
-export function displayOfPhase(phase: string, status: ReleaseStatus, previous: RegionDisplay): RegionDisplay {
+export function displayOfPhase(phase: RegionPhase, status: ReleaseStatus, previous: RegionDisplay): RegionDisplay {
   switch (phase) {
     case 'pending':
       return 'untouched';
@@ -108,7 +108,7 @@ export function displayOfPhase(phase: string, status: ReleaseStatus, previous: R
       if (status === 'SUCCEEDED') return 'passed';
       return previous === 'unhealthy' || previous === 'no-data' ? previous : 'deployed';
     case 'failed':
-      return 'deploy-failed';
+      return 'failed';
     case 'rolling-back':
       return 'rolling-back';
     case 'rolled-back':

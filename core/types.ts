@@ -3,7 +3,7 @@
  * JSON shapes; the pure functions in this folder decide, the functions in `functions/` act.
  */
 import type { DeploySettings, DeployWindow, GateSettings, RegionTarget } from './config.ts';
-import type { ReleaseStatus, Revision } from './model.ts';
+import type { RegionPhase, ReleaseStatus, Revision } from './model.ts';
 
 export type { ReleaseStatus, Revision };
 
@@ -107,7 +107,8 @@ export type WaveEntry =
   /** Waiting for an approval while a newer build is queued: the approval moves to the newer build. */
   | { kind: 'Superseded'; by: string };
 
-export type RegionOutcome = 'Deployed' | 'Failed' | 'RolledBack' | 'RollbackFailed';
+/** How a region's job ended, in the one region-state vocabulary (core/model.ts RegionPhase). */
+export type RegionOutcome = Extract<RegionPhase, 'deployed' | 'failed' | 'rolled-back' | 'rollback-failed'>;
 
 /** What a child execution returns. */
 export interface RegionResult {
@@ -144,7 +145,7 @@ export interface ReleaseOutcome {
   version: string;
   status: ReleaseStatus;
   reason: string;
-  regions: { region: string; version: string | null; phase: string; message?: string }[];
+  regions: { region: string; version: string | null; phase: RegionPhase; message?: string }[];
 }
 
 /** What starts a release execution (PlanRelease's input): the same on both backends. */

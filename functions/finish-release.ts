@@ -27,7 +27,7 @@ function resultsFromLedger(record: ReleaseRecord): RegionResult[] {
     return {
       region,
       action: 'rollback',
-      outcome: ok ? 'RolledBack' : 'RollbackFailed',
+      outcome: ok ? 'rolled-back' : 'rollback-failed',
       version: null,
       changed: false,
       ...(ok

@@ -6,7 +6,6 @@
 
 import { emptyCounts, rollbackHealthy } from '../core/gate.ts';
 import type { RegionResult, RegionTask, SampleCounts } from '../core/types.ts';
-import type { RegionProgress } from '../ports/events.ts';
 import { type Deps, emit } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { eventsFromEnv } from './runtime/ports.ts';
@@ -46,30 +45,23 @@ export function regionResult(state: ChildState): RegionResult {
   if (failure !== undefined) {
     return {
       ...base,
-      outcome: task.action === 'deploy' ? 'Failed' : 'RollbackFailed',
+      outcome: task.action === 'deploy' ? 'failed' : 'rollback-failed',
       // A deployment that failed may have left anything there; the ledger keeps what it knew.
       version: changed ? target : null,
       message: failure,
     };
   }
-  if (task.action === 'deploy') return { ...base, outcome: 'Deployed', version: target };
+  if (task.action === 'deploy') return { ...base, outcome: 'deployed', version: target };
   if (task.revision === null || rollbackHealthy(samples, task.gate))
-    return { ...base, outcome: 'RolledBack', version: target };
+    return { ...base, outcome: 'rolled-back', version: target };
   const answered = samples.ok + samples.errors;
   return {
     ...base,
-    outcome: 'RollbackFailed',
+    outcome: 'rollback-failed',
     version: target,
     message: `unhealthy after rollback to ${target}: ${samples.errors}/${answered} probes failed, ${samples.missing} unanswered${samples.lastProblem ? ` (${samples.lastProblem})` : ''}`,
   };
 }
-
-const progressOf: Record<RegionResult['outcome'], RegionProgress> = {
-  Deployed: 'deployed',
-  Failed: 'deploy-failed',
-  RolledBack: 'rolled-back',
-  RollbackFailed: 'rollback-failed',
-};
 
 export const createRecordRegionResult =
   (deps: Pick<Deps, 'events' | 'now'>) =>
@@ -80,7 +72,7 @@ export const createRecordRegionResult =
       kind: 'region',
       wave: task.wave,
       region: task.region,
-      state: progressOf[result.outcome],
+      state: result.outcome,
       version: result.version,
       ...(result.message ? { message: result.message } : {}),
     });

@@ -33,7 +33,7 @@ export const createStartBake =
     const startedAt = deps.now();
     const bakeUntil = startedAt + (wave?.bakeSeconds ?? 0) * 1000;
     const failures = deployResults
-      .filter((r) => r.outcome !== 'Deployed')
+      .filter((r) => r.outcome !== 'deployed')
       .map((r) => ({ region: r.region, message: r.message ?? r.outcome }));
     const counts = Object.fromEntries(deployResults.map((r) => [r.region, r.samples]));
     const record = await releaseRecord(deps, plan);

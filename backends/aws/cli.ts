@@ -197,7 +197,7 @@ const progressOf = {
   skipped: undefined,
   deploying: 'deploying',
   deployed: 'deployed',
-  failed: 'deploy-failed',
+  failed: 'failed',
   'rolling-back': 'rolling-back',
   'rolled-back': 'rolled-back',
   'rollback-failed': 'rollback-failed',

@@ -20,7 +20,7 @@ const events: Stamped[] = [
     kind: 'region',
     wave: 1,
     region: 'region-number-3',
-    state: 'deploy-failed',
+    state: 'failed',
     version: null,
     message: 'x'.repeat(300),
   }),
@@ -50,7 +50,7 @@ describe('TerminalProgress', () => {
     progress.emit(
       stamp({ kind: 'gate', wave: 0, regions: ['us-east-1'], evaluation: { kind: 'Inconclusive', signals: [] } }),
     );
-    expect(last).toContain(`\x1b[${REGION_LOOK['deploy-failed'].color}mregion-number-3 deploy FAILED\x1b[0m`);
+    expect(last).toContain(`\x1b[${REGION_LOOK.failed.color}mregion-number-3 deploy FAILED\x1b[0m`);
     expect(last).toContain(`\x1b[${REGION_LOOK['no-data'].color}mus-east-1 no health data\x1b[0m`);
     progress.emit(stamp({ kind: 'region', wave: 0, region: 'us-east-1', state: 'rolled-back', version: '0.9.0' }));
     expect(visible(last)).toContain('us-east-1 rolled back to 0.9.0');

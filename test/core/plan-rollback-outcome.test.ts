@@ -125,9 +125,9 @@ describe('concludeRelease', () => {
     action: 'rollback',
     outcome,
     version: '1.0.0',
-    changed: outcome === 'RolledBack',
+    changed: outcome === 'rolled-back',
     samples: { ok: 0, errors: 0, missing: 0 },
-    ...(outcome === 'RollbackFailed' ? { message: 'crashed' } : {}),
+    ...(outcome === 'rollback-failed' ? { message: 'crashed' } : {}),
   });
   const cause = { kind: 'GateFailed' as const, wave: 1, signals: ['b: 5/5 failed'] };
   const versions = { a: '1.0.0', b: '2.0.0' };
@@ -135,7 +135,7 @@ describe('concludeRelease', () => {
   it('is ROLLED_BACK when every region went back', () => {
     const o = concludeRelease(
       record,
-      { kind: 'RolledBack', cause, results: [result('a', 'RolledBack'), result('b', 'RolledBack')] },
+      { kind: 'RolledBack', cause, results: [result('a', 'rolled-back'), result('b', 'rolled-back')] },
       versions,
     );
     expect(o.status).toBe('ROLLED_BACK');
@@ -147,7 +147,7 @@ describe('concludeRelease', () => {
   it('is ROLLBACK_FAILED naming the region that did not go back', () => {
     const o = concludeRelease(
       record,
-      { kind: 'RolledBack', cause, results: [result('a', 'RolledBack'), result('b', 'RollbackFailed')] },
+      { kind: 'RolledBack', cause, results: [result('a', 'rolled-back'), result('b', 'rollback-failed')] },
       versions,
     );
     expect(o.status).toBe('ROLLBACK_FAILED');

@@ -62,8 +62,8 @@ export function rolledBackRelease(signal = SIGNAL, releaseId = 'shop-1.1.0'): St
         status: 'ROLLED_BACK',
         reason: `rolled back ${touched.join(', ')} after ${reason}`,
         regions: [
-          ...touched.map((region) => ({ region, version: '1.0.0', phase: 'rolled-back' })),
-          { region: 'ap-southeast-2', version: '1.0.0', phase: 'pending' },
+          ...touched.map((region) => ({ region, version: '1.0.0', phase: 'rolled-back' as const })),
+          { region: 'ap-southeast-2', version: '1.0.0', phase: 'pending' as const },
         ],
       },
     }),

@@ -51,7 +51,7 @@ describe('error routing in region.asl.json', () => {
         return { deploymentId: 'd-1', status: 'InProgress', waitSeconds: 1, polls: 0 };
       });
       expect(calls).toBe(3);
-      expect(result.outcome).toBe('Deployed');
+      expect(result.outcome).toBe('deployed');
     },
   );
 
@@ -64,7 +64,7 @@ describe('error routing in region.asl.json', () => {
         throw named(name);
       });
       expect(calls).toBe(1);
-      expect(result).toMatchObject({ outcome: 'Failed', changed: false });
+      expect(result).toMatchObject({ outcome: 'failed', changed: false });
       expect(result.message).toContain(name);
     },
   );
@@ -76,7 +76,7 @@ describe('error routing in region.asl.json', () => {
       throw named('AwsThrottled');
     });
     expect(calls).toBe(5);
-    expect(result.outcome).toBe('Failed');
+    expect(result.outcome).toBe('failed');
   });
 });
 

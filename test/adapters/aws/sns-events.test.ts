@@ -96,7 +96,7 @@ describe('SnsEventSink', () => {
       { kind: 'release-started', version: '1.1.0', waves: [{ name: 'canary', regions: ['us-east'] }] },
       { kind: 'wave-started', wave: 0, name: 'canary', regions: ['us-east'] },
       { kind: 'region', wave: 0, region: 'us-east', state: 'deploying', version: '1.1.0' },
-      { kind: 'region', wave: 0, region: 'us-east', state: 'deploy-failed', version: '1.0.0', message: 'boom' },
+      { kind: 'region', wave: 0, region: 'us-east', state: 'failed', version: '1.0.0', message: 'boom' },
       { kind: 'gate', wave: 0, regions: ['us-east'], evaluation: { kind: 'Baking', remainingMs: 5000 } },
       { kind: 'gate', wave: 0, regions: ['us-east'], evaluation: { kind: 'Passed' } },
     ];
