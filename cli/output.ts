@@ -44,6 +44,8 @@ export function releaseSummary(record: ReleaseRecord) {
     waveCount: record.waveCount,
     startedAt: record.startedAt,
     endedAt: record.endedAt ?? null,
+    /** What the release waits for now, with who caused it; null when it is not held. */
+    hold: record.hold ? { wave: record.hold.wave + 1, since: record.hold.since, reasons: record.hold.reasons } : null,
     regions: Object.values(record.regions)
       .sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region))
       .map((r) => ({

@@ -39,9 +39,11 @@ export function register(program: Command): void {
         printJson(summary);
         return EXIT.ok;
       }
-      print(
-        `${summary.releaseId}: ${summary.status} (wave ${summary.wave}/${summary.waveCount}) ${summary.reason ?? ''}`,
-      );
+      const where = summary.hold
+        ? `wave ${summary.hold.wave}/${summary.waveCount} HELD since ${summary.hold.since}`
+        : `wave ${summary.wave}/${summary.waveCount}`;
+      print(`${summary.releaseId}: ${summary.status} (${where}) ${summary.reason ?? ''}`.trimEnd());
+      for (const reason of summary.hold?.reasons ?? []) print(`  held: ${reason.text}`);
       if (execution) print(`  execution ${execution.status}: ${execution.consoleUrl}`);
       for (const r of summary.regions) {
         print(
@@ -64,10 +66,29 @@ export function register(program: Command): void {
     const reads = await (await releaseTarget(ctx, config)).reads();
     try {
       const releases = await reads.releases(HISTORY_LIMIT);
-      if (ctx.json) printJson(releases.map((r) => ({ ...releaseSummary(r), intents: r.intents })));
-      else if (releases.length === 0) print(`no releases of ${config.service} yet`);
+      // Service-wide intents (freeze, unfreeze) belong to no release: they go in the history by time.
+      const oldest = releases.at(-1)?.startedAt ?? '';
+      const service = (await reads.globalIntents()).filter((i) => releases.length < HISTORY_LIMIT || i.at >= oldest);
+      const entries = [
+        ...releases.map((r) => ({ at: r.startedAt, release: r })),
+        ...service.map((i) => ({ at: i.at, intent: i })),
+      ].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+      if (ctx.json) {
+        printJson(
+          entries.map((e) =>
+            'release' in e
+              ? { kind: 'release', ...releaseSummary(e.release), intents: e.release.intents }
+              : { kind: 'service-intent', ...e.intent },
+          ),
+        );
+      } else if (entries.length === 0) print(`no releases of ${config.service} yet`);
       else {
-        for (const r of releases) {
+        for (const e of entries) {
+          if ('intent' in e) {
+            print(`${e.at}  ${`every ${config.service} release`.padEnd(28)} ${auditLine(e.intent, false)}`);
+            continue;
+          }
+          const r = e.release;
           print(`${r.startedAt}  ${r.releaseId.padEnd(28)} ${r.status.padEnd(16)} ${r.reason ?? ''}`);
           printIntents(r.intents, '    ');
         }
