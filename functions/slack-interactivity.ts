@@ -1,4 +1,6 @@
 /**
+ * One concern, hence its length: one Slack click, from a verified request to an audited intent.
+ *
  * SlackInteractivity: the buttons of the release's Slack message (adapters/slack/buttons.ts
  * releaseActions), behind API Gateway (HTTP API, payload format 2.0) as the Slack app's
  * Interactivity Request URL. Not a Task of the state machines: a click becomes an intent, exactly

@@ -1,4 +1,6 @@
 /**
+ * One concern, hence its length: the Ledger port on DynamoDB, request by request.
+ *
  * The release ledger on DynamoDB. The same code runs against real DynamoDB (AWS backend) and
  * against the embedded dynalite server (local backend), so it uses only plain single-item
  * operations and Query: no transactions (dynalite has none), no ReturnValuesOnConditionCheckFailure.

@@ -1,4 +1,6 @@
 /**
+ * One concern, hence its length: the local RegionDeployer, from staging to readiness.
+ *
  * Local RegionDeployer: every region is a real process on 127.0.0.1.
  *
  * On disk, per region:

@@ -79,7 +79,7 @@ describe('verbs with no control server', () => {
     ]);
   });
 
-  it('refuses a verb without --reason (exit 2) and one that does not apply (exit 5)', async () => {
+  it('refuses a verb without --reason (exit 2) and one with no release to apply to (exit 4)', async () => {
     const config = await e2eConfig([[{ name: 'us-east-1', currency: 'USD' }]]);
     const dir = await workspace(config);
     const noReason = await runCli(['pause'], dir);
@@ -88,7 +88,7 @@ describe('verbs with no control server', () => {
     const blank = await runCli(['abort', 'shop-1.0.0', '--reason', '  '], dir);
     expect(blank.code).toBe(2);
     const nothingRunning = await runCli(['pause', '--reason', 'why not'], dir);
-    expect(nothingRunning.code).toBe(5); // refused: nothing to pause
+    expect(nothingRunning.code).toBe(4); // not found: no release runs to pause
     expect(nothingRunning.stderr).toMatch(/no release running/);
     const noRegion = await runCli(['skip-region', '--reason', 'r'], dir);
     expect(noRegion.code).toBe(2);
