@@ -52,7 +52,17 @@ module.exports = {
         'that imports one of those depends on its own callers.',
       severity: 'error',
       from: { path: '^adapters/' },
-      to: { path: ['^cli/', '^control/', '^backends/', '^functions/'] },
+      to: { path: ['^cli/', '^control/', '^backends/', '^functions/', '^services/'] },
+    },
+    {
+      name: 'services-call-core-and-ports',
+      comment:
+        'services/ are the actions every entry point shares (record an intent, start a rollback, wake a ' +
+        'hold): they decide through core/ and act through ports/, with the adapters injected by their ' +
+        'callers, so the CLI, the control API, Slack and the Lambdas get the same rules.',
+      severity: 'error',
+      from: { path: '^services/' },
+      to: { path: ['^cli/', '^control/', '^backends/', '^functions/', '^adapters/'] },
     },
     {
       name: 'config-below-everything-that-runs',
