@@ -1,7 +1,7 @@
 /**
  * The CLI's side of the control API: find the server a `flotilla up` (or a running `release`)
  * serves for a state directory, and call it. Errors come back as Errors with the server's name
- * and message (InvalidIntent, ServiceLocked, Unauthorized, NotFound, ...).
+ * and message (NotFound, NotApplicable, NoChange, ServiceLocked, Unauthorized, ...).
  */
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';

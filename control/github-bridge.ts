@@ -12,7 +12,7 @@ import type { FlotillaConfig } from '../config/types.ts';
 import { namedError } from '../core/errors.ts';
 import { artifactOfCommit } from '../core/github.ts';
 import { answerGithubDelivery } from '../services/github-delivery.ts';
-import type { ReleaseStarter } from '../services/start-from-push.ts';
+import type { PushStarter } from '../services/start-from-push.ts';
 import { readPrivateFile } from './auth.ts';
 import { readRawBody, refuse } from './http.ts';
 
@@ -103,7 +103,7 @@ export async function githubSettings(stateDir: string, env: Env = process.env): 
 export interface GithubReleases {
   config: FlotillaConfig;
   /** Starts one commit's release with exactly `request.releaseId`, or answers `exists` and starts nothing. */
-  start: ReleaseStarter;
+  start: PushStarter;
 }
 
 export interface GithubServeOptions {
@@ -145,7 +145,7 @@ export type GithubBridge = (req: IncomingMessage, res: ServerResponse) => void;
 export function githubBridge(
   settings: Extract<GithubSettings, { enabled: true }>,
   options: GithubServeOptions,
-  start: ReleaseStarter,
+  start: PushStarter,
   onError: ((error: unknown) => void) | undefined,
 ): GithubBridge {
   const deps = {

@@ -19,7 +19,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { FlotillaConfig } from '../config/types.ts';
 import { artifactOfCommit, namesABuildPerCommit } from '../core/github.ts';
 import { answerGithubDelivery } from '../services/github-delivery.ts';
-import type { ReleaseStarter, StartRequest, StartResult } from '../services/start-from-push.ts';
+import type { PushStarter, StartRequest, StartResult } from '../services/start-from-push.ts';
 import type { StartReleaseInput } from './plan-release.ts';
 import { configFromEnv, misconfigured, secretFromSsm } from './runtime/env.ts';
 import { type HttpResponse, jsonResponse, readRequest } from './runtime/http.ts';
@@ -31,7 +31,7 @@ export interface GithubWebhookDeps {
   /** The webhook's secret (the one set on GitHub). */
   secret: () => Promise<string>;
   /** Starts the release, idempotently by `releaseId`. */
-  start: ReleaseStarter;
+  start: PushStarter;
   config: () => Promise<FlotillaConfig>;
   /** The branch whose pushes are released, e.g. `main`. */
   branch: string;
@@ -93,7 +93,7 @@ export function startWithStepFunctions(options: {
   stateMachineArn: string;
   config: () => Promise<FlotillaConfig>;
   now?: () => number;
-}): ReleaseStarter {
+}): PushStarter {
   const now = options.now ?? (() => Date.now());
   return async (request) => {
     const input: StartReleaseInput = {

@@ -21,7 +21,7 @@ export interface StartRequest {
 export type StartResult = 'started' | 'exists';
 
 /** Starts the release with exactly `request.releaseId`, or answers `exists` and starts nothing. */
-export type ReleaseStarter = (request: StartRequest) => Promise<StartResult>;
+export type PushStarter = (request: StartRequest) => Promise<StartResult>;
 
 export type VerifiedPush = Extract<PushDecision, { kind: 'release' }>;
 
@@ -30,7 +30,7 @@ export interface StartFromPushDeps {
   config: () => Promise<Pick<FlotillaConfig, 'service'>>;
   /** Where the build of a commit is, e.g. `s3://builds/shop/<commit>.zip`. */
   artifactFor: (commit: string) => string;
-  start: ReleaseStarter;
+  start: PushStarter;
 }
 
 /** How the step ended: misconfigured (no request could be made), the start failed, or started / exists. */
