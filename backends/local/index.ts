@@ -79,6 +79,7 @@ async function recoverInterrupted(
   for (const queued of (await ledger.listReleases(service, 50)).filter((r) => r.status === 'QUEUED')) {
     await ledger.updateRelease(service, queued.releaseId, {
       status: 'FAILED',
+      hold: null,
       reason: 'interrupted while queued: the process that ran it exited',
       endedAt: new Date(now()).toISOString(),
     });
@@ -105,6 +106,7 @@ async function recoverInterrupted(
     await ledger.putRegions(states);
     await ledger.updateRelease(service, lock.releaseId, {
       status: 'FAILED',
+      hold: null,
       reason: `interrupted: the process that ran it (pid ${match[2]}) exited before it ended`,
       endedAt: updatedAt,
     });
@@ -181,6 +183,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
             if (record?.status === 'RUNNING') {
               await ledger.updateRelease(config.service, releaseId, {
                 status: 'FAILED',
+                hold: null,
                 reason: `the local engine stopped: ${(error as Error).message}`,
                 endedAt: new Date(now()).toISOString(),
               });
