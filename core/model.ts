@@ -49,12 +49,14 @@ export interface ReleaseRegion {
   before: Revision | null;
   /** Human-readable cause of the latest failure, if any. */
   message?: string;
+  /** Its deployment failed and changed nothing there (the deployer said so): it needs no rollback. */
+  untouched?: boolean;
   updatedAt: string;
 }
 
 /** Fields of one region's entry to change; the others stay as they are. */
 export type ReleaseRegionPatch = { region: string } & Partial<
-  Pick<ReleaseRegion, 'phase' | 'before' | 'message' | 'updatedAt'>
+  Pick<ReleaseRegion, 'phase' | 'before' | 'message' | 'untouched' | 'updatedAt'>
 >;
 
 export type ReleaseStatus =

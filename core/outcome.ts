@@ -15,6 +15,7 @@ export function resultPatches(results: readonly RegionResult[], updatedAt: strin
     phase: r.outcome,
     updatedAt,
     ...(r.message ? { message: r.message } : {}),
+    ...(r.untouched ? { untouched: true } : {}),
   }));
 }
 

@@ -114,11 +114,23 @@ export function touchedRegions(record: ReleaseRecord): string[] {
  * each to the revision it ran before the release (its last-known-good). Re-running it gives the
  * same plan: idempotent.
  */
+/**
+ * The regions a rollback puts back: every touched one but those whose deployment failed without
+ * changing anything there (the deployer said so): they still run their last-known-good, and a
+ * rollback of them could only fail (or churn) a healthy region.
+ */
+export function regionsToPutBack(record: ReleaseRecord): string[] {
+  return touchedRegions(record).filter((region) => {
+    const entry = record.regions[region];
+    return !(entry?.phase === 'failed' && entry.untouched === true);
+  });
+}
+
 export function planRollback(plan: ReleasePlan, record: ReleaseRecord, cause: RollbackCause): RollbackPlan {
   const tasks = new Map<string, RegionTask>();
   for (const wave of plan.waves) for (const task of wave.regions) tasks.set(task.region, task);
   const steps: RegionTask[] = [];
-  for (const region of touchedRegions(record)) {
+  for (const region of regionsToPutBack(record)) {
     const task = tasks.get(region);
     const entry = record.regions[region];
     if (!task || !entry) continue;

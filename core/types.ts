@@ -119,6 +119,8 @@ export interface RegionResult {
   version: string | null;
   /** The deployment succeeded, so the region now runs the task's revision (even if unhealthy). */
   changed: boolean;
+  /** The deployment failed and the deployer knows nothing in the region changed: it needs no rollback. */
+  untouched?: boolean;
   message?: string;
   samples: SampleCounts;
 }

@@ -37,6 +37,7 @@ export const createCheckRegionDeploy =
       deploymentId: deployment.deploymentId,
       status: status.status,
       ...(status.status === 'Failed' ? { message: status.message } : {}),
+      ...(status.status === 'Failed' && status.untouched ? { untouched: true } : {}),
       waitSeconds,
       polls,
     };

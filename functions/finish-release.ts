@@ -4,7 +4,7 @@
  */
 
 import { concludeRelease, resultPatches, resultStates } from '../core/outcome.ts';
-import { touchedRegions } from '../core/rollback.ts';
+import { regionsToPutBack } from '../core/rollback.ts';
 import type { RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
@@ -21,7 +21,7 @@ export type FinishInput =
   | { plan: ReleasePlan; conclusion: 'RollbackErrored'; waveIndex: number; error: { Error: string; Cause?: string } };
 
 function resultsFromLedger(record: ReleaseRecord): RegionResult[] {
-  return touchedRegions(record).map((region) => {
+  return regionsToPutBack(record).map((region) => {
     const entry = record.regions[region];
     const ok = entry?.phase === 'rolled-back';
     return {

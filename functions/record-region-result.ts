@@ -45,6 +45,7 @@ export function regionResult(state: ChildState): RegionResult {
   if (failure !== undefined) {
     return {
       ...base,
+      ...(deployment?.untouched && !changed ? { untouched: true } : {}),
       outcome: task.action === 'deploy' ? 'failed' : 'rollback-failed',
       // A deployment that failed may have left anything there; the ledger keeps what it knew.
       version: changed ? target : null,

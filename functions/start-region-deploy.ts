@@ -14,6 +14,8 @@ export interface DeploymentHandle {
   deploymentId: string;
   status: 'InProgress' | 'Succeeded' | 'Failed';
   message?: string;
+  /** A failed deployment the deployer knows changed nothing in the region. */
+  untouched?: boolean;
   /** Seconds the child waits before the next poll (back-off). */
   waitSeconds: number;
   polls: number;

@@ -24,7 +24,11 @@ export interface DeploymentRequest {
 export type DeploymentStatus =
   | { status: 'InProgress' }
   | { status: 'Succeeded' }
-  | { status: 'Failed'; message: string };
+  /**
+   * `untouched`: the deployer knows the region still runs what it ran before (the failure came
+   * before anything there was stopped or switched), so it needs no rollback. Absent: unknown.
+   */
+  | { status: 'Failed'; message: string; untouched?: boolean };
 
 export interface DeploymentRef {
   region: string;

@@ -129,11 +129,16 @@ export class LocalProcessFleet implements RegionDeployer {
     const deploymentId = `local-${randomUUID()}`;
     const done = this.#enqueue(request.region, async () => {
       let status: DeploymentStatus;
+      const progress = { touched: false };
       try {
-        await this.#deploy(request);
+        await this.#deploy(request, progress);
         status = { status: 'Succeeded' };
       } catch (err) {
-        status = { status: 'Failed', message: `${request.region}: ${errorMessage(err)}` };
+        status = {
+          status: 'Failed',
+          message: `${request.region}: ${errorMessage(err)}`,
+          ...(progress.touched ? {} : { untouched: true }),
+        };
       }
       this.#deployments.set(deploymentId, { region: request.region, status, done });
       const what = `${request.purpose} of ${request.revision ? request.revision.version : 'nothing (removal)'}`;
@@ -246,7 +251,8 @@ export class LocalProcessFleet implements RegionDeployer {
     return run;
   }
 
-  async #deploy(request: DeploymentRequest): Promise<void> {
+  /** `progress.touched` turns true the moment anything in the region is stopped or switched. */
+  async #deploy(request: DeploymentRequest, progress: { touched: boolean }): Promise<void> {
     const { region, revision, purpose } = request;
     const target = localTarget(region, request.target);
     assertSafeName('region', region);
@@ -255,6 +261,7 @@ export class LocalProcessFleet implements RegionDeployer {
     if (faults.some((f) => f.kind === 'deploy-fail')) throw new DeployFailure('injected deploy failure');
 
     if (revision === null) {
+      progress.touched = true;
       await this.#stopRegion(region);
       await rm(path.join(this.#regionDir(region), 'current'), { force: true });
       this.#log(`${region}: removed`);
@@ -263,6 +270,7 @@ export class LocalProcessFleet implements RegionDeployer {
 
     assertSafeName('version', revision.version);
     await this.#stage(region, revision);
+    progress.touched = true;
     await this.#stopRegion(region);
     await this.#assertPortFree(target.port);
     await this.#switchCurrent(region, revision.version);
