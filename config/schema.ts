@@ -8,6 +8,7 @@
  * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
  */
 import * as z from 'zod';
+import { ANYONE, SLACK_VERBS } from '../core/slack-authz.ts';
 import type {
   AwsBackendSettings,
   CodeDeployTarget,
@@ -18,6 +19,7 @@ import type {
   LocalTarget,
   PolicySettings,
   RegionConfig,
+  SlackSettings,
 } from './types.ts';
 
 export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,39}$/;
@@ -217,6 +219,40 @@ export const awsBackendSchema = z
   })
   .describe('Where the deployed Flotilla stack is, for --backend aws.');
 
+const slackUserIds = z
+  .array(
+    z.string().regex(/^(\*|[UW][A-Z0-9]{2,20})$/, {
+      error: (issue) =>
+        `must be a Slack user id like "U0123ABCD" (or '*' for anyone in the workspace) (got ${describeValue(issue.input)})`,
+    }),
+  )
+  .max(1000);
+
+export const slackSchema = z
+  .strictObject({
+    teamId: z
+      .string()
+      .regex(/^[TE][A-Z0-9]{2,20}$/, {
+        error: (issue) => `must be a Slack workspace id like "T0123ABCD" (got ${describeValue(issue.input)})`,
+      })
+      .optional()
+      .describe('The Slack workspace (team) whose clicks count; without it every Slack click is refused.'),
+    allow: z
+      .strictObject(
+        Object.fromEntries(
+          [...SLACK_VERBS, ANYONE].map((verb) => [
+            verb,
+            slackUserIds
+              .optional()
+              .describe(verb === ANYONE ? 'User ids who may use every verb.' : `User ids who may ${verb}.`),
+          ]),
+        ) as Record<(typeof SLACK_VERBS)[number] | typeof ANYONE, z.ZodOptional<typeof slackUserIds>>,
+      )
+      .default({})
+      .describe("Slack user ids allowed per verb ('*' as a key: every verb; '*' as an id: anyone in the workspace)."),
+  })
+  .describe('Who may steer releases from the Slack buttons (refused to everyone unless set).');
+
 /** What a user writes in `flotilla.yml`. */
 export const flotillaInputSchema = z
   .strictObject({
@@ -227,6 +263,7 @@ export const flotillaInputSchema = z
     deploy: deploySchema.prefault({}),
     policy: policySchema.prefault({}),
     aws: awsBackendSchema.optional(),
+    slack: slackSchema.optional(),
   })
   .describe('Flotilla release configuration (flotilla.yml).');
 
@@ -304,5 +341,6 @@ export type SchemaMatchesTypes = [
   Expect<Same<z.output<typeof gateSchema>, GateSettings>>,
   Expect<Same<z.output<typeof deploySchema>, DeploySettings>>,
   Expect<Same<z.output<typeof policySchema>, PolicySettings>>,
+  Expect<Same<z.output<typeof slackSchema>, SlackSettings>>,
   Expect<Same<z.output<typeof flotillaConfigSchema>, FlotillaConfig>>,
 ];

@@ -1,3 +1,5 @@
+import type { SlackSettings } from './slack-authz.ts';
+
 /**
  * The validated release configuration (`flotilla.yml`), after defaults are applied.
  * The zod schema in `schema.ts` produces exactly this shape; everything downstream trusts it.
@@ -115,6 +117,8 @@ export interface AwsBackendSettings {
   table: string;
 }
 
+export type { SlackSettings } from './slack-authz.ts';
+
 export interface FlotillaConfig {
   service: string;
   regions: RegionConfig[];
@@ -123,6 +127,8 @@ export interface FlotillaConfig {
   deploy: DeploySettings;
   policy: PolicySettings;
   aws?: AwsBackendSettings;
+  /** Who may steer releases from Slack (core/slack-authz.ts). Absent: every Slack click is refused. */
+  slack?: SlackSettings;
 }
 
 /** One thing wrong with a config, with the path to it (`waves[1].regions[0]`). */

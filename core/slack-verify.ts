@@ -12,7 +12,7 @@
  *
  * Pure: node:crypto only, the clock is passed in. Never says anything about the secret.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Slack's header names, as API Gateway hands them over (lower case). */
 export const SLACK_TIMESTAMP_HEADER = 'x-slack-request-timestamp';
@@ -82,4 +82,22 @@ export function verifySlackRequest(request: SlackRequestToVerify): SlackVerifica
     return { ok: false, why: 'the signature does not match the body' };
   }
   return { ok: true };
+}
+
+/** How long past the end of the replay window a claim is kept: room for our clock and the store's. */
+const CLAIM_MARGIN_SECONDS = 60;
+
+/**
+ * The one-time key of a verified request, and until when it must be kept. A signature covers its
+ * timestamp and body, so it names exactly one request; the same request sent again inside the
+ * window (which `verifySlackRequest` accepts) has the same key, and is refused as a replay by the
+ * ledger's conditional write. The window closes 5 minutes after the request's own timestamp (our
+ * clock may be up to 5 minutes behind it), after which the request no longer verifies at all: the
+ * key need not outlive that. The key is a hash, so the signature is never stored.
+ */
+export function slackReplayClaim(timestamp: string, signature: string): { key: string; expiresAt: number } {
+  return {
+    key: `slack:${createHash('sha256').update(`${timestamp}:${signature}`, 'utf8').digest('hex')}`,
+    expiresAt: (Number(timestamp) + MAX_CLOCK_SKEW_SECONDS + CLAIM_MARGIN_SECONDS) * 1000,
+  };
 }

@@ -12,9 +12,21 @@
  *   signature or timestamp missing, wrong, or > 5 min off      401  (nothing submitted)
  *   no `payload` form field, not JSON, or not a click of ours  400
  *   another kind of interaction, or a button we do not know    200  (ignored)
+ *   the same signed request again (a replay)                   200  ephemeral "already handled", nothing done
+ *   the ledger cannot say whether it is a replay               503  (nothing submitted)
  *   a click on one of our buttons                              200  (empty body), then the work
  *
- * The work: submit the intent (verb = the button's action_id, release from its value, actor
+ * Replays: the signature allows a request for 5 minutes, so the same bytes sent twice would verify
+ * twice. Each verified click request is claimed once in the ledger (a conditional write keyed on
+ * a hash of its timestamp and signature, core/slack-verify.ts slackReplayClaim) before anything is
+ * done; a second claim fails, in this container or any other, and the request is refused.
+ *
+ * Authorization: a signature says only that Slack sent it. Each click is checked against the
+ * release config's `slack` section (core/slack-authz.ts authorizeClick): the configured workspace,
+ * and a user listed for the verb. A refusal is told to the clicker only ("you may not abort …:
+ * ask …"), logged as outcome `unauthorized` with the team, user and why, and submits nothing.
+ *
+ * The work: authorize, then submit the intent (verb = the button's action_id, release from its value, actor
  * `slack:<username>`, reason `via Slack button in #<channel>`), then tell the channel through the
  * click's response_url: "<verb> recorded by <user> …", or why not (the release has moved on, say),
  * only to the user who clicked. The work never throws: whatever fails is said and logged.
@@ -41,10 +53,16 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { StepFunctionsHoldWaker, StepFunctionsReleaseStarter } from '../adapters/aws/step-functions.ts';
 import { type ButtonValue, type ButtonVerb, isButtonVerb, parseButtonValue } from '../adapters/slack/buttons.ts';
 import { escapeMrkdwn, truncate } from '../adapters/slack/mrkdwn.ts';
-import type { FlotillaConfig } from '../config/types.ts';
+import type { FlotillaConfig, SlackSettings } from '../config/types.ts';
 import { type Intent, latest } from '../core/control.ts';
 import { namedError, REFUSALS, refused } from '../core/errors.ts';
-import { SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER, verifySlackRequest } from '../core/slack-verify.ts';
+import { authorizeClick, type ClickAuthorization } from '../core/slack-authz.ts';
+import {
+  SLACK_SIGNATURE_HEADER,
+  SLACK_TIMESTAMP_HEADER,
+  slackReplayClaim,
+  verifySlackRequest,
+} from '../core/slack-verify.ts';
 import type { Ledger } from '../ports/ledger.ts';
 import { type RollbackDeps, startRollback } from '../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../services/steering.ts';
@@ -58,6 +76,13 @@ export interface SlackInteractivityDeps {
   signingSecret: () => Promise<string>;
   /** Records the intent (and wakes the release if it waits): submitIntent, or a backend's `intent`. */
   submit: (request: IntentRequest) => Promise<unknown>;
+  /**
+   * Claims a verified request's one-time key until it expires (Ledger.claimRequest): false means
+   * the same request was handled already, and it is refused as a replay.
+   */
+  claimRequest: (key: string, expiresAt: number) => Promise<boolean>;
+  /** The release config's `slack` section: who may click what (core/slack-authz.ts). Undefined: nobody. */
+  slackSettings: () => Promise<SlackSettings | undefined>;
   /** Posts a message to a click's response_url. */
   respond: (responseUrl: string, message: object) => Promise<void>;
   /** Milliseconds since the epoch: the clock the request timestamp is checked against. */
@@ -85,6 +110,10 @@ export interface Click {
   actor: string;
   /** How the reply names the user. */
   who: string;
+  /** The Slack user id of who clicked ('' when Slack sent none): what authorization checks. */
+  userId: string;
+  /** The workspace the click came from (team.id, else the user's team_id). */
+  team: string | undefined;
   /** `via Slack button in #<channel>`: the audit's reason. */
   reason: string;
   responseUrl: string;
@@ -135,6 +164,7 @@ export function parseInteraction(payload: unknown): ParsedInteraction {
   if (responseUrl === undefined) return { kind: 'malformed', why: 'the payload has no response_url' };
   const channel = isRecord(payload.channel) ? payload.channel : {};
   const channelName = text(channel.name);
+  const team = text(isRecord(payload.team) ? payload.team.id : undefined) ?? text(user.team_id);
   const where = channelName ? `#${tidy(channelName)}` : text(channel.id) ? tidy(text(channel.id) as string) : 'Slack';
 
   const clicks: Click[] = [];
@@ -147,6 +177,8 @@ export function parseInteraction(payload: unknown): ParsedInteraction {
       target,
       actor: `slack:${tidy(name)}`,
       who: tidy(text(user.username) ?? text(user.name) ?? name),
+      userId: text(user.id) ?? '',
+      team,
       reason: `via Slack button in ${where}`,
       responseUrl,
     });
@@ -203,6 +235,29 @@ export function refusedMessage(click: Click, error: unknown): object {
   };
 }
 
+/** What only the clicker sees when they may not do what they clicked. */
+export function unauthorizedMessage(click: Click, refusal: Extract<ClickAuthorization, { ok: false }>): object {
+  const ask =
+    refusal.mayAsk.length > 0
+      ? `ask ${refusal.mayAsk.map((id) => `<@${id}>`).join(' or ')}`
+      : escapeMrkdwn(refusal.why);
+  return {
+    replace_original: false,
+    response_type: 'ephemeral',
+    text: truncate(
+      `:no_entry: you may not ${click.verb} \`${escapeMrkdwn(click.target.releaseId)}\`: ${ask}. Nothing was recorded.`,
+      3000,
+    ),
+  };
+}
+
+/** The answer to a replayed request: only the sender sees it, and nothing is done. */
+export const REPLAY_RESPONSE: SlackHttpResponse = jsonResponse(200, {
+  replace_original: false,
+  response_type: 'ephemeral',
+  text: 'this request was already handled',
+});
+
 export const createSlackInteractivity = (deps: SlackInteractivityDeps) => {
   const limit = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const log = deps.log ?? logJson;
@@ -229,6 +284,30 @@ export const createSlackInteractivity = (deps: SlackInteractivityDeps) => {
       releaseId: click.target.releaseId,
       actor: click.actor,
     };
+    let authorization: ClickAuthorization;
+    try {
+      authorization = authorizeClick(
+        { team: click.team, user: click.userId, verb: click.verb },
+        await deps.slackSettings(),
+      );
+    } catch (error) {
+      // The settings could not be read (no or a bad config): nothing is allowed.
+      log({ ...about, outcome: 'refused', error: nameOf(error), message: messageOf(error) });
+      await say(click, refusedMessage(click, error));
+      return;
+    }
+    if (!authorization.ok) {
+      log({
+        ...about,
+        outcome: 'unauthorized',
+        reason: authorization.reason,
+        team: click.team ?? null,
+        user: click.userId,
+        why: authorization.why,
+      });
+      await say(click, unauthorizedMessage(click, authorization));
+      return;
+    }
     let result: unknown;
     try {
       result = await deps.submit({
@@ -290,6 +369,19 @@ export const createSlackInteractivity = (deps: SlackInteractivityDeps) => {
     if (parsed.kind === 'ignored') {
       log({ outcome: 'ignored', why: parsed.why });
       return ACK;
+    }
+    // Verified, so both headers are there.
+    const claim = slackReplayClaim(header(SLACK_TIMESTAMP_HEADER) ?? '', header(SLACK_SIGNATURE_HEADER) ?? '');
+    let first: boolean;
+    try {
+      first = await deps.claimRequest(claim.key, claim.expiresAt);
+    } catch (error) {
+      log({ outcome: 'claim-failed', error: nameOf(error), message: messageOf(error) });
+      return reply(503, { error: 'could not check the request against replays; nothing was done' });
+    }
+    if (!first) {
+      log({ outcome: 'replay', clicks: parsed.clicks.map((c) => ({ verb: c.verb, releaseId: c.target.releaseId })) });
+      return REPLAY_RESPONSE;
     }
     const work = async () => {
       for (const click of parsed.clicks) await act(click);
@@ -394,7 +486,8 @@ export interface SlackInteractivityOverrides {
 /**
  * The handler wired to AWS from the environment serverless.yml sets: FLOTILLA_SLACK_SIGNING_SECRET_PARAM
  * (an SSM SecureString, read once per container), FLOTILLA_TABLE (the ledger),
- * FLOTILLA_RELEASE_STATE_MACHINE_ARN, and FLOTILLA_CONFIG_JSON (read only for a rollback).
+ * FLOTILLA_RELEASE_STATE_MACHINE_ARN, and FLOTILLA_CONFIG_JSON (its `slack` section says who may click
+ * what, and a rollback needs the rest; without it every click is refused).
  */
 export function slackInteractivityFromEnv(overrides: SlackInteractivityOverrides = {}) {
   const secretParam = requireEnv('FLOTILLA_SLACK_SIGNING_SECRET_PARAM');
@@ -411,10 +504,13 @@ export function slackInteractivityFromEnv(overrides: SlackInteractivityOverrides
     });
     return loading;
   };
+  const ledger = overrides.ledger ?? ledgerFromEnv();
   return createSlackInteractivity({
     signingSecret: secretFromSsm(overrides.ssm ?? new SSMClient({}), secretParam),
+    claimRequest: (key, expiresAt) => ledger.claimRequest(key, expiresAt),
+    slackSettings: async () => (await loadConfig()).slack,
     submit: submitOnAws({
-      ledger: overrides.ledger ?? ledgerFromEnv(),
+      ledger,
       sfn: overrides.sfn ?? new SFNClient({}),
       stateMachineArn,
       config: loadConfig,

@@ -68,4 +68,12 @@ export interface Ledger {
   /** Frees the lock if this release holds it; a no-op otherwise. */
   releaseLock(service: string, releaseId: string): Promise<void>;
   getLock(service: string): Promise<LockHolder | undefined>;
+
+  /**
+   * Claims a one-time key (a signed Slack request, say) until `expiresAt` (ms since the epoch):
+   * true for the first claim, false for every later one. One conditional write, so two handlers
+   * racing on the same key never both win. The store may forget the key after `expiresAt`
+   * (DynamoDB TTL), so keys must be ones that cannot be valid again by then.
+   */
+  claimRequest(key: string, expiresAt: number): Promise<boolean>;
 }

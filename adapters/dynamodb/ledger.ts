@@ -13,6 +13,12 @@
  *                            writers of different regions never clobber each other
  *   sk = LOCK                the service's release lock (LockHolder)
  *
+ * and, outside any service, pk = CLAIM#<key>, sk = CLAIM: a one-time key (claimRequest: a Slack
+ * request's signature, so a replay inside Slack's five-minute window is refused). Each claim is its
+ * own partition (no hot key), and carries `expiresAt` in epoch seconds, the table's TTL attribute
+ * (infra/ledger-table.yml), so DynamoDB deletes it once it has expired. dynalite has no TTL: locally
+ * claims stay, one small item per Slack click.
+ *
  * Release items also carry `releaseStart` = `<startedAt ISO>#<releaseId>`, the sort key of the local
  * secondary index `byReleaseStart`. Only release items have that attribute, so the index is sparse and
  * holds exactly the service's releases in start order: listReleases is one Query, newest first, reading
@@ -67,6 +73,10 @@ const servicePk = (service: string): string => `SERVICE#${service}`;
 const regionSk = (region: string): string => `REGION#${region}`;
 const releaseSk = (releaseId: string): string => `RELEASE#${releaseId}`;
 const LOCK_SK = 'LOCK';
+const claimPk = (key: string): string => `CLAIM#${key}`;
+const CLAIM_SK = 'CLAIM';
+/** The table's TTL attribute (epoch seconds): infra/ledger-table.yml enables TTL on it. */
+export const LEDGER_TTL_ATTRIBUTE = 'expiresAt';
 /** Intents not about one service's release (freeze, unfreeze) live under one global key. */
 const GLOBAL_PK = 'GLOBAL';
 /** Intents sort by id, which is time-ordered: the audit trail reads in order. */
@@ -379,6 +389,26 @@ export class DynamoDbLedger implements Ledger {
       owner: item.owner as string,
       acquiredAt: item.acquiredAt as string,
     };
+  }
+
+  // --- one-time claims -------------------------------------------------------------------------
+
+  async claimRequest(key: string, expiresAt: number): Promise<boolean> {
+    try {
+      await this.#send(() =>
+        this.#client.send(
+          new PutCommand({
+            TableName: this.#table,
+            Item: { pk: claimPk(key), sk: CLAIM_SK, [LEDGER_TTL_ATTRIBUTE]: Math.ceil(expiresAt / 1000) },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
   }
 
   // --- plumbing --------------------------------------------------------------------------------

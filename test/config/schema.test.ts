@@ -309,6 +309,18 @@ describe('schema rules', () => {
       message: 'must be true or false (got "yes")',
     },
     {
+      rule: 'slack.teamId is a Slack workspace id',
+      edit: (d) => setAt(d, 'slack', { teamId: 'example.slack.com' }),
+      path: 'slack.teamId',
+      message: 'must be a Slack workspace id like "T0123ABCD" (got "example.slack.com")',
+    },
+    {
+      rule: 'slack.allow lists Slack user ids, not names',
+      edit: (d) => setAt(d, 'slack', { teamId: 'T0001', allow: { abort: ['U0ALICE', 'alice'] } }),
+      path: 'slack.allow.abort[1]',
+      message: `must be a Slack user id like "U0123ABCD" (or '*' for anyone in the workspace) (got "alice")`,
+    },
+    {
       rule: 'the gate block is a mapping',
       edit: (d) => setAt(d, 'gate', 5),
       path: 'gate',
@@ -318,6 +330,22 @@ describe('schema rules', () => {
 
   it.each(cases)('$rule', ({ edit, path, message }) => {
     expect(problemsOf(parseEdited(edit))).toEqual([{ path, message }]);
+  });
+});
+
+describe('the slack section', () => {
+  it('is optional (absent: every Slack click is refused) and keeps what is written', () => {
+    const without = parseEdited(() => {});
+    expect(without.ok && without.config.slack).toBe(undefined);
+    const written = parseEdited((d) =>
+      setAt(d, 'slack', { teamId: 'T0001', allow: { promote: ['U0ALICE', 'W0BOB'], '*': ['U0ONCALL'], pause: ['*'] } }),
+    );
+    expect(written.ok && written.config.slack).toEqual({
+      teamId: 'T0001',
+      allow: { promote: ['U0ALICE', 'W0BOB'], '*': ['U0ONCALL'], pause: ['*'] },
+    });
+    const teamOnly = parseEdited((d) => setAt(d, 'slack', { teamId: 'T0001' }));
+    expect(teamOnly.ok && teamOnly.config.slack).toEqual({ teamId: 'T0001', allow: {} });
   });
 });
 
@@ -364,6 +392,12 @@ describe('unknown keys', () => {
       edit: (d) => setAt(d, 'deploy.maxPollSecond', 3),
       path: 'deploy.maxPollSecond',
       message: 'unknown key (did you mean "maxPollSeconds"?)',
+    },
+    {
+      where: 'in slack.allow (a verb the buttons do not carry)',
+      edit: (d) => setAt(d, 'slack', { teamId: 'T0001', allow: { abrot: ['U0ALICE'] } }),
+      path: 'slack.allow.abrot',
+      message: 'unknown key (did you mean "abort"?)',
     },
     {
       where: 'in the policy block',

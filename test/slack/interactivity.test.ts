@@ -16,8 +16,13 @@ import { SlackNotifier } from '../../adapters/slack/notifier.ts';
 import { foldEvent, type ReleaseView } from '../../adapters/slack/view.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
 import { openLocalBackend } from '../../backends/local/index.ts';
-import type { FlotillaConfig } from '../../config/types.ts';
-import { slackSignatureOf, verifySlackRequest } from '../../core/slack-verify.ts';
+import type { FlotillaConfig, SlackSettings } from '../../config/types.ts';
+import {
+  MAX_CLOCK_SKEW_SECONDS,
+  slackReplayClaim,
+  slackSignatureOf,
+  verifySlackRequest,
+} from '../../core/slack-verify.ts';
 import {
   createSlackInteractivity,
   respondOverHttp,
@@ -50,19 +55,26 @@ interface ClickOptions {
   channel?: string;
   responseUrl?: string;
   value?: string;
+  /** The workspace the click comes from (T0001 unless said). */
+  team?: string;
 }
+
+/** Every click Slack sends is a request of its own (its own trigger_id and action_ts), as here. */
+let clicks = 0;
 
 /** A block_actions payload as Slack sends it for a button click on a message (the fields we read, and a few more). */
 function clickPayload(o: ClickOptions = {}): Record<string, unknown> {
   const service = o.service ?? 'shop';
   const releaseId = o.releaseId ?? 'shop-2.0.0';
+  const team = o.team ?? 'T0001';
+  clicks += 1;
   return {
     type: 'block_actions',
-    user: { id: o.userId ?? 'U0ALICE', username: o.username ?? 'alice', name: o.username ?? 'alice', team_id: 'T0001' },
+    user: { id: o.userId ?? 'U0ALICE', username: o.username ?? 'alice', name: o.username ?? 'alice', team_id: team },
     api_app_id: 'A0FLOTILLA',
-    team: { id: 'T0001', domain: 'example' },
+    team: { id: team, domain: 'example' },
     container: { type: 'message', message_ts: '1700000000.000001', channel_id: 'C0RELEASES', is_ephemeral: false },
-    trigger_id: '123.456.abc',
+    trigger_id: `123.456.${clicks}`,
     channel: { id: 'C0RELEASES', name: o.channel ?? 'releases' },
     response_url: o.responseUrl ?? RESPONSE_URL,
     actions: [
@@ -72,7 +84,7 @@ function clickPayload(o: ClickOptions = {}): Record<string, unknown> {
         block_id: 'b1',
         text: { type: 'plain_text', text: 'Promote', emoji: true },
         value: o.value ?? JSON.stringify({ service, releaseId }),
-        action_ts: '1700000000.123456',
+        action_ts: `1700000000.${String(clicks).padStart(6, '0')}`,
       },
     ],
   };
@@ -101,13 +113,19 @@ function signedEvent(
   } as unknown as APIGatewayProxyEventV2;
 }
 
-/** The handler with a recording `submit` and `respond`. */
+/** Who may click what in these tests: workspace T0001, Alice and Bob anything. */
+const SLACK_SETTINGS: SlackSettings = { teamId: 'T0001', allow: { '*': ['U0ALICE', 'U0BOB'] } };
+
+/** The handler with a recording `submit` and `respond`, and claims kept in memory. */
 function handlerWith(over: Partial<SlackInteractivityDeps> = {}) {
   const submitted: IntentRequest[] = [];
   const responses: { url: string; message: Record<string, unknown> }[] = [];
   const logs: Record<string, unknown>[] = [];
+  const claimed = new Set<string>();
   const handle = createSlackInteractivity({
     signingSecret: async () => SECRET,
+    claimRequest: async (key) => !claimed.has(key) && Boolean(claimed.add(key)),
+    slackSettings: async () => SLACK_SETTINGS,
     submit: async (request) => {
       submitted.push(request);
       return { intent: { id: 'i1' } };
@@ -164,6 +182,24 @@ describe('verifySlackRequest', () => {
     expect(result.ok).toBe(false);
     expect(result.ok ? '' : result.why).toMatch(why);
     expect(result.ok ? '' : result.why).not.toContain(SECRET);
+  });
+});
+
+describe('slackReplayClaim', () => {
+  const signature = `v0=${'a'.repeat(64)}`;
+  it('names one request by its timestamp and signature, never holding the signature itself', () => {
+    const claim = slackReplayClaim('1700000000', signature);
+    expect(claim).toEqual(slackReplayClaim('1700000000', signature));
+    expect(claim.key).toMatch(/^slack:[0-9a-f]{64}$/);
+    expect(claim.key).not.toContain('a'.repeat(16));
+    expect(slackReplayClaim('1700000001', signature).key).not.toBe(claim.key);
+    expect(slackReplayClaim('1700000000', `v0=${'b'.repeat(64)}`).key).not.toBe(claim.key);
+  });
+
+  it('is kept past the last moment the request still verifies (its timestamp + 5 minutes)', () => {
+    const { expiresAt } = slackReplayClaim('1700000000', signature);
+    expect(expiresAt).toBeGreaterThan((1700000000 + MAX_CLOCK_SKEW_SECONDS) * 1000);
+    expect(expiresAt).toBeLessThanOrEqual((1700000000 + MAX_CLOCK_SKEW_SECONDS + 120) * 1000);
   });
 });
 
@@ -248,6 +284,28 @@ describe('the interactivity handler: who may click', () => {
     });
     expect((await handle(signedEvent(formOf(clickPayload())))).statusCode).toBe(500);
     expect(submitted).toEqual([]);
+  });
+
+  it('refuses a replay before deferring anything, and does nothing when the ledger cannot tell (503)', async () => {
+    const deferred: (() => Promise<void>)[] = [];
+    const { handle, submitted, logs } = handlerWith({ defer: (work) => void deferred.push(work) });
+    const event = signedEvent(formOf(clickPayload({ verb: 'pause' })));
+    expect((await handle(event)).body).toBe('');
+    expect((await handle(event)).body).toContain('this request was already handled');
+    expect(deferred).toHaveLength(1);
+    expect(logs.map((l) => l.outcome)).toEqual(['replay']);
+
+    const down = handlerWith({
+      claimRequest: async () => {
+        throw Object.assign(new Error('throttled'), { name: 'StoreThrottled' });
+      },
+    });
+    expect((await down.handle(signedEvent(formOf(clickPayload())))).statusCode).toBe(503);
+    expect(down.submitted).toEqual([]);
+    expect(down.responses).toEqual([]);
+    expect(down.logs).toEqual([expect.objectContaining({ outcome: 'claim-failed', error: 'StoreThrottled' })]);
+    await deferred[0]?.();
+    expect(submitted.map((r) => r.verb)).toEqual(['pause']);
   });
 
   it('acknowledges at once and does the work after, when given a way to defer it', async () => {
@@ -456,6 +514,8 @@ describe('end to end on the local backend', () => {
     const deferred: (() => Promise<void>)[] = [];
     const handle = createSlackInteractivity({
       signingSecret: async () => SECRET,
+      claimRequest: (key, expiresAt) => backend.ledger.claimRequest(key, expiresAt),
+      slackSettings: async () => ({ teamId: 'T0001', allow: { promote: ['U0ALICE'], abort: ['U0ALICE'] } }),
       submit: (request) => backend.intent(request),
       respond: respondOverHttp({ allow: (url) => url.hostname === '127.0.0.1' }),
       now: Date.now,
@@ -521,7 +581,13 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
   const ssm = mockClient(SSMClient);
   const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:flotilla-prod-release';
   const PARAM = '/flotilla/slack-signing-secret';
-  const awsConfig = configWith([['us-east-1'], ['eu-west-1']]);
+  const awsConfig: FlotillaConfig = {
+    ...configWith([['us-east-1'], ['eu-west-1']]),
+    slack: {
+      teamId: 'T0001',
+      allow: { promote: ['U0ALICE', 'U0BOB'], pause: ['U0ALICE', 'U0BOB'], abort: ['U0ALICE'], rollback: ['U0ALICE'] },
+    },
+  };
   let dynamo: EmbeddedDynamo;
   let n = 0;
 
@@ -563,8 +629,8 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
       respond: async (url, message) => void responses.push({ url, message: message as Record<string, unknown> }),
       log: (entry) => void logs.push(entry),
     });
-    const click = (verb: string) =>
-      handle(signedEvent(formOf(clickPayload({ verb })), { timestamp: seconds(Date.now()) }));
+    const click = (verb: string, o: ClickOptions = {}) =>
+      handle(signedEvent(formOf(clickPayload({ verb, ...o })), { timestamp: seconds(Date.now()) }));
     return { ledger, record, hold, handle, click, responses, logs };
   }
 
@@ -672,6 +738,108 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
     await click('rollback');
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
     expect(responses[2]?.message.text).toMatch(/shop-2\.0\.0 is being rolled back by shop-2\.0\.0-rollback/);
+  });
+
+  it('the same signed Promote sent twice: one intent, one SendTaskSuccess; the replay is told it was handled', async () => {
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const { ledger, record, handle, responses, logs } = await held();
+    // The hold is put back after the first wake, so a second approval would have a token to use.
+    const event = signedEvent(formOf(clickPayload({ verb: 'promote' })), { timestamp: seconds(Date.now()) });
+    expect(await handle(event)).toMatchObject({ statusCode: 200, body: '' });
+    await ledger.putHoldToken('shop', record.releaseId, {
+      token: 'the-next-hold'.padEnd(64, 'y'),
+      reason: 'approval',
+      at: record.startedAt,
+    });
+    const again = await handle(event);
+    expect(again.statusCode).toBe(200);
+    expect(JSON.parse(again.body ?? '{}')).toEqual({
+      replace_original: false,
+      response_type: 'ephemeral',
+      text: 'this request was already handled',
+    });
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+    expect(await ledger.listIntents('shop', record.releaseId)).toHaveLength(1);
+    expect(responses).toHaveLength(1);
+    expect(logs.map((l) => l.outcome)).toEqual(['recorded', 'replay']);
+  });
+
+  it('the dedupe holds across two containers (two cold starts) sharing the ledger, racing or one after the other', async () => {
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const { ledger, record } = await held();
+    const coldStart = () => slackInteractivityFromEnv({ ledger, respond: async () => {}, log: () => {} });
+    const [first, second, third] = [coldStart(), coldStart(), coldStart()];
+    const event = signedEvent(formOf(clickPayload({ verb: 'promote' })), { timestamp: seconds(Date.now()) });
+    const racing = await Promise.all([first(event), second(event)]);
+    expect(racing.filter((r) => r.body === '')).toHaveLength(1);
+    expect(racing.filter((r) => (r.body ?? '').includes('already handled'))).toHaveLength(1);
+    expect((await third(event)).body).toContain('already handled');
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+    expect(await ledger.listIntents('shop', record.releaseId)).toHaveLength(1);
+  });
+
+  it('a click from another workspace is refused: nothing recorded, nothing woken, the refusal logged', async () => {
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const { ledger, record, hold, click, responses, logs } = await held();
+    expect((await click('promote', { team: 'T0EVIL' })).statusCode).toBe(200);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    expect(await ledger.listIntents('shop', record.releaseId)).toEqual([]);
+    expect(await ledger.takeHoldTokens('shop', record.releaseId)).toEqual([hold]);
+    expect(responses[0]?.message).toMatchObject({
+      replace_original: false,
+      response_type: 'ephemeral',
+      text: expect.stringMatching(/^:no_entry: you may not promote `shop-2\.0\.0`: .*T0EVIL.* only T0001/),
+    });
+    expect(logs).toEqual([
+      expect.objectContaining({
+        outcome: 'unauthorized',
+        reason: 'other-team',
+        team: 'T0EVIL',
+        user: 'U0ALICE',
+        verb: 'promote',
+      }),
+    ]);
+  });
+
+  it('a user not allowed to abort is refused (told whom to ask) and audited; an allowed one aborts', async () => {
+    sfn.on(SendTaskFailureCommand).resolves({});
+    const { ledger, record, hold, click, responses, logs } = await held();
+    await click('abort', { userId: 'U0BOB', username: 'bob' });
+    expect(sfn.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
+    expect(await ledger.listIntents('shop', record.releaseId)).toEqual([]);
+    expect(responses[0]?.message).toMatchObject({
+      response_type: 'ephemeral',
+      text: ':no_entry: you may not abort `shop-2.0.0`: ask <@U0ALICE>. Nothing was recorded.',
+    });
+    expect(logs[0]).toEqual({
+      verb: 'abort',
+      service: 'shop',
+      releaseId: 'shop-2.0.0',
+      actor: 'slack:bob',
+      outcome: 'unauthorized',
+      reason: 'not-allowed',
+      team: 'T0001',
+      user: 'U0BOB',
+      why: expect.stringContaining('slack.allow.abort'),
+    });
+
+    await click('abort');
+    expect(sfn.commandCalls(SendTaskFailureCommand).map((c) => c.args[0].input.taskToken)).toEqual([hold.token]);
+    expect(await ledger.listIntents('shop', record.releaseId)).toEqual([
+      expect.objectContaining({ verb: 'abort', actor: 'slack:alice' }),
+    ]);
+    expect(logs[1]).toMatchObject({ outcome: 'recorded', verb: 'abort', actor: 'slack:alice' });
+  });
+
+  it('without slack.teamId in the config every click is refused, telling the admin what to set', async () => {
+    vi.stubEnv('FLOTILLA_CONFIG_JSON', JSON.stringify({ ...awsConfig, slack: undefined }));
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const { ledger, record, click, responses, logs } = await held();
+    await click('promote');
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    expect(await ledger.listIntents('shop', record.releaseId)).toEqual([]);
+    expect(responses[0]?.message.text).toMatch(/you may not promote .*set slack\.teamId/);
+    expect(logs).toEqual([expect.objectContaining({ outcome: 'unauthorized', reason: 'no-team' })]);
   });
 
   it('records nothing for a rollback when the release config is missing', async () => {

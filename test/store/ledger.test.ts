@@ -458,3 +458,16 @@ describe('store errors', () => {
     });
   });
 });
+
+describe('one-time claims', () => {
+  it('the first claim of a key wins, every later one (or racing one) loses; other keys are untouched', async () => {
+    const key = `slack:claim-${freshService()}`;
+    const expiresAt = Date.UTC(2026, 0, 1, 12, 6);
+    expect(await ledger.claimRequest(key, expiresAt)).toBe(true);
+    expect(await ledger.claimRequest(key, expiresAt)).toBe(false);
+    const racing = `slack:race-${freshService()}`;
+    const results = await Promise.all(Array.from({ length: 8 }, () => ledger.claimRequest(racing, expiresAt)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await ledger.claimRequest(`slack:other-${freshService()}`, expiresAt)).toBe(true);
+  });
+});
