@@ -2,14 +2,22 @@
  * The CLI's side of the control API: find the server a `flotilla up` (or a running `release`)
  * serves for a state directory, and call it. Errors come back as Errors with the server's name
  * and message (NotFound, NotApplicable, NoChange, ServiceLocked, Unauthorized, ...).
+ *
+ * The token goes only to a server that proved it holds it: every connection starts with the
+ * challenge (control/auth.ts), on that same connection, before the request that carries the
+ * token is written; a peer that fails it gets nothing more (ControlUnproven). So a stale
+ * control.json (a dead `up`, its port since taken by another program) costs nothing: the CLI
+ * sees the server is not ours, removes the file and works on the state directory itself.
  */
-import { readFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { readFile, unlink } from 'node:fs/promises';
+import { Agent, type AgentOptions, type ClientRequestArgs, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { processAlive } from '../backends/local/process.ts';
 import type { Intent } from '../core/control.ts';
 import { namedError } from '../core/errors.ts';
-import { TOKEN_FILE } from './auth.ts';
+import { CHALLENGE_PATH, newNonce, proofMatches, readToken } from './auth.ts';
 import type { ReleaseWithIntents, WhereAnswer } from './routes.ts';
 import type { IntentBody } from './schemas.ts';
 import { CONTROL_FILE } from './server.ts';
@@ -26,7 +34,116 @@ interface Answer {
   body: unknown;
 }
 
-/** One JSON request over node:http (no keep-alive: a CLI makes a handful of calls). */
+/** Largest challenge answer read (a proof is some 80 bytes of JSON; anything bigger is not ours). */
+const MAX_CHALLENGE_BYTES = 4096;
+
+/**
+ * Asks the challenge on `socket` (connected, nothing sent yet) and resolves once the peer proved
+ * it holds `token`; rejects ControlUnproven otherwise. Spoken directly on the socket, so the
+ * answer comes from the peer the token will then be written to.
+ */
+function challenge(socket: Socket, token: string, port: number, timeoutMs: number): Promise<void> {
+  const nonce = newNonce();
+  return new Promise((ok, bad) => {
+    let received = Buffer.alloc(0);
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (error) bad(error);
+      else ok();
+    };
+    const unproven = (why: string) =>
+      finish(namedError('ControlUnproven', `127.0.0.1:${port} is not this state directory's control server: ${why}`));
+    const onError = (error: Error) => finish(error);
+    const onClose = () => unproven('it closed the connection');
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length > MAX_CHALLENGE_BYTES) return unproven('its answer is too long');
+      const end = received.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = received.subarray(0, end).toString('latin1').split('\r\n');
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(head[0] ?? '')?.[1];
+      if (status !== '200') return unproven(`it answered ${head[0] ?? 'nothing'}`);
+      const length = Number(
+        head
+          .slice(1)
+          .find((h) => /^content-length:/i.test(h))
+          ?.slice('content-length:'.length)
+          .trim(),
+      );
+      if (!Number.isInteger(length) || length < 0) return unproven('its answer has no length');
+      const body = received.subarray(end + 4);
+      if (body.length < length) return;
+      if (body.length > length) return unproven('it sent more than it answered');
+      let proof: unknown;
+      try {
+        proof = (JSON.parse(body.toString('utf8')) as { proof?: unknown }).proof;
+      } catch {
+        return unproven('its answer is not JSON');
+      }
+      if (!proofMatches(proof, token, port, nonce)) return unproven('it does not hold the token');
+      finish();
+    };
+    const timer = setTimeout(() => unproven(`no answer in ${timeoutMs} ms`), timeoutMs);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.write(
+      `GET ${CHALLENGE_PATH}?nonce=${nonce} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+        'Accept: application/json\r\nConnection: keep-alive\r\n\r\n',
+    );
+  });
+}
+
+/**
+ * An agent whose every connection has passed the challenge before node:http writes a request on
+ * it. No keep-alive: each call is its own connection, challenged anew.
+ */
+class ProvenAgent extends Agent {
+  readonly #token: string;
+  readonly #timeoutMs: number;
+  constructor(token: string, timeoutMs: number, options?: AgentOptions) {
+    super({ ...options, keepAlive: false });
+    this.#token = token;
+    this.#timeoutMs = timeoutMs;
+  }
+  override createConnection(
+    options: ClientRequestArgs,
+    callback?: (error: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    if (!callback) throw new Error('ProvenAgent connects asynchronously: it needs the callback');
+    const port = Number(options.port);
+    const socket = connect({ host: options.host ?? '127.0.0.1', port });
+    const onConnectError = (error: Error) => callback(error, socket);
+    socket.once('error', onConnectError);
+    socket.once('connect', () => {
+      socket.off('error', onConnectError);
+      challenge(socket, this.#token, port, this.#timeoutMs).then(
+        () => callback(null, socket),
+        (error: Error) => {
+          socket.destroy();
+          callback(error, socket);
+        },
+      );
+    });
+    return undefined;
+  }
+}
+
+const agents = new WeakMap<ControlEndpoint, Agent>();
+
+/** The endpoint's agent: the one place its token is written, after the proof. */
+function agentOf(endpoint: ControlEndpoint): Agent {
+  const known = agents.get(endpoint);
+  if (known) return known;
+  const agent = new ProvenAgent(endpoint.token, 5_000);
+  agents.set(endpoint, agent);
+  return agent;
+}
+
+/** One JSON request over node:http, on a connection whose peer proved it holds the token. */
 function call(
   endpoint: ControlEndpoint,
   method: 'GET' | 'POST',
@@ -41,7 +158,7 @@ function call(
       url,
       {
         method,
-        agent: false,
+        agent: agentOf(endpoint),
         timeout: timeoutMs,
         headers: {
           authorization: `Bearer ${endpoint.token}`,
@@ -106,34 +223,58 @@ async function json<T>(endpoint: ControlEndpoint, method: 'GET' | 'POST', path: 
 
 /**
  * The control server serving `stateDir`, if one runs: control.json names a live process and its
- * port answers. A leftover file (the process died, the port is gone) counts as none.
+ * port proves it holds the token. A stale file (its process died, its port refuses, or whatever
+ * listens there fails the challenge) counts as none and is removed, so nothing reads it again;
+ * the caller then works on the state directory itself. A token file that is not private to this
+ * user throws InsecureToken.
  */
 export async function findControlServer(stateDir: string): Promise<ControlEndpoint | undefined> {
-  let info: { port?: unknown; pid?: unknown };
+  const path = join(stateDir, CONTROL_FILE);
+  let text: string;
   try {
-    info = JSON.parse(await readFile(join(stateDir, CONTROL_FILE), 'utf8')) as typeof info;
+    text = await readFile(path, 'utf8');
   } catch {
     return undefined;
   }
-  const { port, pid } = info;
-  if (typeof port !== 'number' || typeof pid !== 'number' || !Number.isInteger(port) || !Number.isInteger(pid)) {
+  let info: { port?: unknown; pid?: unknown } = {};
+  try {
+    info = JSON.parse(text) as typeof info;
+  } catch {
+    // Unreadable: stale.
+  }
+  const { port, pid } = info ?? {};
+  const stale = async () => {
+    // Only the file as it was read: a server that started since has written its own.
+    if ((await readFile(path, 'utf8').catch(() => undefined)) === text) await unlink(path).catch(() => {});
+    return undefined;
+  };
+  if (
+    typeof port !== 'number' ||
+    typeof pid !== 'number' ||
+    !Number.isInteger(port) ||
+    !Number.isInteger(pid) ||
+    port < 1 ||
+    port > 65_535
+  ) {
+    return stale();
+  }
+  if (!processAlive(pid)) return stale();
+  const token = await readToken(stateDir);
+  // No token to prove anything with: not ours to use, not ours to call stale either.
+  if (token === undefined) return undefined;
+  const endpoint = { url: `http://127.0.0.1:${port}`, token };
+  let answer: Answer;
+  try {
+    answer = await call(endpoint, 'GET', '/v1/ping', undefined, 2_000);
+  } catch (error) {
+    const { name, code } = error as NodeJS.ErrnoException;
+    // Not ours, or nothing there: stale. A server that is slow to answer may be ours: left alone.
+    if (name === 'ControlUnproven' && !/no answer in/.test((error as Error).message)) return stale();
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET') return stale();
     return undefined;
   }
-  if (!processAlive(pid)) return undefined;
-  let token: string;
-  try {
-    token = (await readFile(join(stateDir, TOKEN_FILE), 'utf8')).trim();
-  } catch (error) {
-    throw namedError(
-      'Unauthorized',
-      `a control server runs for ${stateDir} (pid ${pid}) but its token is unreadable: ${(error as Error).message}`,
-    );
-  }
-  const endpoint = { url: `http://127.0.0.1:${port}`, token };
-  const answer = await call(endpoint, 'GET', '/v1/ping', undefined, 2_000).catch(() => undefined);
-  if (!answer) return undefined;
-  // Something else took the port after the server died: not ours.
-  if (answer.status === 200 && (answer.body as { pid?: unknown } | undefined)?.pid !== pid) return undefined;
+  // It holds the token, yet another process: an older server of this state dir. Not ours to use.
+  if (answer.status !== 200 || (answer.body as { pid?: unknown } | undefined)?.pid !== pid) return undefined;
   return endpoint;
 }
 

@@ -7,12 +7,18 @@
  * control/local-handler.ts.
  *
  * Nothing here touches a deploy: an intent is data the release applies at its next safe point.
+ *
+ * A client proves the server holds the token before it sends it (GET /v1/challenge, answered here
+ * without the token; control/auth.ts, control/client.ts), and every start writes a new token. A
+ * challenge over TCP rather than a Unix-domain socket: POST /github needs HTTP on 127.0.0.1
+ * anyway, a socket path is limited to 108 bytes (deep project and temp directories exceed it), and
+ * the proof works for any HTTP client, so one listener serves both.
  */
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { authorized, ensureToken } from './auth.ts';
+import { authorized, CHALLENGE_PATH, challengeProof, freshToken, NONCE_PATTERN } from './auth.ts';
 import {
   GITHUB_PATH,
   type GithubServeOptions,
@@ -22,7 +28,7 @@ import {
   githubOff,
   githubSettings,
 } from './github-bridge.ts';
-import { refuse } from './http.ts';
+import { fail, refuse, send } from './http.ts';
 import { type ControlHandler, serveRoute } from './routes.ts';
 
 export const CONTROL_FILE = 'control.json';
@@ -67,7 +73,8 @@ function serial(): Serial {
 export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
   const host = options.host ?? '127.0.0.1';
   if (host !== '127.0.0.1') throw new Error('the control API listens on 127.0.0.1 only');
-  const token = await ensureToken(options.stateDir);
+  // A new token for every start: never the one a dead server (or whatever took its port) saw.
+  const token = await freshToken(options.stateDir);
   // Starts one at a time: a commit's release id is checked free, then started, then recorded,
   // before any other start (from the API or a delivery) looks.
   const serially = serial();
@@ -85,9 +92,20 @@ export async function startControlServer(options: ControlServerOptions): Promise
       : githubOff;
 
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname.replace(/\/+$/, '');
+    const requestUrl = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = requestUrl.pathname.replace(/\/+$/, '');
     if (path === GITHUB_PATH) {
       serveGithub(req, res);
+      return;
+    }
+    if (path === CHALLENGE_PATH && req.method === 'GET') {
+      // Answered without the token: the proof shows the client this server holds it.
+      const nonce = requestUrl.searchParams.get('nonce') ?? '';
+      if (!NONCE_PATTERN.test(nonce)) {
+        fail(res, 400, 'BadRequest', 'nonce: 64 lowercase hex characters');
+        return;
+      }
+      send(res, 200, { proof: challengeProof(token, req.socket.localPort ?? 0, nonce) });
       return;
     }
     if (!authorized(req, token)) {

@@ -20,7 +20,8 @@ export function register(program: Command): void {
   command.addHelpText(
     'after',
     `
-The token is in <state-dir>/control-token. Releases it runs show live. POST /github is served too
+The token is in <state-dir>/control-token, new at every start; a client sends it only after the
+server proved it holds it (GET /v1/challenge). Releases it runs show live. POST /github is served too
 when FLOTILLA_GITHUB_SECRET and FLOTILLA_ARTIFACT_TEMPLATE are set.`,
   );
   handle(command, async (ctx) => {

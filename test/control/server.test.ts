@@ -1,15 +1,18 @@
 /**
  * The control API over real HTTP on 127.0.0.1, served from a real local backend (dynalite ledger
- * in a temp state dir): the token guards everything, bad requests change nothing, intents land in
- * the ledger with who and why.
+ * in a temp state dir): the token guards everything, the server proves it holds the token before a
+ * client sends it, bad requests change nothing, intents land in the ledger with who and why.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalBackend, openLocalBackend } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
+import { challengeProof, proofMatches } from '../../control/auth.ts';
 import { controlClient, findControlServer } from '../../control/client.ts';
 import { MAX_BODY_BYTES } from '../../control/http.ts';
 import { controlHandlerFor } from '../../control/local-handler.ts';
@@ -112,27 +115,55 @@ describe('the token', () => {
     expect(await everyIntent()).toEqual(before);
   });
 
-  it('is written with mode 0600 and reused while it stays so', async () => {
+  it('is written with mode 0600, a new one at every start: the previous one is refused', async () => {
     const stateDir = await otherDir();
     const { server, token } = await serve(stateDir);
     expect((await stat(join(stateDir, 'control-token'))).mode & 0o777).toBe(0o600);
     expect(token).toMatch(/^[0-9a-f]{64}$/);
     await server.close();
     const again = await serve(stateDir);
-    expect(again.token).toBe(token);
-    expect((await api(again.server, '/v1/where', { token })).status).toBe(200);
+    expect(again.token).toMatch(/^[0-9a-f]{64}$/);
+    expect(again.token).not.toBe(token);
+    expect((await stat(join(stateDir, 'control-token'))).mode & 0o777).toBe(0o600);
+    expect((await api(again.server, '/v1/where', { token })).status).toBe(401);
+    expect((await api(again.server, '/v1/where', { token: again.token })).status).toBe(200);
   });
 
-  it('is refused when its file is readable by others, saying so', async () => {
+  it('a token file readable by others is replaced by a private one at start, and no client uses it', async () => {
     const stateDir = await otherDir();
     const path = join(stateDir, 'control-token');
-    await writeFile(path, `${randomBytes(32).toString('hex')}\n`);
+    const leaked = randomBytes(32).toString('hex');
+    await writeFile(path, `${leaked}\n`);
     await chmod(path, 0o644);
-    await expect(startControlServer({ stateDir, handler: controlHandlerFor(backend, config) })).rejects.toMatchObject({
+    const { server, token } = await serve(stateDir);
+    expect(token).not.toBe(leaked);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect((await api(server, '/v1/where', { token: leaked })).status).toBe(401);
+    // Someone widens it while the server runs: the client refuses to read it, saying so.
+    await chmod(path, 0o644);
+    await expect(findControlServer(stateDir)).rejects.toMatchObject({
       name: 'InsecureToken',
       message: expect.stringMatching(/0644.*wider than 0600/),
     });
-    expect(existsSync(join(stateDir, 'control.json'))).toBe(false);
+  });
+});
+
+describe('the challenge', () => {
+  it('is answered without the token by HMAC(token, port and nonce), which only the token holder can give', async () => {
+    const { server, token } = await serve();
+    const nonce = randomBytes(32).toString('hex');
+    const res = await api(server, `/v1/challenge?nonce=${nonce}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ proof: challengeProof(token, server.port, nonce) });
+    expect(proofMatches(res.body.proof, token, server.port, nonce)).toBe(true);
+    // Bound to the nonce, the port and the token: a relayed answer or another server's is no proof.
+    expect(proofMatches(res.body.proof, token, server.port + 1, nonce)).toBe(false);
+    expect(proofMatches(res.body.proof, token, server.port, randomBytes(32).toString('hex'))).toBe(false);
+    expect(proofMatches(res.body.proof, randomBytes(32).toString('hex'), server.port, nonce)).toBe(false);
+    expect(JSON.stringify(res.body)).not.toContain(token);
+    for (const bad of ['', 'short', nonce.toUpperCase(), `${nonce}0`]) {
+      expect((await api(server, `/v1/challenge?nonce=${bad}`)).status).toBe(400);
+    }
   });
 });
 
@@ -216,13 +247,40 @@ describe('the client', () => {
     await expect(
       client.intent({ verb: 'abort', releaseId: 'shop-0', reason: 'r', actor: 'bob@ci' }),
     ).rejects.toMatchObject({ name: 'NotFound' });
+    // A client holding another token finds the server unproven, and sends it nothing.
     const stranger = controlClient({ url: server.url, token: randomBytes(32).toString('hex') });
-    await expect(stranger.where()).rejects.toMatchObject({ name: 'Unauthorized' });
+    await expect(stranger.where()).rejects.toMatchObject({
+      name: 'ControlUnproven',
+      message: expect.stringMatching(/does not hold the token/),
+    });
     expect(await client.findRelease('shop-9.9.9')).toBeUndefined();
   });
 });
 
 describe('control.json', () => {
+  it('a program relaying to the real server cannot pass its proof off as its own: the token never crosses it', async () => {
+    const { server, token } = await serve();
+    const heard: Buffer[] = [];
+    const relay = createNetServer((inbound) => {
+      const outbound = connect(server.port, '127.0.0.1');
+      inbound.on('data', (chunk: Buffer) => heard.push(chunk));
+      inbound.pipe(outbound).pipe(inbound);
+      inbound.on('error', () => outbound.destroy());
+      outbound.on('error', () => inbound.destroy());
+    });
+    await new Promise<void>((ok) => relay.listen(0, '127.0.0.1', ok));
+    cleanups.push(() => new Promise((ok) => relay.close(() => ok())));
+    const { port } = relay.address() as AddressInfo;
+    await expect(controlClient({ url: `http://127.0.0.1:${port}`, token }).where()).rejects.toMatchObject({
+      name: 'ControlUnproven',
+      message: expect.stringMatching(/does not hold the token/),
+    });
+    const said = Buffer.concat(heard).toString('latin1');
+    expect(said).toMatch(/^GET \/v1\/challenge\?nonce=/);
+    expect(said).not.toContain(token);
+    expect(said).not.toMatch(/authorization/i);
+  });
+
   it('says where the server is, and goes when it closes', async () => {
     const stateDir = await otherDir();
     const { server } = await serve(stateDir);
@@ -244,10 +302,41 @@ describe('control.json', () => {
     expect(existsSync(path)).toBe(true);
   });
 
-  it('names no server when the process it names is gone', async () => {
+  it('names no server when the process it names is gone, and is removed as stale', async () => {
     const stateDir = await otherDir();
     await writeFile(join(stateDir, 'control.json'), JSON.stringify({ port: 1, pid: 2 ** 22 + 12345 }));
     await writeFile(join(stateDir, 'control-token'), 'x'.repeat(64), { mode: 0o600 });
     expect(await findControlServer(stateDir)).toBeUndefined();
+    expect(existsSync(join(stateDir, 'control.json'))).toBe(false);
+  });
+
+  it('names no server, and is removed, when whatever listens on its port fails the challenge: it gets no token', async () => {
+    const stateDir = await otherDir();
+    const token = randomBytes(32).toString('hex');
+    await writeFile(join(stateDir, 'control-token'), `${token}\n`, { mode: 0o600 });
+    const heard: Buffer[] = [];
+    // Answers everything as a control server would, pid and all; it just cannot prove the token.
+    const fake = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: true, pid: process.pid, proof: randomBytes(32).toString('hex') }));
+    });
+    fake.on('connection', (socket) => socket.on('data', (chunk: Buffer) => heard.push(chunk)));
+    await new Promise<void>((ok) => fake.listen(0, '127.0.0.1', ok));
+    cleanups.push(() => new Promise((ok) => fake.close(() => ok())));
+    const { port } = fake.address() as AddressInfo;
+    await writeFile(join(stateDir, 'control.json'), JSON.stringify({ port, pid: process.pid }));
+    expect(await findControlServer(stateDir)).toBeUndefined();
+    expect(existsSync(join(stateDir, 'control.json'))).toBe(false);
+    const said = Buffer.concat(heard).toString('latin1');
+    expect(said).toMatch(/^GET \/v1\/challenge\?nonce=[0-9a-f]{64} /);
+    expect(said).not.toMatch(/authorization/i);
+    expect(said).not.toContain(token);
+    // A client told to use it anyway sends nothing after the challenge either.
+    await expect(controlClient({ url: `http://127.0.0.1:${port}`, token }).where()).rejects.toMatchObject({
+      name: 'ControlUnproven',
+    });
+    expect(Buffer.concat(heard).toString('latin1')).not.toContain(token);
+    expect(Buffer.concat(heard).toString('latin1')).not.toMatch(/authorization|\/v1\/where/i);
   });
 });
