@@ -1,0 +1,36 @@
+/**
+ * Output read through a pipe arrives whole: the CLI waits for stdout and stderr to drain before it
+ * exits (a pipe is written asynchronously; exiting at once cut a long `validate` short).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/local.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+describe('output through a pipe', () => {
+  it('delivers every one of 3,000 problem lines of validate', async () => {
+    const t = await tempDir('flotilla-pipe-');
+    cleanups.push(t.cleanup);
+    const lines = [
+      'service: shop',
+      'regions:',
+      '  - name: us-east-1',
+      '    target: {kind: local-process, port: 7000, command: [node, server.js]}',
+      'waves:',
+      '  - {name: one, regions: [us-east-1]}',
+      ...Array.from({ length: 3000 }, (_, i) => `bogus${i}: 1`),
+    ];
+    await writeFile(join(t.dir, 'flotilla.yml'), `${lines.join('\n')}\n`);
+    const result = await runCli(['validate'], t.dir);
+    expect(result.code).toBe(2);
+    const named = `${result.stdout}${result.stderr}`.split('\n').filter((l) => /bogus\d+/.test(l));
+    expect(named).toHaveLength(3000);
+    expect(named.at(-1)).toMatch(/bogus2999/);
+  });
+});
