@@ -21,6 +21,7 @@ import {
   readdir,
   readFile,
   readlink,
+  realpath,
   rename,
   rm,
   stat,
@@ -286,15 +287,18 @@ export class LocalProcessFleet implements RegionDeployer {
 
   /** Copies the build into releases/<version>, unless the same content is already staged there. */
   async #stage(region: string, revision: Revision): Promise<void> {
-    const source = path.resolve(revision.artifact);
-    const info = await stat(source).catch(() => null);
-    if (!info) throw new DeployFailure(`build directory ${source} does not exist`);
-    if (!info.isDirectory()) throw new DeployFailure(`build ${source} is not a directory`);
+    // A build given as a symlink is staged from what it points at now, and copied: a link kept as a
+    // link (or links inside the build) would make later rollbacks run whatever it points at then.
+    const given = path.resolve(revision.artifact);
+    const source = await realpath(given).catch(() => null);
+    if (!source) throw new DeployFailure(`build directory ${given} does not exist`);
+    const info = await stat(source);
+    if (!info.isDirectory()) throw new DeployFailure(`build ${given} is a file, not a directory`);
 
     const releases = path.join(this.#regionDir(region), 'releases');
     const releaseDir = path.join(releases, revision.version);
     // A rollback redeploys the copy staged here earlier: nothing to copy.
-    if (source === releaseDir) return;
+    if (source === (await realpath(releaseDir).catch(() => releaseDir))) return;
     const fingerprint = await fingerprintDir(source);
     const staged = await readFile(path.join(releaseDir, MARKER), 'utf8').catch(() => null);
     if (staged === fingerprint) return;
@@ -302,7 +306,8 @@ export class LocalProcessFleet implements RegionDeployer {
     // Copy next to the release dir, then move it into place: a half-copied release is never visible.
     await mkdir(releases, { recursive: true });
     const tmp = path.join(releases, `.staging-${revision.version}-${randomUUID()}`);
-    await cp(source, tmp, { recursive: true });
+    // The marker is written into the copy only, never into the source.
+    await cp(source, tmp, { recursive: true, dereference: true });
     await writeFile(path.join(tmp, MARKER), fingerprint);
     const old = path.join(releases, `.replaced-${revision.version}-${randomUUID()}`);
     const hadOld = await rename(releaseDir, old).then(

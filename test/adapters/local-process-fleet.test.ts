@@ -192,7 +192,7 @@ describe('LocalProcessFleet', () => {
       faults: [{ kind: 'deploy-fail', on: 'deploy', version: '1.1.0', ms: 0 }] as FaultSpec[],
     };
     const status = await deploy(request(faulty, '1.1.0', broken));
-    expect(status).toEqual({ status: 'Failed', message: 'eu-west-1: injected deploy failure' });
+    expect(status).toEqual({ status: 'Failed', message: 'eu-west-1: injected deploy failure', untouched: true });
     expect(fleet.pid('eu-west-1')).toBe(pid);
     expect((await getJson(target.port)).body).toMatchObject({ version: '1.0.0' });
     expect(await fleet.currentVersion('eu-west-1')).toBe('1.0.0');
@@ -260,6 +260,7 @@ describe('LocalProcessFleet', () => {
     expect(status).toEqual({
       status: 'Failed',
       message: 'eu-west-1: build directory /nonexistent/build does not exist',
+      untouched: true,
     });
   });
 
