@@ -12,6 +12,8 @@
  *                            each region updated in place with SET regions.#r so that parallel
  *                            writers of different regions never clobber each other
  *   sk = LOCK                the service's release lock (LockHolder)
+ *   sk = BRANCH#<branch>     the newest push the webhook saw for the branch (BranchHead), advanced by
+ *                            a write conditional on the head it replaces
  *
  * Release items also carry `releaseStart` = `<startedAt ISO>#<releaseId>`, the sort key of the local
  * secondary index `byReleaseStart`. Only release items have that attribute, so the index is sparse and
@@ -41,6 +43,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Intent } from '../../core/control.ts';
 import type {
+  BranchHead,
   HoldToken,
   Ledger,
   LockHolder,
@@ -67,6 +70,7 @@ const servicePk = (service: string): string => `SERVICE#${service}`;
 const regionSk = (region: string): string => `REGION#${region}`;
 const releaseSk = (releaseId: string): string => `RELEASE#${releaseId}`;
 const LOCK_SK = 'LOCK';
+const branchSk = (branch: string): string => `BRANCH#${branch}`;
 /** Intents not about one service's release (freeze, unfreeze) live under one global key. */
 const GLOBAL_PK = 'GLOBAL';
 /** Intents sort by id, which is time-ordered: the audit trail reads in order. */
@@ -379,6 +383,46 @@ export class DynamoDbLedger implements Ledger {
       owner: item.owner as string,
       acquiredAt: item.acquiredAt as string,
     };
+  }
+
+  // --- branch heads --------------------------------------------------------------------------
+
+  async getBranchHead(service: string, branch: string): Promise<BranchHead | undefined> {
+    const item = await this.#get(servicePk(service), branchSk(branch));
+    if (!item) return undefined;
+    return {
+      branch: item.branch as string,
+      commit: item.commit as string,
+      pushedAt: item.pushedAt as number,
+      ...(typeof item.committedAt === 'number' ? { committedAt: item.committedAt } : {}),
+    };
+  }
+
+  async putBranchHead(service: string, head: BranchHead, previous: BranchHead | undefined): Promise<boolean> {
+    const item: Item = compact({
+      pk: servicePk(service),
+      sk: branchSk(head.branch),
+      branch: head.branch,
+      commit: head.commit,
+      pushedAt: head.pushedAt,
+      committedAt: head.committedAt,
+    });
+    // Compare-and-set on the head read before: the commit and its time identify it.
+    const condition =
+      previous === undefined
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : {
+            ConditionExpression: '#commit = :commit AND pushedAt = :pushedAt',
+            ExpressionAttributeNames: { '#commit': 'commit' },
+            ExpressionAttributeValues: { ':commit': previous.commit, ':pushedAt': previous.pushedAt },
+          };
+    try {
+      await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item, ...condition })));
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
   }
 
   // --- plumbing --------------------------------------------------------------------------------
