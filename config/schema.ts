@@ -8,6 +8,7 @@
  * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
  */
 import * as z from 'zod';
+import { passEnvProblem } from '../core/service-env.ts';
 import { ANYONE, SLACK_VERBS } from '../core/slack-authz.ts';
 import type {
   AwsBackendSettings,
@@ -85,6 +86,17 @@ export const localTargetSchema = z
       .min(1)
       .describe('argv run in the staged release directory, e.g. [node, server.js].'),
     env: z.record(z.string(), z.string()).default({}).describe('Extra environment variables for the process.'),
+    passEnv: z
+      .array(
+        z.string().superRefine((name, ctx) => {
+          const problem = passEnvProblem(name);
+          if (problem !== null) ctx.addIssue({ code: 'custom', message: problem, input: name });
+        }),
+      )
+      .optional()
+      .describe(
+        "Names of Flotilla's environment variables the process also gets (POSIX names, never FLOTILLA_*); nothing else of it but PATH is passed.",
+      ),
     faults: z.array(faultSchema).default([]).describe('Faults to inject.'),
   })
   .describe('Where the region runs.');

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import type { FlotillaConfig } from '../config/types.ts';
 import { namedError } from '../core/errors.ts';
 import { artifactOfCommit } from '../core/github.ts';
+import type { BranchHeads } from '../ports/ledger.ts';
 import { answerGithubDelivery } from '../services/github-delivery.ts';
 import type { PushStarter } from '../services/start-from-push.ts';
 import { readPrivateFile } from './auth.ts';
@@ -104,6 +105,8 @@ export interface GithubReleases {
   config: FlotillaConfig;
   /** Starts one commit's release with exactly `request.releaseId`, or answers `exists` and starts nothing. */
   start: PushStarter;
+  /** The newest push seen per branch (the backend's ledger): an older push is stale and starts nothing. */
+  heads: BranchHeads;
 }
 
 export interface GithubServeOptions {
@@ -154,6 +157,7 @@ export function githubBridge(
     branch: settings.branch,
     artifactFor: (commit: string) => artifactOfCommit(settings.artifactTemplate, commit),
     start,
+    heads: options.releases.heads,
     maxBodyBytes: GITHUB_MAX_BODY_BYTES,
     log: options.log ?? (() => {}),
   };

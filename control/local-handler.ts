@@ -114,6 +114,7 @@ export function githubReleasesFor(
   const { ledger } = backend;
   return {
     config,
+    heads: ledger,
     async start(request) {
       if (await ledger.getRelease(service, request.releaseId)) return 'exists';
       const named = executionName(service, request.version, 1);

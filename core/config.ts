@@ -23,6 +23,11 @@ export interface LocalTarget {
   /** argv run in the staged release directory, e.g. ["node", "server.js"]. */
   command: string[];
   env: Record<string, string>;
+  /**
+   * Names of the orchestrator's environment variables the process also gets (POSIX names, never
+   * FLOTILLA_*). Nothing else of the orchestrator's environment reaches it but PATH (core/service-env.ts).
+   */
+  passEnv?: string[];
   faults: FaultSpec[];
 }
 

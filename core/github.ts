@@ -46,7 +46,18 @@ export function verifySignature(secret: string, rawBody: Buffer | string, header
 }
 
 export type PushDecision =
-  | { kind: 'release'; commit: string; ref: string; repository: string; pusher?: string; compareUrl?: string }
+  | {
+      kind: 'release';
+      commit: string;
+      ref: string;
+      repository: string;
+      /** When the push happened, to order it against the others of its branch: see pushTimes. */
+      pushedAt: number;
+      /** head_commit.timestamp in ms since the epoch, when the payload has one: the tie-breaker. */
+      committedAt?: number;
+      pusher?: string;
+      compareUrl?: string;
+    }
   | { kind: 'ignored'; why: string };
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -64,7 +75,7 @@ export function branchRef(branch: string): string {
  */
 export function releaseFromPush(event: unknown, settings: { branch: string }): PushDecision {
   if (!isRecord(event)) return { kind: 'ignored', why: 'the payload is not a JSON object' };
-  const { ref, after, deleted, repository, pusher, compare } = event;
+  const { ref, after, deleted, repository, pusher, compare, head_commit: headCommit } = event;
   if (typeof ref !== 'string') return { kind: 'ignored', why: 'the payload has no ref: not a push' };
   const wanted = branchRef(settings.branch);
   if (ref !== wanted) return { kind: 'ignored', why: `push to ${ref}, not ${wanted}` };
@@ -75,15 +86,97 @@ export function releaseFromPush(event: unknown, settings: { branch: string }): P
   if (NO_COMMIT.test(after)) return { kind: 'ignored', why: `${wanted} points at no commit after the push` };
   const name = isRecord(repository) ? (repository.full_name ?? repository.name) : undefined;
   if (typeof name !== 'string' || name === '') return { kind: 'ignored', why: 'the push names no repository' };
+  const times = pushTimes(repository, headCommit);
+  if (times === undefined) {
+    return {
+      kind: 'ignored',
+      why: 'the push carries no time (repository.pushed_at, head_commit.timestamp) to order it by',
+    };
+  }
   const by = isRecord(pusher) ? pusher.name : undefined;
   return {
     kind: 'release',
     commit: after.toLowerCase(),
     ref,
     repository: name,
+    ...times,
     ...(typeof by === 'string' && by !== '' ? { pusher: by } : {}),
     ...(typeof compare === 'string' && compare !== '' ? { compareUrl: compare } : {}),
   };
+}
+
+/** A time of a payload as ms since the epoch: Unix seconds (GitHub's pushed_at) or an ISO 8601 string. */
+function epochMs(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value * 1000;
+  if (typeof value === 'string' && value !== '') {
+    const ms = Date.parse(value);
+    return Number.isFinite(ms) ? ms : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * What orders a push against the other pushes of its branch. `repository.pushed_at` first: GitHub
+ * stamps it when it receives the push, so for one branch a later push always carries a later (or,
+ * within one second, equal) value, and a redelivery carries the original push's value, never the
+ * time it was resent. `head_commit.timestamp` only as a fallback and a tie-breaker: it is the
+ * commit's own date, which its author's clock, a rebase or a cherry-pick can set to anything, so
+ * alone it would let an old-dated commit pushed today count as older than it is.
+ */
+export function pushTimes(
+  repository: unknown,
+  headCommit: unknown,
+): { pushedAt: number; committedAt?: number } | undefined {
+  const pushed = isRecord(repository) ? epochMs(repository.pushed_at) : undefined;
+  // head_commit.timestamp is always an ISO 8601 string (with its offset); a number there is not one.
+  const committed =
+    isRecord(headCommit) && typeof headCommit.timestamp === 'string' ? epochMs(headCommit.timestamp) : undefined;
+  const pushedAt = pushed ?? committed;
+  if (pushedAt === undefined) return undefined;
+  return { pushedAt, ...(committed === undefined ? {} : { committedAt: committed }) };
+}
+
+/** The newest push seen for a branch (kept in the ledger): what a later delivery is ordered against. */
+export interface BranchHead {
+  /** The branch's name, e.g. `main`. */
+  branch: string;
+  commit: string;
+  pushedAt: number;
+  committedAt?: number;
+}
+
+/** `refs/heads/main` → `main`. */
+export function branchOfRef(ref: string): string {
+  return ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
+}
+
+/**
+ * Whether a verified push is newer than the newest already seen for its branch:
+ *   newer  it moves the branch on: record it as the branch's head, then start its release
+ *   same   the commit already seen last (a redelivery, a duplicate): start it (the start is idempotent)
+ *   stale  older than the newest seen, or of the same time but another commit (which is newer
+ *          cannot be told, and a release must never downgrade): start nothing
+ * Pushes are ordered by pushedAt, then committedAt (see pushTimes). A person can still release
+ * any commit by hand (`flotilla release`): this decides webhook deliveries only.
+ */
+export type PushOrder = { kind: 'newer'; head: BranchHead } | { kind: 'same' } | { kind: 'stale'; why: string };
+
+export function orderPush(push: Extract<PushDecision, { kind: 'release' }>, newest: BranchHead | undefined): PushOrder {
+  const branch = branchOfRef(push.ref);
+  const head: BranchHead = {
+    branch,
+    commit: push.commit,
+    pushedAt: push.pushedAt,
+    ...(push.committedAt === undefined ? {} : { committedAt: push.committedAt }),
+  };
+  if (newest === undefined) return { kind: 'newer', head };
+  const order =
+    Math.sign(push.pushedAt - newest.pushedAt) ||
+    Math.sign((push.committedAt ?? push.pushedAt) - (newest.committedAt ?? newest.pushedAt));
+  if (order > 0) return { kind: 'newer', head };
+  if (push.commit === newest.commit) return { kind: 'same' };
+  const than = order < 0 ? 'is older than' : 'is no newer than (pushed at the same time as)';
+  return { kind: 'stale', why: `stale: ${push.commit} ${than} ${newest.commit} already seen for ${branch}` };
 }
 
 function checkedCommit(commit: string): string {

@@ -9,7 +9,9 @@
  * The release of a commit is named `<service>-<first 12 of the sha>` (core/github.ts), with
  * version `<first 12 of the sha>`, and started with the same input every time: a redelivery (same
  * X-GitHub-Delivery) or a duplicate event for the same commit reaches the same Step Functions
- * execution, which starts once. The answer comes at once; the release runs on without it.
+ * execution, which starts once. A push older than the newest one seen for the branch (kept in the
+ * ledger table) starts nothing: stale, never a downgrade. The answer comes at once; the release
+ * runs on without it.
  * The secret is never logged or echoed.
  */
 
@@ -18,12 +20,14 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { FlotillaConfig } from '../config/types.ts';
 import { artifactOfCommit, namesABuildPerCommit } from '../core/github.ts';
+import type { BranchHeads } from '../ports/ledger.ts';
 import { answerGithubDelivery } from '../services/github-delivery.ts';
 import type { PushStarter, StartRequest, StartResult } from '../services/start-from-push.ts';
 import type { StartReleaseInput } from './plan-release.ts';
 import { configFromEnv, misconfigured, secretFromSsm } from './runtime/env.ts';
 import { type HttpResponse, jsonResponse, readRequest } from './runtime/http.ts';
 import { lambda, requireEnv } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
 
 export type { StartRequest, StartResult };
 
@@ -32,6 +36,8 @@ export interface GithubWebhookDeps {
   secret: () => Promise<string>;
   /** Starts the release, idempotently by `releaseId`. */
   start: PushStarter;
+  /** The newest push seen per branch (the ledger): an older push is stale and starts nothing. */
+  heads: BranchHeads;
   config: () => Promise<FlotillaConfig>;
   /** The branch whose pushes are released, e.g. `main`. */
   branch: string;
@@ -125,7 +131,7 @@ export function startWithStepFunctions(options: {
  * the config are read when a push needs them: until a deployer sets them, pings still answer and
  * pushes get a 500 naming the missing setting in the log.
  */
-export function githubWebhookFromEnv(clients: { ssm?: SSMClient; sfn?: SFNClient } = {}) {
+export function githubWebhookFromEnv(clients: { ssm?: SSMClient; sfn?: SFNClient; ledger?: BranchHeads } = {}) {
   const secretParam = requireEnv('FLOTILLA_GITHUB_SECRET_PARAM');
   const stateMachineArn = requireEnv('FLOTILLA_RELEASE_STATE_MACHINE_ARN');
   let artifactOf: ((commit: string) => string) | undefined;
@@ -138,8 +144,21 @@ export function githubWebhookFromEnv(clients: { ssm?: SSMClient; sfn?: SFNClient
     config ??= Promise.resolve().then(configFromEnv);
     return config;
   };
+  // The ledger (FLOTILLA_TABLE) is opened when a push needs it, as the template and the config are.
+  let ledger: BranchHeads | undefined = clients.ledger;
+  const heads: BranchHeads = {
+    getBranchHead: (service, branch) => {
+      ledger ??= ledgerFromEnv();
+      return ledger.getBranchHead(service, branch);
+    },
+    putBranchHead: (service, head, previous) => {
+      ledger ??= ledgerFromEnv();
+      return ledger.putBranchHead(service, head, previous);
+    },
+  };
   return createGithubWebhook({
     secret: secretFromSsm(clients.ssm ?? new SSMClient({}), secretParam),
+    heads,
     start: startWithStepFunctions({ sfn: clients.sfn ?? new SFNClient({}), stateMachineArn, config: loadConfig }),
     config: loadConfig,
     branch: process.env.FLOTILLA_BRANCH || 'main',

@@ -4,6 +4,7 @@
  * real DynamoDB on AWS, an embedded DynamoDB-compatible server (dynalite) locally.
  */
 import type { Intent } from '../core/control.ts';
+import type { BranchHead } from '../core/github.ts';
 import type {
   HoldToken,
   LockHolder,
@@ -16,6 +17,7 @@ import type {
 } from '../core/model.ts';
 
 export type {
+  BranchHead,
   HoldToken,
   LockHolder,
   RegionPhase,
@@ -76,4 +78,15 @@ export interface Ledger {
    * (DynamoDB TTL), so keys must be ones that cannot be valid again by then.
    */
   claimRequest(key: string, expiresAt: number): Promise<boolean>;
+  /** The newest push seen for the service's branch (webhook deliveries only), if any. */
+  getBranchHead(service: string, branch: string): Promise<BranchHead | undefined>;
+  /**
+   * Records `head` as the branch's newest push if the stored one is still `previous` (undefined:
+   * none yet), in one conditional write: of two deliveries racing from the same head, one wins and
+   * the other gets false (and orders itself against the winner).
+   */
+  putBranchHead(service: string, head: BranchHead, previous: BranchHead | undefined): Promise<boolean>;
 }
+
+/** What the webhook needs of the ledger. */
+export type BranchHeads = Pick<Ledger, 'getBranchHead' | 'putBranchHead'>;

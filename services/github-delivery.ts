@@ -11,6 +11,7 @@
  *   any other event than `push`                           202 {ignored}
  *   a body that is not JSON (or a form without payload)   400
  *   a push that starts no release (other ref, deletion)   202 {ignored}
+ *   a push older than the newest seen for the branch      202 {status: stale, ignored: "stale: …"}: nothing started
  *   a push to the branch                                  202 {releaseId, status: started | already started}
  *   no release could be named, or its start failed        500 (the details in the log only)
  *
@@ -96,6 +97,11 @@ export async function answerGithubDelivery(
   }
   const { request } = started;
   const about = { ...seen, releaseId: request.releaseId, commit: push.commit, repository: push.repository };
+  if (started.kind === 'stale') {
+    // Never a downgrade: a redelivered old push starts nothing (a person can release it by hand).
+    log({ ...about, outcome: 'stale', why: started.why, newest: started.newest });
+    return answer(202, { status: 'stale', ignored: started.why, commit: push.commit, newest: started.newest });
+  }
   if (started.kind === 'failed') {
     log({ ...about, outcome: 'start-failed', error: nameOf(started.error), message: messageOf(started.error) });
     return answer(500, {

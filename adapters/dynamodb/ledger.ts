@@ -12,6 +12,8 @@
  *                            each region updated in place with SET regions.#r so that parallel
  *                            writers of different regions never clobber each other
  *   sk = LOCK                the service's release lock (LockHolder)
+ *   sk = BRANCH#<branch>     the newest push the webhook saw for the branch (BranchHead), advanced by
+ *                            a write conditional on the head it replaces
  *
  * and, outside any service, pk = CLAIM#<key>, sk = CLAIM: a one-time key (claimRequest: a Slack
  * request's signature, so a replay inside Slack's five-minute window is refused). Each claim is its
@@ -47,6 +49,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Intent } from '../../core/control.ts';
 import type {
+  BranchHead,
   HoldToken,
   Ledger,
   LockHolder,
@@ -70,6 +73,7 @@ export interface DynamoDbLedgerOptions {
 }
 
 const servicePk = (service: string): string => `SERVICE#${service}`;
+const branchSk = (branch: string): string => `BRANCH#${branch}`;
 const regionSk = (region: string): string => `REGION#${region}`;
 const releaseSk = (releaseId: string): string => `RELEASE#${releaseId}`;
 const LOCK_SK = 'LOCK';
@@ -404,6 +408,46 @@ export class DynamoDbLedger implements Ledger {
           }),
         ),
       );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  // --- branch heads --------------------------------------------------------------------------
+
+  async getBranchHead(service: string, branch: string): Promise<BranchHead | undefined> {
+    const item = await this.#get(servicePk(service), branchSk(branch));
+    if (!item) return undefined;
+    return {
+      branch: item.branch as string,
+      commit: item.commit as string,
+      pushedAt: item.pushedAt as number,
+      ...(typeof item.committedAt === 'number' ? { committedAt: item.committedAt } : {}),
+    };
+  }
+
+  async putBranchHead(service: string, head: BranchHead, previous: BranchHead | undefined): Promise<boolean> {
+    const item: Item = compact({
+      pk: servicePk(service),
+      sk: branchSk(head.branch),
+      branch: head.branch,
+      commit: head.commit,
+      pushedAt: head.pushedAt,
+      committedAt: head.committedAt,
+    });
+    // Compare-and-set on the head read before: the commit and its time identify it.
+    const condition =
+      previous === undefined
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : {
+            ConditionExpression: '#commit = :commit AND pushedAt = :pushedAt',
+            ExpressionAttributeNames: { '#commit': 'commit' },
+            ExpressionAttributeValues: { ':commit': previous.commit, ':pushedAt': previous.pushedAt },
+          };
+    try {
+      await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item, ...condition })));
       return true;
     } catch (error) {
       if (isConditionFailed(error)) return false;

@@ -32,6 +32,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { FaultSpec, LocalTarget, RegionTarget } from '../../config/types.ts';
+import { type HealthFault, serviceEnvironment } from '../../core/service-env.ts';
 import type {
   DeploymentRef,
   DeploymentRequest,
@@ -367,17 +368,21 @@ export class LocalProcessFleet implements RegionDeployer {
     await mkdir(logsDir, { recursive: true });
     const logFile = path.join(logsDir, `${version}.log`);
 
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...target.env,
-      PORT: String(target.port),
-      FLOTILLA_VERSION: version,
-      FLOTILLA_REGION: region,
-      FLOTILLA_SERVICE: start.service,
-    };
-    delete env.FLOTILLA_FAULT_HEALTH;
-    const healthFault = faults.find((f) => f.kind === 'unhealthy' || f.kind === 'flapping' || f.kind === 'silent');
-    if (healthFault) env.FLOTILLA_FAULT_HEALTH = healthFault.kind;
+    const healthFault = faults.find(
+      (f): f is FaultSpec & { kind: HealthFault } =>
+        f.kind === 'unhealthy' || f.kind === 'flapping' || f.kind === 'silent',
+    );
+    // An allow-list, never the orchestrator's environment (its secrets stay with it): core/service-env.ts.
+    const env = serviceEnvironment({
+      orchestrator: process.env,
+      targetEnv: target.env,
+      ...(target.passEnv ? { passEnv: target.passEnv } : {}),
+      service: start.service,
+      region,
+      version,
+      port: target.port,
+      ...(healthFault ? { healthFault: healthFault.kind } : {}),
+    });
 
     const handle = await open(logFile, 'a');
     let logOffset: number;

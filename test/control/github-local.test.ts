@@ -16,7 +16,7 @@ import { GITHUB_MAX_BODY_BYTES, GITHUB_SECRET_FILE } from '../../control/github-
 import { MAX_BODY_BYTES } from '../../control/http.ts';
 import { controlHandlerFor, githubReleasesFor } from '../../control/local-handler.ts';
 import { type ControlServer, type ControlServerOptions, startControlServer } from '../../control/server.ts';
-import { delivery, pingExample, pushToMain, pushToMaster, SECRET } from '../github/deliveries.ts';
+import { delivery, laterPushToMain, pingExample, pushToMain, pushToMaster, SECRET } from '../github/deliveries.ts';
 import { type Background, startCli } from '../helpers/cli.ts';
 import { asLocal } from '../helpers/fixtures.ts';
 import { e2eConfig, GOOD_BUILD, servedVersion, tempDir } from '../helpers/local.ts';
@@ -213,12 +213,61 @@ describe('deliveries that start nothing', () => {
   it('a commit with no build directory: 500, nothing recorded (a redelivery can try again)', async () => {
     const server = await serve();
     const before = await releases();
-    const unbuilt = { ...pushToMain(), after: `${'c'.repeat(12)}${COMMIT.slice(12)}` };
+    // A later push than the first test's (pushes are ordered by repository.pushed_at).
+    const unbuilt = laterPushToMain(`${'c'.repeat(12)}${COMMIT.slice(12)}`, 60);
     const answer = await deliver(server.url, delivery(unbuilt));
     expect(answer).toMatchObject({ status: 500, body: { releaseId: 'shop-cccccccccccc' } });
     expect(answer.body.error).toMatch(/BuildMissing/);
     expect(await releases()).toEqual(before);
+    // Redelivered: the newest push seen is that same commit, so it tries again (not stale).
+    const again = await deliver(server.url, delivery(unbuilt));
+    expect(again).toMatchObject({ status: 500, body: { releaseId: 'shop-cccccccccccc' } });
     expect(started).toHaveLength(1);
+  });
+});
+
+describe('a redelivered older push', () => {
+  it('A fails (no build), B ships, A is resent: A is stale, starts nothing, and every region stays on B', async () => {
+    const server = await serve();
+    const port = asLocal(config.regions[0]?.target).port;
+    // Later than every push of the other tests in this file.
+    const a = laterPushToMain(`${'d'.repeat(12)}${COMMIT.slice(12)}`, 1_000);
+    const b = laterPushToMain(`${'e'.repeat(12)}${COMMIT.slice(12)}`, 2_000, a.after);
+    const deliveryOfA = delivery(a);
+
+    const first = await deliver(server.url, deliveryOfA);
+    expect(first).toMatchObject({ status: 500, body: { releaseId: 'shop-dddddddddddd' } });
+
+    await cp(GOOD_BUILD, join(builds, b.after), { recursive: true });
+    const count = started.length;
+    const second = await deliver(server.url, delivery(b));
+    expect(second).toMatchObject({ status: 202, body: { releaseId: 'shop-eeeeeeeeeeee', status: 'started' } });
+    expect(started).toHaveLength(count + 1);
+    expect((await (started.at(-1) as StartedRelease).done).status).toBe('SUCCEEDED');
+    expect(await servedVersion(port)).toBe('eeeeeeeeeeee');
+
+    // A's build is there now: only its age keeps the resent delivery from downgrading the region.
+    await cp(GOOD_BUILD, join(builds, a.after), { recursive: true });
+    const before = await releases();
+    const third = await deliver(server.url, structuredClone(deliveryOfA));
+    expect(third).toEqual({
+      status: 202,
+      body: {
+        status: 'stale',
+        ignored: `stale: ${a.after} is older than ${b.after} already seen for main`,
+        commit: a.after,
+        newest: b.after,
+      },
+    });
+    expect(started).toHaveLength(count + 1);
+    expect(await releases()).toEqual(before);
+    expect(await servedVersion(port)).toBe('eeeeeeeeeeee');
+    expect(logs.at(-1)).toMatchObject({ outcome: 'stale', commit: a.after, newest: b.after });
+
+    // A person can still release that commit by hand: the webhook's order never blocks it.
+    const byHand = await backend.start({ version: 'dddddddddddd', artifact: join(builds, a.after) });
+    expect((await byHand.done).status).toBe('SUCCEEDED');
+    expect(await servedVersion(port)).toBe('dddddddddddd');
   });
 });
 

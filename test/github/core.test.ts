@@ -1,7 +1,10 @@
 /** core/github.ts: signatures, which pushes release, and the release id of a commit. No mocks. */
 import { describe, expect, it } from 'vitest';
 import {
+  type BranchHead,
   branchRef,
+  orderPush,
+  pushTimes,
   releaseFromPush,
   releaseIdForCommit,
   signatureOf,
@@ -61,6 +64,9 @@ describe('releaseFromPush (real payloads from @octokit/webhooks-examples)', () =
       commit: push.after,
       ref: 'refs/heads/main',
       repository: 'Codertocat/Hello-World',
+      // repository.pushed_at 1557933657 (Unix seconds); head_commit.timestamp 2019-05-15T15:19:25Z.
+      pushedAt: 1557933657000,
+      committedAt: Date.parse('2019-05-15T15:19:25Z'),
       pusher: 'Codertocat',
       compareUrl: push.compare,
     });
@@ -120,6 +126,8 @@ describe('releaseFromPush (real payloads from @octokit/webhooks-examples)', () =
       commit: '6113728f27ae82c7b1a177c8d03f9e96e0adf246',
       ref: 'refs/heads/main',
       repository: 'Codertocat/Hello-World',
+      pushedAt: 1557933657000,
+      committedAt: Date.parse('2019-05-15T15:19:25Z'),
     });
   });
 
@@ -163,5 +171,93 @@ describe('releaseIdForCommit and versionForCommit', () => {
   it.each([['HEAD'], ['6113728'], [`${sha}00`], ['g'.repeat(40)]])('refuses %s as a commit', (commit) => {
     expect(() => releaseIdForCommit('shop', commit)).toThrow(TypeError);
     expect(() => versionForCommit(commit)).toThrow(TypeError);
+  });
+});
+
+describe('pushTimes: what orders pushes of a branch', () => {
+  it('takes repository.pushed_at (Unix seconds, or an ISO string) first, head_commit.timestamp as the tie-breaker', () => {
+    expect(pushTimes({ pushed_at: 1557933657 }, { timestamp: '2019-05-15T15:19:25Z' })).toEqual({
+      pushedAt: 1557933657000,
+      committedAt: Date.parse('2019-05-15T15:19:25Z'),
+    });
+    expect(pushTimes({ pushed_at: '2019-05-15T15:20:57Z' }, null)).toEqual({
+      pushedAt: Date.parse('2019-05-15T15:20:57Z'),
+    });
+  });
+
+  it('falls back to head_commit.timestamp without pushed_at, and has nothing without either', () => {
+    const committed = Date.parse('2019-05-15T15:19:25-07:00');
+    expect(pushTimes({ pushed_at: null }, { timestamp: '2019-05-15T15:19:25-07:00' })).toEqual({
+      pushedAt: committed,
+      committedAt: committed,
+    });
+    expect(pushTimes({}, {})).toBeUndefined();
+    expect(pushTimes({ pushed_at: 'yesterday' }, { timestamp: 12 })).toBeUndefined();
+    expect(pushTimes(undefined, undefined)).toBeUndefined();
+  });
+
+  it('ignores a push that carries no time to order it by', () => {
+    const push = pushToMain() as unknown as Record<string, unknown>;
+    const decision = releaseFromPush(
+      { ...push, repository: { ...(push.repository as object), pushed_at: null }, head_commit: null },
+      { branch: 'main' },
+    );
+    expect(decision).toEqual({
+      kind: 'ignored',
+      why: 'the push carries no time (repository.pushed_at, head_commit.timestamp) to order it by',
+    });
+  });
+});
+
+describe('orderPush: a push against the newest seen for its branch', () => {
+  const A = 'a'.repeat(40);
+  const B = 'b'.repeat(40);
+  const push = (commit: string, pushedAt: number, committedAt?: number) => ({
+    kind: 'release' as const,
+    commit,
+    ref: 'refs/heads/main',
+    repository: 'o/r',
+    pushedAt,
+    ...(committedAt === undefined ? {} : { committedAt }),
+  });
+  const head = (commit: string, pushedAt: number, committedAt?: number): BranchHead => ({
+    branch: 'main',
+    commit,
+    pushedAt,
+    ...(committedAt === undefined ? {} : { committedAt }),
+  });
+
+  it.each([
+    ['nothing seen yet', push(A, 1_000), undefined, 'newer'],
+    ['pushed later', push(B, 2_000), head(A, 1_000), 'newer'],
+    ['pushed earlier (a redelivery of an old push)', push(A, 1_000), head(B, 2_000), 'stale'],
+    ['the same commit again (a redelivery, a duplicate)', push(A, 1_000), head(A, 1_000), 'same'],
+    ['the same commit, pushed again later (a force-push back to it)', push(A, 3_000), head(A, 1_000), 'newer'],
+    ['the same second, a later commit time', push(B, 1_000, 20), head(A, 1_000, 10), 'newer'],
+    ['the same second, an earlier commit time', push(A, 1_000, 10), head(B, 1_000, 20), 'stale'],
+    [
+      'the same second and commit time, another commit: cannot tell, so never',
+      push(B, 1_000, 10),
+      head(A, 1_000, 10),
+      'stale',
+    ],
+    ['an old commit date pushed later: the push time decides', push(B, 2_000, 1), head(A, 1_000, 999), 'newer'],
+  ] as const)('%s → %s', (_what, given, newest, kind) => {
+    expect(orderPush(given, newest).kind).toBe(kind);
+  });
+
+  it('says what it refused and against what, naming the branch', () => {
+    expect(orderPush(push(A, 1_000), head(B, 2_000))).toEqual({
+      kind: 'stale',
+      why: `stale: ${A} is older than ${B} already seen for main`,
+    });
+    expect(orderPush(push(B, 1_000, 10), head(A, 1_000, 10))).toEqual({
+      kind: 'stale',
+      why: `stale: ${B} is no newer than (pushed at the same time as) ${A} already seen for main`,
+    });
+  });
+
+  it('hands back the head to record for a newer push', () => {
+    expect(orderPush(push(B, 2_000, 5), head(A, 1_000))).toEqual({ kind: 'newer', head: head(B, 2_000, 5) });
   });
 });

@@ -51,6 +51,18 @@ export function mainDeleted(): PushEvent {
   return push;
 }
 
+/**
+ * A later push of `commit` to main: the real push, with `after` and `before` rewritten and
+ * `repository.pushed_at` (Unix seconds, what orders pushes) moved `seconds` on.
+ */
+export function laterPushToMain(commit: string, seconds: number, before?: string): PushEvent {
+  const push = pushToMain();
+  push.after = commit;
+  if (before !== undefined) push.before = before;
+  push.repository.pushed_at = Number(push.repository.pushed_at) + seconds;
+  return push;
+}
+
 export const pingExample = (): PingEvent => examplesOf<PingEvent>('ping')[0] as PingEvent;
 
 /** `sha256=<hex HMAC-SHA256>` of the bytes, as GitHub computes X-Hub-Signature-256. */

@@ -7,18 +7,30 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
+import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
 import {
   artifactFromTemplate,
   createGithubWebhook,
   type GithubWebhookDeps,
-  githubWebhookFromEnv,
   type StartRequest,
   type WebhookResponse,
+  githubWebhookFromEnv as webhookFromEnv,
 } from '../../functions/github-webhook.ts';
-import { configWith } from '../helpers/fixtures.ts';
-import { delivery, mainDeleted, pingExample, pushToMain, pushToMaster, SECRET, sign, tagPush } from './deliveries.ts';
+import { configWith, memoryBranchHeads } from '../helpers/fixtures.ts';
+import {
+  delivery,
+  laterPushToMain,
+  mainDeleted,
+  pingExample,
+  pushToMain,
+  pushToMaster,
+  SECRET,
+  sign,
+  tagPush,
+} from './deliveries.ts';
 
 const COMMIT = '6113728f27ae82c7b1a177c8d03f9e96e0adf246';
 const config = configWith([['us-east-1'], ['eu-west-1', 'ap-southeast-2']]);
@@ -42,6 +54,7 @@ function webhook(over: Partial<GithubWebhookDeps> = {}) {
   const handle = createGithubWebhook({
     secret: async () => SECRET,
     start: sfn.start,
+    heads: memoryBranchHeads(),
     config: async () => config,
     branch: 'main',
     artifactFor: (commit) => `s3://builds/shop/${commit}.zip`,
@@ -107,7 +120,7 @@ describe('a merge to main', () => {
     const { handle, sfn } = webhook();
     await handle(delivery(pushToMain()));
     const next = `${'a'.repeat(12)}${COMMIT.slice(12)}`;
-    const response = await handle(delivery({ ...pushToMain(), before: COMMIT, after: next }));
+    const response = await handle(delivery(laterPushToMain(next, 60, COMMIT)));
     expect(json(response)).toMatchObject({ releaseId: 'shop-aaaaaaaaaaaa', status: 'started' });
     expect([...sfn.started.keys()]).toEqual(['shop-6113728f27ae', 'shop-aaaaaaaaaaaa']);
   });
@@ -306,6 +319,18 @@ describe('artifactFromTemplate', () => {
 describe('on AWS: SSM and Step Functions at the SDK boundary', () => {
   const sfn = mockClient(SFNClient);
   const ssm = mockClient(SSMClient);
+  // The ledger is real: the DynamoDB ledger on dynalite, as FLOTILLA_TABLE would name it on AWS.
+  let dynamo: EmbeddedDynamo;
+  let ledger: DynamoDbLedger;
+  beforeAll(async () => {
+    dynamo = await startEmbeddedDynamo({});
+    await createLedgerTable(dynamo.client, 'flotilla-ledger');
+    ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: 'flotilla-ledger' });
+  });
+  afterAll(async () => {
+    await dynamo?.close();
+  });
+  const githubWebhookFromEnv = () => webhookFromEnv({ ledger });
   const stateMachineArn = 'arn:aws:states:us-east-1:123456789012:stateMachine:flotilla-prod-release';
   const awsConfig: FlotillaConfig = configWith([['us-east-1']]);
 
@@ -420,6 +445,48 @@ describe('on AWS: SSM and Step Functions at the SDK boundary', () => {
       .join('\n');
     expect(logged).toContain('FLOTILLA_CONFIG_JSON is not set');
     expect(logged).toContain('FLOTILLA_ARTIFACT_TEMPLATE is not set');
+  });
+
+  it('refuses a redelivered older push as stale: A (its start failed), B, then A again starts no execution for A', async () => {
+    const a = laterPushToMain(`${'d'.repeat(12)}${COMMIT.slice(12)}`, 1_000);
+    const b = laterPushToMain(`${'e'.repeat(12)}${COMMIT.slice(12)}`, 2_000, a.after);
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    sfn.on(StartExecutionCommand).rejectsOnce(throttled).resolves({ executionArn, startDate: new Date() });
+    const handle = githubWebhookFromEnv();
+    const deliveryOfA = delivery(a);
+    expect((await handle(deliveryOfA)).statusCode).toBe(500);
+    expect(json(await handle(delivery(b)))).toMatchObject({ releaseId: 'shop-eeeeeeeeeeee', status: 'started' });
+
+    const again = await handle(structuredClone(deliveryOfA));
+    expect(again.statusCode).toBe(202);
+    expect(json(again)).toEqual({
+      status: 'stale',
+      ignored: `stale: ${a.after} is older than ${b.after} already seen for main`,
+      commit: a.after,
+      newest: b.after,
+    });
+    expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual([
+      'shop-dddddddddddd',
+      'shop-eeeeeeeeeeee',
+    ]);
+    // What the ledger keeps: B, the newest push of main.
+    expect(await ledger.getBranchHead('shop', 'main')).toMatchObject({ branch: 'main', commit: b.after });
+  });
+
+  it('lets exactly one of two deliveries racing from the same head win it: the older one is then stale', async () => {
+    const c = laterPushToMain(`${'c'.repeat(12)}${COMMIT.slice(12)}`, 3_000);
+    const f = laterPushToMain(`${'f'.repeat(12)}${COMMIT.slice(12)}`, 4_000);
+    sfn.on(StartExecutionCommand).resolves({ executionArn, startDate: new Date() });
+    const handle = githubWebhookFromEnv();
+    // f (the newer) first or both at once: c never starts after f has been seen.
+    const [older, newer] = await Promise.all([handle(delivery(c)), handle(delivery(f))]);
+    expect(json(newer)).toMatchObject({ releaseId: 'shop-ffffffffffff', status: 'started' });
+    const names = sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input.name);
+    if (json(older).status === 'stale') expect(names).toEqual(['shop-ffffffffffff']);
+    else expect(names.indexOf('shop-cccccccccccc')).toBeLessThan(names.indexOf('shop-ffffffffffff'));
+    expect(await ledger.getBranchHead('shop', 'main')).toMatchObject({ commit: f.after });
+    // Resent afterwards, c is stale whatever the race did.
+    expect(json(await handle(delivery(c)))).toMatchObject({ status: 'stale' });
   });
 
   it('says which variable is missing', () => {

@@ -1,6 +1,6 @@
 /** Builders for in-memory configs and records: core tests need no files and no mocks. */
 import type { FlotillaConfig, GateSettings, LocalTarget, RegionTarget } from '../../config/types.ts';
-import type { ReleaseRecord } from '../../ports/ledger.ts';
+import type { BranchHead, BranchHeads, ReleaseRecord } from '../../ports/ledger.ts';
 
 export const gate = (over: Partial<GateSettings> = {}): GateSettings => ({
   healthPath: '/health',
@@ -63,4 +63,23 @@ export function recordWith(
 export function asLocal(target: RegionTarget | undefined): LocalTarget {
   if (target?.kind !== 'local-process') throw new Error(`expected a local-process target, got ${target?.kind}`);
   return target;
+}
+
+/**
+ * The ledger's branch heads in memory, with its compare-and-set: for tests of the webhook paths that
+ * are not about the ledger (those that are use the DynamoDB ledger on dynalite).
+ */
+export function memoryBranchHeads(): BranchHeads & { heads: Map<string, BranchHead> } {
+  const heads = new Map<string, BranchHead>();
+  const key = (service: string, branch: string) => `${service}#${branch}`;
+  return {
+    heads,
+    getBranchHead: async (service, branch) => heads.get(key(service, branch)),
+    putBranchHead: async (service, head, previous) => {
+      const now = heads.get(key(service, head.branch));
+      if (now?.commit !== previous?.commit || now?.pushedAt !== previous?.pushedAt) return false;
+      heads.set(key(service, head.branch), head);
+      return true;
+    },
+  };
 }

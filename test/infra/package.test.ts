@@ -297,7 +297,7 @@ describe('npm run package', () => {
     expect(roles.size).toBe(lambdas().length);
   });
 
-  it('lets the GitHub webhook read its one secret parameter and start releases, nothing more', () => {
+  it('lets the GitHub webhook read its one secret parameter, read and put branch heads and start releases, nothing more', () => {
     const [, webhook] = lambdas().find(([, l]) => fileOf(l) === 'github-webhook') ?? [];
     expect(webhook).toBeDefined();
     const granted = roleStatements(webhook).filter((s) => !actions(s).every((a) => a.startsWith('logs:')));
@@ -309,6 +309,10 @@ describe('npm run package', () => {
             'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/flotilla/github-webhook-secret`,
           },
         ],
+      ],
+      [
+        ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        [{ 'Fn::GetAtt': ['LedgerTable', 'Arn'] }, { 'Fn::Sub': `\${LedgerTable.Arn}/index/byReleaseStart` }],
       ],
       [['states:StartExecution'], [{ Ref: 'ReleaseStateMachine' }]],
     ]);

@@ -13,15 +13,18 @@ import { artifactOfCommit, releaseFromPush } from '../../core/github.ts';
 import { createGithubWebhook } from '../../functions/github-webhook.ts';
 import { type StartRequest, startFromPush, type VerifiedPush } from '../../services/start-from-push.ts';
 import { delivery, pushToMain, SECRET } from '../github/deliveries.ts';
-import { configWith } from '../helpers/fixtures.ts';
+import { configWith, memoryBranchHeads } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/local.ts';
 
 const COMMIT = '6113728f27ae82c7b1a177c8d03f9e96e0adf246';
 const NEXT = `${'a'.repeat(12)}${COMMIT.slice(12)}`;
 const config = configWith([['us-east-1']]);
 
-function verified(commit = COMMIT): VerifiedPush {
-  const push = releaseFromPush({ ...pushToMain(), after: commit }, { branch: 'main' });
+/** The real push of `commit`, pushed `later` seconds after the example's own push. */
+function verified(commit = COMMIT, later = 0): VerifiedPush {
+  const example = pushToMain();
+  example.repository.pushed_at = Number(example.repository.pushed_at) + later;
+  const push = releaseFromPush({ ...example, after: commit }, { branch: 'main' });
   if (push.kind !== 'release') throw new Error(`not a release: ${push.why}`);
   return push;
 }
@@ -46,7 +49,12 @@ const artifactFor = (commit: string) => `s3://builds/shop/${commit}.zip`;
 describe('startFromPush', () => {
   it("asks the starter once for the commit's release, named after the service and the commit", async () => {
     const e = engine();
-    const result = await startFromPush(verified(), { config: async () => config, artifactFor, start: e.start });
+    const result = await startFromPush(verified(), {
+      config: async () => config,
+      artifactFor,
+      start: e.start,
+      heads: memoryBranchHeads(),
+    });
     const request = {
       releaseId: 'shop-6113728f27ae',
       version: '6113728f27ae',
@@ -59,12 +67,12 @@ describe('startFromPush', () => {
 
   it('asks for the very same release again for the same commit, which the starter finds: one release', async () => {
     const e = engine();
-    const deps = { config: async () => config, artifactFor, start: e.start };
+    const deps = { config: async () => config, artifactFor, start: e.start, heads: memoryBranchHeads() };
     const results = await Promise.all([startFromPush(verified(), deps), startFromPush(verified(), deps)]);
     expect(results.map((r) => r.kind).sort()).toEqual(['exists', 'started']);
     expect(e.calls[1]).toEqual(e.calls[0]);
     expect([...e.started.keys()]).toEqual(['shop-6113728f27ae']);
-    expect((await startFromPush(verified(NEXT), deps)).kind).toBe('started');
+    expect((await startFromPush(verified(NEXT, 1), deps)).kind).toBe('started');
     expect([...e.started.keys()]).toEqual(['shop-6113728f27ae', 'shop-aaaaaaaaaaaa']);
   });
 
@@ -74,6 +82,7 @@ describe('startFromPush', () => {
       config: () => Promise.reject(new Error('FLOTILLA_CONFIG_JSON is not set')),
       artifactFor,
       start: e.start,
+      heads: memoryBranchHeads(),
     });
     expect(noConfig).toMatchObject({ kind: 'misconfigured', error: { message: 'FLOTILLA_CONFIG_JSON is not set' } });
     const noTemplate = await startFromPush(verified(), {
@@ -82,6 +91,7 @@ describe('startFromPush', () => {
         throw new Error('FLOTILLA_ARTIFACT_TEMPLATE is not set');
       },
       start: e.start,
+      heads: memoryBranchHeads(),
     });
     expect(noTemplate.kind).toBe('misconfigured');
     expect(e.calls).toEqual([]);
@@ -90,6 +100,7 @@ describe('startFromPush', () => {
       config: async () => config,
       artifactFor,
       start: () => Promise.reject(throttled),
+      heads: memoryBranchHeads(),
     });
     expect(failed).toMatchObject({ kind: 'failed', request: { releaseId: 'shop-6113728f27ae' }, error: throttled });
   });
@@ -97,6 +108,7 @@ describe('startFromPush', () => {
 
 describe('the Lambda and flotilla up share it', () => {
   const shared = engine();
+  const heads = memoryBranchHeads();
   let server: ControlServer;
   let template: string;
   let cleanup: () => Promise<void>;
@@ -119,7 +131,7 @@ describe('the Lambda and flotilla up share it', () => {
       stateDir: join(t.dir, 'state'),
       handler: api,
       github: {
-        releases: { config, start: shared.start },
+        releases: { config, start: shared.start, heads },
         env: { FLOTILLA_GITHUB_SECRET: SECRET, FLOTILLA_ARTIFACT_TEMPLATE: template },
       },
     });
@@ -133,6 +145,7 @@ describe('the Lambda and flotilla up share it', () => {
     const lambda = createGithubWebhook({
       secret: async () => SECRET,
       start: shared.start,
+      heads,
       config: async () => config,
       branch: 'main',
       artifactFor: (commit) => artifactOfCommit(template, commit),

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReleaseExists, ReleaseNotFound, StoreThrottled } from '../../adapters/dynamodb/errors.ts';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
-import type { LockHolder, RegionState, ReleaseRecord, ReleaseRegion } from '../../ports/ledger.ts';
+import type { BranchHead, LockHolder, RegionState, ReleaseRecord, ReleaseRegion } from '../../ports/ledger.ts';
 
 const TABLE = 'flotilla-ledger';
 
@@ -469,5 +469,40 @@ describe('one-time claims', () => {
     const results = await Promise.all(Array.from({ length: 8 }, () => ledger.claimRequest(racing, expiresAt)));
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(await ledger.claimRequest(`slack:other-${freshService()}`, expiresAt)).toBe(true);
+  });
+});
+
+describe('branch heads', () => {
+  const head = (commit: string, pushedAt: number): BranchHead => ({ branch: 'main', commit, pushedAt });
+
+  it('reads back the head put, per service and branch; nothing before one is put', async () => {
+    const service = freshService();
+    expect(await ledger.getBranchHead(service, 'main')).toBeUndefined();
+    expect(await ledger.putBranchHead(service, { ...head('a', 1_000), committedAt: 900 }, undefined)).toBe(true);
+    expect(await ledger.getBranchHead(service, 'main')).toEqual({ ...head('a', 1_000), committedAt: 900 });
+    expect(await ledger.getBranchHead(service, 'release')).toBeUndefined();
+    expect(await ledger.getBranchHead(freshService(), 'main')).toBeUndefined();
+  });
+
+  it('moves the head only from the one it was read as: of two writers racing from one head, one wins', async () => {
+    const service = freshService();
+    await ledger.putBranchHead(service, head('a', 1_000), undefined);
+    const seen = await ledger.getBranchHead(service, 'main');
+    const results = await Promise.all([
+      ledger.putBranchHead(service, head('b', 2_000), seen),
+      ledger.putBranchHead(service, head('c', 3_000), seen),
+    ]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = results[0] ? 'b' : 'c';
+    expect((await ledger.getBranchHead(service, 'main'))?.commit).toBe(winner);
+    // A first head is put once: a second "none yet" write loses.
+    const other = freshService();
+    const firsts = await Promise.all([
+      ledger.putBranchHead(other, head('a', 1_000), undefined),
+      ledger.putBranchHead(other, head('b', 2_000), undefined),
+    ]);
+    expect(firsts.filter(Boolean)).toHaveLength(1);
+    // A stale expectation loses even when the commit matches but the time does not.
+    expect(await ledger.putBranchHead(service, head('d', 4_000), head(winner, 1))).toBe(false);
   });
 });
