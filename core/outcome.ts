@@ -1,7 +1,7 @@
 /**
  * Terminal states. Every release ends in one of them, and says region by region what runs there now.
  */
-import type { RegionState, ReleaseRecord, ReleaseRegionPatch, Revision } from './model.ts';
+import type { RegionState, ReleaseRecord, ReleaseRegionPatch, ReleaseStatus, Revision } from './model.ts';
 import { describeCause } from './rollback.ts';
 import type { RegionResult, ReleaseOutcome, RollbackCause } from './types.ts';
 
@@ -114,6 +114,9 @@ export function outcomeOfRecord(
       })),
   };
 }
+
+/** Whether a release has ended: RUNNING and QUEUED are on their way (a queued one still runs later). */
+export const isFinished = (status: ReleaseStatus): boolean => status !== 'RUNNING' && status !== 'QUEUED';
 
 /** Next poll delay while a deployment runs: doubles from `first` up to `max`. */
 export function nextPollSeconds(previous: number, first: number, max: number): number {

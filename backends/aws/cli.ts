@@ -15,7 +15,7 @@ import {
 import { DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import type { AwsBackendSettings, FlotillaConfig } from '../../config/types.ts';
 import type { Intent } from '../../core/control.ts';
-import { outcomeOfRecord } from '../../core/outcome.ts';
+import { isFinished, outcomeOfRecord } from '../../core/outcome.ts';
 import { executionName } from '../../core/plan.ts';
 import type { ReleaseOutcome, StartReleaseInput } from '../../core/types.ts';
 import type { EventSink, ReleaseEvent } from '../../ports/events.ts';
@@ -167,12 +167,12 @@ export class AwsCliBackend {
           await this.#events?.emit({ ...event, service: record.service, releaseId, at: new Date().toISOString() });
         }
         previous = record;
-        if (record.status !== 'RUNNING') return this.outcomeOf(record);
+        if (isFinished(record.status)) return this.outcomeOf(record);
       }
       const execution = await this.describe(releaseId).catch(() => undefined);
-      if (execution && execution.status !== 'RUNNING' && (!record || record.status === 'RUNNING')) {
+      if (execution && execution.status !== 'RUNNING' && (!record || !isFinished(record.status))) {
         const again = await this.ledger.getRelease(this.#config.service, releaseId);
-        if (again && again.status !== 'RUNNING') return this.outcomeOf(again);
+        if (again && isFinished(again.status)) return this.outcomeOf(again);
         return {
           releaseId,
           service: this.#config.service,

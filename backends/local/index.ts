@@ -56,6 +56,11 @@ export interface LocalBackend {
   rollback(releaseId: string, who: { actor: string; reason: string }): Promise<StartedRelease>;
   /** Records a release manager's intent (pause, resume, promote, abort, skip-region, freeze, …). */
   intent(request: Omit<IntentRequest, 'service'>): Promise<Intent>;
+  /**
+   * The releases this backend runs now (started here or through its control API), each with its
+   * end: a process hosting them must not exit before they end, or queued ones would be dropped.
+   */
+  inFlight(): { releaseId: string; done: Promise<ReleaseOutcome> }[];
   /** Releases found RUNNING whose orchestrating process is gone; marked FAILED when the backend opened. */
   interrupted: ReleaseRecord[];
   close(): Promise<void>;
@@ -167,6 +172,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     engine.register('flotilla-region', loadDefinition('region'));
     const releaseArn = engine.register('flotilla-release', loadDefinition('release'));
 
+    const running = new Map<string, Promise<ReleaseOutcome>>();
     /** Runs the release state machine on `input` without waiting for it. */
     const run = (input: StartReleaseInput): StartedRelease => {
       const { releaseId } = input;
@@ -198,6 +204,11 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       })();
       // Whoever awaits `done` sees a failure; one nobody awaits (the backend closed under it) is not an unhandled rejection.
       done.catch(() => {});
+      running.set(releaseId, done);
+      done.then(
+        () => running.delete(releaseId),
+        () => running.delete(releaseId),
+      );
       return { releaseId, done };
     };
     const owner = `local:${hostname()}:${process.pid}`;
@@ -227,6 +238,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     return {
       ledger,
       interrupted,
+      inFlight: () => [...running].map(([releaseId, done]) => ({ releaseId, done })),
       async release(request) {
         return (await startRun(request)).done;
       },

@@ -6,7 +6,7 @@ import type { FlotillaConfig } from '../../config/types.ts';
 import type { ControlClient, ControlEndpoint, ReleaseWithIntents } from '../../control/client.ts';
 import type { WhereAnswer } from '../../control/server.ts';
 import { plainLine } from '../../core/event-line.ts';
-import { outcomeOfRecord } from '../../core/outcome.ts';
+import { isFinished, outcomeOfRecord } from '../../core/outcome.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';
 import type { Stamped } from '../../ports/events.ts';
 import type { ReleaseRecord } from '../../ports/ledger.ts';
@@ -56,7 +56,8 @@ function outcomeFrom(record: ReleaseRecord, where: WhereAnswer): ReleaseOutcome 
 }
 
 /**
- * Follows a release the control server runs by reading it until it is no longer RUNNING: what
+ * Follows a release the control server runs by reading it until it ends (a queued one is followed
+ * through its wait: it has not ended): what
  * changed, as plain lines, and each intent as it is recorded. Ctrl-C stops following only.
  */
 async function followThroughApi(ctx: Context, client: ControlClient, releaseId: string): Promise<ReleaseOutcome> {
@@ -93,7 +94,7 @@ async function followThroughApi(ctx: Context, client: ControlClient, releaseId: 
       }
       intentsSeen = record.intents.length;
       previous = record;
-      if (record.status !== 'RUNNING') return outcomeFrom(record, await client.where());
+      if (isFinished(record.status)) return outcomeFrom(record, await client.where());
     }
     await new Promise((ok) => setTimeout(ok, 300));
   }

@@ -15,6 +15,9 @@ import { closeQuietly, noting, serveControl } from '../serve.ts';
 import { onStop } from '../signals.ts';
 import type { ReleaseTarget } from './types.ts';
 
+/** How long the API stays up after the last hosted release ended: a few of a follower's polls. */
+const FOLLOWERS_GRACE_MS = 1500;
+
 export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget {
   return {
     kind: 'local',
@@ -114,7 +117,18 @@ async function runLocally(
     return 130;
   });
   try {
-    return await run(backend);
+    const outcome = await run(backend);
+    // Releases submitted to this process's control API (queued behind this one, say) run here:
+    // leaving now would drop them. Wait for each to end; Ctrl-C still stops (they are interrupted).
+    let hosted = false;
+    for (let others = backend.inFlight(); others.length > 0; others = backend.inFlight()) {
+      hosted = true;
+      warn(`flotilla: waiting for ${others.map((o) => o.releaseId).join(', ')}, submitted to this process, to end`);
+      await Promise.allSettled(others.map((o) => o.done));
+    }
+    // Whoever follows a hosted release through the API (polling every 300 ms) reads its end first.
+    if (hosted) await new Promise((ok) => setTimeout(ok, FOLLOWERS_GRACE_MS));
+    return outcome;
   } finally {
     onStop(undefined);
     await closeQuietly(served);
