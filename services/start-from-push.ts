@@ -8,6 +8,7 @@
  */
 import type { FlotillaConfig } from '../core/config.ts';
 import { type PushDecision, releaseIdForCommit, versionForCommit } from '../core/github.ts';
+import { checkVersion } from '../core/version.ts';
 
 /** What the release starter is asked for: one commit's release. */
 export interface StartRequest {
@@ -46,7 +47,8 @@ export async function startFromPush(push: VerifiedPush, deps: StartFromPushDeps)
     const { service } = await deps.config();
     request = {
       releaseId: releaseIdForCommit(service, push.commit),
-      version: versionForCommit(push.commit),
+      // A short sha always passes the version rule; checked anyway, so no other form slips in.
+      version: checkVersion(versionForCommit(push.commit)),
       commit: push.commit,
       artifact: deps.artifactFor(push.commit),
     };
