@@ -48,7 +48,10 @@ export interface Context {
   backend(): BackendName;
   /** The config, or every problem in it (validate shows them its own way). */
   readConfig(): Promise<ConfigResult>;
-  /** The config; throws InvalidConfig (exit 2, nothing deployed) listing every problem. */
+  /**
+   * The config; throws InvalidConfig (exit 2, nothing deployed) listing every problem, a region
+   * the chosen backend cannot run included.
+   */
   loadConfig(): Promise<FlotillaConfig>;
   /** --attempt (aws): a whole number >= 1, default 1. */
   attempt(): number;
@@ -63,25 +66,28 @@ export function contextOf(options: CliOptions): Context {
   const configPath = () => resolve(options.config ?? process.env.FLOTILLA_CONFIG ?? 'flotilla.yml');
   // Loaded on demand: the schema (zod) is most of a command's start-up, and --help needs none of it.
   const readConfig = async () => (await import('../config/load.ts')).loadConfigFile(configPath());
+  const backend = (): BackendName => {
+    const name = options.backend ?? process.env.FLOTILLA_BACKEND ?? 'local';
+    if (name !== 'local' && name !== 'aws') throw new UsageError(`--backend must be local or aws (got "${name}")`);
+    return name;
+  };
   return {
     options,
     json,
     wait: options.wait !== false,
     configPath,
     stateDir: () => resolve(options.stateDir ?? process.env.FLOTILLA_STATE_DIR ?? '.flotilla'),
-    backend() {
-      const name = options.backend ?? process.env.FLOTILLA_BACKEND ?? 'local';
-      if (name !== 'local' && name !== 'aws') throw new UsageError(`--backend must be local or aws (got "${name}")`);
-      return name;
-    },
+    backend,
     readConfig,
     async loadConfig() {
       const result = await readConfig();
-      if (result.ok) return result.config;
+      const { backendProblems } = await import('../config/policy.ts');
+      const problems = result.ok ? backendProblems(result.config, backend()) : result.problems;
+      if (result.ok && problems.length === 0) return result.config;
       const { formatProblems } = await import('../config/load.ts');
       throw namedError(
         'InvalidConfig',
-        `${configPath()}: ${plural(result.problems.length, 'problem')}; nothing was deployed\n${formatProblems(result.problems)}`,
+        `${configPath()}: ${plural(problems.length, 'problem')}; nothing was deployed\n${formatProblems(problems)}`,
       );
     },
     attempt() {
