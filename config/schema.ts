@@ -8,6 +8,7 @@
  * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
  */
 import * as z from 'zod';
+import { versionProblem } from '../core/version.ts';
 import type {
   AwsBackendSettings,
   CodeDeployTarget,
@@ -90,7 +91,14 @@ export const faultSchema = z
       .enum(['deploy', 'rollback', 'start', 'always'])
       .default('always')
       .describe('When the fault applies: a deploy, a rollback, starting the current version, or always.'),
-    version: z.string().min(1).optional().describe('Only for this version, when set. Quote it: "1.0".'),
+    version: z
+      .string()
+      .superRefine((value, ctx) => {
+        const problem = versionProblem(value);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .describe('Only for this version, when set (the version rule of core/version.ts). Quote it: "1.0".'),
     ms: ms(0).default(0).describe('slow-start: extra start delay; crash-after-start: time after readiness.'),
   })
   .describe('A fault to inject (tests and demos).');

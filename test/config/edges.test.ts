@@ -81,6 +81,17 @@ describe('durations and timers', () => {
   });
 });
 
+describe('a fault for one version', () => {
+  it('takes the version rule of core/version.ts', () => {
+    expect(problems((d) => setAt(d, 'regions[0].target.faults', [{ kind: 'unhealthy', version: '../x' }]))).toEqual([
+      { path: 'regions[0].target.faults[0].version', message: expect.stringMatching(/is not a version \(1-64/) },
+    ]);
+    expect(problems((d) => setAt(d, 'regions[0].target.faults', [{ kind: 'unhealthy', version: '1.1.0' }]))).toEqual(
+      [],
+    );
+  });
+});
+
 describe('environment variable names', () => {
   it.each(['A=B', '', '1ABC', 'A B', 'A-B'])('refuses %j', (name) => {
     const found = problems((d) => setAt(d, 'regions[0].target.env', { [name]: 'x', GOOD_NAME: 'y' }));
