@@ -2,11 +2,12 @@
  * What every command starts from: its options (global and its own, merged), the config file and
  * its loading, the state dir, which backend, who steers, and the live progress sink.
  */
+import { type Stats, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { ConfigResult } from '../config/load.ts';
 import type { FlotillaConfig } from '../config/types.ts';
-import { namedError } from '../core/errors.ts';
+import { namedError, REFUSALS, refused } from '../core/errors.ts';
 import { plainLine } from '../core/event-line.ts';
 import type { EventSink } from '../ports/events.ts';
 import { UsageError } from './exit-codes.ts';
@@ -48,7 +49,10 @@ export interface Context {
   backend(): BackendName;
   /** The config, or every problem in it (validate shows them its own way). */
   readConfig(): Promise<ConfigResult>;
-  /** The config; throws InvalidConfig (exit 2, nothing deployed) listing every problem. */
+  /**
+   * The config; throws InvalidConfig (exit 2, nothing deployed) listing every problem, a region
+   * the chosen backend cannot run included.
+   */
   loadConfig(): Promise<FlotillaConfig>;
   /** --attempt (aws): a whole number >= 1, default 1. */
   attempt(): number;
@@ -63,25 +67,28 @@ export function contextOf(options: CliOptions): Context {
   const configPath = () => resolve(options.config ?? process.env.FLOTILLA_CONFIG ?? 'flotilla.yml');
   // Loaded on demand: the schema (zod) is most of a command's start-up, and --help needs none of it.
   const readConfig = async () => (await import('../config/load.ts')).loadConfigFile(configPath());
+  const backend = (): BackendName => {
+    const name = options.backend ?? process.env.FLOTILLA_BACKEND ?? 'local';
+    if (name !== 'local' && name !== 'aws') throw new UsageError(`--backend must be local or aws (got "${name}")`);
+    return name;
+  };
   return {
     options,
     json,
     wait: options.wait !== false,
     configPath,
-    stateDir: () => resolve(options.stateDir ?? process.env.FLOTILLA_STATE_DIR ?? '.flotilla'),
-    backend() {
-      const name = options.backend ?? process.env.FLOTILLA_BACKEND ?? 'local';
-      if (name !== 'local' && name !== 'aws') throw new UsageError(`--backend must be local or aws (got "${name}")`);
-      return name;
-    },
+    stateDir: () => checkedStateDir(options),
+    backend,
     readConfig,
     async loadConfig() {
       const result = await readConfig();
-      if (result.ok) return result.config;
+      const { backendProblems } = await import('../config/policy.ts');
+      const problems = result.ok ? backendProblems(result.config, backend()) : result.problems;
+      if (result.ok && problems.length === 0) return result.config;
       const { formatProblems } = await import('../config/load.ts');
       throw namedError(
         'InvalidConfig',
-        `${configPath()}: ${plural(result.problems.length, 'problem')}; nothing was deployed\n${formatProblems(result.problems)}`,
+        `${configPath()}: ${plural(problems.length, 'problem')}; nothing was deployed\n${formatProblems(problems)}`,
       );
     },
     attempt() {
@@ -98,6 +105,36 @@ export function contextOf(options: CliOptions): Context {
     },
     progress: () => progressSink(json),
   };
+}
+
+/**
+ * The state dir: a directory, or nothing yet (it is made when first needed). A file there, or a
+ * file on the way to it, is refused at once (InvalidInput, exit 2), not a stack trace later.
+ */
+function checkedStateDir(options: CliOptions): string {
+  const from =
+    options.stateDir !== undefined ? '--state-dir' : process.env.FLOTILLA_STATE_DIR ? 'FLOTILLA_STATE_DIR' : undefined;
+  const dir = resolve(options.stateDir ?? process.env.FLOTILLA_STATE_DIR ?? '.flotilla');
+  const named = from === undefined ? `the state dir ${dir}` : `${from} ${dir}`;
+  // The nearest part of the path that exists must be a directory: the dir itself, or where it will be made.
+  for (let path = dir; ; path = dirname(path)) {
+    let found: Stats | undefined;
+    try {
+      found = statSync(path, { throwIfNoEntry: false });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EACCES') throw refused(REFUSALS.InvalidInput, `${named} cannot be reached (permission denied)`);
+      throw error;
+    }
+    if (found?.isDirectory()) return dir;
+    if (found) {
+      throw refused(
+        REFUSALS.InvalidInput,
+        path === dir ? `${named} is a file, not a directory` : `${named} is not a directory: ${path} is a file`,
+      );
+    }
+    if (dirname(path) === path) return dir;
+  }
 }
 
 function progressSink(json: boolean): ProgressSink {

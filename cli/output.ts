@@ -1,14 +1,17 @@
 /** What the commands print: plain lines, JSON, audit lines, outcomes and release summaries. */
 import type { Intent } from '../core/control.ts';
+import { printable, printableJson } from '../core/printable.ts';
 import type { ReleaseOutcome } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
 
+/** Everything the CLI prints goes through here: control characters and escape sequences are shown escaped (core/printable.ts). */
 export const print = (text: string): void => {
-  process.stdout.write(`${text}\n`);
+  process.stdout.write(`${printable(text)}\n`);
 };
-export const printJson = (value: unknown): void => print(JSON.stringify(value, null, 2));
+/** JSON, the same value, with no raw control character in it. */
+export const printJson = (value: unknown): void => print(printableJson(JSON.stringify(value, null, 2)));
 export const warn = (text: string): void => {
-  process.stderr.write(`${text}\n`);
+  process.stderr.write(`${printable(text)}\n`);
 };
 
 /** `1 region`, `6 regions`. */

@@ -3,6 +3,8 @@
  * region's state (labels and colours from core/region-display.ts, as Slack shows them). Elsewhere
  * (CI logs, pipes) the CLI prints one plain line per event (core/event-line.ts).
  */
+
+import { printableLine } from '../core/printable.ts';
 import {
   displayOfProgress,
   displayOfVerdict,
@@ -84,14 +86,18 @@ export class TerminalProgress {
 
   private draw(): void {
     const width = Math.max(40, (this.out.columns ?? 120) - 1);
-    const clip = (text: string) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
+    // Names, messages and reasons come from outside: escaped before any colour of ours is added.
+    const clip = (raw: string) => {
+      const text = printableLine(raw);
+      return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+    };
     const lines = [clip(this.header)];
     this.waves.forEach((wave, i) => {
-      let visible = `  wave ${i + 1} ${wave.name.padEnd(10)}`;
+      let visible = `  wave ${i + 1} ${printableLine(wave.name).padEnd(10)}`;
       let line = visible;
       for (const region of wave.regions) {
         const cell = this.state.get(region) ?? { state: 'waiting' };
-        const text = `${region} ${regionLabel(cell.state, cell.version)}`;
+        const text = printableLine(`${region} ${regionLabel(cell.state, cell.version)}`);
         if (visible.length + text.length + 3 > width) {
           line += ' …';
           break;

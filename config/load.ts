@@ -4,6 +4,10 @@
  * Problem paths look like `waves[1].regions[0]`, `regions[0].target.port`, `gate.maxErrorRate`; an unknown key
  * is reported at its own path (`gate.probez: unknown key (did you mean "probes"?)`); `(root)` is the whole
  * document, `(yaml)` a YAML syntax error and `(file)` a file that cannot be read.
+ *
+ * YAML tags: only the plain data tags (`!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!map`, `!!seq`,
+ * and merge keys) are accepted; any other (`!!python/object`, `!!binary`, `!!set`, `!foo`) is an error at
+ * the path of the tagged value, never silently read as a plain string or mapping.
  */
 import { readFile } from 'node:fs/promises';
 import {
@@ -11,13 +15,15 @@ import {
   isAlias,
   isMap,
   isNode,
+  isPair,
   isScalar,
   isSeq,
   LineCounter,
   parseDocument,
+  visit,
   type YAMLError,
 } from 'yaml';
-import { type PathSegment, parsePath } from './policy.ts';
+import { formatPath, type PathSegment, parsePath } from './policy.ts';
 import type { ConfigProblem } from './types.ts';
 import { type ConfigResult, validateConfig } from './validate.ts';
 
@@ -44,9 +50,11 @@ export function parseConfig(text: string, source?: string): ConfigResult {
     const where = source === undefined ? '' : `${source}: `;
     return { ok: false, problems: [{ path: '(yaml)', message: `${where}${errorMessage(error)}` }] };
   }
+  const tags = tagProblems(doc, lineCounter);
   const result = validateConfig(data);
-  if (result.ok) return result;
-  const positioned = result.problems.map((problem, index) => ({
+  if (result.ok && tags.length === 0) return result;
+  const problems = [...tags, ...(result.ok ? [] : result.problems)];
+  const positioned = problems.map((problem, index) => ({
     problem,
     index,
     offset: offsetOf(doc, parsePath(problem.path)),
@@ -70,6 +78,34 @@ export async function loadConfigFile(path: string): Promise<ConfigResult> {
 
 // ---------------------------------------------------------------------------------------------------------------
 // YAML
+
+const DATA_TAGS = new Set(
+  ['str', 'int', 'float', 'bool', 'null', 'map', 'seq', 'merge'].map((t) => `tag:yaml.org,2002:${t}`),
+);
+
+/** Every explicit tag that is not a plain data tag, at the path of the value it tags (a tagged key: its pair). */
+function tagProblems(doc: Document, lineCounter: LineCounter): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  visit(doc, {
+    Node(key, node, ancestors) {
+      if (!('tag' in node) || node.tag === undefined || DATA_TAGS.has(node.tag)) return;
+      const segments: PathSegment[] = [];
+      ancestors.forEach((ancestor, index) => {
+        const child = ancestors[index + 1] ?? node;
+        if (isPair(ancestor)) segments.push(isScalar(ancestor.key) ? String(ancestor.key.value) : String(ancestor.key));
+        else if (isSeq(ancestor)) segments.push(ancestor.items.indexOf(child as never));
+      });
+      const { line, col } = lineCounter.linePos(node.range?.[0] ?? 0);
+      const tag = node.tag.startsWith('tag:yaml.org,2002:') ? `!!${node.tag.slice(18)}` : node.tag;
+      const what = key === 'key' ? 'a key' : 'a value';
+      problems.push({
+        path: formatPath(segments),
+        message: `unsupported YAML tag ${tag} on ${what} (line ${line}, column ${col}); only plain data is allowed: strings, numbers, true/false, null, lists and mappings`,
+      });
+    },
+  });
+  return problems;
+}
 
 function yamlProblem(error: YAMLError, lineCounter: LineCounter, source: string | undefined): ConfigProblem {
   const { line, col } = lineCounter.linePos(error.pos[0]);

@@ -357,3 +357,22 @@ export function comparePaths(a: string, b: string): number {
 function compareProblems(a: ConfigProblem, b: ConfigProblem): number {
   return comparePaths(a.path, b.path);
 }
+
+/**
+ * The regions the chosen backend cannot run, each at its `target.kind`: the local backend runs
+ * `local-process` regions only, so a `codedeploy` region needs `--backend aws`. Checked before
+ * anything deploys (a local release would otherwise deploy the canary, then fail the next wave).
+ */
+export function backendProblems(config: FlotillaConfig, backend: 'local' | 'aws'): ConfigProblem[] {
+  if (backend !== 'local') return [];
+  return config.regions.flatMap((region, index) =>
+    region.target.kind === 'local-process'
+      ? []
+      : [
+          {
+            path: `regions[${index}].target.kind`,
+            message: `region "${region.name}" is deployed by ${region.target.kind}, which the local backend cannot run: use --backend aws (or FLOTILLA_BACKEND=aws)`,
+          },
+        ],
+  );
+}

@@ -10,6 +10,7 @@
 import * as z from 'zod';
 import { passEnvProblem } from '../core/service-env.ts';
 import { ANYONE, SLACK_VERBS } from '../core/slack-authz.ts';
+import { versionProblem } from '../core/version.ts';
 import type {
   AwsBackendSettings,
   CodeDeployTarget,
@@ -42,8 +43,29 @@ const int = (min: number, max?: number) => {
   return max === undefined ? atLeast : atLeast.max(max);
 };
 
-/** Whole seconds (Step Functions Wait states take whole seconds). */
-const seconds = (min: number) => int(min);
+/**
+ * The largest value each duration and timer takes. A bake longer than a week is a release nobody
+ * watches; one-hour intervals, poll times and readiness timeouts are far past any real deploy; and
+ * Node's timers take at most 2^31-1 ms (a longer one fires at once), so every `*Ms` is below that.
+ */
+export const LIMITS = {
+  bakeSeconds: 7 * 24 * 3600,
+  intervalSeconds: 3600,
+  readinessTimeoutSeconds: 3600,
+  pollSeconds: 3600,
+  timerMs: 2 ** 31 - 1,
+  probes: 1000,
+  minSamples: 1_000_000,
+} as const;
+
+/** Whole seconds (Step Functions Wait states take whole seconds), at most `max`. */
+const seconds = (min: number, max: number) => int(min, max);
+
+/** Milliseconds a Node timer can wait. */
+const ms = (min: number) => int(min, LIMITS.timerMs);
+
+/** A POSIX environment variable name: `A=B` or an empty name cannot be passed to a process. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const serviceNameSchema = z
   .string()
@@ -72,8 +94,15 @@ export const faultSchema = z
       .enum(['deploy', 'rollback', 'start', 'always'])
       .default('always')
       .describe('When the fault applies: a deploy, a rollback, starting the current version, or always.'),
-    version: z.string().min(1).optional().describe('Only for this version, when set. Quote it: "1.0".'),
-    ms: int(0).default(0).describe('slow-start: extra start delay; crash-after-start: time after readiness.'),
+    version: z
+      .string()
+      .superRefine((value, ctx) => {
+        const problem = versionProblem(value);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .describe('Only for this version, when set (the version rule of core/version.ts). Quote it: "1.0".'),
+    ms: ms(0).default(0).describe('slow-start: extra start delay; crash-after-start: time after readiness.'),
   })
   .describe('A fault to inject (tests and demos).');
 
@@ -85,7 +114,18 @@ export const localTargetSchema = z
       .array(z.string().min(1))
       .min(1)
       .describe('argv run in the staged release directory, e.g. [node, server.js].'),
-    env: z.record(z.string(), z.string()).default({}).describe('Extra environment variables for the process.'),
+    env: z
+      .record(
+        z.string().regex(ENV_NAME_PATTERN, {
+          error: (issue) =>
+            `an environment variable name must match ${ENV_NAME_PATTERN.source} (got ${describeValue(issue.input)})`,
+        }),
+        z.string().refine((value) => !value.includes('\0'), { error: 'must not contain a NUL character' }),
+      )
+      .default({})
+      .describe(
+        'Extra environment variables for the process (names: letters, digits and _, not starting with a digit).',
+      ),
     passEnv: z
       .array(
         z.string().superRefine((name, ctx) => {
@@ -138,6 +178,8 @@ const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, {
   error: (issue) => `must be HH:MM, 00:00 to 23:59 (got ${describeValue(issue.input)})`,
 });
 
+const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
 export const windowSchema = z
   .strictObject({
     days: z
@@ -145,7 +187,11 @@ export const windowSchema = z
       .min(1)
       .describe('Days the window is open.'),
     start: hhmm.describe('Opening time, HH:MM, in the region’s time zone.'),
-    end: hhmm.describe('Closing time, HH:MM (exclusive).'),
+    end: hhmm.describe('Closing time, HH:MM (exclusive): after start, or with overnight: true, before it.'),
+    overnight: z
+      .boolean()
+      .optional()
+      .describe('The window closes at end on the next day (start 22:00, end 06:00): opens on each of days at start.'),
     timeZone: z
       .string()
       .refine(
@@ -161,6 +207,26 @@ export const windowSchema = z
       )
       .describe('IANA time zone, e.g. Europe/Dublin.'),
   })
+  .superRefine((window, ctx) => {
+    // A window whose end is not after its start would never open (or stay open for good): it is an
+    // overnight window, and says so, or it is a mistake.
+    const start = minutesOf(window.start);
+    const end = minutesOf(window.end);
+    if (window.overnight === true) {
+      if (end >= start)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['end'],
+          message: `an overnight window ends the next day, so end must be before start ${window.start} (got "${window.end}"); a window within one day has no overnight: true`,
+        });
+    } else if (end <= start) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['end'],
+        message: `must be after start ${window.start} (got "${window.end}"); a window that runs past midnight is written with overnight: true (it closes at end on the next day)`,
+      });
+    }
+  })
   .describe('When the region may be deployed to, in its local time.');
 
 export const regionSchema = z.strictObject({
@@ -172,7 +238,9 @@ export const regionSchema = z.strictObject({
 export const waveInputSchema = z.strictObject({
   name: z.string().min(1).max(64).optional().describe('Wave name; defaults to wave-<n> (1-based).'),
   regions: z.array(z.string()).describe('Names of the regions deployed in this wave.'),
-  bakeSeconds: seconds(0).optional().describe('Bake time after the wave is deployed; defaults to gate.bakeSeconds.'),
+  bakeSeconds: seconds(0, LIMITS.bakeSeconds)
+    .optional()
+    .describe('Bake time after the wave is deployed; defaults to gate.bakeSeconds.'),
   approval: z.boolean().default(false).describe('Wait for a release manager to promote before deploying this wave.'),
 });
 
@@ -183,15 +251,15 @@ export const gateSchema = z
       .regex(/^\//, { error: (issue) => `must start with "/" (got ${describeValue(issue.input)})` })
       .default('/health')
       .describe('Path probed on each region.'),
-    probes: int(1).default(5).describe('Probes per region per check.'),
-    intervalSeconds: seconds(1).default(2).describe('Seconds between checks while baking.'),
+    probes: int(1, LIMITS.probes).default(5).describe('Probes per region per check.'),
+    intervalSeconds: seconds(1, LIMITS.intervalSeconds).default(2).describe('Seconds between checks while baking.'),
     maxErrorRate: z.number().min(0).max(1).default(0.05).describe('Error rate above which the gate fails (0..1).'),
-    minSamples: int(1)
+    minSamples: int(1, LIMITS.minSamples)
       .default(10)
       .describe('Fewer samples per region than this at the end of the bake is Inconclusive.'),
-    probeTimeoutMs: int(1).default(1000).describe('Timeout of one probe.'),
-    probeSpacingMs: int(0).default(50).describe('Gap between two probes of one check.'),
-    bakeSeconds: seconds(0).default(10).describe('Default bake time of a wave.'),
+    probeTimeoutMs: ms(1).default(1000).describe('Timeout of one probe.'),
+    probeSpacingMs: ms(0).default(50).describe('Gap between two probes of one check.'),
+    bakeSeconds: seconds(0, LIMITS.bakeSeconds).default(10).describe('Default bake time of a wave.'),
     onInconclusive: z
       .enum(['rollback', 'pause'])
       .default('rollback')
@@ -201,9 +269,11 @@ export const gateSchema = z
 
 export const deploySchema = z
   .strictObject({
-    readinessTimeoutSeconds: seconds(1).default(20).describe('How long a process may take to answer after a restart.'),
-    pollSeconds: seconds(1).default(1).describe('First poll interval while a deployment runs.'),
-    maxPollSeconds: seconds(1).default(30).describe('The poll interval doubles up to this.'),
+    readinessTimeoutSeconds: seconds(1, LIMITS.readinessTimeoutSeconds)
+      .default(20)
+      .describe('How long a process may take to answer after a restart.'),
+    pollSeconds: seconds(1, LIMITS.pollSeconds).default(1).describe('First poll interval while a deployment runs.'),
+    maxPollSeconds: seconds(1, LIMITS.pollSeconds).default(30).describe('The poll interval doubles up to this.'),
   })
   .describe('Deployment settings.');
 

@@ -124,6 +124,11 @@ function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
       const hint = typeof value === 'string' ? didYouMean(closestWords(value, strings)) : '';
       return `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')} (got ${describeValue(value)})${hint}`;
     }
+    case 'invalid_key': {
+      // A record key its schema refuses (an env name): that schema's own message.
+      const inner = (issue as { issues?: { message?: string }[] }).issues?.[0]?.message;
+      return inner ?? `is not a valid key (got ${describeValue(input)})`;
+    }
     case 'invalid_format':
       return issue.format === 'regex' && issue.pattern !== undefined ? `must match ${issue.pattern} ${got}` : undefined;
     default:

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { VERBS, type Verb } from '../core/verbs.ts';
+import { versionProblem } from '../core/version.ts';
 import { badRequest } from './http.ts';
 
 /** The verbs POST /v1/intents takes: every verb but `rollback`, which has its own route (it starts a release). */
@@ -39,7 +40,14 @@ const intentBody = z
   }));
 
 /** POST /v1/releases. */
-const startBody = z.strictObject({ artifact: z.string().min(1), version: z.string().min(1) });
+const startBody = z.strictObject({
+  artifact: z.string().min(1),
+  // The one version rule (core/version.ts), with its own message.
+  version: z.string().superRefine((value, ctx) => {
+    const problem = versionProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+});
 
 /** POST /v1/rollbacks. */
 const rollbackBody = z.strictObject({ releaseId: z.string(), actor: z.string(), reason: z.string() });

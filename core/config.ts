@@ -61,8 +61,10 @@ export interface DeployWindow {
   days: ('Mon' | 'Tue' | 'Wed' | 'Thu' | 'Fri' | 'Sat' | 'Sun')[];
   /** 'HH:MM', inclusive. */
   start: string;
-  /** 'HH:MM', exclusive. */
+  /** 'HH:MM', exclusive; after `start`, or (overnight) before it, on the next day. */
   end: string;
+  /** The window opens on each of `days` at `start` and closes at `end` the next day (e.g. 22:00–06:00). */
+  overnight?: boolean;
   /** IANA time zone of the region, e.g. Europe/Dublin. */
   timeZone: string;
 }

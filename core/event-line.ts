@@ -1,11 +1,17 @@
 /**
  * One release event as one plain line of text: `10:00:00 wave 2 (eu) gate (3 regions): FAILED: …`.
  * The one formatter every plain rendering uses: the CLI's progress outside a terminal, the Slack
- * notifier's terminal fallback, log lines. Pure string formatting, no colour, no line break.
+ * notifier's terminal fallback, log lines. Pure string formatting, no colour, no line break: a
+ * control character in a name, a reason or a message is shown escaped (core/printable.ts).
  */
 import type { Stamped } from './events.ts';
+import { printableLine } from './printable.ts';
 
 export function plainLine(event: Stamped): string {
+  return printableLine(line(event));
+}
+
+function line(event: Stamped): string {
   const time = event.at.slice(11, 19);
   switch (event.kind) {
     case 'release-started':

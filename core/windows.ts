@@ -35,11 +35,25 @@ export function localTime(now: number, timeZone: string): { day: string; minutes
 
 const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
+const WEEK = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const dayBefore = (day: string) => WEEK[(WEEK.indexOf(day) + 6) % 7] as string;
+
+/**
+ * Whether the window is open at `now`, in the region's wall-clock time. A day window is open on
+ * each of its days from `start` (inclusive) to `end` (exclusive); an overnight window opens on
+ * each of its days at `start` and stays open until `end` on the next day (Fri 22:00 to Sat 06:00
+ * for `days: [Fri]`). Wall-clock times, so a daylight-saving change makes that night an hour
+ * shorter or longer, never moves its ends.
+ */
 export function windowOpen(window: DeployWindow, now: number): boolean {
   const { day, minutes } = localTime(now, window.timeZone);
-  return (
-    (window.days as string[]).includes(day) && minutes >= minutesOf(window.start) && minutes < minutesOf(window.end)
-  );
+  const days = window.days as string[];
+  const start = minutesOf(window.start);
+  const end = minutesOf(window.end);
+  if (window.overnight === true) {
+    return (days.includes(day) && minutes >= start) || (days.includes(dayBefore(day)) && minutes < end);
+  }
+  return days.includes(day) && minutes >= start && minutes < end;
 }
 
 /**
@@ -57,5 +71,6 @@ export function secondsUntilOpen(window: DeployWindow, now: number): number | nu
 
 /** "Mon–Thu 09:00–16:00 Europe/Dublin", for messages. */
 export function describeWindow(window: DeployWindow): string {
-  return `${window.days.join(',')} ${window.start}–${window.end} ${window.timeZone}`;
+  const overnight = window.overnight === true ? ' (overnight)' : '';
+  return `${window.days.join(',')} ${window.start}–${window.end}${overnight} ${window.timeZone}`;
 }

@@ -8,6 +8,7 @@ import { formatProblems, validateConfig } from '../config/validate.ts';
 import { initialRecord, planRelease } from '../core/plan.ts';
 import { planRollbackOf } from '../core/rollback.ts';
 import type { ReleasePlan, Revision, StartReleaseInput } from '../core/types.ts';
+import { checkVersion } from '../core/version.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda, requireEnv } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
@@ -25,13 +26,15 @@ export interface PlannedRelease {
 export const createPlanRelease =
   (deps: Pick<Deps, 'ledger' | 'events' | 'now' | 'regionStateMachineArn'>) =>
   async (input: StartReleaseInput): Promise<PlannedRelease> => {
+    // Anything may start the state machine: the version is checked before the lock, like the config.
+    const version = checkVersion(input.version);
     const parsed = validateConfig(input.config);
     if (!parsed.ok) throw namedError('InvalidConfig', formatProblems(parsed.problems));
     const config = parsed.config;
     const plan = planRelease({
       config,
       releaseId: input.releaseId,
-      version: input.version,
+      version,
       artifact: input.artifact,
       regionStateMachineArn: deps.regionStateMachineArn,
       owner: input.owner,

@@ -9,6 +9,7 @@
 import type { FlotillaConfig } from '../core/config.ts';
 import { namedError } from '../core/errors.ts';
 import { branchOfRef, orderPush, type PushDecision, releaseIdForCommit, versionForCommit } from '../core/github.ts';
+import { checkVersion } from '../core/version.ts';
 import type { BranchHeads } from '../ports/ledger.ts';
 
 /** What the release starter is asked for: one commit's release. */
@@ -58,7 +59,8 @@ export async function startFromPush(push: VerifiedPush, deps: StartFromPushDeps)
     ({ service } = await deps.config());
     request = {
       releaseId: releaseIdForCommit(service, push.commit),
-      version: versionForCommit(push.commit),
+      // A short sha always passes the version rule; checked anyway, so no other form slips in.
+      version: checkVersion(versionForCommit(push.commit)),
       commit: push.commit,
       artifact: deps.artifactFor(push.commit),
     };

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { checkVersion } from '../../core/version.ts';
 import type { Context } from '../context.ts';
 import { releaseExit, UsageError } from '../exit-codes.ts';
 import { COMMON, handle, subcommand } from '../options.ts';
@@ -36,9 +37,10 @@ otherwise it runs here, serving the control API meanwhile so another terminal ca
 
 /** What `release` ships: a build directory locally; an S3 bundle or an AppSpec file on AWS. */
 async function releaseArtifact(ctx: Context, build: string): Promise<{ artifact: string; version: string }> {
-  const wanted = ctx.options.version;
+  // Checked here, before the config is read or a lock taken: a bad version deploys nothing (exit 2).
+  const wanted = ctx.options.version === undefined ? undefined : checkVersion(ctx.options.version, '--version');
   if (ctx.backend() === 'aws') {
-    if (!wanted) throw new UsageError('--backend aws needs --version');
+    if (wanted === undefined) throw new UsageError('--backend aws needs --version');
     if (build.startsWith('s3://')) return { artifact: build, version: wanted };
     const file = resolve(build);
     if (!(await stat(file).catch(() => undefined))?.isFile()) {
@@ -57,6 +59,6 @@ async function buildVersion(dir: string): Promise<string> {
   const pkg = resolve(dir, 'package.json');
   if (!existsSync(pkg)) throw new UsageError(`${dir} has no package.json: pass --version`);
   const { version } = JSON.parse(await readFile(pkg, 'utf8')) as { version?: unknown };
-  if (typeof version !== 'string' || version === '') throw new UsageError(`${pkg} has no version: pass --version`);
-  return version;
+  if (version === undefined || version === '') throw new UsageError(`${pkg} has no version: pass --version`);
+  return checkVersion(version, `${pkg}: version`);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeployWindow } from '../../core/config.ts';
-import { localTime, secondsUntilOpen, windowOpen } from '../../core/windows.ts';
+import { describeWindow, localTime, secondsUntilOpen, windowOpen } from '../../core/windows.ts';
 
 const at = (iso: string) => Date.parse(iso);
 const HOUR = 3600;
@@ -250,5 +250,52 @@ describe('secondsUntilOpen across daylight-saving changes', () => {
     ['a window with no minutes never opens', win('Europe/Dublin', '09:00', '09:00'), '2026-03-29T08:00:00Z', null],
   ])('%s', (_name, window, iso, seconds) => {
     expect(secondsUntilOpen(window, at(iso))).toBe(seconds);
+  });
+});
+
+describe('overnight windows', () => {
+  // Opens on each of its days at start, closes at end on the next day, in wall-clock time.
+  const night = (days: DeployWindow['days'], start = '22:00', end = '06:00', timeZone = 'Europe/Dublin') => ({
+    ...win(timeZone, start, end, days),
+    overnight: true,
+  });
+  it.each<[string, DeployWindow, string, boolean]>([
+    ['Sat 21:59 GMT, before it opens', night(['Sat']), '2026-03-28T21:59:00Z', false],
+    ['Sat 22:00 GMT, as it opens', night(['Sat']), '2026-03-28T22:00:00Z', true],
+    ['Sun 05:59 IST, past the spring change', night(['Sat']), '2026-03-29T04:59:00Z', true],
+    ['Sun 06:00 IST, as it closes (a 7-hour night)', night(['Sat']), '2026-03-29T05:00:00Z', false],
+    ['Sat 03:00: the night from Friday, which is not a day of it', night(['Sat']), '2026-03-28T03:00:00Z', false],
+    ['Sun 23:00 IST: Sunday is not a day of it', night(['Sat']), '2026-03-29T22:00:00Z', false],
+    ['Sat 22:00 IST, the fall change ahead', night(['Sat']), '2026-10-24T21:00:00Z', true],
+    ['Sat 21:59 IST', night(['Sat']), '2026-10-24T20:59:00Z', false],
+    ['Sun 05:59 GMT, past the fall change', night(['Sat']), '2026-10-25T05:59:00Z', true],
+    ['Sun 06:00 GMT, as it closes (a 9-hour night)', night(['Sat']), '2026-10-25T06:00:00Z', false],
+    ['Sunday night runs into Monday', night(['Sun']), '2026-03-30T04:00:00Z', true],
+    ['to midnight: Sat 23:59 open', night(['Sat'], '22:00', '00:00'), '2026-03-28T23:59:00Z', true],
+    ['to midnight: Sun 00:00 closed', night(['Sat'], '22:00', '00:00'), '2026-03-29T00:00:00Z', false],
+    // New York: the skipped hour 02:00–03:00 EDT inside the night.
+    ['NY Sat night, Sun 03:30 EDT', night(['Sat'], '23:00', '04:00', 'America/New_York'), '2026-03-08T07:30:00Z', true],
+    [
+      'NY Sat night, Sun 04:00 EDT',
+      night(['Sat'], '23:00', '04:00', 'America/New_York'),
+      '2026-03-08T08:00:00Z',
+      false,
+    ],
+  ])('%s', (_name, window, iso, open) => {
+    expect(windowOpen(window, at(iso))).toBe(open);
+  });
+
+  it.each<[string, DeployWindow, string, number]>([
+    ['Sat noon GMT to Sat 22:00 GMT', night(['Sat']), '2026-03-28T12:00:00Z', 10 * HOUR],
+    // Closed at Sun 06:00 IST; opens again Sat 4 Apr 22:00 IST = 21:00 UTC.
+    ['from its close to the next Saturday night', night(['Sat']), '2026-03-29T05:00:00Z', 6 * 24 * HOUR + 16 * HOUR],
+    ['open now', night(['Sat']), '2026-03-29T01:30:00Z', 0],
+  ])('secondsUntilOpen: %s', (_name, window, iso, seconds) => {
+    expect(secondsUntilOpen(window, at(iso))).toBe(seconds);
+  });
+
+  it('says it is overnight in messages', () => {
+    expect(describeWindow(night(['Fri']))).toBe('Fri 22:00–06:00 (overnight) Europe/Dublin');
+    expect(describeWindow(win('Europe/Dublin', '09:00', '16:00', ['Mon']))).toBe('Mon 09:00–16:00 Europe/Dublin');
   });
 });
