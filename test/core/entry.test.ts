@@ -3,22 +3,11 @@ import { controlState, type Intent } from '../../core/control.ts';
 import { type EntryContext, entryDecision, healthAtEntry } from '../../core/entry.ts';
 import { emptyCounts } from '../../core/gate.ts';
 import type { SampleCounts } from '../../core/types.ts';
-import type { Verb } from '../../core/verbs.ts';
-import { gate } from '../helpers/fixtures.ts';
+import { gate, intentOf } from '../helpers/fixtures.ts';
 
 const counts = (ok: number, errors: number, missing = 0): SampleCounts => ({ ok, errors, missing });
 
-let n = 0;
-const intent = (verb: Verb, extra: Partial<Intent> = {}): Intent => ({
-  service: 'shop',
-  releaseId: verb === 'freeze' || verb === 'unfreeze' ? null : 'shop-2',
-  verb,
-  actor: 'ops@test',
-  reason: `because ${verb}`,
-  at: `2026-01-01T00:00:${String(n).padStart(2, '0')}.000Z`,
-  id: `id-${n++}`,
-  ...extra,
-});
+const intent = intentOf;
 
 function ctx(over: {
   wave?: number;

@@ -3,23 +3,14 @@
  * which regions go back to what (planRollbackOf). Table tests over plain data.
  */
 import { describe, expect, it } from 'vitest';
-import { controlState, type Intent } from '../../core/control.ts';
+import { controlState } from '../../core/control.ts';
 import type { ReleaseRecord, Revision } from '../../core/model.ts';
 import { afterCheck, planRollbackOf, rollbackCause } from '../../core/rollback.ts';
 import type { GateEvaluation } from '../../core/types.ts';
 import type { Verb } from '../../core/verbs.ts';
-import { recordWith } from '../helpers/fixtures.ts';
+import { intentOf, recordWith } from '../helpers/fixtures.ts';
 
-let n = 0;
-const intent = (verb: Verb): Intent => ({
-  service: 'shop',
-  releaseId: 'shop-2.0.0',
-  verb,
-  actor: 'ops@test',
-  reason: `because ${verb}`,
-  at: '2026-01-01T00:00:00.000Z',
-  id: `id-${n++}`,
-});
+const intent = intentOf;
 
 describe('afterCheck', () => {
   const baking: GateEvaluation = { kind: 'Baking', remainingMs: 1000 };
@@ -78,7 +69,7 @@ describe('afterCheck', () => {
   ];
   for (const row of rows) {
     it(row.name, () => {
-      const intents = (row.verbs ?? []).map(intent);
+      const intents = (row.verbs ?? []).map((verb) => intent(verb));
       const next = afterCheck({
         evaluation: row.evaluation,
         onInconclusive: row.on ?? 'rollback',

@@ -7,19 +7,9 @@ import type { Intent } from '../../core/control.ts';
 import type { ReleaseHold, ReleaseRecord, ReleaseStatus } from '../../core/model.ts';
 import { checkVerb, type VerbVerdict } from '../../core/steering.ts';
 import type { Verb } from '../../core/verbs.ts';
-import { recordWith } from '../helpers/fixtures.ts';
+import { intentOf, recordWith } from '../helpers/fixtures.ts';
 
-let n = 0;
-const intent = (verb: Verb, extra: Partial<Intent> = {}): Intent => ({
-  service: 'shop',
-  releaseId: verb === 'freeze' || verb === 'unfreeze' ? null : 'shop-2.0.0',
-  verb,
-  actor: 'ops@test',
-  reason: `because ${verb}`,
-  at: `2026-01-01T00:00:${String(n % 60).padStart(2, '0')}.000Z`,
-  id: `id-${n++}`,
-  ...extra,
-});
+const intent = intentOf;
 
 const hold = (wave: number, ...kinds: ReleaseHold['reasons'][number]['kind'][]): ReleaseHold => ({
   wave,

@@ -1,5 +1,8 @@
 /** Builders for in-memory configs and records: core tests need no files and no mocks. */
+
 import type { FlotillaConfig, GateSettings, LocalTarget, RegionTarget } from '../../config/types.ts';
+import type { Intent } from '../../core/control.ts';
+import type { Verb } from '../../core/verbs.ts';
 import type { BranchHead, BranchHeads, ReleaseRecord } from '../../ports/ledger.ts';
 
 export const gate = (over: Partial<GateSettings> = {}): GateSettings => ({
@@ -81,5 +84,21 @@ export function memoryBranchHeads(): BranchHeads & { heads: Map<string, BranchHe
       heads.set(key(service, head.branch), head);
       return true;
     },
+  };
+}
+
+let intentCount = 0;
+/** One recorded intent of shop-2.0.0 (service-wide for freeze/unfreeze), by ops@test, each with its own id and time. */
+export function intentOf(verb: Verb, extra: Partial<Intent> = {}): Intent {
+  const n = intentCount++;
+  return {
+    service: 'shop',
+    releaseId: verb === 'freeze' || verb === 'unfreeze' ? null : 'shop-2.0.0',
+    verb,
+    actor: 'ops@test',
+    reason: `because ${verb}`,
+    at: new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString(),
+    id: `id-${String(n).padStart(6, '0')}`,
+    ...extra,
   };
 }
