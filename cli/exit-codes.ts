@@ -44,6 +44,8 @@ export const EXIT_CODES: Readonly<Record<string, ExitCode>> = {
   // an unusable control token.
   WakeFailed: EXIT.failed,
   RollbackNotStarted: EXIT.failed,
+  // The ledger's files are damaged: the message names the directory and what to do.
+  LedgerDamaged: EXIT.failed,
   InsecureToken: EXIT.failed,
 };
 

@@ -18,7 +18,7 @@
  * LevelDB comes from dynalite's own dependency (`level`, resolved from dynalite's location), so it is
  * exactly the copy dynalite uses and no extra dependency.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -27,6 +27,36 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** The state dir is in use by another flotilla process (or another embedded server in this one). */
 export const StateDirLocked = 'StateDirLocked';
+
+/** The ledger's files are damaged or partly missing: refused, never replaced by an empty ledger. */
+export const LedgerDamaged = 'LedgerDamaged';
+
+const damaged = (dir: string, what: string, cause?: unknown): Error => {
+  const error = new Error(
+    `the ledger at ${dir} is damaged: ${what}. Flotilla will not open an empty ledger in its place ` +
+      '(that would forget every release, freeze and lock). Restore that directory from a backup, or ' +
+      'move it aside to start a new ledger: each region still knows what it runs.',
+    cause === undefined ? undefined : { cause },
+  );
+  error.name = LedgerDamaged;
+  return error;
+};
+
+/**
+ * Refuses a LevelDB directory that holds data but cannot be opened as it was: LevelDB would
+ * otherwise start afresh without its CURRENT file, silently deleting the old tables.
+ */
+async function checkLedgerFiles(dir: string): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files = entries.filter((e) => e.isFile()).map((e) => e.name);
+  const data = files.filter((f) => /^(MANIFEST-\d+|\d+\.(ldb|log|sst))$/.test(f));
+  if (data.length === 0 && !files.includes('CURRENT')) return; // a new ledger
+  if (!files.includes('CURRENT')) return Promise.reject(damaged(dir, 'its CURRENT file is missing'));
+  const current = await readFile(join(dir, 'CURRENT'), 'utf8');
+  const manifest = /^(MANIFEST-\d+)\n$/.exec(current)?.[1];
+  if (!manifest) return Promise.reject(damaged(dir, "its CURRENT file is truncated or not LevelDB's"));
+  if (!files.includes(manifest)) return Promise.reject(damaged(dir, `${manifest}, which CURRENT names, is missing`));
+}
 
 /** Dummy identity for the embedded server: it checks no signature, but the SDK must sign something. */
 export const LOCAL_REGION = 'local';
@@ -60,7 +90,11 @@ export async function startEmbeddedDynamo(options: { dir?: string } = {}): Promi
     await mkdir(dir, { recursive: true });
     guard = await openOrLocked(join(dir, GUARD_DIR), dir);
     try {
-      const probe = await openOrLocked(dir, dir);
+      await checkLedgerFiles(dir);
+      const probe = await openOrLocked(dir, dir).catch((error: unknown) => {
+        if ((error as Error).name === StateDirLocked) throw error;
+        throw damaged(dir, `LevelDB could not open it (${messageOf(error)})`, error);
+      });
       await probe.close();
     } catch (error) {
       await guard.close();
@@ -152,6 +186,17 @@ async function openOrLocked(location: string, stateDir: string): Promise<LevelDb
     }
     throw error;
   }
+}
+
+/** The innermost message of an error and its causes (LevelDB wraps the real reason). */
+function messageOf(error: unknown): string {
+  let e: unknown = error;
+  let text = String((e as Error | undefined)?.message ?? e);
+  while (e instanceof Error && e.cause !== undefined) {
+    e = e.cause;
+    if (e instanceof Error && e.message) text = e.message;
+  }
+  return text;
 }
 
 let levelConstructor: LevelConstructor | undefined;

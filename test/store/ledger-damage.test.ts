@@ -1,0 +1,93 @@
+/**
+ * A damaged ledger is refused, naming it, and never silently replaced by an empty one (LevelDB
+ * starts afresh without its CURRENT file, deleting the old tables). Real dynalite, real files,
+ * and the real CLI for what a user sees.
+ */
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
+import { LedgerDamaged, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
+import { TABLE_NAME } from '../../backends/local/index.ts';
+import { runCli } from '../helpers/cli.ts';
+import { recordWith } from '../helpers/fixtures.ts';
+import { e2eConfig, tempDir } from '../helpers/local.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+/** A state dir whose ledger holds one release. */
+async function ledgerWithARelease(): Promise<{ dir: string; ledgerDir: string }> {
+  const t = await tempDir('flotilla-damage-');
+  cleanups.push(t.cleanup);
+  const ledgerDir = join(t.dir, '.flotilla', 'ledger');
+  const dynamo = await startEmbeddedDynamo({ dir: ledgerDir });
+  try {
+    await createLedgerTable(dynamo.client, TABLE_NAME);
+    await new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME }).createRelease({
+      ...recordWith([{ region: 'us-east-1', wave: 0, phase: 'deployed', before: null }]),
+      status: 'SUCCEEDED',
+    });
+  } finally {
+    await dynamo.close();
+  }
+  await writeFile(join(t.dir, 'flotilla.yml'), stringify(await e2eConfig([[{ name: 'us-east-1', currency: 'USD' }]])));
+  return { dir: t.dir, ledgerDir };
+}
+
+describe('a damaged ledger', () => {
+  const damages: { name: string; damage: (ledgerDir: string) => Promise<void>; says: RegExp }[] = [
+    { name: 'CURRENT lost', damage: (d) => rm(join(d, 'CURRENT')), says: /CURRENT file is missing/ },
+    {
+      name: 'CURRENT truncated',
+      damage: (d) => writeFile(join(d, 'CURRENT'), 'MANIF'),
+      says: /CURRENT file is truncated/,
+    },
+    {
+      name: 'its MANIFEST deleted',
+      damage: async (d) => {
+        const manifest = (await readFile(join(d, 'CURRENT'), 'utf8')).trim();
+        await rm(join(d, manifest));
+      },
+      says: /MANIFEST-\d+, which CURRENT names, is missing/,
+    },
+  ];
+  for (const { name, damage, says } of damages) {
+    it(`is refused with ${name}, naming the directory, and its files are left as they were`, async () => {
+      const { dir, ledgerDir } = await ledgerWithARelease();
+      await damage(ledgerDir);
+      const before = (await readdir(ledgerDir)).sort();
+      await expect(startEmbeddedDynamo({ dir: ledgerDir })).rejects.toMatchObject({
+        name: LedgerDamaged,
+        message: expect.stringMatching(says),
+      });
+      expect((await readdir(ledgerDir)).sort()).toEqual(before);
+
+      // What a user sees: one clear message, no stack, and no "no releases yet".
+      const status = await runCli(['status'], dir);
+      expect(status.code).toBe(1);
+      expect(status.stderr).toContain(`the ledger at ${ledgerDir} is damaged`);
+      expect(status.stderr).not.toMatch(/\n\s+at /);
+      expect(status.stdout).not.toMatch(/no releases/);
+      expect((await readdir(ledgerDir)).sort()).toEqual(before);
+    });
+  }
+
+  it('opens a ledger that is whole, and a new one', async () => {
+    const { ledgerDir } = await ledgerWithARelease();
+    const dynamo = await startEmbeddedDynamo({ dir: ledgerDir });
+    try {
+      const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME });
+      expect((await ledger.listReleases('shop')).map((r) => r.releaseId)).toEqual(['shop-2.0.0']);
+    } finally {
+      await dynamo.close();
+    }
+    const fresh = await tempDir('flotilla-fresh-');
+    cleanups.push(fresh.cleanup);
+    const empty = await startEmbeddedDynamo({ dir: join(fresh.dir, 'ledger') });
+    await empty.close();
+  });
+});
