@@ -13,6 +13,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import {
   cp,
   lstat,
@@ -54,6 +55,9 @@ export interface LocalProcessFleetOptions {
 export type StartPurpose = DeployPurpose | 'start';
 
 const STOP_GRACE_MS = 5_000;
+
+/** Per region: the pid of the process this fleet started there, so one left by a killed orchestrator can be found. */
+const PID_FILE = 'process.pid';
 const MARKER = '.flotilla-staged';
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
@@ -458,6 +462,20 @@ export class LocalProcessFleet implements RegionDeployer {
       resolveExited(info);
     };
     child.on('exit', (code, signal) => onExit({ code, signal }));
+    if (child.pid !== undefined) {
+      // Kept while the process lives: if this orchestrator is killed (kill -9), the next one finds it.
+      const pidFile = path.join(this.#regionDir(region), PID_FILE);
+      const pid = child.pid;
+      writeFileSync(pidFile, `${pid}\n`);
+      running.exited
+        .then(
+          () => {
+            if (readFileSync(pidFile, 'utf8').trim() === String(pid)) rmSync(pidFile, { force: true });
+          },
+          () => {},
+        )
+        .catch(() => {});
+    }
     child.on('error', (err) => {
       // A failed spawn (ENOENT, EACCES) ends here, without an 'exit' event; a failed kill() is harmless.
       if (child.pid !== undefined) return;
@@ -506,6 +524,34 @@ export class LocalProcessFleet implements RegionDeployer {
       }
     }
     if (this.#processes.get(region) === running) this.#processes.delete(region);
+  }
+
+  /**
+   * Stops region processes an earlier orchestrator started and left behind (it was killed with
+   * SIGKILL, or its machine's process tree was not cleaned up): they hold the regions' ports as
+   * strangers, and every deploy there would then fail with "port in use". A process is only taken
+   * for ours when its pid file says so and it runs from this region's releases directory (Linux
+   * /proc), so a reused pid is never killed. Call it while holding the state directory.
+   */
+  async reapStrays(regions: readonly string[]): Promise<string[]> {
+    const reaped: string[] = [];
+    for (const region of regions) {
+      const regionDir = this.#regionDir(region);
+      const pidFile = path.join(regionDir, PID_FILE);
+      const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+      if (!Number.isInteger(pid) || pid <= 0) continue;
+      const ours = [...this.#processes.values()].some((p) => p.child.pid === pid && p.exit === null);
+      if (ours) continue;
+      const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => null);
+      const releases = await realpath(path.join(regionDir, 'releases')).catch(() => null);
+      if (cwd !== null && releases !== null && (cwd === releases || cwd.startsWith(`${releases}${path.sep}`))) {
+        this.#log(`${region}: stopping pid ${pid}, left running by an orchestrator that is gone`);
+        await stopPid(pid);
+        reaped.push(region);
+      }
+      await rm(pidFile, { force: true });
+    }
+    return reaped;
   }
 
   #regionDir(region: string): string {
@@ -620,4 +666,30 @@ function errorMessage(err: unknown): string {
 
 function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && 'code' in err && err.code === code;
+}
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** SIGTERM a process that is not our child, SIGKILL it after STOP_GRACE_MS, and wait until it is gone. */
+async function stopPid(pid: number): Promise<void> {
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // Already gone.
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + STOP_GRACE_MS;
+  while (pidAlive(pid) && Date.now() < deadline) await sleep(50);
+  if (!pidAlive(pid)) return;
+  signal('SIGKILL');
+  while (pidAlive(pid)) await sleep(20);
 }

@@ -131,6 +131,8 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME });
     fleet = new LocalProcessFleet({ stateDir, readinessTimeoutMs: config.deploy.readinessTimeoutSeconds * 1000 });
     const liveFleet = fleet;
+    // This process holds the state dir now: region processes a killed orchestrator left behind are strays.
+    await liveFleet.reapStrays(config.regions.filter((r) => r.target.kind === 'local-process').map((r) => r.name));
     const interrupted = await recoverInterrupted(ledger, liveFleet, config, now);
 
     // Processes do not outlive the command that started them: bring every region's current

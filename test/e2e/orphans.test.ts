@@ -1,0 +1,54 @@
+/**
+ * An orchestrator killed with SIGKILL leaves its region processes running, holding the regions'
+ * ports. The next one to hold the state directory stops them (they are ours: the pid file says so
+ * and they run from the region's releases), brings each region's current version back up, and the
+ * next release deploys normally instead of failing every region with "port in use".
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { type LocalBackend, openLocalBackend } from '../../backends/local/index.ts';
+import { type Background, startCli } from '../helpers/cli.ts';
+import { asLocal } from '../helpers/fixtures.ts';
+import { e2eConfig, GOOD_BUILD, servedVersion, tempDir } from '../helpers/local.ts';
+
+const open: LocalBackend[] = [];
+const running: Background[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const b of running.splice(0)) await b.stop('SIGKILL');
+  for (const backend of open.splice(0)) await backend.close();
+  for (const c of cleanups.splice(0)) await c();
+});
+
+describe('region processes of a killed orchestrator', () => {
+  it('are stopped by the next one, and the next release deploys where they held the ports', async () => {
+    const config = await e2eConfig([
+      [{ name: 'us-east-1', currency: 'USD' }],
+      [{ name: 'eu-west-1', currency: 'USD' }],
+    ]);
+    for (const wave of config.waves) wave.bakeSeconds = 120;
+    config.gate.bakeSeconds = 120;
+    const t = await tempDir('flotilla-orphans-');
+    cleanups.push(t.cleanup);
+    await writeFile(join(t.dir, 'flotilla.yml'), stringify(config));
+    const port = asLocal(config.regions[0]?.target).port;
+
+    const cli = startCli(['release', GOOD_BUILD], t.dir);
+    running.push(cli);
+    await cli.waitForOutput(/us-east-1: deployed/, 60_000);
+    cli.child.kill('SIGKILL');
+    await cli.exited;
+    // The stray still answers on the region's port.
+    expect(await servedVersion(port)).toBe('1.0.0');
+
+    for (const wave of config.waves) wave.bakeSeconds = 1;
+    const backend = await openLocalBackend({ stateDir: join(t.dir, '.flotilla'), config });
+    open.push(backend);
+    expect((await backend.ledger.getRelease('shop', 'shop-1.0.0'))?.status).toBe('FAILED');
+    const outcome = await backend.release({ version: '1.0.1', artifact: GOOD_BUILD });
+    expect(outcome.status, outcome.reason).toBe('SUCCEEDED');
+    for (const r of config.regions) expect(await servedVersion(asLocal(r.target).port)).toBe('1.0.1');
+  }, 120_000);
+});
