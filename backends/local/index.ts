@@ -23,7 +23,6 @@ import { type RollbackDeps, startRollback } from '../../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../../services/steering.ts';
 import { startEmbeddedDynamo } from './dynalite-server.ts';
 import { LocalEngine, loadDefinition, localArn } from './engine.ts';
-import { processAlive } from './process.ts';
 
 export const TABLE_NAME = 'flotilla';
 
@@ -91,8 +90,12 @@ async function recoverInterrupted(
   }
   const lock = await ledger.getLock(service);
   if (!lock) return [];
-  const match = /^local:([^:]+):(\d+)$/.exec(lock.owner);
-  if (!match || match[1] !== hostname() || processAlive(Number(match[2]))) return [];
+  // A local orchestrator holds the state directory (an OS-level lock, freed when its process dies)
+  // for as long as it runs. This process holds it now, so whoever took this lock locally is gone,
+  // whatever its pid or host said: a pid and a hostname are not unique over time (a container's
+  // pid 1, a renamed host), and trusting them left a dead release's lock held for good.
+  const match = /^local:(.+):(\d+)$/.exec(lock.owner);
+  if (!match) return [];
   const record = await ledger.getRelease(service, lock.releaseId);
   if (record?.status === 'RUNNING') {
     const updatedAt = new Date(now()).toISOString();
@@ -112,7 +115,7 @@ async function recoverInterrupted(
     await ledger.updateRelease(service, lock.releaseId, {
       status: 'FAILED',
       hold: null,
-      reason: `interrupted: the process that ran it (pid ${match[2]}) exited before it ended`,
+      reason: `interrupted: the process that ran it (pid ${match[2]} on ${match[1]}) exited before it ended`,
       endedAt: updatedAt,
     });
   }

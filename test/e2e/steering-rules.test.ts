@@ -13,7 +13,7 @@ import { type LocalBackend, openLocalBackend } from '../../backends/local/index.
 import type { FlotillaConfig } from '../../config/types.ts';
 import type { Stamped } from '../../core/events.ts';
 import { eventually, startCli } from '../helpers/cli.ts';
-import { asLocal } from '../helpers/fixtures.ts';
+import { asLocal, recordWith } from '../helpers/fixtures.ts';
 import { e2eConfig, GOOD_BUILD, type RegionSpec, recorder, servedVersion, tempDir } from '../helpers/local.ts';
 
 const open: LocalBackend[] = [];
@@ -267,5 +267,34 @@ describe('events', () => {
     expect(pending).toBe(0);
     expect(delivered.at(-1)).toBe('release-finished');
     expect(delivered[0]).toBe('release-started');
+  });
+});
+
+describe('a lock left by a dead local orchestrator', () => {
+  it('is freed by the next one whatever pid or host it named (a container pid 1, another hostname)', async () => {
+    const config = await e2eConfig([[{ name: 'us-east-1', currency: 'USD' }]]);
+    const first = await backendFor(config);
+    const record = {
+      ...recordWith([{ region: 'us-east-1', wave: 0, phase: 'deploying', before: null }]),
+      releaseId: 'shop-0.9.0',
+      version: '0.9.0',
+      waveCount: 1,
+    };
+    await first.backend.ledger.createRelease(record);
+    await first.backend.ledger.acquireLock('shop', {
+      releaseId: record.releaseId,
+      owner: 'local:a-container-that-is-gone:1',
+      acquiredAt: record.startedAt,
+    });
+    await first.backend.close();
+
+    const next = await backendFor(config, { stateDir: first.stateDir });
+    expect(next.backend.interrupted.map((r) => r.releaseId)).toEqual(['shop-0.9.0']);
+    expect(await next.backend.ledger.getLock('shop')).toBeUndefined();
+    expect(await next.backend.ledger.getRelease('shop', 'shop-0.9.0')).toMatchObject({
+      status: 'FAILED',
+      reason: expect.stringMatching(/pid 1 on a-container-that-is-gone/),
+    });
+    expect((await next.backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
   });
 });
