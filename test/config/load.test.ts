@@ -123,6 +123,25 @@ extra: true
     expect(problems).toEqual([{ path: '(yaml)', message: 'line 2, column 1: Map keys must be unique' }]);
   });
 
+  it('reports every duplicate key, nested ones too, at the second of each, in document order', () => {
+    const text = [
+      'service: shop',
+      'gate:',
+      '  probes: 3',
+      '  probes: 4',
+      'deploy: {a: 1, b: 2, a: 3}',
+      'service: again',
+    ].join('\n');
+    expect(problemsOf(parseConfig(text))).toEqual([
+      { path: '(yaml)', message: 'line 4, column 3: Map keys must be unique' },
+      { path: '(yaml)', message: 'line 5, column 22: Map keys must be unique' },
+      { path: '(yaml)', message: 'line 6, column 1: Map keys must be unique' },
+    ]);
+    // Keys that only look alike are different keys, as YAML says: 1 and "1".
+    const alike = problemsOf(parseConfig('service: shop\nx: {1: a, "1": b}\n'));
+    expect(alike.some((p) => /unique/.test(p.message))).toBe(false);
+  });
+
   it('reports an empty document', () => {
     expect(problemsOf(parseConfig('# nothing yet\n'))).toEqual([{ path: '(root)', message: 'the config is empty' }]);
   });
