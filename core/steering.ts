@@ -43,15 +43,14 @@ export function checkVerb(request: VerbRequest, ctx: SteeringContext): VerbVerdi
     if (verb === 'unfreeze' && !frozen) return refuse(REFUSALS.NoChange, 'not frozen: nothing to unfreeze');
     return { kind: 'Accept' };
   }
+  if (verb === 'rollback') {
+    // Not an intent the release acts on: it starts a release of its own, and whether it may (and
+    // for which regions) is core/rollback.ts planRollbackOf, called by services/rollback.ts.
+    return refuse(REFUSALS.InvalidInput, 'rollback starts a release of its own: see planRollbackOf (core/rollback.ts)');
+  }
   const release = ctx.release;
   if (!release) return refuse(REFUSALS.NotFound, `${verb} names no release`);
   const id = release.releaseId;
-  if (verb === 'rollback') {
-    // Which regions it may put back is planRollbackOf's (core/rollback.ts); the state rule is this.
-    return live(release)
-      ? refuse(REFUSALS.NotApplicable, `${id} is ${release.status}: abort it instead (flotilla abort ${id})`)
-      : { kind: 'Accept' };
-  }
   if (!live(release)) {
     const hint =
       release.status === 'FAILED' || release.status === 'SUCCEEDED'

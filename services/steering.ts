@@ -83,12 +83,6 @@ export async function submitIntent(deps: SteeringDeps, request: IntentRequest): 
     await deps.ledger.putIntent(intent);
     return intent;
   }
-  if (verb === 'rollback') {
-    throw refused(
-      REFUSALS.InvalidInput,
-      'rollback starts a release of its own: use startRollback (services/rollback.ts)',
-    );
-  }
   const release = await resolveRelease(deps.ledger, service, request.releaseId);
   const intents = await deps.ledger.listIntents(service, release.releaseId);
   const verdict = checkVerb(

@@ -35,7 +35,7 @@ interface Row {
   intents?: Intent[];
   service?: Intent[];
   region?: string;
-  want: 'Accept' | 'NoChange' | 'NotApplicable' | 'NotFound';
+  want: 'Accept' | 'NoChange' | 'NotApplicable' | 'NotFound' | 'InvalidInput';
 }
 
 const kindOf = (v: VerbVerdict) => (v.kind === 'Accept' ? 'Accept' : v.refusal);
@@ -80,11 +80,10 @@ const table: Record<Verb, Row[]> = {
     { state: 'already aborting', release: release('RUNNING'), intents: [intent('abort')], want: 'NoChange' },
     { state: 'interrupted', release: release('FAILED'), want: 'NotApplicable' },
   ],
+  // Its rules are planRollbackOf's (test/core/rollback-decision.test.ts): as an intent it is refused.
   rollback: [
-    { state: 'running', release: release('RUNNING'), want: 'NotApplicable' },
-    { state: 'queued', release: release('QUEUED'), want: 'NotApplicable' },
-    { state: 'succeeded', release: release('SUCCEEDED'), want: 'Accept' },
-    { state: 'interrupted', release: release('FAILED'), want: 'Accept' },
+    { state: 'running', release: release('RUNNING'), want: 'InvalidInput' },
+    { state: 'succeeded', release: release('SUCCEEDED'), want: 'InvalidInput' },
   ],
   'skip-region': [
     { state: 'a pending region', release: release('RUNNING'), region: 'eu-west-1', want: 'Accept' },
