@@ -4,7 +4,7 @@
  * and they run from the region's releases), brings each region's current version back up, and the
  * next release deploys normally instead of failing every region with "port in use".
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, readlink, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -16,9 +16,16 @@ import { e2eConfig, GOOD_BUILD, servedVersion, tempDir } from '../helpers/local.
 const open: LocalBackend[] = [];
 const running: Background[] = [];
 const cleanups: (() => Promise<void>)[] = [];
+/** Strays this test made: stopped here even when the code under test fails to. */
+const strays: { pid: number; dir: string }[] = [];
 afterEach(async () => {
   for (const b of running.splice(0)) await b.stop('SIGKILL');
   for (const backend of open.splice(0)) await backend.close();
+  for (const { pid, dir } of strays.splice(0)) {
+    // Only a process still running from this test's directory: a pid may have been reused since.
+    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
+    if (cwd.startsWith(dir)) process.kill(pid, 'SIGKILL');
+  }
   for (const c of cleanups.splice(0)) await c();
 });
 
@@ -42,6 +49,8 @@ describe('region processes of a killed orchestrator', () => {
     await cli.exited;
     // The stray still answers on the region's port.
     expect(await servedVersion(port)).toBe('1.0.0');
+    const pidFile = join(t.dir, '.flotilla', 'regions', 'us-east-1', 'process.pid');
+    strays.push({ pid: Number((await readFile(pidFile, 'utf8')).trim()), dir: await realpath(t.dir) });
 
     for (const wave of config.waves) wave.bakeSeconds = 1;
     const backend = await openLocalBackend({ stateDir: join(t.dir, '.flotilla'), config });
