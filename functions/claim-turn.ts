@@ -11,7 +11,7 @@ import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { eventsFromEnv } from './runtime/ports.ts';
-import { newestQueued } from './shared/queue.ts';
+import { newerBuild } from './shared/queue.ts';
 
 export type Turn =
   | { kind: 'Go' }
@@ -28,7 +28,7 @@ export const createClaimTurn =
     const intents = await deps.ledger.listIntents(plan.service, plan.releaseId);
     const abort = controlState(intents, { promotions: 0 }).abort ? latest(intents, 'abort') : undefined;
     if (abort) return { kind: 'Abort', control: { kind: 'Aborted', actor: abort.actor, reason: abort.reason } };
-    const newer = await newestQueued(deps, plan.service, record.startedAt);
+    const newer = await newerBuild(deps, plan.service, record);
     if (newer) return { kind: 'Superseded', by: newer };
     const lock = await deps.ledger.acquireLock(plan.service, {
       releaseId: plan.releaseId,

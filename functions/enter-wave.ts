@@ -19,7 +19,7 @@ import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { deployerFromEnv, eventsFromEnv, proberFromEnv } from './runtime/ports.ts';
-import { newestQueued } from './shared/queue.ts';
+import { newerBuild } from './shared/queue.ts';
 
 export interface WaveInput {
   plan: ReleasePlan;
@@ -66,7 +66,7 @@ export const createEnterWave =
       // A newer build queued behind a release that only waits for an approval takes the approval
       // over: no wave is in flight here, so this one stops and the newer one runs.
       if (decision.approvalOnly) {
-        const newer = await newestQueued(deps, plan.service, record.startedAt);
+        const newer = await newerBuild(deps, plan.service, record);
         if (newer) return { kind: 'Superseded', by: newer };
       }
       const reasons = decision.reasons.map((r) => r.text);

@@ -11,7 +11,7 @@ import type { ReleasePlan } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
-import { newestQueued } from './shared/queue.ts';
+import { newerBuild } from './shared/queue.ts';
 
 export interface HoldInput {
   taskToken: string;
@@ -53,7 +53,7 @@ export const createHold =
     // Compare with what the decision to hold was based on: an intent that came in since wakes it at once.
     const seen = intentsSeen;
     const deadline = deps.now() + holdSeconds * 1000;
-    const startedAt = approvalOnly ? (await deps.ledger.getRelease(service, releaseId))?.startedAt : undefined;
+    const self = approvalOnly ? await deps.ledger.getRelease(service, releaseId) : undefined;
     try {
       for (;;) {
         await sleep(deps.pollMs ?? 200);
@@ -62,7 +62,7 @@ export const createHold =
         if ((await count()) !== seen) return { woke: 'intent' };
         if (lockSeen !== undefined && (await deps.ledger.getLock(service))?.releaseId !== lockSeen)
           return { woke: 'lock' };
-        if (startedAt !== undefined && (await newestQueued(deps, service, startedAt))) return { woke: 'newer build' };
+        if (self && (await newerBuild(deps, service, self))) return { woke: 'newer build' };
       }
     } finally {
       if (!deps.signal?.aborted) await deps.ledger.takeHoldTokens(service, releaseId);

@@ -232,16 +232,17 @@ describe('builds merged while a release runs', () => {
       [{ name: 'us-east-1', currency: 'USD' }],
       [{ name: 'eu-west-1', currency: 'USD' }],
     ]);
-    // Long enough that both newer builds queue while it runs, even on a loaded machine.
-    (config.waves[0] as FlotillaConfig['waves'][number]).bakeSeconds = 8;
     const { backend, events, waitFor } = await setUp(config);
     const first = await backend.start({ version: '1.0.0', artifact: GOOD_BUILD });
     await waitFor((e) => e.kind === 'region' && e.state === 'deploying' && e.releaseId === first.releaseId);
+    // Paused, so that both newer builds are queued while it runs however slow the machine is.
+    await backend.intent({ verb: 'pause', releaseId: first.releaseId, ...who });
     const older = await backend.start({ version: '1.1.0', artifact: GOOD_BUILD });
     await waitFor((e) => e.kind === 'wave-held' && e.releaseId === older.releaseId);
     const newest = await backend.start({ version: '1.2.0', artifact: GOOD_BUILD });
     await waitFor((e) => e.kind === 'wave-held' && e.releaseId === newest.releaseId);
     expect((await backend.ledger.getRelease('shop', newest.releaseId))?.status).toBe('QUEUED');
+    await backend.intent({ verb: 'resume', releaseId: first.releaseId, ...who });
 
     expect((await first.done).status).toBe('SUCCEEDED');
     expect((await older.done).status).toBe('SUPERSEDED');
