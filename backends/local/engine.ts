@@ -2,11 +2,19 @@
  * The local engine: the same ASL files AWS runs, on aws-local-stepfunctions. Every Task state is
  * bound by its Resource: `...:function:flotilla-<name>` to the handler of that name in functions/,
  * and `states:startExecution.sync:2` to a child execution run by this same engine.
+ *
+ * aws-local-stepfunctions enforces none of AWS's limits, so this engine does (core/limits.ts): a
+ * state input or output, or a task's payload or result, over 256 KiB fails the execution with
+ * `States.DataLimitExceeded`; passing 25,000 history events (counted as AWS would, history.ts)
+ * fails it with `States.Runtime`; an execution name AWS would refuse is refused (`InvalidName`).
+ * Neither failure can be caught by the state machine (AWS's `States.ALL` does not match them): the
+ * execution is stopped where it stands, as on AWS.
  */
 import { readFileSync } from 'node:fs';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { namedError } from '../../core/errors.ts';
-import { countAwsHistoryEvents, type LocalEvent } from './history.ts';
+import { executionNameProblem, HISTORY_EVENT_LIMIT, jsonBytes, STATE_PAYLOAD_LIMIT_BYTES } from '../../core/limits.ts';
+import { AwsHistoryCounter, type LocalEvent } from './history.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 // Each handler declares its own input type; the engine hands it the task's JSON input as is.
@@ -60,6 +68,10 @@ export interface ExecutionReport {
   name: string;
   status: 'SUCCEEDED' | 'FAILED';
   awsHistoryEvents: number;
+  /** The largest state input/output or task payload/result of the execution, in UTF-8 bytes of JSON. */
+  maxPayloadBytes: number;
+  /** Where that largest payload was (`output of state X`, `input of task Y`). */
+  maxPayloadAt: string;
 }
 
 export interface EngineOptions {
@@ -107,7 +119,12 @@ export class LocalEngine {
     if (!definition || !machine) throw namedError('StateMachineDoesNotExist', `no local state machine ${arn}`);
     this.executions += 1;
     const name = executionName ?? `exec-${this.executions}`;
+    const badName = executionNameProblem(name);
+    if (badName) throw namedError('InvalidName', badName);
     const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const limits = new Limits(definition);
+    limits.payload('input of the execution', input);
+    if (limits.violation) throw limits.violation;
     const taskResourceLocalHandlers: Record<string, (input: Json) => Promise<Json>> = {};
     const retryIntervalOverrides: Record<string, number> = {};
     const waitTimeOverrides: Record<string, number> = {};
@@ -120,11 +137,20 @@ export class LocalEngine {
       const lambda = LAMBDA_RESOURCE.exec(resource);
       const fn = lambda?.[1] ? this.options.functions[lambda[1]] : undefined;
       // Handlers return plain JSON-shaped objects; the engine only passes them on.
-      taskResourceLocalHandlers[state] = fn
+      const call: (taskInput: Json) => Promise<Json> = fn
         ? async (taskInput: Json) => (await fn(taskInput)) as Json
         : LAMBDA_INVOKE.test(resource)
           ? (invokeInput: Json) => this.invoke(invokeInput)
           : (childInput: Json) => this.startExecutionSync(childInput, name);
+      // What the task is handed (after Parameters) and what it returns (before ResultSelector) both count.
+      taskResourceLocalHandlers[state] = async (taskInput: Json) => {
+        limits.payload(`input of task ${state}`, taskInput);
+        if (limits.violation) throw limits.violation;
+        const result = await call(taskInput);
+        limits.payload(`result of task ${state}`, result);
+        if (limits.violation) throw limits.violation;
+        return result;
+      };
       if (this.options.retryIntervalMs !== undefined) retryIntervalOverrides[state] = this.options.retryIntervalMs;
     }
     const execution = machine.run(input as Parameters<StateMachine['run']>[0], {
@@ -139,9 +165,12 @@ export class LocalEngine {
         Task: { Token: `local-task-token:${executionArn}` },
       },
     });
+    // A limit passed stops the execution where it stands: the abort lands before the next state
+    // starts, so no Catch (not even States.ALL) gets to route the failure, as on AWS.
+    limits.onViolation = () => execution.abort();
     this.running.add(execution.abort);
     try {
-      return await this.finish(arn, name, definition, execution);
+      return await this.finish(arn, name, execution, limits);
     } finally {
       this.running.delete(execution.abort);
     }
@@ -156,32 +185,37 @@ export class LocalEngine {
   private async finish(
     arn: string,
     name: string,
-    definition: StateMachineDefinition,
     execution: ReturnType<StateMachine['run']>,
+    limits: Limits,
   ): Promise<Json> {
-    const report = this.options.onExecutionEnd;
-    if (!report) return (await execution.result) as Json;
-
-    // The event log must be read while the execution runs to see every event.
-    const events: LocalEvent[] = [];
+    // The event log must be read while the execution runs to see every event: it is what the
+    // history limit and the state-size limit are checked on.
     const reading = (async () => {
-      for await (const event of execution.eventLogs) events.push(event as LocalEvent);
+      for await (const event of execution.eventLogs) limits.event(event as LocalEvent);
     })();
-    const resources = new Map(
-      taskStates(definition.States as Record<string, TaskStateLike>).map((t) => [t.name, t.resource]),
-    );
     const finish = async (status: ExecutionReport['status']) => {
       await reading;
-      report({ stateMachine: arn, name, status, awsHistoryEvents: countAwsHistoryEvents(events, resources) });
+      // The log is read behind the execution: a limit found there fails even an execution that got to its end.
+      if (limits.violation) status = 'FAILED';
+      this.options.onExecutionEnd?.({
+        stateMachine: arn,
+        name,
+        status,
+        awsHistoryEvents: limits.history.count,
+        maxPayloadBytes: limits.maxPayloadBytes,
+        maxPayloadAt: limits.maxPayloadAt,
+      });
     };
+    let output: Json;
     try {
-      const output = (await execution.result) as Json;
-      await finish('SUCCEEDED');
-      return output;
+      output = (await execution.result) as Json;
     } catch (error) {
       await finish('FAILED');
-      throw error;
+      throw limits.violation ?? error;
     }
+    await finish('SUCCEEDED');
+    if (limits.violation) throw limits.violation;
+    return output;
   }
 
   /**
@@ -201,7 +235,9 @@ export class LocalEngine {
   private async startExecutionSync(input: Json, parentName: string): Promise<Json> {
     const request = input as { StateMachineArn?: string; Input?: Json; Name?: string };
     if (!request.StateMachineArn) throw namedError('States.Runtime', 'startExecution without StateMachineArn');
-    const childName = request.Name ?? `${parentName}-child-${this.executions + 1}`;
+    // AWS names an unnamed child with a UUID; here a name derived from the parent's, kept within AWS's 80 characters.
+    const suffix = `-child-${this.executions + 1}`;
+    const childName = request.Name ?? `${parentName.slice(0, 80 - suffix.length)}${suffix}`;
     const started = new Date().toISOString();
     try {
       const output = await this.run(request.StateMachineArn, request.Input ?? {}, childName);
@@ -210,5 +246,62 @@ export class LocalEngine {
       const inner = error as Error & { cause?: unknown };
       throw namedError('States.TaskFailed', `child execution ${childName} failed: ${inner.message}`, error);
     }
+  }
+}
+
+/**
+ * AWS's limits, watched over one execution: the history-event count as it grows, and the size of
+ * every state input and output and every task payload. The first limit passed is kept as the
+ * execution's failure and stops it (`onViolation`).
+ */
+class Limits {
+  readonly history: AwsHistoryCounter;
+  maxPayloadBytes = 0;
+  maxPayloadAt = '';
+  violation: Error | undefined;
+  onViolation: () => void = () => {};
+
+  constructor(definition: StateMachineDefinition) {
+    this.history = new AwsHistoryCounter(
+      new Map(taskStates(definition.States as Record<string, TaskStateLike>).map((t) => [t.name, t.resource])),
+    );
+  }
+
+  event(event: LocalEvent): void {
+    const total = this.history.add(event);
+    // AWS records event 25,000 only if it ends the execution successfully; any other fails it.
+    if (total >= HISTORY_EVENT_LIMIT && event.type !== 'ExecutionSucceeded' && !this.violation) {
+      this.fail(
+        namedError(
+          'States.Runtime',
+          `the execution reached ${HISTORY_EVENT_LIMIT} history events, Step Functions' limit for a Standard execution`,
+        ),
+      );
+    }
+    const state = event.state;
+    if (event.type === 'ExecutionSucceeded') this.payload('output of the execution', event.output);
+    else if (state && event.type === 'StateEntered') this.payload(`input of state ${state.name}`, state.input);
+    else if (state && event.type === 'StateExited') this.payload(`output of state ${state.name}`, state.output);
+  }
+
+  payload(where: string, value: unknown): void {
+    const bytes = jsonBytes(value);
+    if (bytes > this.maxPayloadBytes) {
+      this.maxPayloadBytes = bytes;
+      this.maxPayloadAt = where;
+    }
+    if (bytes > STATE_PAYLOAD_LIMIT_BYTES && !this.violation) {
+      this.fail(
+        namedError(
+          'States.DataLimitExceeded',
+          `the ${where} is ${bytes} bytes, over Step Functions' limit of ${STATE_PAYLOAD_LIMIT_BYTES} bytes (256 KiB)`,
+        ),
+      );
+    }
+  }
+
+  private fail(error: Error): void {
+    this.violation = error;
+    this.onViolation();
   }
 }

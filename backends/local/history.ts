@@ -17,7 +17,10 @@
 
 export interface LocalEvent {
   type: string;
-  state?: { name: string; type: string };
+  state?: { name: string; type: string; input?: unknown; output?: unknown };
+  /** The execution's input (ExecutionStarted) or output (ExecutionSucceeded). */
+  input?: unknown;
+  output?: unknown;
   /** Map iteration index, on events from inside a Map. */
   index?: number;
 }
@@ -33,12 +36,32 @@ function attemptEvents(resource: string | undefined): number {
 }
 
 export function countAwsHistoryEvents(events: readonly LocalEvent[], tasks: TaskResources): number {
-  let count = 0;
+  const counter = new AwsHistoryCounter(tasks);
+  for (const event of events) counter.add(event);
+  return counter.count;
+}
+
+/**
+ * The same count, one event at a time, so the engine can fail an execution the moment it passes
+ * AWS's history limit instead of finding out at the end.
+ */
+export class AwsHistoryCounter {
+  count = 0;
+  readonly #tasks: TaskResources;
   // States whose failure was caught: their completion event was the failure, so the exit adds only itself.
-  const caught = new Set<string>();
-  for (const event of events) {
+  readonly #caught = new Set<string>();
+
+  constructor(tasks: TaskResources) {
+    this.#tasks = tasks;
+  }
+
+  /** Adds the AWS events `event` stands for; returns the running total. */
+  add(event: LocalEvent): number {
+    const tasks = this.#tasks;
+    const caught = this.#caught;
     const state = event.state;
     const key = `${state?.name}#${event.index ?? ''}`;
+    let count = 0;
     switch (event.type) {
       case 'ExecutionStarted':
       case 'ExecutionSucceeded':
@@ -75,6 +98,7 @@ export function countAwsHistoryEvents(events: readonly LocalEvent[], tasks: Task
         caught.add(key);
         break;
     }
+    this.count += count;
+    return this.count;
   }
-  return count;
 }
