@@ -45,8 +45,10 @@ export interface Ledger {
   /** Sets one region's entry of a release; concurrent calls for different regions never clobber each other. */
   putReleaseRegion(service: string, releaseId: string, entry: ReleaseRegion): Promise<void>;
   /**
-   * Updates fields of several regions' entries in one write, without reading them first: a wave
-   * is marked touched, or its results recorded, in one request however wide it is.
+   * Updates fields of several regions' entries without reading them first: a wave is marked
+   * touched, or its results recorded, in as few writes as DynamoDB's 4 KB expression limit allows
+   * (one up to about 30 regions). Each region's fields are written together; a region the release
+   * lacks fails the call (ReleaseNotFound), possibly after earlier regions were written.
    */
   updateReleaseRegions(service: string, releaseId: string, patches: readonly ReleaseRegionPatch[]): Promise<void>;
   /** Updates release-level fields (status, wave, reason, endedAt). */

@@ -48,6 +48,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Intent } from '../../core/control.ts';
+import { DYNAMO_EXPRESSION_LIMIT_BYTES } from '../../core/limits.ts';
 import type {
   BranchHead,
   HoldToken,
@@ -218,20 +219,14 @@ export class DynamoDbLedger implements Ledger {
     releaseId: string,
     patches: readonly ReleaseRegionPatch[],
   ): Promise<void> {
-    const names: Record<string, string> = { '#regions': 'regions' };
-    const values: Record<string, unknown> = {};
-    const sets: string[] = [];
-    const exists: string[] = [];
-    patches.forEach((patch, r) => {
-      names[`#r${r}`] = patch.region;
-      exists.push(`attribute_exists(#regions.#r${r})`);
-      for (const [field, value] of Object.entries(patch)) {
-        if (field === 'region' || value === undefined) continue;
-        names[`#${field}`] = field;
-        values[`:r${r}${field}`] = value !== null && typeof value === 'object' ? compact({ ...value }) : value;
-        sets.push(`#regions.#r${r}.#${field} = :r${r}${field}`);
-      }
-    });
+    // DynamoDB refuses an expression over 4 KB (about 38 regions of a wave in one UpdateItem):
+    // the patches go in as few requests as keep every expression within it. Each region's fields
+    // are still written together, and no region is ever read first.
+    for (const chunk of expressionChunks(patches)) await this.#updateRegions(service, releaseId, chunk);
+  }
+
+  async #updateRegions(service: string, releaseId: string, patches: readonly ReleaseRegionPatch[]): Promise<void> {
+    const { names, values, sets, exists } = regionUpdate(patches);
     if (sets.length === 0) return;
     try {
       await this.#send(() =>
@@ -240,7 +235,7 @@ export class DynamoDbLedger implements Ledger {
             TableName: this.#table,
             Key: { pk: servicePk(service), sk: releaseSk(releaseId) },
             // Never conjure up a half-made release or a region it does not have.
-            ConditionExpression: ['attribute_exists(pk)', ...exists].join(' AND '),
+            ConditionExpression: conditionOf(exists),
             UpdateExpression: `SET ${sets.join(', ')}`,
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: values,
@@ -601,6 +596,61 @@ export async function createLedgerTable(
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     delayMs = Math.min(delayMs * 2, 2_000);
   }
+}
+
+// --- expressions within DynamoDB's limits ----------------------------------------------------------
+
+/** The parts of one UpdateItem that patches some regions' entries of a release. */
+function regionUpdate(patches: readonly ReleaseRegionPatch[]) {
+  const names: Record<string, string> = { '#regions': 'regions' };
+  const values: Record<string, unknown> = {};
+  const sets: string[] = [];
+  const exists: string[] = [];
+  patches.forEach((patch, r) => {
+    names[`#r${r}`] = patch.region;
+    exists.push(`attribute_exists(#regions.#r${r})`);
+    for (const [field, value] of Object.entries(patch)) {
+      if (field === 'region' || value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:r${r}${field}`] = value !== null && typeof value === 'object' ? compact({ ...value }) : value;
+      sets.push(`#regions.#r${r}.#${field} = :r${r}${field}`);
+    }
+  });
+  return { names, values, sets, exists };
+}
+
+const conditionOf = (exists: readonly string[]): string => ['attribute_exists(pk)', ...exists].join(' AND ');
+
+/**
+ * At most this many regions per request, whatever their expressions weigh: DynamoDB also caps an
+ * expression at 300 operators and functions (each region's condition is one function and one AND).
+ */
+const REGIONS_PER_UPDATE = 100;
+
+/**
+ * Splits patches into runs whose UpdateItem expressions (update and condition) each stay within
+ * DynamoDB's 4 KB. Placeholders are numbered per request, so a run's size is known before sending.
+ */
+export function expressionChunks(patches: readonly ReleaseRegionPatch[]): ReleaseRegionPatch[][] {
+  const chunks: ReleaseRegionPatch[][] = [];
+  let chunk: ReleaseRegionPatch[] = [];
+  const fits = (candidate: readonly ReleaseRegionPatch[]) => {
+    const { sets, exists } = regionUpdate(candidate);
+    return (
+      candidate.length <= REGIONS_PER_UPDATE &&
+      Buffer.byteLength(`SET ${sets.join(', ')}`) <= DYNAMO_EXPRESSION_LIMIT_BYTES &&
+      Buffer.byteLength(conditionOf(exists)) <= DYNAMO_EXPRESSION_LIMIT_BYTES
+    );
+  };
+  for (const patch of patches) {
+    if (chunk.length > 0 && !fits([...chunk, patch])) {
+      chunks.push(chunk);
+      chunk = [];
+    }
+    chunk.push(patch);
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
 
 // --- mapping -----------------------------------------------------------------------------------

@@ -7,8 +7,11 @@
 import type { AddressInfo } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
+import { enforceDynamoLimits } from './dynamo-limits.ts';
 
 const { dir } = workerData as { dir: string | undefined };
+// DynamoDB's 4 KB expression limit, which dynalite does not check by itself (dynamo-limits.ts).
+enforceDynamoLimits();
 // Table creation/deletion/update instant: nothing to wait for locally (default is 500 ms each).
 const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 server.once('error', (error) => parentPort?.postMessage({ kind: 'error', message: String(error) }));

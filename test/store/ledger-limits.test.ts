@@ -1,0 +1,111 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
+import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
+import type { ReleaseRecord, ReleaseRegionPatch } from '../../ports/ledger.ts';
+
+const TABLE = 'flotilla-ledger';
+let dynamo: EmbeddedDynamo;
+let ledger: DynamoDbLedger;
+
+beforeAll(async () => {
+  dynamo = await startEmbeddedDynamo({});
+  await createLedgerTable(dynamo.client, TABLE);
+  ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE });
+});
+afterAll(async () => {
+  await dynamo.close();
+});
+
+/** A region name as long as real ones get (`ap-southeast-3-canary-blue`), numbered. */
+const regionName = (i: number) => `ap-southeast-${String(i).padStart(3, '0')}-canary-blue`;
+
+function record(service: string, regions: number, artifact = 'appspec:{}'): ReleaseRecord {
+  return {
+    service,
+    releaseId: 'r1',
+    version: '2.0.0',
+    artifact,
+    status: 'RUNNING',
+    wave: 0,
+    waveCount: 1,
+    regions: Object.fromEntries(
+      Array.from({ length: regions }, (_, i) => [
+        regionName(i),
+        { region: regionName(i), wave: 0, phase: 'pending', before: null, updatedAt: '2026-01-01T00:00:00.000Z' },
+      ]),
+    ),
+    startedAt: '2026-01-01T00:00:00.000Z',
+  } as ReleaseRecord;
+}
+
+describe("the embedded DynamoDB enforces DynamoDB's limits", () => {
+  it('refuses an update expression over 4 KB with a ValidationException, as DynamoDB does', async () => {
+    await ledger.createRelease(record('expr', 1));
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      names[`#attribute${i}`] = `a${i}`;
+      values[`:value${i}`] = i;
+      sets.push(`#attribute${i} = :value${i}`);
+    }
+    const expression = `SET ${sets.join(', ')}`;
+    expect(Buffer.byteLength(expression)).toBeGreaterThan(4096);
+    const update = (UpdateExpression: string, n: number) =>
+      dynamo.doc.send(
+        new UpdateCommand({
+          TableName: TABLE,
+          Key: { pk: 'SERVICE#expr', sk: 'RELEASE#r1' },
+          UpdateExpression,
+          ExpressionAttributeNames: Object.fromEntries(Object.entries(names).slice(0, n)),
+          ExpressionAttributeValues: Object.fromEntries(Object.entries(values).slice(0, n)),
+        }),
+      );
+    await expect(update(expression, 200)).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringMatching(
+        /^Invalid UpdateExpression: Expression size has exceeded the maximum allowed size/,
+      ),
+    });
+    // The same kind of write under the limit goes through.
+    await expect(update(`SET ${sets.slice(0, 100).join(', ')}`, 100)).resolves.toBeDefined();
+  });
+
+  it('refuses an item over 400 KB with a ValidationException', async () => {
+    await expect(ledger.createRelease(record('item', 1, 'x'.repeat(401 * 1024)))).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
+  });
+});
+
+describe('updateReleaseRegions at 100+ regions', () => {
+  it("marks 120 regions in one call, each request's expressions within DynamoDB's 4 KB", async () => {
+    await ledger.createRelease(record('wide', 120));
+    const patches: ReleaseRegionPatch[] = Array.from({ length: 120 }, (_, i) => ({
+      region: regionName(i),
+      phase: 'deploying',
+      updatedAt: '2026-01-01T00:05:00.000Z',
+      before: { version: '1.9.0', artifact: `appspec:${'y'.repeat(2048)}` },
+      message: 'started',
+    }));
+    await ledger.updateReleaseRegions('wide', 'r1', patches);
+    const stored = await ledger.getRelease('wide', 'r1');
+    const entries = Object.values(stored?.regions ?? {});
+    expect(entries).toHaveLength(120);
+    for (const entry of entries) {
+      expect(entry).toMatchObject({ phase: 'deploying', message: 'started', before: { version: '1.9.0' } });
+    }
+  });
+
+  it('still refuses regions the release does not have', async () => {
+    await ledger.createRelease(record('missing', 50));
+    const patches: ReleaseRegionPatch[] = Array.from({ length: 60 }, (_, i) => ({
+      region: regionName(i),
+      phase: 'deploying',
+    }));
+    await expect(ledger.updateReleaseRegions('missing', 'r1', patches)).rejects.toMatchObject({
+      name: 'ReleaseNotFound',
+    });
+  });
+});
