@@ -13,6 +13,7 @@ import type { FlotillaConfig } from '../config/types.ts';
 import { benchGate } from './fleet.ts';
 import { historyFigures } from './history.ts';
 import { runScenario, type Scenario } from './orchestrator.ts';
+import { payloadFigures } from './payloads.ts';
 
 const { values } = parseArgs({
   options: {
@@ -164,6 +165,9 @@ async function main() {
   log('history budget (simulated time on the real ASL)');
   const history = await historyFigures();
 
+  log("AWS's size limits (100 regions, 2 KB AppSpecs, rolled back from the last wave; limits enforced)");
+  const payloads = await payloadFigures();
+
   let bundles: { name: string; bytes: number; coldImportMs: number }[] = [];
   try {
     const { bundleFigures } = await import('./bundles.ts');
@@ -182,6 +186,9 @@ async function main() {
     history_parent_events_10m: history.history_parent_events_10m,
     history_parent_events_10h: history.history_parent_events_10h,
     history_child_events_24h: history.history_child_events_24h,
+    max_state_kib_100r: payloads.max_state_kib_100r,
+    max_expression_bytes_100r: payloads.max_expression_bytes_100r,
+    status_100r: payloads.status_100r,
     bundles,
     peak_rss_mb: peakRssMb,
     timings,
@@ -210,6 +217,15 @@ async function main() {
     result.history_child_events_24h <= 10_000,
     `history_child_events_24h ${result.history_child_events_24h} > 10000`,
   );
+  target(result.max_state_kib_100r < 256, `max_state_kib_100r ${result.max_state_kib_100r} >= 256`);
+  target(
+    result.max_expression_bytes_100r <= 4096,
+    `max_expression_bytes_100r ${result.max_expression_bytes_100r} > 4096`,
+  );
+  target(
+    result.status_100r === 'ROLLED_BACK' && payloads.rolled_back_100r === 100,
+    `the 100-region scenario ended ${result.status_100r} with ${payloads.rolled_back_100r} regions rolled back`,
+  );
   target(bundles.length > 0, 'bundles were not measured');
   for (const b of bundles) target(b.bytes <= 600 * 1024, `bundle ${b.name} is ${b.bytes} bytes > 600 KB`);
 
@@ -225,6 +241,8 @@ async function main() {
       ['history_parent_events_10m', String(result.history_parent_events_10m), '≤ 3000'],
       ['history_parent_events_10h', String(result.history_parent_events_10h), '= 10m'],
       ['history_child_events_24h', String(result.history_child_events_24h), '≤ 10000'],
+      ['max_state_kib_100r', `${result.max_state_kib_100r} (${payloads.max_state_at_100r})`, '< 256'],
+      ['max_expression_bytes_100r', String(result.max_expression_bytes_100r), '≤ 4096'],
       ['peak_rss_mb', String(result.peak_rss_mb), 'reported'],
     ];
     for (const b of bundles)

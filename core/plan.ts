@@ -4,7 +4,8 @@
  */
 import type { FlotillaConfig } from './config.ts';
 import type { RegionState, ReleaseRecord } from './model.ts';
-import type { ReleasePlan, Revision } from './types.ts';
+import { rollbackTask } from './rollback.ts';
+import type { PlanRef, RegionRef, RegionTask, ReleasePlan, Revision } from './types.ts';
 
 export interface PlanInput {
   config: FlotillaConfig;
@@ -59,6 +60,48 @@ export function planRelease(input: PlanInput): ReleasePlan {
     mode: input.rollbackOf ? 'rollback' : 'release',
     ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
   };
+}
+
+/** What the state machine carries of a plan (the rest stays in the ledger). */
+export function planRef(plan: ReleasePlan): PlanRef {
+  return {
+    releaseId: plan.releaseId,
+    service: plan.service,
+    version: plan.version,
+    owner: plan.owner,
+    waveCount: plan.waveCount,
+    regionStateMachineArn: plan.regionStateMachineArn,
+    mode: plan.mode,
+    ...(plan.rollbackOf ? { rollbackOf: plan.rollbackOf } : {}),
+    gate: { intervalSeconds: plan.gate.intervalSeconds },
+  };
+}
+
+/** A region's job as ids, for a Map item and a child execution's input. */
+export function regionRef(task: Pick<RegionTask, 'releaseId' | 'service' | 'region' | 'wave' | 'action'>): RegionRef {
+  return {
+    releaseId: task.releaseId,
+    service: task.service,
+    region: task.region,
+    wave: task.wave,
+    action: task.action,
+  };
+}
+
+/**
+ * The whole task a child execution runs for `ref`: a deploy is the region's task in the plan; a
+ * rollback is that task back to what the region ran before the release (core/rollback.ts), as the
+ * release record says. Undefined if the plan has no such region, or a rollback has no record of it.
+ */
+export function regionTask(
+  plan: ReleasePlan,
+  record: Pick<ReleaseRecord, 'regions'>,
+  ref: Pick<RegionRef, 'region' | 'action'>,
+): RegionTask | undefined {
+  const task = plan.waves.flatMap((w) => w.regions).find((t) => t.region === ref.region);
+  if (!task || ref.action === 'deploy') return task;
+  const entry = record.regions[ref.region];
+  return entry ? rollbackTask(task, entry) : undefined;
 }
 
 /** The release record PlanRelease writes: every region pending, with its last-known-good captured now. */

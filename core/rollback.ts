@@ -9,7 +9,7 @@
 import type { GateSettings } from './config.ts';
 import { type ControlState, type Intent, latest } from './control.ts';
 import { REFUSALS, type Refusal } from './errors.ts';
-import type { ReleaseRecord, Revision } from './model.ts';
+import type { ReleaseRecord, ReleaseRegion, Revision } from './model.ts';
 import type {
   ControlAction,
   GateDecision,
@@ -134,9 +134,14 @@ export function planRollback(plan: ReleasePlan, record: ReleaseRecord, cause: Ro
     const task = tasks.get(region);
     const entry = record.regions[region];
     if (!task || !entry) continue;
-    steps.push({ ...task, action: 'rollback', revision: entry.before });
+    steps.push(rollbackTask(task, entry));
   }
   return { cause, steps };
+}
+
+/** A region's rollback job: its task in the plan, back to what it ran before this release (its last-known-good). */
+export function rollbackTask(task: RegionTask, entry: Pick<ReleaseRegion, 'before'>): RegionTask {
+  return { ...task, action: 'rollback', revision: entry.before };
 }
 
 /**

@@ -51,6 +51,39 @@ export interface ReleasePlan {
   rollbackOf?: string;
 }
 
+/**
+ * What the release state machine carries of the plan: ids and the few fields its own states read.
+ * The plan itself is in the ledger (PlanRelease puts it there) and the handlers look it up: the
+ * whole plan of 100 regions with a 2 KB AppSpec each passed Step Functions' 256 KiB state limit.
+ */
+export interface PlanRef {
+  releaseId: string;
+  service: string;
+  version: string;
+  owner: string;
+  /** MoreWaves compares the wave index with it. */
+  waveCount: number;
+  /** DeployWave and RollbackAll start each region's child execution on it. */
+  regionStateMachineArn: string;
+  /** IsRollbackOnly routes on it. */
+  mode: ReleasePlan['mode'];
+  rollbackOf?: string;
+  /** BakeWait waits this long between gate checks. */
+  gate: Pick<GateSettings, 'intervalSeconds'>;
+}
+
+/**
+ * One region's job as the parent hands it to a child execution: ids only. The child looks up the
+ * task (target, revision, settings) from the plan and the release record in the ledger.
+ */
+export interface RegionRef {
+  releaseId: string;
+  service: string;
+  region: string;
+  wave: number;
+  action: RegionTask['action'];
+}
+
 /** Probe results for one region, accumulated over a bake. `missing` never counts toward a pass. */
 export interface SampleCounts {
   ok: number;
@@ -100,7 +133,7 @@ export interface GateState {
  * as soon as someone acts; Blocked (a region already unhealthy) and Abort roll back.
  */
 export type WaveEntry =
-  | { kind: 'Clear'; regions: RegionTask[]; skipped: string[] }
+  | { kind: 'Clear'; regions: RegionRef[]; skipped: string[] }
   | { kind: 'Blocked'; signals: string[] }
   | { kind: 'Hold'; reasons: string[]; holdSeconds: number; intentsSeen: number; approvalOnly: boolean }
   | { kind: 'Abort'; control: ControlAction }
@@ -138,6 +171,12 @@ export interface RollbackPlan {
   cause: RollbackCause;
   /** Every region touched by the release, earlier waves included, each back to its own `before`. */
   steps: RegionTask[];
+}
+
+/** The rollback as the state machine carries it: the same regions, as ids (RollbackAll's items). */
+export interface RollbackSteps {
+  cause: RollbackCause;
+  steps: RegionRef[];
 }
 
 /** The end of a release: status and, region by region, what runs there now. */

@@ -4,16 +4,18 @@
  * Inconclusive gate with onInconclusive: pause). An abort or a promote decides over the signals.
  */
 
-import type { GateState, ReleasePlan } from '../core/types.ts';
+import type { GateState, PlanRef } from '../core/types.ts';
 import type { Deps } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { eventsFromEnv, proberFromEnv } from './runtime/ports.ts';
 import { deployedTasks, gateState, probeRound, releaseRecord } from './shared/bake.ts';
+import { loadPlan } from './shared/plan.ts';
 
 export const createCheckGate =
   (deps: Pick<Deps, 'ledger' | 'prober' | 'events' | 'now'>) =>
-  async ({ plan, waveIndex, gate }: { plan: ReleasePlan; waveIndex: number; gate: GateState }): Promise<GateState> => {
+  async ({ plan: ref, waveIndex, gate }: { plan: PlanRef; waveIndex: number; gate: GateState }): Promise<GateState> => {
+    const plan = await loadPlan(deps, ref);
     const record = await releaseRecord(deps, plan);
     const regions = await probeRound(deps, plan, deployedTasks(plan, waveIndex, record), gate.regions);
     return gateState(deps, plan, waveIndex, record, gate, regions);

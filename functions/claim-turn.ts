@@ -6,7 +6,7 @@
  */
 
 import { controlState, latest } from '../core/control.ts';
-import type { ControlAction, ReleasePlan } from '../core/types.ts';
+import type { ControlAction, PlanRef } from '../core/types.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
@@ -22,7 +22,7 @@ export type Turn =
 
 export const createClaimTurn =
   (deps: Pick<Deps, 'ledger' | 'events' | 'now'>) =>
-  async ({ plan }: { plan: ReleasePlan }): Promise<Turn> => {
+  async ({ plan }: { plan: PlanRef }): Promise<Turn> => {
     const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
     const intents = await deps.ledger.listIntents(plan.service, plan.releaseId);

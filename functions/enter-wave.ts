@@ -12,17 +12,19 @@
 import { controlState, freezeOf } from '../core/control.ts';
 import { entryDecision, healthAtEntry } from '../core/entry.ts';
 import { addSamples, emptyCounts } from '../core/gate.ts';
-import type { ReleasePlan, WaveEntry } from '../core/types.ts';
+import { regionRef } from '../core/plan.ts';
+import type { PlanRef, WaveEntry } from '../core/types.ts';
 import { describeWindow, secondsUntilOpen, windowOpen } from '../core/windows.ts';
 import type { ReleaseRegionPatch } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { deployerFromEnv, eventsFromEnv, proberFromEnv } from './runtime/ports.ts';
+import { loadPlan } from './shared/plan.ts';
 import { newerBuild } from './shared/queue.ts';
 
 export interface WaveInput {
-  plan: ReleasePlan;
+  plan: PlanRef;
   waveIndex: number;
 }
 
@@ -31,7 +33,8 @@ export const RECHECK_SECONDS = 3600;
 
 export const createEnterWave =
   (deps: Pick<Deps, 'ledger' | 'deployer' | 'prober' | 'events' | 'now'>) =>
-  async ({ plan, waveIndex }: WaveInput): Promise<WaveEntry> => {
+  async ({ plan: ref, waveIndex }: WaveInput): Promise<WaveEntry> => {
+    const plan = await loadPlan(deps, ref);
     const wave = plan.waves[waveIndex];
     if (!wave) throw namedError('InvalidState', `wave ${waveIndex} does not exist in ${plan.releaseId}`);
     const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
@@ -139,7 +142,8 @@ export const createEnterWave =
     const left = wave.regions.filter((t) => skipped.has(t.region) && record.regions[t.region]?.phase === 'pending');
     for (const task of left) patches.push({ region: task.region, phase: 'skipped', updatedAt });
     await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, patches);
-    return { kind: 'Clear', regions: tasks, skipped: left.map((t) => t.region) };
+    // Ids only: each region's child looks its task up (load-region-task), so a wave of any width fits the state.
+    return { kind: 'Clear', regions: tasks.map(regionRef), skipped: left.map((t) => t.region) };
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */

@@ -5,7 +5,7 @@
 
 import { concludeRelease, resultPatches, resultStates } from '../core/outcome.ts';
 import { regionsToPutBack } from '../core/rollback.ts';
-import type { RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
+import type { PlanRef, RegionResult, ReleaseOutcome, RollbackCause } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
@@ -13,12 +13,12 @@ import { ledgerFromEnv } from './runtime/ledger.ts';
 import { eventsFromEnv } from './runtime/ports.ts';
 
 export type FinishInput =
-  | { plan: ReleasePlan; conclusion: 'Succeeded' }
-  | { plan: ReleasePlan; conclusion: 'RolledBack'; cause: RollbackCause; results: RegionResult[] }
+  | { plan: PlanRef; conclusion: 'Succeeded' }
+  | { plan: PlanRef; conclusion: 'RolledBack'; cause: RollbackCause; results: RegionResult[] }
   /** A newer build took this release's turn (queued) or its pending approval. */
-  | { plan: ReleasePlan; conclusion: 'Superseded'; by: string }
+  | { plan: PlanRef; conclusion: 'Superseded'; by: string }
   /** The rollback machinery itself failed: judge each touched region by what the ledger recorded. */
-  | { plan: ReleasePlan; conclusion: 'RollbackErrored'; waveIndex: number; error: { Error: string; Cause?: string } };
+  | { plan: PlanRef; conclusion: 'RollbackErrored'; waveIndex: number; error: { Error: string; Cause?: string } };
 
 function resultsFromLedger(record: ReleaseRecord): RegionResult[] {
   return regionsToPutBack(record).map((region) => {

@@ -7,7 +7,7 @@
  * is up. Either way the release then looks again (EnterWave, CheckGate), which decides.
  */
 
-import type { ReleasePlan } from '../core/types.ts';
+import type { PlanRef } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
@@ -15,7 +15,7 @@ import { newerBuild } from './shared/queue.ts';
 
 export interface HoldInput {
   taskToken: string;
-  plan: ReleasePlan;
+  plan: Pick<PlanRef, 'service' | 'releaseId'>;
   reasons: string[];
   holdSeconds: number;
   /** How many intents (the release's and the global ones) the decision to hold saw. */

@@ -10,6 +10,7 @@ import type { Deps } from './deps.ts';
 import { createEnterWave } from './enter-wave.ts';
 import { createFinishRelease } from './finish-release.ts';
 import { createHold } from './hold.ts';
+import { createLoadRegionTask } from './load-region-task.ts';
 import { createPlanRelease } from './plan-release.ts';
 import { createPlanRollback } from './plan-rollback.ts';
 import { createRecordRegionResult } from './record-region-result.ts';
@@ -30,6 +31,7 @@ export const functionFactories: Record<string, (deps: Deps) => AnyHandler> = {
   'plan-rollback': createPlanRollback,
   'finish-release': createFinishRelease,
   hold: (deps) => createHold({ ...deps, waitHere: deps.waitAtHolds ?? false }),
+  'load-region-task': createLoadRegionTask,
   'start-region-deploy': createStartRegionDeploy,
   'check-region-deploy': createCheckRegionDeploy,
   'verify-region': createVerifyRegion,

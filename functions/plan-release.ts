@@ -5,9 +5,9 @@
  */
 
 import { formatProblems, validateConfig } from '../config/validate.ts';
-import { initialRecord, planRelease } from '../core/plan.ts';
+import { initialRecord, planRef, planRelease } from '../core/plan.ts';
 import { planRollbackOf } from '../core/rollback.ts';
-import type { ReleasePlan, Revision, StartReleaseInput } from '../core/types.ts';
+import type { PlanRef, Revision, StartReleaseInput } from '../core/types.ts';
 import { checkVersion } from '../core/version.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda, requireEnv } from './runtime/lambda.ts';
@@ -17,7 +17,8 @@ import { eventsFromEnv } from './runtime/ports.ts';
 export type { StartReleaseInput };
 
 export interface PlannedRelease {
-  plan: ReleasePlan;
+  /** The plan's ids: the plan itself is in the ledger (the state machine's state must stay small). */
+  plan: PlanRef;
   waveIndex: number;
   /** Another release of the service holds the lock: wait for a turn (ClaimTurn). */
   queued: boolean;
@@ -80,6 +81,8 @@ export const createPlanRelease =
         }
         record.rollbackOf = target.releaseId;
       }
+      // The plan before the record: whatever sees the release can look its plan up.
+      await deps.ledger.putPlan(plan);
       await deps.ledger.createRelease(queued ? { ...record, status: 'QUEUED' } : record);
     } catch (error) {
       if (!queued) await deps.ledger.releaseLock(config.service, input.releaseId);
@@ -93,7 +96,7 @@ export const createPlanRelease =
         ? [{ name: 'rollback', regions: [...putBack.keys()] }]
         : plan.waves.map((w) => ({ name: w.name, regions: w.regions.map((r) => r.region) })),
     });
-    return { plan, waveIndex: 0, queued };
+    return { plan: planRef(plan), waveIndex: 0, queued };
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */

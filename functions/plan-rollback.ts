@@ -3,17 +3,19 @@
  * (core/rollback.ts `rollbackCause`, `planRollback`), marks them, and says so.
  */
 
+import { regionRef } from '../core/plan.ts';
 import { describeCause, planRollback, type RollbackInput, rollbackCause } from '../core/rollback.ts';
-import type { ReleasePlan, RollbackPlan } from '../core/types.ts';
+import type { PlanRef, RollbackSteps } from '../core/types.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { eventsFromEnv } from './runtime/ports.ts';
+import { loadPlan } from './shared/plan.ts';
 
 export const createPlanRollback =
   (deps: Pick<Deps, 'ledger' | 'events' | 'now'>) =>
-  async (input: RollbackInput & { plan: ReleasePlan }): Promise<RollbackPlan> => {
-    const { plan } = input;
+  async (input: RollbackInput & { plan: PlanRef }): Promise<RollbackSteps> => {
+    const plan = await loadPlan(deps, input.plan);
     const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
     const rollback = planRollback(plan, record, rollbackCause(input));
@@ -29,7 +31,8 @@ export const createPlanRollback =
       regions: rollback.steps.map((s) => s.region),
       reason: describeCause(rollback.cause),
     });
-    return rollback;
+    // Ids only: each region's child looks up what it goes back to (load-region-task).
+    return { cause: rollback.cause, steps: rollback.steps.map(regionRef) };
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */

@@ -6,22 +6,24 @@
  */
 
 import { resultPatches, resultStates } from '../core/outcome.ts';
-import type { GateState, RegionResult, ReleasePlan } from '../core/types.ts';
+import type { GateState, PlanRef, RegionResult } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { eventsFromEnv, proberFromEnv } from './runtime/ports.ts';
 import { deployedTasks, gateState, probeRound, releaseRecord } from './shared/bake.ts';
+import { loadPlan } from './shared/plan.ts';
 
 export interface StartBakeInput {
-  plan: ReleasePlan;
+  plan: PlanRef;
   waveIndex: number;
   deployResults: RegionResult[];
 }
 
 export const createStartBake =
   (deps: Pick<Deps, 'ledger' | 'prober' | 'events' | 'now'>) =>
-  async ({ plan, waveIndex, deployResults }: StartBakeInput): Promise<GateState> => {
+  async ({ plan: ref, waveIndex, deployResults }: StartBakeInput): Promise<GateState> => {
+    const plan = await loadPlan(deps, ref);
     // The wave's results, in two requests whatever its width: what each region runs now, and its phase.
     const updatedAt = isoAt(deps);
     const revision = { version: plan.version, artifact: plan.artifact };

@@ -15,6 +15,7 @@ import type {
   ReleaseRegionPatch,
   ReleaseStatus,
 } from '../core/model.ts';
+import type { ReleasePlan } from '../core/types.ts';
 
 export type {
   BranchHead,
@@ -42,6 +43,12 @@ export interface Ledger {
   getRelease(service: string, releaseId: string): Promise<ReleaseRecord | undefined>;
   /** Newest first. */
   listReleases(service: string, limit?: number): Promise<ReleaseRecord[]>;
+  /**
+   * Keeps the plan PlanRelease made, for the handlers to look up: the state machines carry only
+   * its ids (core/types.ts PlanRef, RegionRef). Idempotent: the same plan may be put again.
+   */
+  putPlan(plan: ReleasePlan): Promise<void>;
+  getPlan(service: string, releaseId: string): Promise<ReleasePlan | undefined>;
   /** Sets one region's entry of a release; concurrent calls for different regions never clobber each other. */
   putReleaseRegion(service: string, releaseId: string, entry: ReleaseRegion): Promise<void>;
   /**

@@ -11,6 +11,9 @@
  *   sk = RELEASE#<releaseId> one release (ReleaseRecord); its regions are one map attribute `regions`,
  *                            each region updated in place with SET regions.#r so that parallel
  *                            writers of different regions never clobber each other
+ *   sk = PLAN#<releaseId>    the plan of that release (ReleasePlan), which the state machines refer to
+ *                            by ids; stored without what every region's task repeats (the revision,
+ *                            the gate and deploy settings), so 100 regions weigh ~30 KB, not 260
  *   sk = LOCK                the service's release lock (LockHolder)
  *   sk = BRANCH#<branch>     the newest push the webhook saw for the branch (BranchHead), advanced by
  *                            a write conditional on the head it replaces
@@ -49,6 +52,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Intent } from '../../core/control.ts';
 import { DYNAMO_EXPRESSION_LIMIT_BYTES } from '../../core/limits.ts';
+import type { RegionTask, ReleasePlan, WavePlan } from '../../core/types.ts';
 import type {
   BranchHead,
   HoldToken,
@@ -77,6 +81,7 @@ const servicePk = (service: string): string => `SERVICE#${service}`;
 const branchSk = (branch: string): string => `BRANCH#${branch}`;
 const regionSk = (region: string): string => `REGION#${region}`;
 const releaseSk = (releaseId: string): string => `RELEASE#${releaseId}`;
+const planSk = (releaseId: string): string => `PLAN#${releaseId}`;
 const LOCK_SK = 'LOCK';
 const claimPk = (key: string): string => `CLAIM#${key}`;
 const CLAIM_SK = 'CLAIM';
@@ -204,6 +209,16 @@ export class DynamoDbLedger implements Ledger {
       limit,
     );
     return items.map(toReleaseRecord);
+  }
+
+  async putPlan(plan: ReleasePlan): Promise<void> {
+    const item: Item = { pk: servicePk(plan.service), sk: planSk(plan.releaseId), plan: storedPlan(plan) };
+    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item })));
+  }
+
+  async getPlan(service: string, releaseId: string): Promise<ReleasePlan | undefined> {
+    const item = await this.#get(servicePk(service), planSk(releaseId));
+    return item ? expandPlan(item.plan as StoredPlan) : undefined;
   }
 
   async putReleaseRegion(service: string, releaseId: string, entry: ReleaseRegion): Promise<void> {
@@ -654,6 +669,42 @@ export function expressionChunks(patches: readonly ReleaseRegionPatch[]): Releas
 }
 
 // --- mapping -----------------------------------------------------------------------------------
+
+/** A plan as stored: each task keeps only what differs between regions. */
+type StoredTask = Pick<RegionTask, 'region' | 'target' | 'window'>;
+type StoredPlan = Omit<ReleasePlan, 'waves'> & { waves: (Omit<WavePlan, 'regions'> & { regions: StoredTask[] })[] };
+
+function storedPlan(plan: ReleasePlan): StoredPlan {
+  return compact({
+    ...plan,
+    waves: plan.waves.map((wave) => ({
+      ...wave,
+      regions: wave.regions.map((t) => compact({ region: t.region, target: t.target, window: t.window })),
+    })),
+  });
+}
+
+function expandPlan(stored: StoredPlan): ReleasePlan {
+  const revision = { version: stored.version, artifact: stored.artifact };
+  return {
+    ...stored,
+    waves: stored.waves.map((wave) => ({
+      ...wave,
+      regions: wave.regions.map((t) => ({
+        releaseId: stored.releaseId,
+        service: stored.service,
+        region: t.region,
+        wave: wave.index,
+        action: 'deploy' as const,
+        revision,
+        target: t.target,
+        ...(t.window ? { window: t.window } : {}),
+        gate: stored.gate,
+        deploy: stored.deploy,
+      })),
+    })),
+  };
+}
 
 function releaseFields(record: ReleaseRecord): Item {
   return {

@@ -14,7 +14,10 @@ export function deployedTasks(plan: ReleasePlan, waveIndex: number, record: Rele
     .filter((t) => record.regions[t.region]?.phase !== 'skipped');
 }
 
-export async function releaseRecord(deps: Pick<Deps, 'ledger'>, plan: ReleasePlan): Promise<ReleaseRecord> {
+export async function releaseRecord(
+  deps: Pick<Deps, 'ledger'>,
+  plan: Pick<ReleasePlan, 'service' | 'releaseId'>,
+): Promise<ReleaseRecord> {
   const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
   if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
   return record;

@@ -18,6 +18,8 @@ const task = { ...configWith([['eu-west-1']]), region: 'eu-west-1' };
 function runRegion(startDeploy: () => Promise<unknown>) {
   const engine = new LocalEngine({
     functions: {
+      // The task is given whole here: what the ledger would give back for its ids.
+      'load-region-task': async ({ task }: { task: unknown }) => task,
       'start-region-deploy': startDeploy,
       'check-region-deploy': async () => ({ deploymentId: 'd-1', status: 'Succeeded', waitSeconds: 1, polls: 1 }),
       'verify-region': async () => ({ ok: 1, errors: 0, missing: 0 }),

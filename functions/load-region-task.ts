@@ -1,0 +1,27 @@
+/**
+ * LoadRegionTask (child execution, first state): the parent hands each region's child only ids
+ * (core/types.ts RegionRef), so that a wave or a rollback of any width fits Step Functions' 256 KiB
+ * state; this looks up the whole task (target, revision, settings) from the plan and the release
+ * record in the ledger (core/plan.ts `regionTask`). The child's own state then holds one task.
+ */
+
+import { regionTask } from '../core/plan.ts';
+import type { RegionRef, RegionTask } from '../core/types.ts';
+import { type Deps, namedError } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
+import { releaseRecord } from './shared/bake.ts';
+import { loadPlan } from './shared/plan.ts';
+
+export const createLoadRegionTask =
+  (deps: Pick<Deps, 'ledger'>) =>
+  async ({ task: ref }: { task: RegionRef }): Promise<RegionTask> => {
+    const [plan, record] = await Promise.all([loadPlan(deps, ref), releaseRecord(deps, ref)]);
+    const task = regionTask(plan, record, ref);
+    if (!task)
+      throw namedError('InvalidState', `release ${ref.releaseId} has no region ${ref.region} to ${ref.action}`);
+    return task;
+  };
+
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
+export const handler = lambda(() => createLoadRegionTask({ ledger: ledgerFromEnv() }));
