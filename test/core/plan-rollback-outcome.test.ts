@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { checkPolicy } from '../../config/policy.ts';
+import { executionNameProblem, jsonBytes } from '../../core/limits.ts';
 import { concludeRelease, nextPollSeconds } from '../../core/outcome.ts';
-import { executionName, initialRecord, minimumDuration, planRelease } from '../../core/plan.ts';
+import {
+  executionName,
+  initialRecord,
+  minimumDuration,
+  planRef,
+  planRelease,
+  regionRef,
+  regionTask,
+  rollbackName,
+} from '../../core/plan.ts';
 import { planRollback, touchedRegions } from '../../core/rollback.ts';
 import type { RegionResult } from '../../core/types.ts';
 import { configWith, recordWith } from '../helpers/fixtures.ts';
@@ -67,6 +77,55 @@ describe('executionName', () => {
     expect(name.length).toBeLessThanOrEqual(80);
     expect(name).toMatch(/^[A-Za-z0-9_.-]+$/);
     expect(name.endsWith('-12')).toBe(true);
+  });
+
+  it.each([
+    ['a long build id', 'shop', `1.0.0+${'x'.repeat(200)}`],
+    ["AWS's forbidden characters", 'shop', '1.0.0 "#%\\^|~`$&,;:/?*<>{}[]\u0007\u0085'],
+    ['non-ASCII', 'shöp', '1.0.0-β'],
+  ])('makes names Step Functions accepts from %s', (_, service, version) => {
+    for (const attempt of [1, 2, 123])
+      expect(executionNameProblem(executionName(service, version, attempt))).toBeNull();
+    expect(executionNameProblem(rollbackName(executionName(service, version, 1), 7))).toBeNull();
+  });
+});
+
+describe('the state carries ids (Step Functions allows 256 KiB of state)', () => {
+  const waves = [['a'], Array.from({ length: 99 }, (_, i) => `r${i}`)];
+  const big = planRelease({
+    config: configWith(waves),
+    releaseId: 'r1',
+    version: '2.0.0',
+    artifact: `appspec:${'x'.repeat(2048)}`,
+    regionStateMachineArn: 'arn',
+    owner: 'test',
+  });
+
+  it('keeps a plan of 100 regions with a 2 KB AppSpec to a few hundred bytes', () => {
+    expect(jsonBytes(big)).toBeGreaterThan(200 * 1024);
+    expect(jsonBytes(planRef(big))).toBeLessThan(512);
+    expect(planRef(big)).toMatchObject({
+      releaseId: 'r1',
+      waveCount: 2,
+      mode: 'release',
+      gate: { intervalSeconds: 1 },
+    });
+  });
+
+  it('gives a child the whole task its ids stand for: the planned deploy, or the rollback to its before', () => {
+    const task = big.waves[1]?.regions[3];
+    if (!task) throw new Error('no task');
+    const record = recordWith([{ region: task.region, wave: 1, phase: 'deployed', before: '1.0.0' }]);
+    expect(regionTask(big, record, regionRef(task))).toEqual(task);
+    const back = regionTask(big, record, { ...regionRef(task), action: 'rollback' });
+    expect(back).toEqual(planRollback(big, record, { kind: 'GateFailed', wave: 1, signals: [] }).steps[0]);
+    expect(back).toMatchObject({ action: 'rollback', revision: { version: '1.0.0' }, target: task.target });
+  });
+
+  it('finds nothing for a region the plan lacks, or a rollback the record does not know', () => {
+    const record = recordWith([]);
+    expect(regionTask(big, record, { region: 'nowhere', action: 'deploy' })).toBeUndefined();
+    expect(regionTask(big, record, { region: 'a', action: 'rollback' })).toBeUndefined();
   });
 });
 

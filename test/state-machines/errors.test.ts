@@ -15,11 +15,14 @@ import { configWith } from '../helpers/fixtures.ts';
 const named = (name: string) => Object.assign(new Error(`${name} from a stand-in`), { name });
 const task = { ...configWith([['eu-west-1']]), region: 'eu-west-1' };
 
-function runRegion(startDeploy: () => Promise<unknown>) {
+function runRegion(
+  startDeploy: () => Promise<unknown>,
+  // The task is given whole here: what the ledger would give back for its ids.
+  loadTask: (input: { task: unknown }) => Promise<unknown> = async ({ task }) => task,
+) {
   const engine = new LocalEngine({
     functions: {
-      // The task is given whole here: what the ledger would give back for its ids.
-      'load-region-task': async ({ task }: { task: unknown }) => task,
+      'load-region-task': loadTask,
       'start-region-deploy': startDeploy,
       'check-region-deploy': async () => ({ deploymentId: 'd-1', status: 'Succeeded', waitSeconds: 1, polls: 1 }),
       'verify-region': async () => ({ ok: 1, errors: 0, missing: 0 }),
@@ -79,6 +82,22 @@ describe('error routing in region.asl.json', () => {
     });
     expect(calls).toBe(5);
     expect(result.outcome).toBe('failed');
+  });
+
+  it('fails the region, naming the error, when its task cannot be looked up; nothing is deployed', async () => {
+    let deploys = 0;
+    const result = await runRegion(
+      async () => {
+        deploys += 1;
+        return { deploymentId: 'd-1', status: 'InProgress', waitSeconds: 1, polls: 0 };
+      },
+      async () => {
+        throw named('ReleaseNotFound');
+      },
+    );
+    expect(deploys).toBe(0);
+    expect(result).toMatchObject({ region: 'eu-west-1', outcome: 'failed', changed: false });
+    expect(result.message).toContain('ReleaseNotFound');
   });
 });
 

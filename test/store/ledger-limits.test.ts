@@ -1,8 +1,11 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
+import { jsonBytes } from '../../core/limits.ts';
+import { planRelease } from '../../core/plan.ts';
 import type { ReleaseRecord, ReleaseRegionPatch } from '../../ports/ledger.ts';
+import { configWith } from '../helpers/fixtures.ts';
 
 const TABLE = 'flotilla-ledger';
 let dynamo: EmbeddedDynamo;
@@ -107,5 +110,29 @@ describe('updateReleaseRegions at 100+ regions', () => {
     await expect(ledger.updateReleaseRegions('missing', 'r1', patches)).rejects.toMatchObject({
       name: 'ReleaseNotFound',
     });
+  });
+});
+
+describe('the plan in the ledger', () => {
+  it('gives back the plan it was given, stored without what every task repeats', async () => {
+    const regions = Array.from({ length: 100 }, (_, i) => regionName(i));
+    const config = configWith([regions.slice(0, 1), regions.slice(1, 10), regions.slice(10)], { service: 'plans' });
+    const plan = planRelease({
+      config,
+      releaseId: 'r1',
+      version: '2.0.0',
+      artifact: `appspec:${'z'.repeat(2048)}`,
+      regionStateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:region',
+      owner: 'test',
+    });
+    await ledger.putPlan(plan);
+    expect(await ledger.getPlan('plans', 'r1')).toEqual(plan);
+    expect(await ledger.getPlan('plans', 'r2')).toBeUndefined();
+    const item = await dynamo.doc.send(
+      new GetCommand({ TableName: TABLE, Key: { pk: 'SERVICE#plans', sk: 'PLAN#r1' } }),
+    );
+    // The plan as the state used to carry it weighs over 200 KB; stored, one AppSpec and 100 targets.
+    expect(jsonBytes(plan)).toBeGreaterThan(200 * 1024);
+    expect(jsonBytes(item.Item)).toBeLessThan(40 * 1024);
   });
 });
