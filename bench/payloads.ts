@@ -7,6 +7,7 @@
  * Stand-in deployers and probes (no processes): the figures are the state's and the ledger's,
  * which do not depend on how a region deploys.
  */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createLedgerTable, DynamoDbLedger } from '../adapters/dynamodb/ledger.ts';
 import { startEmbeddedDynamo } from '../backends/local/dynalite-server.ts';
 import {
@@ -17,6 +18,7 @@ import {
   localArn,
 } from '../backends/local/engine.ts';
 import type { FlotillaConfig } from '../config/types.ts';
+import { jsonBytes } from '../core/limits.ts';
 import type { Revision } from '../core/model.ts';
 import type { Deps } from '../functions/deps.ts';
 import { functionFactories } from '../functions/index.ts';
@@ -44,6 +46,8 @@ export interface PayloadResult {
   parentEvents: number;
   /** The longest expression string of any ledger request. */
   maxExpressionBytes: number;
+  /** The largest ledger item at the end (its JSON, a little over DynamoDB's own measure): the release record. */
+  maxItemBytes: number;
   rolledBack: number;
   /** The release's status in the ledger at the end (RUNNING: the execution died before finishing). */
   recorded: string;
@@ -179,6 +183,12 @@ export async function simulatePayloads(s: PayloadScenario): Promise<PayloadResul
       status = record && record.status !== 'RUNNING' ? record.status : err.name;
     }
     const record = await ledger.getRelease('sim', 'sim-1');
+    const items = await Promise.all(
+      ['RELEASE#sim-1', 'PLAN#sim-1'].map(
+        async (sk) =>
+          (await dynamo.doc.send(new GetCommand({ TableName: 'sim-ledger', Key: { pk: 'SERVICE#sim', sk } }))).Item,
+      ),
+    );
     const largest = reports.reduce<ExecutionReport | undefined>(
       (a, b) => (a && a.maxPayloadBytes >= b.maxPayloadBytes ? a : b),
       undefined,
@@ -190,6 +200,7 @@ export async function simulatePayloads(s: PayloadScenario): Promise<PayloadResul
       maxStateAt: largest ? `${largest.name}: ${largest.maxPayloadAt}` : '',
       parentEvents: reports.find((r) => r.stateMachine === release)?.awsHistoryEvents ?? -1,
       maxExpressionBytes,
+      maxItemBytes: Math.max(...items.map(jsonBytes)),
       rolledBack: Object.values(record?.regions ?? {}).filter((r) => r.phase === 'rolled-back').length,
       recorded: record?.status ?? 'none',
     };
@@ -205,6 +216,7 @@ export async function payloadFigures() {
     max_state_kib_100r: Math.round((result.maxStateBytes / 1024) * 10) / 10,
     max_state_at_100r: result.maxStateAt,
     max_expression_bytes_100r: result.maxExpressionBytes,
+    max_item_kib_100r: Math.round((result.maxItemBytes / 1024) * 10) / 10,
     status_100r: result.status,
     rolled_back_100r: result.rolledBack,
   };

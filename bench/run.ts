@@ -188,6 +188,7 @@ async function main() {
     history_child_events_24h: history.history_child_events_24h,
     max_state_kib_100r: payloads.max_state_kib_100r,
     max_expression_bytes_100r: payloads.max_expression_bytes_100r,
+    max_item_kib_100r: payloads.max_item_kib_100r,
     status_100r: payloads.status_100r,
     bundles,
     peak_rss_mb: peakRssMb,
@@ -222,6 +223,7 @@ async function main() {
     result.max_expression_bytes_100r <= 4096,
     `max_expression_bytes_100r ${result.max_expression_bytes_100r} > 4096`,
   );
+  target(result.max_item_kib_100r < 400, `max_item_kib_100r ${result.max_item_kib_100r} >= 400`);
   target(
     result.status_100r === 'ROLLED_BACK' && payloads.rolled_back_100r === 100,
     `the 100-region scenario ended ${result.status_100r} with ${payloads.rolled_back_100r} regions rolled back`,
@@ -243,6 +245,7 @@ async function main() {
       ['history_child_events_24h', String(result.history_child_events_24h), '≤ 10000'],
       ['max_state_kib_100r', `${result.max_state_kib_100r} (${payloads.max_state_at_100r})`, '< 256'],
       ['max_expression_bytes_100r', String(result.max_expression_bytes_100r), '≤ 4096'],
+      ['max_item_kib_100r', String(result.max_item_kib_100r), '< 400'],
       ['peak_rss_mb', String(result.peak_rss_mb), 'reported'],
     ];
     for (const b of bundles)

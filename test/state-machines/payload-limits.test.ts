@@ -17,6 +17,7 @@ describe('a release of 100 regions with 2 KB AppSpecs, rolled back from its last
     expect(result).toMatchObject({ status: 'ROLLED_BACK', rolledBack: 100 });
     expect(result.maxStateBytes).toBeLessThan(256 * 1024);
     expect(result.maxExpressionBytes).toBeLessThanOrEqual(4096);
+    expect(result.maxItemBytes).toBeLessThan(400 * 1024);
     expect(result.parentEvents).toBeLessThan(25_000);
   }, 180_000);
 
