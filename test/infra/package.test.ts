@@ -4,7 +4,16 @@
  * CloudFormation template and the function zips it wrote are checked against that copy's sources.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +21,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerTableDefinition } from '../../adapters/dynamodb/ledger.ts';
 import { type Bundle, packagedBundles } from '../../bench/bundles.ts';
+import { hasTool, missingToolMessage, skipWithout } from '../helpers/aws-tools.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Not copied: nothing osls needs (node_modules is linked instead). */
@@ -36,6 +46,33 @@ let out: string;
 let template: { Resources: Record<string, Json>; Outputs: Record<string, Json> };
 let bundles: Bundle[];
 let packagingSeconds: number;
+
+interface LintMatch {
+  Level: string;
+  Message: string;
+  Rule: { Id: string };
+  Location: { Path: (string | number)[] };
+}
+
+/** cfn-lint on a template, with the repo's .cfnlintrc (its regions and ignored rules), as JSON. */
+async function cfnLint(file: string): Promise<LintMatch[]> {
+  if (!hasTool('cfn-lint')) throw new Error(missingToolMessage('cfn-lint'));
+  // Exit status: 0 clean, else a bit mask of error (2) / warning (4) / info (8) found; 1 = it crashed.
+  const out = await promisify(execFile)(
+    'cfn-lint',
+    ['--config-file', join(copy, '.cfnlintrc'), '--format', 'json', '--', file],
+    {
+      cwd: copy,
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 120_000,
+    },
+  ).catch((error: { code?: unknown; stdout?: string; stderr?: string }) => {
+    if (typeof error.code === 'number' && error.code > 1 && error.stdout) return { stdout: error.stdout };
+    throw new Error(`cfn-lint failed: ${error.stderr ?? ''}`, { cause: error });
+  });
+  return JSON.parse(out.stdout) as LintMatch[];
+}
+const SKIP_CFN_LINT = skipWithout('cfn-lint', 'cfn-lint on the packaged template (test/infra/package.test.ts)');
 
 const resources = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 const asArray = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
@@ -119,6 +156,38 @@ describe('npm run package', () => {
   it('packages offline with no AWS credentials', () => {
     expect(Object.keys(template.Resources).length).toBeGreaterThan(0);
     expect(packagingSeconds).toBeGreaterThan(0);
+  });
+
+  it.skipIf(SKIP_CFN_LINT)(
+    'passes cfn-lint with no error and no warning (ignored rules: .cfnlintrc, each with its reason)',
+    async () => {
+      const matches = await cfnLint(join(out, 'cloudformation-template-update-stack.json'));
+      const found = matches
+        .filter((m) => m.Level !== 'Informational')
+        .map((m) => `${m.Level} ${m.Rule.Id} at ${m.Location.Path.join('/')}: ${m.Message}`);
+      expect(found).toEqual([]);
+    },
+  );
+
+  it.skipIf(SKIP_CFN_LINT)('cfn-lint sees an error when the template has one (the check bites)', async () => {
+    // One of the packaged functions alone (a small template lints fast), made wrong in two ways.
+    const [id, lambda] = lambdas()[0] as [string, Json];
+    const properties = {
+      ...lambda.Properties,
+      Role: 'arn:aws:iam::123456789012:role/x',
+      Runtime: 'nodejs9.x',
+      MemorySize: 64,
+    };
+    const broken = {
+      AWSTemplateFormatVersion: '2010-09-09',
+      Resources: { [id]: { Type: lambda.Type, Properties: properties } },
+    };
+    const file = join(work, 'broken-template.json');
+    writeFileSync(file, JSON.stringify(broken));
+    const errors = (await cfnLint(file)).filter((m) => m.Level === 'Error').map((m) => m.Location.Path.join('/'));
+    expect(errors).toEqual(
+      expect.arrayContaining([`Resources/${id}/Properties/Runtime`, `Resources/${id}/Properties/MemorySize`]),
+    );
   });
 
   it('deploys one Lambda per handler file in functions/, on nodejs22.x (arm64), each with its zip', () => {
