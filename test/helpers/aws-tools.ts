@@ -6,6 +6,7 @@
  * .ci/run checks for both before anything runs.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { Readable } from 'node:stream';
 import { freePorts } from './local.ts';
 
 export type AwsTool = 'cfn-lint' | 'moto_server';
@@ -56,6 +57,8 @@ export interface MotoServer {
   };
   /** POSTs to moto's own API, e.g. `/moto-api/config`. */
   motoApi: (path: string, body?: unknown) => Promise<unknown>;
+  /** What the server printed so far (its request log and any traceback), for a failing test's message. */
+  output: () => string;
   close: () => Promise<void>;
 }
 
@@ -130,6 +133,48 @@ async function startOn(port: number): Promise<MotoServer> {
     endpoint,
     client: (region) => ({ region, endpoint, credentials: { accessKeyId: 'moto', secretAccessKey: 'moto' } }),
     motoApi,
+    output: () => output,
     close,
   };
+}
+
+/**
+ * moto 5.2 writes CodeDeploy's createTime/startTime/completeTime as ISO-8601 strings, where AWS
+ * sends epoch seconds (the SDK refuses the strings: "Expected real number"). This rewrites those
+ * three fields of moto's raw answer to what AWS would have sent, before the SDK parses it; nothing
+ * else is touched. For CodeDeploy clients pointed at moto only.
+ */
+export function withAwsTimes<C extends { middlewareStack: { add: (...args: never[]) => void } }>(client: C): C {
+  const stack = client.middlewareStack as unknown as {
+    add: (
+      middleware: (next: (args: unknown) => Promise<{ response: RawResponse }>) => (args: unknown) => Promise<unknown>,
+      // Below the SDK's deserializer (same step, lower priority): `next` answers the raw HTTP response.
+      options: { step: 'deserialize'; priority: 'low'; name: string },
+    ) => void;
+  };
+  stack.add(
+    (next) => async (args) => {
+      const result = await next(args);
+      const { response } = result;
+      const chunks: Buffer[] = [];
+      for await (const chunk of response.body as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk));
+      const text = Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/"(createTime|startTime|completeTime)":\s*"([^"]+)"/g, (_, field: string, iso: string) => {
+          const ms = Date.parse(iso);
+          return Number.isNaN(ms) ? `"${field}": "${iso}"` : `"${field}": ${ms / 1000}`;
+        });
+      const body = Buffer.from(text, 'utf8');
+      response.body = Readable.from([body]);
+      response.headers['content-length'] = String(body.length);
+      return result;
+    },
+    { step: 'deserialize', priority: 'low', name: 'motoCodeDeployEpochTimes' },
+  );
+  return client;
+}
+
+interface RawResponse {
+  body: unknown;
+  headers: Record<string, string>;
 }
