@@ -4,7 +4,16 @@
  * CloudFormation template and the function zips it wrote are checked against that copy's sources.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +21,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerTableDefinition } from '../../adapters/dynamodb/ledger.ts';
 import { type Bundle, packagedBundles } from '../../bench/bundles.ts';
+import { hasTool, missingToolMessage, skipWithout } from '../helpers/aws-tools.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Not copied: nothing osls needs (node_modules is linked instead). */
@@ -36,6 +46,52 @@ let out: string;
 let template: { Resources: Record<string, Json>; Outputs: Record<string, Json> };
 let bundles: Bundle[];
 let packagingSeconds: number;
+
+/** Lambda: "The total size of all environment variables doesn't exceed 4 KB" (keys and values). */
+const LAMBDA_ENV_LIMIT = 4096;
+/**
+ * What a Ref or GetAtt in an environment value becomes at deploy time, at most: the name or ARN of
+ * one of this stack's own resources (a table name, a topic or state machine ARN), all named
+ * `flotilla-<stage>-…`, so well under 256 bytes for any reasonable stage name.
+ */
+const RESOLVED_BYTES = 256;
+
+/** The bytes an environment takes once deployed: each key and value, a reference counted at RESOLVED_BYTES. */
+function environmentBytes(variables: Record<string, Json>): number {
+  let bytes = 0;
+  for (const [key, value] of Object.entries(variables)) {
+    bytes += Buffer.byteLength(key, 'utf8');
+    bytes += typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : RESOLVED_BYTES;
+  }
+  return bytes;
+}
+
+interface LintMatch {
+  Level: string;
+  Message: string;
+  Rule: { Id: string };
+  Location: { Path: (string | number)[] };
+}
+
+/** cfn-lint on a template, with the repo's .cfnlintrc (its regions and ignored rules), as JSON. */
+async function cfnLint(file: string): Promise<LintMatch[]> {
+  if (!hasTool('cfn-lint')) throw new Error(missingToolMessage('cfn-lint'));
+  // Exit status: 0 clean, else a bit mask of error (2) / warning (4) / info (8) found; 1 = it crashed.
+  const out = await promisify(execFile)(
+    'cfn-lint',
+    ['--config-file', join(copy, '.cfnlintrc'), '--format', 'json', '--', file],
+    {
+      cwd: copy,
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 120_000,
+    },
+  ).catch((error: { code?: unknown; stdout?: string; stderr?: string }) => {
+    if (typeof error.code === 'number' && error.code > 1 && error.stdout) return { stdout: error.stdout };
+    throw new Error(`cfn-lint failed: ${error.stderr ?? ''}`, { cause: error });
+  });
+  return JSON.parse(out.stdout) as LintMatch[];
+}
+const SKIP_CFN_LINT = skipWithout('cfn-lint', 'cfn-lint on the packaged template (test/infra/package.test.ts)');
 
 const resources = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 const asArray = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
@@ -121,6 +177,38 @@ describe('npm run package', () => {
     expect(packagingSeconds).toBeGreaterThan(0);
   });
 
+  it.skipIf(SKIP_CFN_LINT)(
+    'passes cfn-lint with no error and no warning (ignored rules: .cfnlintrc, each with its reason)',
+    async () => {
+      const matches = await cfnLint(join(out, 'cloudformation-template-update-stack.json'));
+      const found = matches
+        .filter((m) => m.Level !== 'Informational')
+        .map((m) => `${m.Level} ${m.Rule.Id} at ${m.Location.Path.join('/')}: ${m.Message}`);
+      expect(found).toEqual([]);
+    },
+  );
+
+  it.skipIf(SKIP_CFN_LINT)('cfn-lint sees an error when the template has one (the check bites)', async () => {
+    // One of the packaged functions alone (a small template lints fast), made wrong in two ways.
+    const [id, lambda] = lambdas()[0] as [string, Json];
+    const properties = {
+      ...lambda.Properties,
+      Role: 'arn:aws:iam::123456789012:role/x',
+      Runtime: 'nodejs9.x',
+      MemorySize: 64,
+    };
+    const broken = {
+      AWSTemplateFormatVersion: '2010-09-09',
+      Resources: { [id]: { Type: lambda.Type, Properties: properties } },
+    };
+    const file = join(work, 'broken-template.json');
+    writeFileSync(file, JSON.stringify(broken));
+    const errors = (await cfnLint(file)).filter((m) => m.Level === 'Error').map((m) => m.Location.Path.join('/'));
+    expect(errors).toEqual(
+      expect.arrayContaining([`Resources/${id}/Properties/Runtime`, `Resources/${id}/Properties/MemorySize`]),
+    );
+  });
+
   it('deploys one Lambda per handler file in functions/, on nodejs22.x (arm64), each with its zip', () => {
     const files = readdirSync(join(copy, 'functions'))
       .filter((f) => f.endsWith('.ts') && !['deps.ts', 'index.ts'].includes(f))
@@ -158,11 +246,12 @@ describe('npm run package', () => {
       if (file === 'github-webhook') {
         expect(env.FLOTILLA_RELEASE_STATE_MACHINE_ARN).toEqual({ Ref: 'ReleaseStateMachine' });
         expect(env.FLOTILLA_GITHUB_SECRET_PARAM).toBe('/flotilla/github-webhook-secret');
+        expect(env.FLOTILLA_CONFIG_PARAM).toBe('/flotilla/release-config');
       }
       if (file === 'slack-interactivity') {
         expect(env.FLOTILLA_RELEASE_STATE_MACHINE_ARN).toEqual({ Ref: 'ReleaseStateMachine' });
         expect(env.FLOTILLA_SLACK_SIGNING_SECRET_PARAM).toBe('/flotilla/slack-signing-secret');
-        expect(env).toHaveProperty('FLOTILLA_CONFIG_JSON');
+        expect(env.FLOTILLA_CONFIG_PARAM).toBe('/flotilla/release-config');
       }
       if (file === 'check-region-deploy') {
         // The long poll must end well inside the function's own timeout.
@@ -170,6 +259,39 @@ describe('npm run package', () => {
         expect(l.Properties.Timeout * 1000).toBeGreaterThan(Number(env.FLOTILLA_LONG_POLL_MS) + 5_000);
       }
     }
+  });
+
+  it(`keeps each function's environment within Lambda's ${LAMBDA_ENV_LIMIT} bytes, an ARN counted at its longest`, () => {
+    const sizes = lambdas().map(
+      ([id, l]) => [id, environmentBytes(l.Properties.Environment?.Variables ?? {})] as const,
+    );
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(sizes.filter(([, bytes]) => bytes > LAMBDA_ENV_LIMIT)).toEqual([]);
+    // What the check is for: the release config as an environment variable (as it once was) passes
+    // the limit at about a dozen CodeDeploy regions.
+    const regions = Array.from({ length: 12 }, (_, i) => ({
+      name: `region-${i}`,
+      target: {
+        kind: 'codedeploy',
+        awsRegion: 'ap-southeast-2',
+        application: 'shop',
+        deploymentGroup: `shop-ap-southeast-2-${i}`,
+        platform: 'Server',
+        roleArn: 'arn:aws:iam::444455556666:role/flotilla-deployer-shop',
+        alarms: { names: [`shop-${i}-5xx`, `shop-${i}-latency`], prefix: `shop-${i}-` },
+        healthUrl: `https://region-${i}.shop.example.com/health`,
+      },
+    }));
+    const [, webhook] = lambdas().find(([, l]) => fileOf(l) === 'github-webhook') ?? [];
+    const withConfig = {
+      ...webhook.Properties.Environment.Variables,
+      FLOTILLA_CONFIG_JSON: JSON.stringify({ service: 'shop', regions }),
+    };
+    expect(environmentBytes(withConfig)).toBeGreaterThan(LAMBDA_ENV_LIMIT);
+  });
+
+  it('reserves no concurrency unless the deployer asks: reserving any fails in accounts with a small quota', () => {
+    for (const [id, l] of lambdas()) expect(l.Properties.ReservedConcurrentExecutions, id).toBeUndefined();
   });
 
   it.each(['release', 'region'])('deploys the %s state machine from the very ASL the local engine runs', (name) => {
@@ -297,7 +419,7 @@ describe('npm run package', () => {
     expect(roles.size).toBe(lambdas().length);
   });
 
-  it('lets the GitHub webhook read its one secret parameter, read and put branch heads and start releases, nothing more', () => {
+  it('lets the GitHub webhook read its secret and config parameters, read and put branch heads and start releases, nothing more', () => {
     const [, webhook] = lambdas().find(([, l]) => fileOf(l) === 'github-webhook') ?? [];
     expect(webhook).toBeDefined();
     const granted = roleStatements(webhook).filter((s) => !actions(s).every((a) => a.startsWith('logs:')));
@@ -307,6 +429,14 @@ describe('npm run package', () => {
         [
           {
             'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/flotilla/github-webhook-secret`,
+          },
+        ],
+      ],
+      [
+        ['ssm:GetParameter'],
+        [
+          {
+            'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/flotilla/release-config`,
           },
         ],
       ],
@@ -323,7 +453,7 @@ describe('npm run package', () => {
     }
   });
 
-  it('lets the Slack buttons read their one secret, use the ledger, wake and start releases, nothing more', () => {
+  it('lets the Slack buttons read their secret and the config, use the ledger, wake and start releases, nothing more', () => {
     const [, buttons] = lambdas().find(([, l]) => fileOf(l) === 'slack-interactivity') ?? [];
     expect(buttons).toBeDefined();
     const granted = roleStatements(buttons).filter((s) => !actions(s).every((a) => a.startsWith('logs:')));
@@ -335,6 +465,14 @@ describe('npm run package', () => {
         [
           {
             'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/flotilla/slack-signing-secret`,
+          },
+        ],
+      ],
+      [
+        ['ssm:GetParameter'],
+        [
+          {
+            'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/flotilla/release-config`,
           },
         ],
       ],
