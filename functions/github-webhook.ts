@@ -24,7 +24,7 @@ import type { BranchHeads } from '../ports/ledger.ts';
 import { answerGithubDelivery } from '../services/github-delivery.ts';
 import type { PushStarter, StartRequest, StartResult } from '../services/start-from-push.ts';
 import type { StartReleaseInput } from './plan-release.ts';
-import { configFromEnv, misconfigured, secretFromSsm } from './runtime/env.ts';
+import { configFromSsm, misconfigured, secretFromSsm } from './runtime/env.ts';
 import { type HttpResponse, jsonResponse, readRequest } from './runtime/http.ts';
 import { lambda, requireEnv } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
@@ -128,8 +128,9 @@ export function startWithStepFunctions(options: {
 
 /**
  * The webhook wired to AWS from the environment serverless.yml sets. The artifact template and
- * the config are read when a push needs them: until a deployer sets them, pings still answer and
- * pushes get a 500 naming the missing setting in the log.
+ * the config (from the SSM parameter FLOTILLA_CONFIG_PARAM names) are read when a push needs
+ * them: until a deployer sets them, pings still answer and pushes get a 500 naming the missing
+ * setting in the log.
  */
 export function githubWebhookFromEnv(clients: { ssm?: SSMClient; sfn?: SFNClient; ledger?: BranchHeads } = {}) {
   const secretParam = requireEnv('FLOTILLA_GITHUB_SECRET_PARAM');
@@ -139,11 +140,8 @@ export function githubWebhookFromEnv(clients: { ssm?: SSMClient; sfn?: SFNClient
     artifactOf ??= artifactFromTemplate(requireEnv('FLOTILLA_ARTIFACT_TEMPLATE'));
     return artifactOf(commit);
   };
-  let config: Promise<FlotillaConfig> | undefined;
-  const loadConfig = () => {
-    config ??= Promise.resolve().then(configFromEnv);
-    return config;
-  };
+  const ssm = clients.ssm ?? new SSMClient({});
+  const loadConfig = configFromSsm(ssm);
   // The ledger (FLOTILLA_TABLE) is opened when a push needs it, as the template and the config are.
   let ledger: BranchHeads | undefined = clients.ledger;
   const heads: BranchHeads = {
@@ -157,7 +155,7 @@ export function githubWebhookFromEnv(clients: { ssm?: SSMClient; sfn?: SFNClient
     },
   };
   return createGithubWebhook({
-    secret: secretFromSsm(clients.ssm ?? new SSMClient({}), secretParam),
+    secret: secretFromSsm(ssm, secretParam),
     heads,
     start: startWithStepFunctions({ sfn: clients.sfn ?? new SFNClient({}), stateMachineArn, config: loadConfig }),
     config: loadConfig,
@@ -169,4 +167,4 @@ export function githubWebhookFromEnv(clients: { ssm?: SSMClient; sfn?: SFNClient
 /** The Lambda entry point on AWS (API Gateway HTTP API, `POST /github`). */
 export const handler = lambda(() => githubWebhookFromEnv());
 
-export { configFromEnv, secretFromSsm };
+export { configFromSsm, secretFromSsm };

@@ -66,7 +66,7 @@ import {
 import type { Ledger } from '../ports/ledger.ts';
 import { type RollbackDeps, startRollback } from '../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../services/steering.ts';
-import { configFromEnv, secretFromSsm } from './runtime/env.ts';
+import { configFromSsm, secretFromSsm } from './runtime/env.ts';
 import { emptyResponse, type HttpResponse, jsonResponse, readRequest, tooLargeResponse } from './runtime/http.ts';
 import { lambda, requireEnv } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
@@ -400,7 +400,7 @@ export interface AwsSteeringDeps {
   sfn: Pick<SFNClient, 'send'>;
   /** The release state machine (FLOTILLA_RELEASE_STATE_MACHINE_ARN). */
   stateMachineArn: string;
-  /** The release config (FLOTILLA_CONFIG_JSON): only the rollback verb needs it. */
+  /** The release config (the SSM parameter FLOTILLA_CONFIG_PARAM names): only the rollback verb needs it. */
   config: () => Promise<FlotillaConfig>;
   now: () => number;
 }
@@ -486,27 +486,20 @@ export interface SlackInteractivityOverrides {
 /**
  * The handler wired to AWS from the environment serverless.yml sets: FLOTILLA_SLACK_SIGNING_SECRET_PARAM
  * (an SSM SecureString, read once per container), FLOTILLA_TABLE (the ledger),
- * FLOTILLA_RELEASE_STATE_MACHINE_ARN, and FLOTILLA_CONFIG_JSON (its `slack` section says who may click
- * what, and a rollback needs the rest; without it every click is refused).
+ * FLOTILLA_RELEASE_STATE_MACHINE_ARN, and FLOTILLA_CONFIG_PARAM, the SSM parameter with the release
+ * config (its `slack` section says who may click what, and a rollback needs the rest; without it
+ * every click is refused).
  */
 export function slackInteractivityFromEnv(overrides: SlackInteractivityOverrides = {}) {
   const secretParam = requireEnv('FLOTILLA_SLACK_SIGNING_SECRET_PARAM');
   const stateMachineArn = requireEnv('FLOTILLA_RELEASE_STATE_MACHINE_ARN');
   const now = overrides.now ?? Date.now;
-  let config: Promise<FlotillaConfig> | undefined;
-  const loadConfig = () => {
-    if (config) return config;
-    const loading = Promise.resolve().then(configFromEnv);
-    config = loading;
-    // A missing or bad config is read again on the next rollback, not kept for the container's life.
-    loading.catch(() => {
-      if (config === loading) config = undefined;
-    });
-    return loading;
-  };
+  const ssm = overrides.ssm ?? new SSMClient({});
+  // A missing or bad config is read again on the next click, not kept for the container's life.
+  const loadConfig = configFromSsm(ssm, now);
   const ledger = overrides.ledger ?? ledgerFromEnv();
   return createSlackInteractivity({
-    signingSecret: secretFromSsm(overrides.ssm ?? new SSMClient({}), secretParam),
+    signingSecret: secretFromSsm(ssm, secretParam),
     claimRequest: (key, expiresAt) => ledger.claimRequest(key, expiresAt),
     slackSettings: async () => (await loadConfig()).slack,
     submit: submitOnAws({

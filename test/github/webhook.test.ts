@@ -276,12 +276,12 @@ describe('deliveries that start nothing', () => {
 
   it('answers 500 when the function is misconfigured, with the reason in the log only', async () => {
     const { handle, logs } = webhook({
-      config: () => Promise.reject(new Error('FLOTILLA_CONFIG_JSON is not set')),
+      config: () => Promise.reject(new Error('FLOTILLA_CONFIG_PARAM is not set')),
     });
     const response = await handle(delivery(pushToMain()));
     expect(response.statusCode).toBe(500);
-    expect(response.body).not.toContain('FLOTILLA_CONFIG_JSON');
-    expect(logs.at(-1)).toMatchObject({ outcome: 'misconfigured', message: 'FLOTILLA_CONFIG_JSON is not set' });
+    expect(response.body).not.toContain('FLOTILLA_CONFIG_PARAM');
+    expect(logs.at(-1)).toMatchObject({ outcome: 'misconfigured', message: 'FLOTILLA_CONFIG_PARAM is not set' });
   });
 
   it('never logs or echoes the secret', async () => {
@@ -333,6 +333,12 @@ describe('on AWS: SSM and Step Functions at the SDK boundary', () => {
   const githubWebhookFromEnv = () => webhookFromEnv({ ledger });
   const stateMachineArn = 'arn:aws:states:us-east-1:123456789012:stateMachine:flotilla-prod-release';
   const awsConfig: FlotillaConfig = configWith([['us-east-1']]);
+  const CONFIG_PARAM = '/flotilla/release-config';
+  /** The release config parameter's value, as SSM answers it. */
+  const configIs = (config: unknown) =>
+    ssm.on(GetParameterCommand, { Name: CONFIG_PARAM }).resolves({
+      Parameter: { Name: CONFIG_PARAM, Value: typeof config === 'string' ? config : JSON.stringify(config) },
+    });
 
   beforeEach(() => {
     sfn.reset();
@@ -340,9 +346,10 @@ describe('on AWS: SSM and Step Functions at the SDK boundary', () => {
     vi.stubEnv('FLOTILLA_GITHUB_SECRET_PARAM', '/flotilla/github-webhook-secret');
     vi.stubEnv('FLOTILLA_RELEASE_STATE_MACHINE_ARN', stateMachineArn);
     vi.stubEnv('FLOTILLA_ARTIFACT_TEMPLATE', 's3://builds/shop/{commit}.zip');
-    vi.stubEnv('FLOTILLA_CONFIG_JSON', JSON.stringify(awsConfig));
+    vi.stubEnv('FLOTILLA_CONFIG_PARAM', CONFIG_PARAM);
     vi.stubEnv('FLOTILLA_BRANCH', '');
     ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/flotilla/github-webhook-secret', Value: SECRET } });
+    configIs(awsConfig);
     vi.spyOn(console, 'log').mockImplementation(() => {});
   });
   afterEach(() => {
@@ -383,9 +390,12 @@ describe('on AWS: SSM and Step Functions at the SDK boundary', () => {
       config: awsConfig,
       owner: 'github',
     });
-    // The secret is read once per container, decrypted.
+    // The secret is read once per container and the config once a minute at most, both decrypted.
     const reads = ssm.commandCalls(GetParameterCommand).map((c) => c.args[0].input);
-    expect(reads).toEqual([{ Name: '/flotilla/github-webhook-secret', WithDecryption: true }]);
+    expect(reads).toEqual([
+      { Name: '/flotilla/github-webhook-secret', WithDecryption: true },
+      { Name: CONFIG_PARAM, WithDecryption: true },
+    ]);
   });
 
   it('answers 202 already started when Step Functions says ExecutionAlreadyExists (the release has ended)', async () => {
@@ -407,7 +417,7 @@ describe('on AWS: SSM and Step Functions at the SDK boundary', () => {
 
   it('tries SSM again on the next delivery when reading the secret failed', async () => {
     ssm
-      .on(GetParameterCommand)
+      .on(GetParameterCommand, { Name: '/flotilla/github-webhook-secret' })
       .rejectsOnce(new ParameterNotFound({ message: 'not found', $metadata: {} }))
       .resolves({ Parameter: { Value: SECRET } });
     sfn.on(StartExecutionCommand).resolves({ executionArn, startDate: new Date() });
@@ -418,7 +428,7 @@ describe('on AWS: SSM and Step Functions at the SDK boundary', () => {
   });
 
   it('refuses to start with a config that does not validate, saying why in the log', async () => {
-    vi.stubEnv('FLOTILLA_CONFIG_JSON', JSON.stringify({ ...awsConfig, service: 'Not A Service' }));
+    configIs({ ...awsConfig, service: 'Not A Service' });
     const response = await githubWebhookFromEnv()(delivery(pushToMain()));
     expect(response.statusCode).toBe(500);
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
@@ -426,24 +436,24 @@ describe('on AWS: SSM and Step Functions at the SDK boundary', () => {
       .mocked(console.log)
       .mock.calls.map((c) => String(c[0]))
       .join('\n');
-    expect(logged).toContain('FLOTILLA_CONFIG_JSON is not a valid config');
+    expect(logged).toContain(`SSM parameter ${CONFIG_PARAM} is not a valid config`);
     expect(logged).toContain('service');
   });
 
   it('answers pings before a deployer has set the artifact template and the config, and starts nothing', async () => {
     vi.stubEnv('FLOTILLA_ARTIFACT_TEMPLATE', '');
-    vi.stubEnv('FLOTILLA_CONFIG_JSON', '');
+    vi.stubEnv('FLOTILLA_CONFIG_PARAM', '');
     const handle = githubWebhookFromEnv();
     expect((await handle(delivery(pingExample(), { event: 'ping' }))).statusCode).toBe(200);
     expect((await handle(delivery(pushToMain()))).statusCode).toBe(500);
-    vi.stubEnv('FLOTILLA_CONFIG_JSON', JSON.stringify(awsConfig));
+    vi.stubEnv('FLOTILLA_CONFIG_PARAM', CONFIG_PARAM);
     expect((await githubWebhookFromEnv()(delivery(pushToMain()))).statusCode).toBe(500);
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
     const logged = vi
       .mocked(console.log)
       .mock.calls.map((c) => String(c[0]))
       .join('\n');
-    expect(logged).toContain('FLOTILLA_CONFIG_JSON is not set');
+    expect(logged).toContain('FLOTILLA_CONFIG_PARAM is not set');
     expect(logged).toContain('FLOTILLA_ARTIFACT_TEMPLATE is not set');
   });
 

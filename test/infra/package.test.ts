@@ -47,6 +47,25 @@ let template: { Resources: Record<string, Json>; Outputs: Record<string, Json> }
 let bundles: Bundle[];
 let packagingSeconds: number;
 
+/** Lambda: "The total size of all environment variables doesn't exceed 4 KB" (keys and values). */
+const LAMBDA_ENV_LIMIT = 4096;
+/**
+ * What a Ref or GetAtt in an environment value becomes at deploy time, at most: the name or ARN of
+ * one of this stack's own resources (a table name, a topic or state machine ARN), all named
+ * `flotilla-<stage>-…`, so well under 256 bytes for any reasonable stage name.
+ */
+const RESOLVED_BYTES = 256;
+
+/** The bytes an environment takes once deployed: each key and value, a reference counted at RESOLVED_BYTES. */
+function environmentBytes(variables: Record<string, Json>): number {
+  let bytes = 0;
+  for (const [key, value] of Object.entries(variables)) {
+    bytes += Buffer.byteLength(key, 'utf8');
+    bytes += typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : RESOLVED_BYTES;
+  }
+  return bytes;
+}
+
 interface LintMatch {
   Level: string;
   Message: string;
@@ -227,11 +246,12 @@ describe('npm run package', () => {
       if (file === 'github-webhook') {
         expect(env.FLOTILLA_RELEASE_STATE_MACHINE_ARN).toEqual({ Ref: 'ReleaseStateMachine' });
         expect(env.FLOTILLA_GITHUB_SECRET_PARAM).toBe('/flotilla/github-webhook-secret');
+        expect(env.FLOTILLA_CONFIG_PARAM).toBe('/flotilla/release-config');
       }
       if (file === 'slack-interactivity') {
         expect(env.FLOTILLA_RELEASE_STATE_MACHINE_ARN).toEqual({ Ref: 'ReleaseStateMachine' });
         expect(env.FLOTILLA_SLACK_SIGNING_SECRET_PARAM).toBe('/flotilla/slack-signing-secret');
-        expect(env).toHaveProperty('FLOTILLA_CONFIG_JSON');
+        expect(env.FLOTILLA_CONFIG_PARAM).toBe('/flotilla/release-config');
       }
       if (file === 'check-region-deploy') {
         // The long poll must end well inside the function's own timeout.
@@ -239,6 +259,39 @@ describe('npm run package', () => {
         expect(l.Properties.Timeout * 1000).toBeGreaterThan(Number(env.FLOTILLA_LONG_POLL_MS) + 5_000);
       }
     }
+  });
+
+  it(`keeps each function's environment within Lambda's ${LAMBDA_ENV_LIMIT} bytes, an ARN counted at its longest`, () => {
+    const sizes = lambdas().map(
+      ([id, l]) => [id, environmentBytes(l.Properties.Environment?.Variables ?? {})] as const,
+    );
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(sizes.filter(([, bytes]) => bytes > LAMBDA_ENV_LIMIT)).toEqual([]);
+    // What the check is for: the release config as an environment variable (as it once was) passes
+    // the limit at about a dozen CodeDeploy regions.
+    const regions = Array.from({ length: 12 }, (_, i) => ({
+      name: `region-${i}`,
+      target: {
+        kind: 'codedeploy',
+        awsRegion: 'ap-southeast-2',
+        application: 'shop',
+        deploymentGroup: `shop-ap-southeast-2-${i}`,
+        platform: 'Server',
+        roleArn: 'arn:aws:iam::444455556666:role/flotilla-deployer-shop',
+        alarms: { names: [`shop-${i}-5xx`, `shop-${i}-latency`], prefix: `shop-${i}-` },
+        healthUrl: `https://region-${i}.shop.example.com/health`,
+      },
+    }));
+    const [, webhook] = lambdas().find(([, l]) => fileOf(l) === 'github-webhook') ?? [];
+    const withConfig = {
+      ...webhook.Properties.Environment.Variables,
+      FLOTILLA_CONFIG_JSON: JSON.stringify({ service: 'shop', regions }),
+    };
+    expect(environmentBytes(withConfig)).toBeGreaterThan(LAMBDA_ENV_LIMIT);
+  });
+
+  it('reserves no concurrency unless the deployer asks: reserving any fails in accounts with a small quota', () => {
+    for (const [id, l] of lambdas()) expect(l.Properties.ReservedConcurrentExecutions, id).toBeUndefined();
   });
 
   it.each(['release', 'region'])('deploys the %s state machine from the very ASL the local engine runs', (name) => {
@@ -366,7 +419,7 @@ describe('npm run package', () => {
     expect(roles.size).toBe(lambdas().length);
   });
 
-  it('lets the GitHub webhook read its one secret parameter, read and put branch heads and start releases, nothing more', () => {
+  it('lets the GitHub webhook read its secret and config parameters, read and put branch heads and start releases, nothing more', () => {
     const [, webhook] = lambdas().find(([, l]) => fileOf(l) === 'github-webhook') ?? [];
     expect(webhook).toBeDefined();
     const granted = roleStatements(webhook).filter((s) => !actions(s).every((a) => a.startsWith('logs:')));
@@ -376,6 +429,14 @@ describe('npm run package', () => {
         [
           {
             'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/flotilla/github-webhook-secret`,
+          },
+        ],
+      ],
+      [
+        ['ssm:GetParameter'],
+        [
+          {
+            'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/flotilla/release-config`,
           },
         ],
       ],
@@ -392,7 +453,7 @@ describe('npm run package', () => {
     }
   });
 
-  it('lets the Slack buttons read their one secret, use the ledger, wake and start releases, nothing more', () => {
+  it('lets the Slack buttons read their secret and the config, use the ledger, wake and start releases, nothing more', () => {
     const [, buttons] = lambdas().find(([, l]) => fileOf(l) === 'slack-interactivity') ?? [];
     expect(buttons).toBeDefined();
     const granted = roleStatements(buttons).filter((s) => !actions(s).every((a) => a.startsWith('logs:')));
@@ -404,6 +465,14 @@ describe('npm run package', () => {
         [
           {
             'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/flotilla/slack-signing-secret`,
+          },
+        ],
+      ],
+      [
+        ['ssm:GetParameter'],
+        [
+          {
+            'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/flotilla/release-config`,
           },
         ],
       ],

@@ -79,12 +79,12 @@ describe('startFromPush', () => {
   it('starts nothing when no release can be named, and says the start failed when the starter throws', async () => {
     const e = engine();
     const noConfig = await startFromPush(verified(), {
-      config: () => Promise.reject(new Error('FLOTILLA_CONFIG_JSON is not set')),
+      config: () => Promise.reject(new Error('FLOTILLA_CONFIG_PARAM is not set')),
       artifactFor,
       start: e.start,
       heads: memoryBranchHeads(),
     });
-    expect(noConfig).toMatchObject({ kind: 'misconfigured', error: { message: 'FLOTILLA_CONFIG_JSON is not set' } });
+    expect(noConfig).toMatchObject({ kind: 'misconfigured', error: { message: 'FLOTILLA_CONFIG_PARAM is not set' } });
     const noTemplate = await startFromPush(verified(), {
       config: async () => config,
       artifactFor: () => {

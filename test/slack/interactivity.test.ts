@@ -590,6 +590,12 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
   };
   let dynamo: EmbeddedDynamo;
   let n = 0;
+  const CONFIG_PARAM = '/flotilla/release-config';
+  /** The release config parameter's value, as SSM answers it. */
+  const configIs = (config: unknown) =>
+    ssm
+      .on(GetParameterCommand, { Name: CONFIG_PARAM })
+      .resolves({ Parameter: { Name: CONFIG_PARAM, Value: JSON.stringify(config) } });
 
   beforeAll(async () => {
     dynamo = await startEmbeddedDynamo({});
@@ -602,8 +608,9 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
     ssm.reset();
     vi.stubEnv('FLOTILLA_SLACK_SIGNING_SECRET_PARAM', PARAM);
     vi.stubEnv('FLOTILLA_RELEASE_STATE_MACHINE_ARN', stateMachineArn);
-    vi.stubEnv('FLOTILLA_CONFIG_JSON', JSON.stringify(awsConfig));
+    vi.stubEnv('FLOTILLA_CONFIG_PARAM', CONFIG_PARAM);
     ssm.on(GetParameterCommand).resolves({ Parameter: { Name: PARAM, Value: SECRET } });
+    configIs(awsConfig);
   });
   afterEach(() => {
     vi.unstubAllEnvs();
@@ -655,10 +662,11 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
       message: { text: expect.stringMatching(/^promote recorded/) },
     });
 
-    // A second click in the same container: no second SSM read.
+    // A second click in the same container: neither the secret nor the config is read again.
     expect((await click('pause')).statusCode).toBe(200);
     expect(ssm.commandCalls(GetParameterCommand).map((c) => c.args[0].input)).toEqual([
       { Name: PARAM, WithDecryption: true },
+      { Name: CONFIG_PARAM, WithDecryption: true },
     ]);
     expect(JSON.stringify(logs)).not.toContain(SECRET);
   });
@@ -832,7 +840,7 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
   });
 
   it('without slack.teamId in the config every click is refused, telling the admin what to set', async () => {
-    vi.stubEnv('FLOTILLA_CONFIG_JSON', JSON.stringify({ ...awsConfig, slack: undefined }));
+    configIs({ ...awsConfig, slack: undefined });
     sfn.on(SendTaskSuccessCommand).resolves({});
     const { ledger, record, click, responses, logs } = await held();
     await click('promote');
@@ -843,13 +851,13 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
   });
 
   it('records nothing for a rollback when the release config is missing', async () => {
-    vi.stubEnv('FLOTILLA_CONFIG_JSON', '');
+    vi.stubEnv('FLOTILLA_CONFIG_PARAM', '');
     const { ledger, record, click, responses, logs } = await held();
     await ledger.updateRelease('shop', record.releaseId, { status: 'SUCCEEDED' });
     await click('rollback');
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
     expect(await ledger.listIntents('shop', record.releaseId)).toEqual([]);
     expect(responses[0]?.message.text).toMatch(/MisconfiguredFunction/);
-    expect(JSON.stringify(logs)).toContain('FLOTILLA_CONFIG_JSON');
+    expect(JSON.stringify(logs)).toContain('FLOTILLA_CONFIG_PARAM');
   });
 });

@@ -101,3 +101,33 @@ describe('every Lambda task state', () => {
     }
   });
 });
+
+describe('every child-execution start', () => {
+  it.each(['release', 'region'] as const)(
+    'in %s.asl.json retries a throttled start under both of its names',
+    (name) => {
+      const definition = JSON.parse(
+        readFileSync(new URL(`../../state-machines/${name}.asl.json`, import.meta.url), 'utf8'),
+      );
+      const states = new Map<string, { Retry?: { ErrorEquals: string[] }[] }>();
+      const collect = (all: Record<string, { ItemProcessor?: { States: Record<string, never> } }>) => {
+        for (const [k, v] of Object.entries(all)) {
+          states.set(k, v as never);
+          if (v.ItemProcessor) collect(v.ItemProcessor.States);
+        }
+      };
+      collect(definition.States);
+      const starts = taskStates(definition.States).filter((t) => t.resource.includes(':states:startExecution'));
+      if (name === 'release') expect(starts.length).toBeGreaterThan(0);
+      for (const { name: state } of starts) {
+        const retried = (states.get(state)?.Retry ?? []).flatMap((r) => r.ErrorEquals);
+        // AWS's docs name it StepFunctions.ExecutionLimitExceeded; some SDKs and emulators add "Exception".
+        for (const spelling of [
+          'StepFunctions.ExecutionLimitExceeded',
+          'StepFunctions.ExecutionLimitExceededException',
+        ])
+          expect(retried, `${state} retries ${spelling}`).toContain(spelling);
+      }
+    },
+  );
+});

@@ -41,11 +41,13 @@ import { DeploymentNotFound } from '../../../adapters/aws/errors.ts';
 import { SnsEventSink } from '../../../adapters/aws/sns-events.ts';
 import { StepFunctionsHoldWaker, StepFunctionsReleaseStarter } from '../../../adapters/aws/step-functions.ts';
 import type { Intent } from '../../../core/control.ts';
-import { secretFromSsm } from '../../../functions/runtime/env.ts';
+import { githubWebhookFromEnv } from '../../../functions/github-webhook.ts';
+import { CONFIG_TTL_MS, configFromSsm, secretFromSsm } from '../../../functions/runtime/env.ts';
 import type { Stamped } from '../../../ports/events.ts';
+import { delivery, pushToMain, SECRET } from '../../github/deliveries.ts';
 import { type MotoServer, skipWithout, startMoto, withAwsTimes } from '../../helpers/aws-tools.ts';
 import { eventually } from '../../helpers/cli.ts';
-import { configWith } from '../../helpers/fixtures.ts';
+import { configWith, memoryBranchHeads } from '../../helpers/fixtures.ts';
 import { cdTarget, deployRequest, gate } from './helpers.ts';
 
 const SKIP = skipWithout('moto_server', 'the AWS adapter suite against moto (test/adapters/aws/moto.test.ts)');
@@ -400,6 +402,114 @@ describe.skipIf(SKIP)('SSM secrets on moto', () => {
     await expect(secret()).rejects.toMatchObject({ name: 'ParameterNotFound' });
     await ssm.send(new PutParameterCommand({ Name: '/flotilla/not-yet', Type: 'SecureString', Value: 'now' }));
     expect(await secret()).toBe('now');
+  });
+});
+
+describe.skipIf(SKIP)('the GitHub webhook with its config in SSM, on moto', () => {
+  // Its own region: moto's Step Functions quirk (see the task-token suite below).
+  const region = 'ap-south-1';
+  const CONFIG_PARAM = '/flotilla/release-config';
+  const config = configWith([['us-east-1'], ['eu-west-1', 'ap-southeast-2']]);
+  let ssm: SSMClient;
+  let sfn: SFNClient;
+
+  beforeAll(async () => {
+    ssm = new SSMClient(moto.client(region));
+    sfn = new SFNClient(moto.client(region));
+    await ssm.send(
+      new PutParameterCommand({ Name: '/flotilla/github-webhook-secret', Type: 'SecureString', Value: SECRET }),
+    );
+    await ssm.send(new PutParameterCommand({ Name: CONFIG_PARAM, Type: 'String', Value: JSON.stringify(config) }));
+  });
+
+  it('starts the release of a pushed commit with the config read from the parameter FLOTILLA_CONFIG_PARAM names', async () => {
+    const created = await sfn.send(
+      new CreateStateMachineCommand({
+        name: 'flotilla-test-webhook',
+        definition: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }),
+        roleArn: `arn:aws:iam::${ACCOUNT}:role/flotilla-test`,
+      }),
+    );
+    const env = {
+      FLOTILLA_GITHUB_SECRET_PARAM: '/flotilla/github-webhook-secret',
+      FLOTILLA_RELEASE_STATE_MACHINE_ARN: created.stateMachineArn as string,
+      FLOTILLA_ARTIFACT_TEMPLATE: 's3://builds/shop/{commit}.zip',
+      FLOTILLA_CONFIG_PARAM: CONFIG_PARAM,
+      FLOTILLA_BRANCH: 'main',
+    };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    try {
+      const handle = githubWebhookFromEnv({ ssm, sfn, ledger: memoryBranchHeads() });
+      const push = pushToMain();
+      const response = await handle(delivery(push));
+      expect(response.statusCode, response.body).toBe(202);
+      const { releaseId } = JSON.parse(response.body as string);
+      const executionArn = `${(created.stateMachineArn as string).replace(':stateMachine:', ':execution:')}:${releaseId}`;
+      const started = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      expect(JSON.parse(started.input ?? '{}')).toMatchObject({
+        config,
+        owner: 'github',
+        version: push.after.slice(0, 12),
+      });
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
+  it('reads an updated parameter after a minute, and a broken one not at all (MisconfiguredFunction, read again next time)', async () => {
+    let now = 1_000_000;
+    const saved = process.env.FLOTILLA_CONFIG_PARAM;
+    process.env.FLOTILLA_CONFIG_PARAM = CONFIG_PARAM;
+    try {
+      const load = configFromSsm(ssm, () => now);
+      expect((await load()).regions).toHaveLength(3);
+      const smaller = configWith([['us-east-1']]);
+      await ssm.send(
+        new PutParameterCommand({
+          Name: CONFIG_PARAM,
+          Type: 'String',
+          Value: JSON.stringify(smaller),
+          Overwrite: true,
+        }),
+      );
+      now += CONFIG_TTL_MS - 1;
+      expect((await load()).regions).toHaveLength(3);
+      now += 1;
+      expect((await load()).regions).toHaveLength(1);
+      now += CONFIG_TTL_MS;
+      await ssm.send(
+        new PutParameterCommand({ Name: CONFIG_PARAM, Type: 'String', Value: '{"service":', Overwrite: true }),
+      );
+      await expect(load()).rejects.toMatchObject({
+        name: 'MisconfiguredFunction',
+        message: expect.stringContaining('not JSON'),
+      });
+      await ssm.send(
+        new PutParameterCommand({ Name: CONFIG_PARAM, Type: 'String', Value: JSON.stringify(config), Overwrite: true }),
+      );
+      expect((await load()).regions).toHaveLength(3);
+    } finally {
+      if (saved === undefined) delete process.env.FLOTILLA_CONFIG_PARAM;
+      else process.env.FLOTILLA_CONFIG_PARAM = saved;
+    }
+  });
+
+  it("names SSM's ParameterNotFound when the parameter does not exist", async () => {
+    const saved = process.env.FLOTILLA_CONFIG_PARAM;
+    process.env.FLOTILLA_CONFIG_PARAM = '/flotilla/no-such-config';
+    try {
+      await expect(configFromSsm(ssm)()).rejects.toMatchObject({
+        name: 'MisconfiguredFunction',
+        message: expect.stringContaining('ParameterNotFound'),
+      });
+    } finally {
+      if (saved === undefined) delete process.env.FLOTILLA_CONFIG_PARAM;
+      else process.env.FLOTILLA_CONFIG_PARAM = saved;
+    }
   });
 });
 
