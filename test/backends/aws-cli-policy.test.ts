@@ -227,7 +227,7 @@ beforeAll(async () => {
   for (const line of readFileSync(recording, 'utf8').split('\n')) {
     if (line.trim() !== '') calls.push(...callsOf(JSON.parse(line)));
   }
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   await moto?.close();

@@ -103,7 +103,7 @@ async function startOn(port: number, env: Record<string, string>): Promise<MotoS
     }
   };
   // Ready once it answers its own API; a loaded machine may take a while to import moto.
-  const deadline = Date.now() + 45_000;
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`moto_server exited (${child.exitCode}):\n${output}`);
     try {
@@ -115,7 +115,7 @@ async function startOn(port: number, env: Record<string, string>): Promise<MotoS
     }
     if (Date.now() > deadline) {
       await close();
-      throw new Error(`moto_server did not answer on ${endpoint} within 45 s:\n${output}`);
+      throw new Error(`moto_server did not answer on ${endpoint} within 90 s:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
