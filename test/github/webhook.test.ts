@@ -336,11 +336,9 @@ describe('on AWS: SSM and Step Functions at the SDK boundary', () => {
   const CONFIG_PARAM = '/flotilla/release-config';
   /** The release config parameter's value, as SSM answers it. */
   const configIs = (config: unknown) =>
-    ssm
-      .on(GetParameterCommand, { Name: CONFIG_PARAM })
-      .resolves({
-        Parameter: { Name: CONFIG_PARAM, Value: typeof config === 'string' ? config : JSON.stringify(config) },
-      });
+    ssm.on(GetParameterCommand, { Name: CONFIG_PARAM }).resolves({
+      Parameter: { Name: CONFIG_PARAM, Value: typeof config === 'string' ? config : JSON.stringify(config) },
+    });
 
   beforeEach(() => {
     sfn.reset();

@@ -67,14 +67,14 @@ export interface MotoServer {
  * MOTO_PORT tells moto its own port: its Step Functions interpreter calls back into the server
  * (e.g. an SQS task) at localhost:MOTO_PORT.
  */
-export async function startMoto(): Promise<MotoServer> {
+export async function startMoto(env: Record<string, string> = {}): Promise<MotoServer> {
   if (!hasTool('moto_server')) throw new Error(missingToolMessage('moto_server'));
   // A port taken between the probe and moto's bind makes moto exit: try a few.
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const [port] = await freePorts(1);
     try {
-      return await startOn(port as number);
+      return await startOn(port as number, env);
     } catch (error) {
       lastError = error;
     }
@@ -82,9 +82,9 @@ export async function startMoto(): Promise<MotoServer> {
   throw lastError;
 }
 
-async function startOn(port: number): Promise<MotoServer> {
+async function startOn(port: number, env: Record<string, string>): Promise<MotoServer> {
   const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
-    env: { ...process.env, MOTO_PORT: String(port) },
+    env: { ...process.env, ...env, MOTO_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const endpoint = `http://127.0.0.1:${port}`;
@@ -103,7 +103,7 @@ async function startOn(port: number): Promise<MotoServer> {
     }
   };
   // Ready once it answers its own API; a loaded machine may take a while to import moto.
-  const deadline = Date.now() + 45_000;
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`moto_server exited (${child.exitCode}):\n${output}`);
     try {
@@ -115,7 +115,7 @@ async function startOn(port: number): Promise<MotoServer> {
     }
     if (Date.now() > deadline) {
       await close();
-      throw new Error(`moto_server did not answer on ${endpoint} within 45 s:\n${output}`);
+      throw new Error(`moto_server did not answer on ${endpoint} within 90 s:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -127,7 +127,11 @@ async function startOn(port: number): Promise<MotoServer> {
     });
     const text = await response.text();
     if (!response.ok) throw new Error(`moto ${path}: HTTP ${response.status}: ${text}`);
-    return text === '' ? undefined : JSON.parse(text);
+    try {
+      return text === '' ? undefined : JSON.parse(text);
+    } catch {
+      return text; // some of moto's own endpoints answer plain text
+    }
   };
   return {
     endpoint,

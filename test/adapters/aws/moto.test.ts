@@ -78,7 +78,7 @@ beforeAll(async () => {
   moto = await startMoto();
   // Step Functions executes the state machines (task tokens are real), calling back into moto.
   await moto.motoApi('/moto-api/config', { stepfunctions: { execute_state_machine: true } });
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   if (process.env.FLOTILLA_MOTO_LOG) console.log(moto?.output());
   await moto?.close();
