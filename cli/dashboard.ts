@@ -4,6 +4,7 @@
  * `intent`/`rollback`, or AWS's, both services/steering.ts and services/rollback.ts). Locally it
  * is mounted on the control server of `flotilla up`; on AWS it has a server of its own.
  */
+import type { AwsCliBackend } from '../backends/aws/cli.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import type { ControlHandler } from '../control/server.ts';
 import type { DashboardSource } from '../dashboard/live.ts';
@@ -72,7 +73,7 @@ export async function localDashboard(
 }
 
 /** The dashboard of the AWS backend, on a server of its own on 127.0.0.1, with the operator's credentials. */
-export async function awsDashboard(ctx: Context, config: FlotillaConfig) {
+export async function awsDashboard(ctx: Context, config: FlotillaConfig, backend?: AwsCliBackend) {
   const settings = config.aws;
   if (!settings) {
     const { UsageError } = await import('./exit-codes.ts');
@@ -84,7 +85,7 @@ export async function awsDashboard(ctx: Context, config: FlotillaConfig) {
     import('../backends/aws/cli.ts'),
     import('../dashboard/server.ts'),
   ]);
-  const aws = new AwsCliBackend({ config, settings });
+  const aws = backend ?? new AwsCliBackend({ config, settings });
   return startDashboardServer({
     source: {
       config,

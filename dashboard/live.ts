@@ -15,7 +15,7 @@ import {
   type DashboardState,
   dashboardView,
   emptyLog,
-  type Health,
+  type Probed,
   type ReleaseWithIntents,
   recordEvent,
 } from './view.ts';
@@ -65,10 +65,10 @@ export interface Live {
 
 export function liveState(source: DashboardSource, options: LiveOptions = {}): Live {
   const pollMs = options.pollMs ?? 1000;
-  const probeMs = options.probeMs ?? 3000;
+  const probeMs = options.probeMs ?? 2000;
   const now = options.now ?? Date.now;
   const log = emptyLog();
-  const health = new Map<string, { health: Health; detail?: string }>();
+  const health = new Map<string, Probed>();
   const watchers = new Set<(state: DashboardState) => void>();
   let lastKey = '';
   let lastProbe = 0;
@@ -77,22 +77,25 @@ export function liveState(source: DashboardSource, options: LiveOptions = {}): L
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  const probe = async (states: readonly RegionState[]) => {
-    lastProbe = now();
-    const versions = new Map(states.map((s) => [s.region, s.current?.version ?? null]));
+  /**
+   * One probe of each region's health URL, any version: during a deploy the process and the
+   * ledger disagree for a moment, which is a deploy in flight, not an unhealthy region.
+   */
+  const probe = async () => {
+    const at = now();
+    lastProbe = at;
     const { gate } = source.config;
     await Promise.all(
       source.config.regions.map(async (r) => {
         const url = healthUrlOf(r.target, gate);
         if (!url) return;
-        const version = versions.get(r.name) ?? null;
-        const [sample] = await probeUrl(url, 1, gate, version);
+        const [sample] = await probeUrl(url, 1, gate, null);
         if (!sample) return;
         health.set(
           r.name,
           sample.kind === 'ok'
-            ? { health: 'healthy' }
-            : { health: sample.kind === 'error' ? 'unhealthy' : 'unknown', detail: sample.message },
+            ? { health: 'healthy', at }
+            : { health: sample.kind === 'error' ? 'unhealthy' : 'unknown', detail: sample.message, at },
         );
       }),
     );
@@ -104,7 +107,9 @@ export function liveState(source: DashboardSource, options: LiveOptions = {}): L
       source.releases(options.historyLimit ?? 20),
       source.globalIntents(),
     ]);
-    if (watchers.size > 0 && now() - lastProbe >= probeMs) await probe(regionStates);
+    // Probed again once due, and at once after a region changed (a stale answer helps no one).
+    const changed = regionStates.some((s) => Date.parse(s.updatedAt) > lastProbe);
+    if (watchers.size > 0 && (changed || now() - lastProbe >= probeMs)) await probe();
     return dashboardView({
       config: source.config,
       backend: source.backend,

@@ -14,7 +14,8 @@ import type { GateEvaluation } from '../core/types.ts';
 
 export type ReleaseWithIntents = ReleaseRecord & { intents: Intent[] };
 
-export type Health = 'healthy' | 'unhealthy' | 'unknown';
+/** `changing`: a deploy or rollback is restarting it now. */
+export type Health = 'healthy' | 'unhealthy' | 'unknown' | 'changing';
 
 export interface RegionRow {
   region: string;
@@ -120,6 +121,12 @@ export function recordEvent(log: LiveLog, event: Stamped): boolean {
   return event.kind !== 'wave-started';
 }
 
+export interface Probed {
+  health: Health;
+  detail?: string;
+  at: number;
+}
+
 export interface ViewInput {
   config: FlotillaConfig;
   backend: 'local' | 'aws';
@@ -129,11 +136,12 @@ export interface ViewInput {
   releases: readonly ReleaseWithIntents[];
   serviceIntents: readonly Intent[];
   log: LiveLog;
-  /** The latest probe of each region, when one was made. */
-  health: ReadonlyMap<string, { health: Health; detail?: string }>;
+  /** The latest probe of each region (`at`: when it was sent, ms), when one was made. */
+  health: ReadonlyMap<string, Probed>;
 }
 
 const FINISHED_BAD: ReadonlySet<RegionPhase> = new Set(['failed', 'rollback-failed']);
+const MOVING: ReadonlySet<RegionPhase> = new Set(['deploying', 'rolling-back']);
 
 export function dashboardView(input: ViewInput): DashboardState {
   const { config } = input;
@@ -149,14 +157,21 @@ export function dashboardView(input: ViewInput): DashboardState {
     }
     return undefined;
   };
+  const live =
+    input.releases.find((r) => r.status === 'RUNNING') ??
+    input.releases.find((r) => r.status === 'QUEUED') ??
+    input.releases[0];
   const regions: RegionRow[] = config.regions.map((r) => {
     const state = states.get(r.name);
     const wave = waveOf.get(r.name) ?? 0;
-    const probed = input.health.get(r.name);
     const last = latestPhase(r.name);
     const lastBad = last && FINISHED_BAD.has(last.phase);
-    const health: Health = probed?.health ?? (lastBad ? 'unhealthy' : state?.current ? 'unknown' : 'unknown');
-    const detail = probed?.detail ?? (lastBad ? last.message : undefined);
+    const moving = live?.status === 'RUNNING' && MOVING.has(live.regions[r.name]?.phase ?? 'pending');
+    // A probe sent before the region last changed says nothing about what runs there now.
+    const sent = input.health.get(r.name);
+    const probed = sent && (!state || sent.at >= Date.parse(state.updatedAt)) ? sent : undefined;
+    const health: Health = moving ? 'changing' : (probed?.health ?? (lastBad ? 'unhealthy' : 'unknown'));
+    const detail = moving ? undefined : (probed?.detail ?? (lastBad ? last.message : undefined));
     return {
       region: r.name,
       wave,
@@ -173,10 +188,6 @@ export function dashboardView(input: ViewInput): DashboardState {
       regions.filter((r) => r.version === v).reduce((m, r) => (r.since && r.since > m ? r.since : m), '');
     return newest(b).localeCompare(newest(a));
   });
-  const live =
-    input.releases.find((r) => r.status === 'RUNNING') ??
-    input.releases.find((r) => r.status === 'QUEUED') ??
-    input.releases[0];
   const frozen = freezeOfIntents(input.serviceIntents);
   return {
     service: config.service,

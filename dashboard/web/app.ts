@@ -262,7 +262,12 @@ function releaseSection(release: ReleaseView): HTMLElement {
             'ul',
             {},
             ...release.hold.reasons.map((r) =>
-              h('li', { 'data-kind': r.kind }, r.text, r.actor ? h('span', { class: 'muted' }, ` (${r.actor})`) : null),
+              h(
+                'li',
+                { 'data-kind': r.kind },
+                r.text,
+                r.actor && !r.text.includes(r.actor) ? h('span', { class: 'muted' }, ` (${r.actor})`) : null,
+              ),
             ),
           ),
         )

@@ -39,7 +39,7 @@ describe('dashboardView', () => {
           state('us-east-1', '2.0.0', 'shop-2.0.0', '2026-01-01T00:00:03.000Z'),
           state('eu-west-1', '1.0.0', 'shop-1.0.0', '2025-12-31T00:00:00.000Z'),
         ],
-        health: new Map([['us-east-1', { health: 'unhealthy', detail: 'HTTP 500' }]]),
+        health: new Map([['us-east-1', { health: 'unhealthy', detail: 'HTTP 500', at: T0 + 4_000 }]]),
       }),
     );
     expect(view.regions).toEqual([
@@ -74,6 +74,36 @@ describe('dashboardView', () => {
     ]);
     // The matrix's columns: newest version first.
     expect(view.versions).toEqual(['2.0.0', '1.0.0']);
+  });
+
+  it('ignores a probe sent before the region last changed, and says a region being deployed is changing', () => {
+    const record = {
+      ...recordWith([
+        { region: 'us-east-1', wave: 0, phase: 'deployed', before: '1.0.0' },
+        { region: 'eu-west-1', wave: 1, phase: 'deploying', before: '1.0.0' },
+      ]),
+      wave: 1,
+      intents: [],
+    };
+    const view = dashboardView(
+      input({
+        regionStates: [
+          state('us-east-1', '2.0.0', 'shop-2.0.0', '2026-01-01T00:00:03.000Z'),
+          state('eu-west-1', '1.0.0', 'shop-1.0.0', '2025-12-31T00:00:00.000Z'),
+        ],
+        releases: [record],
+        health: new Map([
+          // Refused while its process restarted, before the ledger recorded 2.0.0 at 00:03.
+          ['us-east-1', { health: 'unhealthy', detail: 'ECONNREFUSED', at: T0 + 2_000 }],
+          ['eu-west-1', { health: 'unhealthy', detail: 'ECONNREFUSED', at: T0 + 4_000 }],
+        ]),
+      }),
+    );
+    expect(view.regions.map((r) => [r.region, r.health, r.healthDetail])).toEqual([
+      ['us-east-1', 'unknown', undefined],
+      ['eu-west-1', 'changing', undefined],
+      ['us-west-2', 'unknown', undefined],
+    ]);
   });
 
   it('shows the running release wave by wave, with the bake end and verdicts the release emitted', () => {

@@ -79,7 +79,7 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
     await writeFile(join(dir, 'flotilla.yml'), stringify(config));
     const first = await runCli(['release', GOOD_BUILD, '--version', '1.0.0'], dir);
     expect(first.code, first.stderr).toBe(0);
-    up = startCli(['up'], dir);
+    up = startCli(['--actor', 'alice@example', 'up'], dir);
     await up.waitForOutput(/dashboard: http:\/\/127\.0\.0\.1:\d+\/login\?token=[0-9a-f]{64}/, 60_000);
     loginUrl = /dashboard: (\S+)/.exec(up.output().stdout)?.[1] ?? '';
     base = new URL(loginUrl).origin;
@@ -109,6 +109,18 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
     expect(cookies).toEqual([
       expect.objectContaining({ httpOnly: true, sameSite: 'Strict', name: `flotilla_session_${new URL(base).port}` }),
     ]);
+  });
+
+  it('`flotilla dashboard` asks the running `up` for a new login URL, which works once', async () => {
+    const printed = await runCli(['dashboard', '--json'], dir);
+    expect(printed.code, printed.stderr).toBe(0);
+    const { url } = JSON.parse(printed.stdout) as { url: string };
+    expect(url).not.toBe(loginUrl);
+    expect(new URL(url).origin).toBe(base);
+    const host = new URL(base).host;
+    const first = await send(url, 'GET', { host });
+    expect(first.status).toBe(303);
+    expect((await send(url, 'GET', { host })).status).toBe(401);
   });
 
   it('refuses a request without the session (401), from a foreign Origin or Host (403), and records nothing', async () => {
@@ -171,9 +183,12 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
       await page.fill('#reason', 'checking the graphs');
       await page.click('#release button[data-verb="pause"]');
       await section.locator('[data-testid="hold"]', { hasText: 'paused by' }).waitFor({ timeout: 30_000 });
-      if (SCREENSHOT) await page.screenshot({ path: resolve(SCREENSHOT), fullPage: true });
       await page.fill('#reason', 'graphs look fine');
       await page.click('#release button[data-verb="resume"]');
+      if (SCREENSHOT) {
+        await section.locator('.wave[data-wave="1"][data-state="current"] [data-testid="bake"]').waitFor();
+        await page.screenshot({ path: resolve(SCREENSHOT), fullPage: true });
+      }
 
       await section.locator('h2 [data-testid="status"]', { hasText: 'SUCCEEDED' }).waitFor({ timeout: LONG });
       expect(await release.exited).toBe(0);
@@ -181,8 +196,8 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
       await expect
         .poll(() => audit.evaluateAll((items) => items.map((i) => i.getAttribute('data-verb'))))
         .toEqual(['pause', 'resume']);
-      expect(await audit.nth(0).textContent()).toMatch(/pause by \S+: checking the graphs/);
-      expect(await audit.nth(1).textContent()).toMatch(/resume by \S+: graphs look fine/);
+      expect(await audit.nth(0).textContent()).toMatch(/pause by alice@example: checking the graphs/);
+      expect(await audit.nth(1).textContent()).toMatch(/resume by alice@example: graphs look fine/);
       expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
       const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
       const waves = seen.filter((s) => s.startsWith(`${id} RUNNING`)).map((s) => s.split(' ')[2]);
