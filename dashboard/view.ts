@@ -153,7 +153,7 @@ export function dashboardView(input: ViewInput): DashboardState {
   const latestPhase = (region: string) => {
     for (const r of input.releases) {
       const entry = r.regions[region];
-      if (entry && entry.phase !== 'pending' && entry.phase !== 'skipped') return entry;
+      if (entry && entry.phase !== 'pending' && entry.phase !== 'skipped') return { ...entry, release: r };
     }
     return undefined;
   };
@@ -170,8 +170,15 @@ export function dashboardView(input: ViewInput): DashboardState {
     // A probe sent before the region last changed says nothing about what runs there now.
     const sent = input.health.get(r.name);
     const probed = sent && (!state || sent.at >= Date.parse(state.updatedAt)) ? sent : undefined;
-    const health: Health = moving ? 'changing' : (probed?.health ?? (lastBad ? 'unhealthy' : 'unknown'));
-    const detail = moving ? undefined : (probed?.detail ?? (lastBad ? last.message : undefined));
+    // Without a probe (no health URL: CodeDeploy behind alarms), what its last release found.
+    const passed = last?.phase === 'deployed' && last.release.status === 'SUCCEEDED';
+    const recorded: { health: Health; detail?: string } = lastBad
+      ? { health: 'unhealthy', ...(last.message ? { detail: last.message } : {}) }
+      : passed
+        ? { health: 'healthy', detail: `passed the gates of ${last.release.releaseId} (not probed here)` }
+        : { health: 'unknown' };
+    const health: Health = moving ? 'changing' : (probed?.health ?? recorded.health);
+    const detail = moving ? undefined : probed ? probed.detail : recorded.detail;
     return {
       region: r.name,
       wave,

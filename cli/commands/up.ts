@@ -84,7 +84,8 @@ export async function serveUp(ctx: Context, name: 'up' | 'dashboard'): Promise<n
   print(
     `flotilla ${name}: control API on ${server.url} (token in ${join(ctx.stateDir(), 'control-token')}); Ctrl-C stops`,
   );
-  print(`flotilla ${name}: dashboard: ${server.dashboardLogin?.() ?? '(not served)'}`);
+  const login = server.dashboardLogin?.() ?? '(not served)';
+  print(name === 'up' ? `flotilla up: dashboard: ${login}` : `flotilla dashboard: ${login} (Ctrl-C stops)`);
   const { github } = server;
   print(
     github.enabled

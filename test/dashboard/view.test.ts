@@ -76,6 +76,25 @@ describe('dashboardView', () => {
     expect(view.versions).toEqual(['2.0.0', '1.0.0']);
   });
 
+  it('without a probe, says what the region’s last release found', () => {
+    const succeeded = {
+      ...recordWith([
+        { region: 'us-east-1', wave: 0, phase: 'deployed', before: '1.0.0' },
+        { region: 'eu-west-1', wave: 1, phase: 'failed', before: '1.0.0' },
+      ]),
+      status: 'SUCCEEDED' as const,
+      intents: [],
+    };
+    const failing = succeeded.regions['eu-west-1'];
+    if (failing) failing.message = 'deployment d-1 failed';
+    const view = dashboardView(input({ releases: [succeeded] }));
+    expect(view.regions.map((r) => [r.region, r.health, r.healthDetail])).toEqual([
+      ['us-east-1', 'healthy', 'passed the gates of shop-2.0.0 (not probed here)'],
+      ['eu-west-1', 'unhealthy', 'deployment d-1 failed'],
+      ['us-west-2', 'unknown', undefined],
+    ]);
+  });
+
   it('ignores a probe sent before the region last changed, and says a region being deployed is changing', () => {
     const record = {
       ...recordWith([

@@ -81,7 +81,7 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
     expect(first.code, first.stderr).toBe(0);
     up = startCli(['--actor', 'alice@example', 'up'], dir);
     await up.waitForOutput(/dashboard: http:\/\/127\.0\.0\.1:\d+\/login\?token=[0-9a-f]{64}/, 60_000);
-    loginUrl = /dashboard: (\S+)/.exec(up.output().stdout)?.[1] ?? '';
+    loginUrl = /dashboard: (http\S+)/.exec(up.output().stdout)?.[1] ?? '';
     base = new URL(loginUrl).origin;
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
