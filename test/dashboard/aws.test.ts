@@ -4,7 +4,7 @@
  * Step Functions calls are mocked at the SDK boundary (no AWS account here).
  */
 import { request } from 'node:http';
-import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
@@ -142,6 +142,24 @@ describe('the dashboard on the AWS backend', () => {
       const again = await call(`${server.url}/api/intents`, 'POST', { ...json, origin: `http://${host}` }, pause);
       expect(again.status).toBe(409);
       expect(JSON.parse(again.body)).toMatchObject({ name: 'NoChange' });
+
+      const own = { ...json, origin: `http://${host}` };
+      const skip = JSON.stringify({
+        verb: 'skip-region',
+        releaseId: 'shop-2.0.0',
+        region: 'eu-west-1',
+        reason: 'quiet',
+      });
+      expect((await call(`${server.url}/api/intents`, 'POST', own, skip)).status).toBe(201);
+      // The rollback verb's rules are the service's: a running release is aborted, not rolled back.
+      const rollback = JSON.stringify({ releaseId: 'shop-2.0.0', reason: 'bad' });
+      const refused = await call(`${server.url}/api/rollbacks`, 'POST', own, rollback);
+      expect(refused.status).toBe(409);
+      expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+      expect((await ledger.listIntents('shop', 'shop-2.0.0')).map((i) => [i.verb, i.region ?? null])).toEqual([
+        ['pause', null],
+        ['skip-region', 'eu-west-1'],
+      ]);
     } finally {
       await server.close();
     }
