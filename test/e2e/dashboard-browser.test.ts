@@ -68,10 +68,7 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
         { name: 'ap-northeast-1', currency: 'JPY' },
       ],
     ]);
-    // Long enough to see each wave bake, and to pause during the first one.
-    config.waves.forEach((w, i) => {
-      w.bakeSeconds = i === 0 ? 6 : 3;
-    });
+    for (const w of config.waves) w.bakeSeconds = 3;
     config.gate.bakeSeconds = 3;
     const t = await tempDir('flotilla-dashboard-');
     dir = t.dir;
@@ -79,6 +76,10 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
     await writeFile(join(dir, 'flotilla.yml'), stringify(config));
     const first = await runCli(['release', GOOD_BUILD, '--version', '1.0.0'], dir);
     expect(first.code, first.stderr).toBe(0);
+    // From here on, wave 2 waits for an approval: the page steers at that hold, with no bet on how
+    // long a bake lasts.
+    (config.waves[1] as (typeof config.waves)[number]).approval = true;
+    await writeFile(join(dir, 'flotilla.yml'), stringify(config));
     up = startCli(['--actor', 'alice@example', 'up'], dir);
     await up.waitForOutput(/dashboard: http:\/\/127\.0\.0\.1:\d+\/login\?token=[0-9a-f]{64}/, 60_000);
     loginUrl = /dashboard: (http\S+)/.exec(up.output().stdout)?.[1] ?? '';
@@ -159,7 +160,7 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
   });
 
   it(
-    'follows a release started from the CLI wave by wave to SUCCEEDED without a reload; Pause and Resume from the page are audited',
+    'follows a release started from the CLI wave by wave to SUCCEEDED without a reload; Pause, Resume and Promote from the page are audited',
     async () => {
       await page.evaluate(() => {
         (window as unknown as { notReloaded: boolean }).notReloaded = true;
@@ -176,15 +177,17 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
       const release = startCli(['release', GOOD_BUILD, '--version', '2.0.0'], dir);
       const id = 'shop-2.0.0';
       const section = page.locator(`#release[data-release="${id}"]`);
-      await section
-        .locator('.wave[data-wave="0"][data-state="current"] [data-testid="bake"]')
-        .waitFor({ timeout: 30_000 });
+      await section.locator('[data-testid="hold"] li[data-kind="approval"]').waitFor({ timeout: LONG });
 
       await page.fill('#reason', 'checking the graphs');
       await page.click('#release button[data-verb="pause"]');
-      await section.locator('[data-testid="hold"]', { hasText: 'paused by' }).waitFor({ timeout: 30_000 });
+      await section.locator('[data-testid="audit"] li[data-verb="pause"]').waitFor({ timeout: 30_000 });
       await page.fill('#reason', 'graphs look fine');
-      await page.click('#release button[data-verb="resume"]');
+      // Enabled once the page has seen the pause.
+      await page.click('#release button[data-verb="resume"]', { timeout: 30_000 });
+      await section.locator('[data-testid="audit"] li[data-verb="resume"]').waitFor({ timeout: 30_000 });
+      await page.fill('#reason', 'wave 1 is fine');
+      await page.click('#release button[data-verb="promote"]');
       if (SCREENSHOT) {
         await section.locator('.wave[data-wave="1"][data-state="current"] [data-testid="bake"]').waitFor();
         await page.screenshot({ path: resolve(SCREENSHOT), fullPage: true });
@@ -195,7 +198,7 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
       const audit = section.locator('[data-testid="audit"] li');
       await expect
         .poll(() => audit.evaluateAll((items) => items.map((i) => i.getAttribute('data-verb'))))
-        .toEqual(['pause', 'resume']);
+        .toEqual(['pause', 'resume', 'promote']);
       expect(await audit.nth(0).textContent()).toMatch(/pause by alice@example: checking the graphs/);
       expect(await audit.nth(1).textContent()).toMatch(/resume by alice@example: graphs look fine/);
       expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
@@ -217,6 +220,9 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
     async () => {
       const release = startCli(['release', BROKEN_BUILD, '--version', '2.1.0'], dir);
       const section = page.locator('#release[data-release="shop-2.1.0"]');
+      await section.locator('[data-testid="hold"] li[data-kind="approval"]').waitFor({ timeout: LONG });
+      await page.fill('#reason', 'ship it');
+      await page.click('#release button[data-verb="promote"]');
       const gate = section.locator('.wave[data-wave="1"] [data-testid="gate"][data-gate="Failed"]');
       await gate.waitFor({ timeout: LONG });
       const signals = await section.locator('.wave[data-wave="1"] [data-testid="signals"]').textContent();
@@ -242,8 +248,11 @@ describe.runIf(browserAvailable())('the dashboard in a real browser', () => {
     await dialog.locator('button[data-confirm="no"]').click();
     await page.waitForTimeout(500);
     const status = JSON.parse((await runCli(['status', 'shop-2.1.0', '--json'], dir)).stdout) as {
-      intents: unknown[];
+      intents: { verb: string }[];
     };
-    expect(status.intents).toEqual([]);
+    // Only the promote that approved its wave 2: no rollback was recorded.
+    expect(status.intents.map((i) => i.verb)).toEqual(['promote']);
+    const history = JSON.parse((await runCli(['history', '--json'], dir)).stdout) as { releaseId?: string }[];
+    expect(history.some((r) => r.releaseId?.includes('rollback'))).toBe(false);
   });
 });
