@@ -99,12 +99,17 @@ export function contextOf(options: CliOptions): Context {
     who(verb) {
       const reason = options.reason?.trim();
       if (!reason) throw new UsageError(`${verb} needs --reason (it is kept in the release's audit trail)`);
-      const actor = (options.actor ?? `${process.env.USER || userInfo().username}@${hostname()}`).trim();
+      const actor = (options.actor ?? defaultActor()).trim();
       if (!actor) throw new UsageError(`${verb}: --actor must not be empty`);
       return { actor, reason };
     },
     progress: () => progressSink(json),
   };
+}
+
+/** Who steers when no --actor says: `$USER@<hostname>`. */
+export function defaultActor(): string {
+  return `${process.env.USER || userInfo().username}@${hostname()}`;
 }
 
 /**

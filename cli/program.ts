@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { register as dashboard } from './commands/dashboard.ts';
 import { register as plan } from './commands/plan.ts';
 import { register as release } from './commands/release.ts';
 import { register as schema } from './commands/schema.ts';
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   where(program);
   schema(program);
   up(program);
+  dashboard(program);
   steer(program);
   return program;
 }

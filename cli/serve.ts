@@ -4,7 +4,7 @@
  */
 import type { LocalBackend } from '../backends/local/index.ts';
 import type { FlotillaConfig } from '../config/types.ts';
-import type { ControlHandler, ControlServer, HandlerHooks } from '../control/server.ts';
+import type { ControlHandler, ControlServer, HandlerHooks, Mount } from '../control/server.ts';
 import type { Context } from './context.ts';
 import { auditLine, warn } from './output.ts';
 
@@ -17,13 +17,17 @@ export async function serveControl(
   wrap: (handler: ControlHandler) => ControlHandler,
   /** `flotilla up` only: serve POST /github when configured, telling `note` of each delivery. */
   github?: { note(text: string): void },
+  /** `flotilla up` only: a site served beside the API (the dashboard), steering through the same handler. */
+  mount?: (handler: ControlHandler) => Promise<Mount>,
 ): Promise<ControlServer> {
   const { controlHandlerFor, githubLogLine, githubReleasesFor, startControlServer } = await import(
     '../control/server.ts'
   );
+  const handler = wrap(controlHandlerFor(backend, config, hooks));
   return startControlServer({
     stateDir: ctx.stateDir(),
-    handler: wrap(controlHandlerFor(backend, config, hooks)),
+    handler,
+    ...(mount ? { mount: await mount(handler) } : {}),
     onError: (error) => warn(`flotilla: control API: ${(error as Error).stack ?? String(error)}`),
     ...(github
       ? {

@@ -4,8 +4,9 @@
  * client makes sure a server holds that token before it sends it (the challenge, below). Every
  * server start writes a new token. The token file (and the GitHub
  * webhook secret's file, which the bridge reads the same way) must be private to its owner.
- * There are no Origin or Host checks: the server listens on 127.0.0.1, and a browser page cannot
- * send the bearer token it does not know.
+ * There are no Origin or Host checks here: the server listens on 127.0.0.1, and a browser page
+ * cannot send the bearer token it does not know. The dashboard mounted beside the API, which a
+ * browser does use, has its own session and checks (dashboard/auth.ts).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';

@@ -302,6 +302,8 @@ export function controlClient(endpoint: ControlEndpoint) {
     listReleases: async (limit = 20) =>
       (await json<{ releases: ReleaseWithIntents[] }>(endpoint, 'GET', `/v1/releases?limit=${limit}`)).releases,
     where: () => json<WhereAnswer>(endpoint, 'GET', '/v1/where'),
+    /** A new one-time login URL of the dashboard the server serves (404 NotFound when it serves none). */
+    dashboardLogin: () => json<{ url: string }>(endpoint, 'POST', '/v1/dashboard/login'),
   };
 }
 

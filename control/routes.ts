@@ -46,7 +46,7 @@ export interface ControlHandler {
 }
 
 /** The errors a caller can fix or retry, each with its status and its message: one table, as the CLI's exit codes. */
-const STATUS_OF: Readonly<Record<string, number>> = {
+export const STATUS_OF: Readonly<Record<string, number>> = {
   [REFUSALS.InvalidInput]: 400,
   [REFUSALS.NotFound]: 404,
   [REFUSALS.NotApplicable]: 409,

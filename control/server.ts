@@ -15,7 +15,7 @@
  * the proof works for any HTTP client, so one listener serves both.
  */
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { authorized, CHALLENGE_PATH, challengeProof, freshToken, NONCE_PATTERN } from './auth.ts';
@@ -47,13 +47,33 @@ export interface ControlServerOptions {
    * POST /github is an unknown route (404).
    */
   github?: GithubServeOptions;
+  /**
+   * Another site served on the same port before the token is looked at (the web dashboard,
+   * dashboard/server.ts, which has its own session auth): the paths it `handles` are its own.
+   * `POST /v1/dashboard/login` (with the token) answers a new login URL of it.
+   */
+  mount?: Mount;
 }
+
+/** What the control server needs of a site it serves beside the API. */
+export interface Mount {
+  handles(path: string): boolean;
+  serve(req: IncomingMessage, res: ServerResponse): void;
+  /** Told the port once the server listens. */
+  listening(port: number): void;
+  loginUrl(): string;
+  close(): void;
+}
+
+export const DASHBOARD_LOGIN_PATH = '/v1/dashboard/login';
 
 export interface ControlServer {
   port: number;
   url: string;
   /** Whether POST /github is served, and where; or why not. */
   github: GithubWebhookState;
+  /** A new one-time login URL of the site mounted beside the API (the dashboard), when there is one. */
+  dashboardLogin?: () => string;
   close(): Promise<void>;
 }
 
@@ -94,6 +114,11 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const server = createServer((req, res) => {
     const requestUrl = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = requestUrl.pathname.replace(/\/+$/, '');
+    const mount = options.mount;
+    if (mount?.handles(requestUrl.pathname)) {
+      mount.serve(req, res);
+      return;
+    }
     if (path === GITHUB_PATH) {
       serveGithub(req, res);
       return;
@@ -114,6 +139,13 @@ export async function startControlServer(options: ControlServerOptions): Promise
       refuse(req, res, 401, 'Unauthorized', 'missing or wrong bearer token (see control-token in the state directory)');
       return;
     }
+    if (path === DASHBOARD_LOGIN_PATH) {
+      if (!mount) fail(res, 404, 'NotFound', 'no dashboard is served here');
+      else if (req.method !== 'POST') fail(res, 405, 'MethodNotAllowed', `${req.method} ${path}: use POST`);
+      else send(res, 201, { url: mount.loginUrl() });
+      req.resume();
+      return;
+    }
     serveRoute(handler, req, res, options.onError);
   });
   server.headersTimeout = 10_000;
@@ -127,6 +159,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     });
   });
   const { port } = server.address() as AddressInfo;
+  options.mount?.listening(port);
   const controlPath = join(options.stateDir, CONTROL_FILE);
   const mine = { port, pid: process.pid };
   try {
@@ -140,9 +173,11 @@ export async function startControlServer(options: ControlServerOptions): Promise
 
   let closing: Promise<void> | undefined;
   const url = `http://${host}:${port}`;
+  const mounted = options.mount;
   return {
     port,
     url,
+    ...(mounted ? { dashboardLogin: () => mounted.loginUrl() } : {}),
     github: settings.enabled
       ? {
           enabled: true,
@@ -158,6 +193,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
           .then((t) => JSON.parse(t) as { port?: unknown; pid?: unknown })
           .catch(() => undefined);
         if (current?.pid === mine.pid && current.port === mine.port) await unlink(controlPath).catch(() => {});
+        options.mount?.close();
         await new Promise<void>((ok) => {
           server.close(() => ok());
           server.closeAllConnections();

@@ -1,8 +1,10 @@
-/** `flotilla up`: the local backend kept open, the control API (and POST /github) served, until Ctrl-C. */
+/** `flotilla up`: the local backend kept open, the control API, the dashboard (and POST /github) served, until Ctrl-C. */
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { ControlServer } from '../../control/server.ts';
 import { refused } from '../../core/errors.ts';
+import type { Context } from '../context.ts';
+import { eventHub, localDashboard } from '../dashboard.ts';
 import { EXIT, UsageError } from '../exit-codes.ts';
 import { handle, subcommand } from '../options.ts';
 import { print, warn } from '../output.ts';
@@ -22,69 +24,86 @@ export function register(program: Command): void {
     `
 The token is in <state-dir>/control-token, new at every start; a client sends it only after the
 server proved it holds it (GET /v1/challenge). Releases it runs show live. POST /github is served too
-when FLOTILLA_GITHUB_SECRET and FLOTILLA_ARTIFACT_TEMPLATE are set.`,
+when FLOTILLA_GITHUB_SECRET and FLOTILLA_ARTIFACT_TEMPLATE are set. The web dashboard is served on the
+same port: open the login URL it prints (one use; \`flotilla dashboard\` prints a new one).`,
   );
-  handle(command, async (ctx) => {
-    if (ctx.backend() !== 'local') {
-      throw new UsageError('up serves the local backend; on AWS the verbs go to Step Functions directly');
-    }
-    const running = await findControl(ctx);
-    if (running) throw refused('Busy', `a control server already serves ${ctx.stateDir()} at ${running.url}`);
-    const config = await ctx.loadConfig();
-    const events = ctx.progress();
-    const backend = await openLocal(ctx, config, events);
-    const inFlight = new Set<string>();
-    let server: ControlServer;
-    try {
-      server = await serveControl(
-        ctx,
-        backend,
-        config,
-        {
-          onStarted(started) {
-            inFlight.add(started.releaseId);
-            started.done.then(
-              () => inFlight.delete(started.releaseId),
-              (error: unknown) => {
-                inFlight.delete(started.releaseId);
-                const name = (error as Error).name;
-                // A release refused before it started was answered 409 already; anything else is news.
-                if (name !== 'ServiceLocked' && name !== 'ReleaseExists') {
-                  events.note(`release ${started.releaseId} stopped: ${(error as Error).message}`);
-                }
-              },
-            );
-          },
-        },
-        (handler) => noting(handler, events),
-        events,
-      );
-    } catch (error) {
-      await backend.close();
-      throw error;
-    }
-    print(
-      `flotilla up: control API on ${server.url} (token in ${join(ctx.stateDir(), 'control-token')}); Ctrl-C stops`,
-    );
-    const { github } = server;
-    print(
-      github.enabled
-        ? `flotilla up: GitHub webhook on ${github.url} (pushes to ${github.branch}; builds ${github.artifactTemplate}; secret from ${github.secretFrom})`
-        : `flotilla up: GitHub webhook off: ${github.why}`,
-    );
-    // Runs until a signal; the command then exits with this code.
-    const signal = await new Promise<NodeJS.Signals>((ok) => {
-      onStop((s) => {
-        ok(s);
-        return new Promise<number>(() => {});
-      });
-    });
-    warn(`\nflotilla up: ${signal}: stopping the control API and the regions`);
-    for (const id of inFlight) {
-      warn(`flotilla up: ${id} was running; the next flotilla command will mark it interrupted`);
-    }
-    await closeQuietly(server);
-    await backend.close();
-    return EXIT.ok;
+  handle(command, (ctx) => serveUp(ctx, 'up'));
+}
+
+/**
+ * Runs the local backend with the control API, POST /github when configured, and the web
+ * dashboard on the same port, until a signal; `flotilla dashboard` runs this too when no server
+ * serves the state dir.
+ */
+export async function serveUp(ctx: Context, name: 'up' | 'dashboard'): Promise<number> {
+  if (ctx.backend() !== 'local') {
+    throw new UsageError('up serves the local backend; on AWS the verbs go to Step Functions directly');
+  }
+  const running = await findControl(ctx);
+  if (running) throw refused('Busy', `a control server already serves ${ctx.stateDir()} at ${running.url}`);
+  const config = await ctx.loadConfig();
+  const events = ctx.progress();
+  const hub = eventHub();
+  const backend = await openLocal(ctx, config, {
+    async emit(event) {
+      hub.emit(event);
+      await events.emit(event);
+    },
   });
+  const inFlight = new Set<string>();
+  let server: ControlServer;
+  try {
+    server = await serveControl(
+      ctx,
+      backend,
+      config,
+      {
+        onStarted(started) {
+          inFlight.add(started.releaseId);
+          started.done.then(
+            () => inFlight.delete(started.releaseId),
+            (error: unknown) => {
+              inFlight.delete(started.releaseId);
+              const name = (error as Error).name;
+              // A release refused before it started was answered 409 already; anything else is news.
+              if (name !== 'ServiceLocked' && name !== 'ReleaseExists') {
+                events.note(`release ${started.releaseId} stopped: ${(error as Error).message}`);
+              }
+            },
+          );
+        },
+      },
+      (handler) => noting(handler, events),
+      events,
+      (handler) => localDashboard(ctx, backend.ledger, config, handler, hub),
+    );
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+  print(
+    `flotilla ${name}: control API on ${server.url} (token in ${join(ctx.stateDir(), 'control-token')}); Ctrl-C stops`,
+  );
+  const login = server.dashboardLogin?.() ?? '(not served)';
+  print(name === 'up' ? `flotilla up: dashboard: ${login}` : `flotilla dashboard: ${login} (Ctrl-C stops)`);
+  const { github } = server;
+  print(
+    github.enabled
+      ? `flotilla ${name}: GitHub webhook on ${github.url} (pushes to ${github.branch}; builds ${github.artifactTemplate}; secret from ${github.secretFrom})`
+      : `flotilla ${name}: GitHub webhook off: ${github.why}`,
+  );
+  // Runs until a signal; the command then exits with this code.
+  const signal = await new Promise<NodeJS.Signals>((ok) => {
+    onStop((s) => {
+      ok(s);
+      return new Promise<number>(() => {});
+    });
+  });
+  warn(`\nflotilla ${name}: ${signal}: stopping the control API and the regions`);
+  for (const id of inFlight) {
+    warn(`flotilla ${name}: ${id} was running; the next flotilla command will mark it interrupted`);
+  }
+  await closeQuietly(server);
+  await backend.close();
+  return EXIT.ok;
 }

@@ -115,6 +115,19 @@ describe('the token', () => {
     expect(await everyIntent()).toEqual(before);
   });
 
+  it('guards the dashboard login route too: without it 401; with it, 404 where no dashboard is mounted', async () => {
+    const { server, token } = await serve();
+    const bare = await fetch(`${server.url}/v1/dashboard/login`, { method: 'POST' });
+    expect(bare.status).toBe(401);
+    const none = await fetch(`${server.url}/v1/dashboard/login`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(none.status).toBe(404);
+    // Nor is the dashboard's page served by a server that mounts none.
+    expect((await fetch(`${server.url}/`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+  });
+
   it('is written with mode 0600, a new one at every start: the previous one is refused', async () => {
     const stateDir = await otherDir();
     const { server, token } = await serve(stateDir);
