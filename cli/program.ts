@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { register as down } from './commands/down.ts';
 import { register as plan } from './commands/plan.ts';
 import { register as release } from './commands/release.ts';
 import { register as schema } from './commands/schema.ts';
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   where(program);
   schema(program);
   up(program);
+  down(program);
   steer(program);
   return program;
 }

@@ -15,7 +15,7 @@ export function register(program: Command): void {
   const command = subcommand(
     program,
     'up',
-    'local: keep the backend open and serve the control API on 127.0.0.1; Ctrl-C stops',
+    'local: keep the backend open and serve the control API on 127.0.0.1; Ctrl-C stops it',
   );
   command.addHelpText(
     'after',
@@ -79,7 +79,7 @@ when FLOTILLA_GITHUB_SECRET and FLOTILLA_ARTIFACT_TEMPLATE are set.`,
         return new Promise<number>(() => {});
       });
     });
-    warn(`\nflotilla up: ${signal}: stopping the control API and the regions`);
+    warn(`\nflotilla up: ${signal}: stopping the control API; the regions keep serving (\`flotilla down\` stops them)`);
     for (const id of inFlight) {
       warn(`flotilla up: ${id} was running; the next flotilla command will mark it interrupted`);
     }
