@@ -147,8 +147,12 @@ function installExitHandler(): void {
 
 /** How often an adopted process (not our child: no 'exit' event) is checked for being gone. */
 const ADOPTED_POLL_MS = 250;
-/** How long an HTTP check of a region's port may take (adoption, liveness). */
-const CHECK_TIMEOUT_MS = 1_000;
+/**
+ * How long an HTTP check of a region's port may take: before adopting (a slow answer on a loaded
+ * machine must not get a healthy process restarted), and for `where` (which must stay quick).
+ */
+const ADOPT_TIMEOUT_MS = 3_000;
+const LIVENESS_TIMEOUT_MS = 1_500;
 
 export class LocalProcessFleet implements RegionDeployer {
   readonly #stateDir: string;
@@ -667,7 +671,7 @@ export class LocalProcessFleet implements RegionDeployer {
     const pid = tracked?.exit === null && tracked.pid !== undefined ? tracked.pid : await this.#recordedPid(region);
     const ours = pid === null ? null : await this.#identify(region, pid);
     if (pid === null || ours === null) return { state: 'down', portTaken: await portInUse(target.port) };
-    const health = await httpHealth(target.port, this.#healthPath, CHECK_TIMEOUT_MS);
+    const health = await httpHealth(target.port, this.#healthPath, LIVENESS_TIMEOUT_MS);
     if (health === null) return { state: 'not-answering', pid, version: ours.version };
     return { state: 'serving', pid, version: ours.version, healthy: health.ok };
   }
@@ -767,7 +771,7 @@ export class LocalProcessFleet implements RegionDeployer {
 
   /** 'same': something answers the health path on the port, and says `version` (or no version at all). */
   async #answersAs(port: number, version: string): Promise<'same' | 'other' | 'none'> {
-    const health = await httpHealth(port, this.#healthPath, CHECK_TIMEOUT_MS);
+    const health = await httpHealth(port, this.#healthPath, ADOPT_TIMEOUT_MS);
     if (health === null) return 'none';
     return health.version === undefined || health.version === version ? 'same' : 'other';
   }

@@ -6,7 +6,6 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
-import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import type { FlotillaConfig, LocalTarget } from '../../config/types.ts';
 import type { Intent } from '../../core/control.ts';
@@ -15,15 +14,14 @@ import { executionName } from '../../core/plan.ts';
 import { touchedRegions } from '../../core/rollback.ts';
 import type { ReleaseOutcome, StartReleaseInput } from '../../core/types.ts';
 import type { Deps } from '../../functions/deps.ts';
-import { functionFactories } from '../../functions/index.ts';
 import type { EventSink } from '../../ports/events.ts';
 import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
 import type { RegionLiveness } from '../../ports/region-liveness.ts';
 import type { ReleaseStarter } from '../../ports/release-starter.ts';
-import { type RollbackDeps, startRollback } from '../../services/rollback.ts';
+import type { RollbackDeps } from '../../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../../services/steering.ts';
 import { startEmbeddedDynamo } from './dynalite-server.ts';
-import { LocalEngine, loadDefinition, localArn } from './engine.ts';
+import type { LocalEngine } from './engine.ts';
 
 export const TABLE_NAME = 'flotilla';
 
@@ -200,22 +198,38 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         return options.events?.emit(event);
       },
     };
-    const deps: Deps = {
-      ledger,
-      deployer: liveFleet,
-      prober: new HttpHealthProber(),
-      events,
-      now,
-      regionStateMachineArn: localArn('flotilla-region'),
-      longPollMs: 10_000,
-      pollEveryMs: 25,
-      waitAtHolds: true,
-      signal: shutdown.signal,
+    // Made at the first release: the engine and the handlers are most of the backend's start-up, and
+    // the read verbs (`where` is meant to answer in a blink) never run one.
+    let engineReady: Promise<{ engine: LocalEngine; releaseArn: string }> | undefined;
+    const engineOf = () => {
+      engineReady ??= (async () => {
+        const [{ HttpHealthProber }, { functionFactories }, { LocalEngine, loadDefinition, localArn }] =
+          await Promise.all([
+            import('../../adapters/local/http-prober.ts'),
+            import('../../functions/index.ts'),
+            import('./engine.ts'),
+          ]);
+        const deps: Deps = {
+          ledger,
+          deployer: liveFleet,
+          prober: new HttpHealthProber(),
+          events,
+          now,
+          regionStateMachineArn: localArn('flotilla-region'),
+          longPollMs: 10_000,
+          pollEveryMs: 25,
+          waitAtHolds: true,
+          signal: shutdown.signal,
+        };
+        const functions = Object.fromEntries(
+          Object.entries(functionFactories).map(([name, make]) => [name, make(deps)]),
+        );
+        const engine = new LocalEngine({ functions, retryIntervalMs: 50 });
+        engine.register('flotilla-region', loadDefinition('region'));
+        return { engine, releaseArn: engine.register('flotilla-release', loadDefinition('release')) };
+      })();
+      return engineReady;
     };
-    const functions = Object.fromEntries(Object.entries(functionFactories).map(([name, make]) => [name, make(deps)]));
-    const engine = new LocalEngine({ functions, retryIntervalMs: 50 });
-    engine.register('flotilla-region', loadDefinition('region'));
-    const releaseArn = engine.register('flotilla-release', loadDefinition('release'));
 
     const running = new Map<string, Promise<ReleaseOutcome>>();
     /** Runs the release state machine on `input` without waiting for it. */
@@ -223,6 +237,8 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       const { releaseId } = input;
       const done = (async () => {
         try {
+          const { engine, releaseArn } = await engineOf();
+          if (shutdown.signal.aborted) throw new Error('the backend closed before the release started');
           await engine.run(releaseArn, input as never, releaseId);
         } catch (error) {
           // Closing the backend stopped it: it stays RUNNING, and the next open finds it interrupted.
@@ -297,6 +313,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       },
       start: (request) => startRun(request),
       async rollback(releaseId, who) {
+        const { startRollback } = await import('../../services/rollback.ts');
         const started = await startRollback(
           { ledger, now, starter, config: config as unknown as RollbackDeps['config'], owner },
           { releaseId, ...who },
@@ -307,7 +324,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       intent: (request) => submitIntent({ ledger, now }, { ...request, service: config.service }),
       async close() {
         shutdown.abort();
-        engine.abortAll();
+        if (engineReady) (await engineReady.catch(() => undefined))?.engine.abortAll();
         await liveFleet.close();
         await dynamo.close();
       },

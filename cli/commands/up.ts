@@ -22,7 +22,8 @@ export function register(program: Command): void {
     `
 The token is in <state-dir>/control-token, new at every start; a client sends it only after the
 server proved it holds it (GET /v1/challenge). Releases it runs show live. POST /github is served too
-when FLOTILLA_GITHUB_SECRET and FLOTILLA_ARTIFACT_TEMPLATE are set.`,
+when FLOTILLA_GITHUB_SECRET and FLOTILLA_ARTIFACT_TEMPLATE are set. It adopts the region processes
+an earlier command left serving; after Ctrl-C they keep serving (\`flotilla down\` stops them).`,
   );
   handle(command, async (ctx) => {
     if (ctx.backend() !== 'local') {
