@@ -711,6 +711,7 @@ export class LocalProcessFleet implements RegionDeployer {
             const { pid, version } = running;
             await this.#stopRegion(region);
             stopped.push({ region, pid, version, how: 'stopped' });
+            await this.#noteStop(region, version, pid, 'stopped', reason);
             return;
           }
           const pid = await this.#recordedPid(region);
@@ -720,12 +721,7 @@ export class LocalProcessFleet implements RegionDeployer {
             this.#log(`${region}: stopping ${ours.version} (pid ${pid})`);
             const how = await stopPid(pid);
             stopped.push({ region, pid, version: ours.version, how });
-            // The region's log says who stopped it, next to what it wrote itself.
-            const version = ours.version.replace(/ \(deleted\)$/, '');
-            await appendFile(
-              path.join(this.#regionDir(region), 'logs', `${version}.log`),
-              `--- ${new Date().toISOString()} ${how} by flotilla down${reason ? `: ${reason}` : ''} (pid ${pid}) ---\n`,
-            ).catch(() => {});
+            await this.#noteStop(region, ours.version, pid, how, reason);
           }
           await this.#forgetPid(region, pid);
         }),
@@ -745,6 +741,13 @@ export class LocalProcessFleet implements RegionDeployer {
     } finally {
       this.#stopping = false;
     }
+  }
+
+  /** The region's log says who stopped its process, next to what the process wrote itself. */
+  async #noteStop(region: string, version: string, pid: number, how: string, reason?: string): Promise<void> {
+    const file = path.join(this.#regionDir(region), 'logs', `${version.replace(/ \(deleted\)$/, '')}.log`);
+    const line = `--- ${new Date().toISOString()} ${how} by flotilla down${reason ? `: ${reason}` : ''} (pid ${pid}) ---\n`;
+    await appendFile(file, line).catch(() => {});
   }
 
   async #recordedPid(region: string): Promise<number | null> {
