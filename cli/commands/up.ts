@@ -65,7 +65,7 @@ an earlier command left serving; after Ctrl-C they keep serving (\`flotilla down
       throw error;
     }
     print(
-      `flotilla up: control API on ${server.url} (token in ${join(ctx.stateDir(), 'control-token')}); Ctrl-C stops`,
+      `flotilla up: control API on ${server.url} (token in ${join(ctx.stateDir(), 'control-token')}); Ctrl-C stops it, the regions keep serving`,
     );
     const { github } = server;
     print(
