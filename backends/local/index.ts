@@ -74,6 +74,8 @@ export interface LocalBackend {
   interrupted: ReleaseRecord[];
   /** Each local region's process as it is now (read only: nothing is started). */
   liveness(): Promise<Map<string, RegionLiveness>>;
+  /** Refuses (PortInUse) when another program holds a local region's port; every release checks it first. */
+  checkPorts(): Promise<void>;
   /** `flotilla down`: stops every region process recorded in the state dir and verified as ours. */
   stopRegions(reason?: string): Promise<{ region: string; pid: number; version: string; how: 'stopped' | 'killed' }[]>;
   close(): Promise<void>;
@@ -306,6 +308,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         );
         return new Map(entries);
       },
+      checkPorts: portsFree,
       stopRegions: (reason) => liveFleet.stopRecorded(reason),
       inFlight: () => [...running].map(([releaseId, done]) => ({ releaseId, done })),
       async release(request) {

@@ -21,7 +21,7 @@ const FOLLOWERS_GRACE_MS = 1500;
 export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget {
   return {
     kind: 'local',
-    release: (request) => runLocally(ctx, config, (backend) => backend.release(request)),
+    release: (request) => runLocally(ctx, config, (backend) => backend.release(request), { checkPorts: true }),
     rollback: (releaseId, person) =>
       runLocally(ctx, config, (backend) => backend.rollback(releaseId, person).then((s) => s.done)),
     async intent(body) {
@@ -115,9 +115,19 @@ async function runLocally(
   ctx: Context,
   config: FlotillaConfig,
   run: (backend: LocalBackend) => Promise<ReleaseOutcome>,
+  options: { checkPorts?: boolean } = {},
 ): Promise<ReleaseOutcome> {
   const events = ctx.progress();
   const backend = await openLocal(ctx, config, events);
+  if (options.checkPorts) {
+    // A port another program holds is refused before anything is served or deployed (the release checks again).
+    try {
+      await backend.checkPorts();
+    } catch (error) {
+      await backend.close();
+      throw error;
+    }
+  }
   let server: ControlServer | undefined;
   try {
     server = await serveControl(ctx, backend, config, {}, (handler) => noting(handler, events));

@@ -158,6 +158,7 @@ describe('region processes after the command ends', () => {
     expect(release.code, release.stderr).toBe(3);
     expect(release.stderr).toContain(`region eu-central-1: port ${port('eu-central-1')} is in use by another program`);
     expect(release.stderr).toContain('nothing was deployed');
+    expect(release.stderr).not.toContain('control API on');
     expect(`${release.stdout}${release.stderr}`).not.toContain('9.9.9');
     // Nothing deployed, nothing restarted: the others still run 1.0.0 from the same pids.
     const { 'eu-central-1': _, ...others } = pids;
