@@ -14,6 +14,7 @@ import { benchGate } from './fleet.ts';
 import { historyFigures } from './history.ts';
 import { runScenario, type Scenario } from './orchestrator.ts';
 import { payloadFigures } from './payloads.ts';
+import { whereFigures } from './where.ts';
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +26,8 @@ const { values } = parseArgs({
 const RUNS = Math.max(1, Number(values.runs));
 const DEPLOY_MS = 2000;
 const GATE_INTERVAL_MS = 1000;
+/** `flotilla where` in a fresh process, regions serving: the issue's target on this 2-core machine. */
+const WHERE_TARGET_MS = 300;
 
 interface Spread {
   median: number;
@@ -162,6 +165,11 @@ async function main() {
   const real1 = await times('real_fanout_1_ms', () => realFanout(1));
   await dynamo.close();
 
+  log('where: a fresh CLI process, 6 regions serving from an earlier release');
+  const whereRun = await whereFigures(Math.max(RUNS, 5));
+  timings.where_ms = spread(whereRun.ms);
+  log(`  where_ms: median ${timings.where_ms.median} ms`);
+
   log('history budget (simulated time on the real ASL)');
   const history = await historyFigures();
 
@@ -183,6 +191,8 @@ async function main() {
     rollback_ratio_32: round(rb32.median / rb1.median, 3),
     decision_latency_ms: latency.median,
     real_fanout_ratio_8: round(real8.median / real1.median, 3),
+    where_median_ms: timings.where_ms.median,
+    where_started_nothing: whereRun.startedNothing,
     history_parent_events_10m: history.history_parent_events_10m,
     history_parent_events_10h: history.history_parent_events_10h,
     history_child_events_24h: history.history_child_events_24h,
@@ -228,6 +238,8 @@ async function main() {
     result.status_100r === 'ROLLED_BACK' && payloads.rolled_back_100r === 100,
     `the 100-region scenario ended ${result.status_100r} with ${payloads.rolled_back_100r} regions rolled back`,
   );
+  target(result.where_median_ms <= WHERE_TARGET_MS, `where_median_ms ${result.where_median_ms} > ${WHERE_TARGET_MS}`);
+  target(result.where_started_nothing, 'where started or stopped a region process');
   target(bundles.length > 0, 'bundles were not measured');
   for (const b of bundles) target(b.bytes <= 600 * 1024, `bundle ${b.name} is ${b.bytes} bytes > 600 KB`);
 
@@ -240,6 +252,8 @@ async function main() {
       ['rollback_ratio_32', String(result.rollback_ratio_32), '≤ 1.10'],
       ['decision_latency_ms', String(result.decision_latency_ms), `≤ ${GATE_INTERVAL_MS + 100}`],
       ['real_fanout_ratio_8', String(result.real_fanout_ratio_8), 'reported'],
+      ['where_median_ms', String(result.where_median_ms), `≤ ${WHERE_TARGET_MS}`],
+      ['where_started_nothing', String(result.where_started_nothing), 'true'],
       ['history_parent_events_10m', String(result.history_parent_events_10m), '≤ 3000'],
       ['history_parent_events_10h', String(result.history_parent_events_10h), '= 10m'],
       ['history_child_events_24h', String(result.history_child_events_24h), '≤ 10000'],

@@ -39,6 +39,8 @@ export const EXIT_CODES: Readonly<Record<string, ExitCode>> = {
   ServiceLocked: EXIT.busy,
   StateDirLocked: EXIT.busy,
   ReleaseExists: EXIT.busy,
+  // Another program holds a region's port: refused before anything deploys (backends/local).
+  PortInUse: EXIT.busy,
   Unauthorized: EXIT.refused,
   // Failures with a message that says it all (no stack): the verb recorded but the wake failed,
   // an unusable control token.

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { register as dashboard } from './commands/dashboard.ts';
+import { register as down } from './commands/down.ts';
 import { register as plan } from './commands/plan.ts';
 import { register as release } from './commands/release.ts';
 import { register as schema } from './commands/schema.ts';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   schema(program);
   up(program);
   dashboard(program);
+  down(program);
   steer(program);
   return program;
 }

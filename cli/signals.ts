@@ -1,8 +1,8 @@
 /**
  * Ctrl-C (SIGINT) and SIGTERM. A command that stops cleanly (`up`, a release serving the control
- * API, following a release through it) says how with `onStop`; the others exit now. The 'exit'
- * handlers stop every region process this command started; a release stays RUNNING under a dead
- * pid, and the next command closes it as FAILED (interrupted).
+ * API, following a release through it) says how with `onStop`; the others exit now. Region
+ * processes keep serving (they are detached: `flotilla down` stops them); a release stays RUNNING
+ * under a dead pid, and the next command closes it as FAILED (interrupted) and adopts its regions.
  */
 
 /** Stops what the command runs, and gives the exit code. */

@@ -10,15 +10,38 @@ import type { Intent } from '../core/control.ts';
 import { namedError } from '../core/errors.ts';
 import { executionName } from '../core/plan.ts';
 import type { Ledger } from '../ports/ledger.ts';
+import type { RegionLiveness } from '../ports/region-liveness.ts';
 import type { GithubReleases } from './github-bridge.ts';
 import type { ControlHandler, WhereAnswer } from './routes.ts';
 
-/** Which version each configured region runs, as the ledger knows it (the `where` answer). */
-export async function whereFromLedger(ledger: Ledger, config: FlotillaConfig): Promise<WhereAnswer> {
-  const states = new Map((await ledger.listRegions(config.service)).map((s) => [s.region, s]));
+/**
+ * Which version each configured region runs, as the ledger knows it (the `where` answer): since
+ * when and by which release; with `liveness` (the local backend), whether its process runs and
+ * answers. It starts nothing.
+ */
+export async function whereFromLedger(
+  ledger: Ledger,
+  config: FlotillaConfig,
+  liveness?: () => Promise<Map<string, RegionLiveness>>,
+): Promise<WhereAnswer> {
+  const [states, live] = await Promise.all([
+    ledger.listRegions(config.service).then((list) => new Map(list.map((s) => [s.region, s]))),
+    liveness ? liveness() : Promise.resolve(undefined),
+  ]);
   return {
     service: config.service,
-    regions: config.regions.map((r) => ({ region: r.name, version: states.get(r.name)?.current?.version ?? null })),
+    regions: config.regions.map((r) => {
+      const state = states.get(r.name);
+      const version = state?.current?.version ?? null;
+      const process = live?.get(r.name);
+      return {
+        region: r.name,
+        version,
+        since: version === null ? null : (state?.updatedAt ?? null),
+        releaseId: version === null ? null : (state?.releaseId ?? null),
+        ...(process ? { process } : {}),
+      };
+    }),
   };
 }
 
@@ -91,7 +114,7 @@ export function controlHandlerFor(
     listReleases: (limit) => ledger.listReleases(service, limit),
     listIntents: (releaseId) =>
       releaseId === null ? globalIntents(ledger, service) : ledger.listIntents(service, releaseId),
-    where: () => whereFromLedger(ledger, config),
+    where: () => whereFromLedger(ledger, config, () => backend.liveness()),
   };
 }
 

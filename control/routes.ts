@@ -11,6 +11,7 @@ import type * as z from 'zod';
 import type { Intent } from '../core/control.ts';
 import { REFUSALS } from '../core/errors.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
+import type { RegionLiveness } from '../ports/region-liveness.ts';
 import { badRequest, fail, HttpError, readJsonBody, send } from './http.ts';
 import {
   type IntentBody,
@@ -27,7 +28,16 @@ export type ReleaseWithIntents = ReleaseRecord & { intents: Intent[] };
 
 export interface WhereAnswer {
   service: string;
-  regions: { region: string; version: string | null }[];
+  regions: {
+    region: string;
+    version: string | null;
+    /** When the release that put `version` there recorded it (ISO 8601); null with nothing deployed. */
+    since: string | null;
+    /** The release (a deploy or a rollback) that put `version` there. */
+    releaseId: string | null;
+    /** Local backend only: whether the region's process runs and answers now. */
+    process?: RegionLiveness;
+  }[];
 }
 
 /** What the server needs from a backend. Refusals (core/errors.ts REFUSALS) and busy names get their own status (STATUS_OF). */
@@ -54,6 +64,7 @@ export const STATUS_OF: Readonly<Record<string, number>> = {
   [REFUSALS.Busy]: 409,
   ServiceLocked: 409,
   ReleaseExists: 409,
+  PortInUse: 409,
 };
 
 type Method = 'GET' | 'POST';

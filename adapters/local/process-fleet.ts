@@ -7,14 +7,21 @@
  *   <stateDir>/regions/<region>/releases/<version>/   a copy of the build directory (+ a staging marker)
  *   <stateDir>/regions/<region>/current               symlink -> releases/<version>, switched atomically
  *   <stateDir>/regions/<region>/logs/<version>.log    stdout + stderr of that version's processes, appended
+ *   <stateDir>/regions/<region>/process.pid           the pid of the region's process while it runs
  *
- * Processes never outlive the Node process that started them: stopAll() stops them gracefully, and an
- * 'exit' handler SIGKILLs whatever is left.
+ * Every region process leads its own process group, its stdio goes to its log file, and its pid is
+ * recorded. With `keepServing` (the CLI) it outlives the command that started it, as
+ * `docker compose up -d` leaves its services: the next fleet adopts it (`adoptRunning`) once it has
+ * checked that the pid is really that region's process and that it answers on the region's port,
+ * and `stopRecorded` (`flotilla down`) stops it. Without `keepServing` (tests, the bench) processes
+ * never outlive the Node process that started them: stopAll() stops them gracefully, and an 'exit'
+ * handler SIGKILLs whatever is left.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import {
+  appendFile,
   cp,
   lstat,
   mkdir,
@@ -42,6 +49,8 @@ import type {
   RegionDeployer,
   Revision,
 } from '../../ports/region-deployer.ts';
+import type { RegionLiveness } from '../../ports/region-liveness.ts';
+import { processCwd, processEnvironment, processRunning, STOP_GRACE_MS, signalProcess, stopPid } from './os-process.ts';
 
 export interface LocalProcessFleetOptions {
   /** Root of the fleet's files (releases, `current` links, logs). */
@@ -49,12 +58,34 @@ export interface LocalProcessFleetOptions {
   /** How long a freshly started process may take to answer HTTP on its port. */
   readinessTimeoutMs: number;
   log?: (line: string) => void;
+  /**
+   * Region processes outlive this fleet and the Node process (the CLI): `close()` leaves them
+   * serving, and the next fleet adopts them. Default false: they go with the Node process.
+   */
+  keepServing?: boolean;
+  /** The path that answers with the service's health and version (`gate.healthPath`), checked before adopting. */
+  healthPath?: string;
+}
+
+/** What `adoptRunning` did with each region's recorded process. */
+export interface AdoptionReport {
+  /** Ours, on the region's current version, answering on its port: kept as it runs. */
+  adopted: { region: string; pid: number; version: string }[];
+  /** Ours, but not worth keeping (another version than `current`, or not answering): stopped. */
+  stopped: { region: string; pid: number; version: string; why: string }[];
+}
+
+/** A region process `stopRecorded` stopped. */
+export interface StoppedProcess {
+  region: string;
+  pid: number;
+  version: string;
+  /** `killed`: it ignored SIGTERM for the grace period. */
+  how: 'stopped' | 'killed';
 }
 
 /** Why a process is started: a deployment, or bringing the current release back up when the backend boots. */
 export type StartPurpose = DeployPurpose | 'start';
-
-const STOP_GRACE_MS = 5_000;
 
 /** Per region: the pid of the process this fleet started there, so one left by a killed orchestrator can be found. */
 const PID_FILE = 'process.pid';
@@ -67,7 +98,11 @@ interface ExitInfo {
 }
 
 interface RunningProcess {
-  child: ChildProcess;
+  pid: number | undefined;
+  /** Signals the process's group (it leads one). */
+  kill(signal: NodeJS.Signals): void;
+  /** Started by an earlier fleet, which is gone; followed by polling its pid. */
+  adopted: boolean;
   version: string;
   port: number;
   logFile: string;
@@ -97,28 +132,34 @@ class DeployFailure extends Error {
   override name = 'DeployFailure';
 }
 
-// Every child of every fleet in this Node process, for the synchronous last-resort kill on exit.
-const liveChildren = new Set<ChildProcess>();
+// Every process of every fleet without keepServing in this Node process, for the synchronous
+// last-resort kill (of each one's group) on exit.
+const liveChildren = new Set<number>();
 let exitHandlerInstalled = false;
 
 function installExitHandler(): void {
   if (exitHandlerInstalled) return;
   exitHandlerInstalled = true;
   process.on('exit', () => {
-    for (const child of liveChildren) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    for (const pid of liveChildren) signalProcess(pid, 'SIGKILL');
   });
 }
+
+/** How often an adopted process (not our child: no 'exit' event) is checked for being gone. */
+const ADOPTED_POLL_MS = 250;
+/**
+ * How long an HTTP check of a region's port may take: before adopting (a slow answer on a loaded
+ * machine must not get a healthy process restarted), and for `where` (which must stay quick).
+ */
+const ADOPT_TIMEOUT_MS = 3_000;
+const LIVENESS_TIMEOUT_MS = 1_500;
 
 export class LocalProcessFleet implements RegionDeployer {
   readonly #stateDir: string;
   readonly #readinessTimeoutMs: number;
   readonly #log: (line: string) => void;
+  readonly #keepServing: boolean;
+  readonly #healthPath: string;
   readonly #deployments = new Map<string, DeploymentRecord>();
   readonly #processes = new Map<string, RunningProcess>();
   /** Tail of each region's queue of work: deployments in one region run one after the other. */
@@ -129,6 +170,8 @@ export class LocalProcessFleet implements RegionDeployer {
     this.#stateDir = path.resolve(options.stateDir);
     this.#readinessTimeoutMs = options.readinessTimeoutMs;
     this.#log = options.log ?? (() => {});
+    this.#keepServing = options.keepServing === true;
+    this.#healthPath = options.healthPath ?? '/';
   }
 
   async startDeployment(request: DeploymentRequest): Promise<{ deploymentId: string }> {
@@ -229,7 +272,7 @@ export class LocalProcessFleet implements RegionDeployer {
   /** PID of the region's running process, or null. */
   pid(region: string): number | null {
     const running = this.#processes.get(region);
-    return running && running.exit === null ? (running.child.pid ?? null) : null;
+    return running && running.exit === null ? (running.pid ?? null) : null;
   }
 
   /** Stops every process this fleet started (deployments still in flight fail) and waits until they are gone. */
@@ -397,14 +440,16 @@ export class LocalProcessFleet implements RegionDeployer {
           `${healthFault ? ` (fault: ${healthFault.kind})` : ''} ---\n`,
       );
       logOffset = (await handle.stat()).size;
-      const child = spawn(command, args, { cwd, env, stdio: ['ignore', handle.fd, handle.fd], detached: false });
+      // Its own process group: a Ctrl-C at the terminal (sent to the command's group) never reaches it,
+      // and the whole group (a wrapper and what it runs) is signalled as one.
+      const child = spawn(command, args, { cwd, env, stdio: ['ignore', handle.fd, handle.fd], detached: true });
       // Listen before the next await: a failed spawn reports its 'error' on the next tick.
       running = this.#track(region, version, target.port, logFile, child);
     } finally {
       await handle.close();
     }
-    const { child } = running;
-    if (child.pid !== undefined) this.#log(`${region}: started ${version} as pid ${child.pid} on port ${target.port}`);
+    const { pid } = running;
+    if (pid !== undefined) this.#log(`${region}: started ${version} as pid ${pid} on port ${target.port}`);
 
     const outcome = await this.#waitReady(running, deadline);
     if (outcome === 'ready') {
@@ -412,8 +457,8 @@ export class LocalProcessFleet implements RegionDeployer {
       if (crash) {
         running.crashTimer = setTimeout(() => {
           if (running.exit) return;
-          this.#log(`${region}: crash-after-start fault: killing ${version} (pid ${child.pid ?? '?'})`);
-          child.kill('SIGKILL');
+          this.#log(`${region}: crash-after-start fault: killing ${version} (pid ${pid ?? '?'})`);
+          running.kill('SIGKILL');
         }, crash.ms);
         running.crashTimer.unref();
       }
@@ -438,10 +483,16 @@ export class LocalProcessFleet implements RegionDeployer {
 
   /** Records a just-spawned child as the region's process and follows it until it exits. */
   #track(region: string, version: string, port: number, logFile: string, child: ChildProcess): RunningProcess {
-    installExitHandler();
+    if (!this.#keepServing) installExitHandler();
     let resolveExited: (info: ExitInfo) => void = () => {};
     const running: RunningProcess = {
-      child,
+      pid: child.pid,
+      kill(signal) {
+        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+          signalProcess(child.pid, signal);
+        }
+      },
+      adopted: false,
       version,
       port,
       logFile,
@@ -455,7 +506,7 @@ export class LocalProcessFleet implements RegionDeployer {
     const onExit = (info: ExitInfo) => {
       if (running.exit) return;
       running.exit = info;
-      liveChildren.delete(child);
+      if (child.pid !== undefined) liveChildren.delete(child.pid);
       if (running.crashTimer) clearTimeout(running.crashTimer);
       if (this.#processes.get(region) === running) this.#processes.delete(region);
       this.#log(`${region}: ${version} (pid ${child.pid ?? '?'}) ${describeExit(info)}`);
@@ -482,9 +533,52 @@ export class LocalProcessFleet implements RegionDeployer {
       running.spawnError = err;
       onExit({ code: null, signal: null });
     });
-    if (child.pid !== undefined) liveChildren.add(child);
+    if (child.pid !== undefined) {
+      // A kept process must not keep this Node process alive, nor be killed when it exits.
+      if (this.#keepServing) child.unref();
+      else liveChildren.add(child.pid);
+    }
     this.#processes.set(region, running);
     return running;
+  }
+
+  /** Records a process an earlier fleet started as the region's process, and follows it until it exits. */
+  #trackAdopted(region: string, version: string, port: number, pid: number): RunningProcess {
+    let resolveExited: (info: ExitInfo) => void = () => {};
+    const running: RunningProcess = {
+      pid,
+      kill: (signal) => signalProcess(pid, signal),
+      adopted: true,
+      version,
+      port,
+      logFile: path.join(this.#regionDir(region), 'logs', `${version}.log`),
+      exited: new Promise<ExitInfo>((resolve) => {
+        resolveExited = resolve;
+      }),
+      exit: null,
+      spawnError: null,
+      crashTimer: null,
+    };
+    const poll = setInterval(() => {
+      void processRunning(pid).then((alive) => {
+        if (alive || running.exit) return;
+        clearInterval(poll);
+        running.exit = { code: null, signal: null };
+        if (this.#processes.get(region) === running) this.#processes.delete(region);
+        this.#log(`${region}: ${version} (pid ${pid}, adopted) exited`);
+        void this.#forgetPid(region, pid);
+        resolveExited(running.exit);
+      });
+    }, ADOPTED_POLL_MS);
+    poll.unref();
+    this.#processes.set(region, running);
+    return running;
+  }
+
+  /** Removes the region's pid file if it still names `pid`. */
+  async #forgetPid(region: string, pid: number): Promise<void> {
+    const pidFile = path.join(this.#regionDir(region), PID_FILE);
+    if ((await readFile(pidFile, 'utf8').catch(() => '')).trim() === String(pid)) await rm(pidFile, { force: true });
   }
 
   async #waitReady(running: RunningProcess, deadline: number): Promise<'ready' | 'exited' | 'timeout' | 'stopping'> {
@@ -507,8 +601,8 @@ export class LocalProcessFleet implements RegionDeployer {
     if (!running) return;
     if (running.crashTimer) clearTimeout(running.crashTimer);
     if (running.exit === null) {
-      this.#log(`${region}: stopping ${running.version} (pid ${running.child.pid ?? '?'})`);
-      running.child.kill('SIGTERM');
+      this.#log(`${region}: stopping ${running.version} (pid ${running.pid ?? '?'})`);
+      running.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const graceful = await Promise.race([
         running.exited.then(() => true),
@@ -519,7 +613,7 @@ export class LocalProcessFleet implements RegionDeployer {
       clearTimeout(timer);
       if (!graceful) {
         this.#log(`${region}: ${running.version} ignored SIGTERM for ${STOP_GRACE_MS} ms: SIGKILL`);
-        running.child.kill('SIGKILL');
+        running.kill('SIGKILL');
         await running.exited;
       }
     }
@@ -527,31 +621,162 @@ export class LocalProcessFleet implements RegionDeployer {
   }
 
   /**
-   * Stops region processes an earlier orchestrator started and left behind (it was killed with
-   * SIGKILL, or its machine's process tree was not cleaned up): they hold the regions' ports as
-   * strangers, and every deploy there would then fail with "port in use". A process is only taken
-   * for ours when its pid file says so and it runs from this region's releases directory (Linux
-   * /proc), so a reused pid is never killed. Call it while holding the state directory.
+   * Takes over the region processes an earlier command left serving (detached on purpose, or left
+   * by an orchestrator killed with SIGKILL), instead of restarting them. A recorded pid is trusted
+   * only when that process runs from this region's `releases/<version>` and (where /proc shows it)
+   * was started with this region's FLOTILLA_REGION and FLOTILLA_VERSION, so a reused pid is never
+   * adopted nor signalled. Ours and on the region's `current` version and answering its port: kept.
+   * Ours but another version, or not answering: stopped (the caller brings `current` back up).
+   * Call it while holding the state directory, before anything deploys.
    */
-  async reapStrays(regions: readonly string[]): Promise<string[]> {
-    const reaped: string[] = [];
-    for (const region of regions) {
-      const regionDir = this.#regionDir(region);
-      const pidFile = path.join(regionDir, PID_FILE);
-      const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-      if (!Number.isInteger(pid) || pid <= 0) continue;
-      const ours = [...this.#processes.values()].some((p) => p.child.pid === pid && p.exit === null);
-      if (ours) continue;
-      const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => null);
-      const releases = await realpath(path.join(regionDir, 'releases')).catch(() => null);
-      if (cwd !== null && releases !== null && (cwd === releases || cwd.startsWith(`${releases}${path.sep}`))) {
-        this.#log(`${region}: stopping pid ${pid}, left running by an orchestrator that is gone`);
+  async adoptRunning(regions: readonly { region: string; target: LocalTarget }[]): Promise<AdoptionReport> {
+    const report: AdoptionReport = { adopted: [], stopped: [] };
+    await Promise.all(
+      regions.map(async ({ region, target }) => {
+        if (this.#processes.get(region)?.exit === null) return;
+        const pid = await this.#recordedPid(region);
+        if (pid === null) return;
+        const ours = await this.#identify(region, pid);
+        if (!ours) {
+          await this.#forgetPid(region, pid);
+          return;
+        }
+        const current = await this.currentVersion(region);
+        const answer = ours.version === current ? await this.#answersAs(target.port, ours.version) : 'none';
+        if (answer === 'same') {
+          this.#trackAdopted(region, ours.version, target.port, pid);
+          this.#log(`${region}: adopted ${ours.version} (pid ${pid}) serving on port ${target.port}`);
+          report.adopted.push({ region, pid, version: ours.version });
+          return;
+        }
+        const why =
+          ours.version !== current
+            ? `it runs ${ours.version}, the region's current release is ${current ?? 'none'}`
+            : `it does not answer as ${ours.version} on port ${target.port}`;
+        this.#log(`${region}: stopping pid ${pid}, left by an earlier command: ${why}`);
         await stopPid(pid);
-        reaped.push(region);
-      }
-      await rm(pidFile, { force: true });
+        await this.#forgetPid(region, pid);
+        report.stopped.push({ region, pid, version: ours.version, why });
+      }),
+    );
+    return report;
+  }
+
+  /**
+   * Whether the region's process runs and answers, read from the state directory and the port
+   * alone: it starts, stops and adopts nothing (the read verbs call it).
+   */
+  async liveness(region: string, target: LocalTarget): Promise<RegionLiveness> {
+    const tracked = this.#processes.get(region);
+    const pid = tracked?.exit === null && tracked.pid !== undefined ? tracked.pid : await this.#recordedPid(region);
+    const ours = pid === null ? null : await this.#identify(region, pid);
+    if (pid === null || ours === null) return { state: 'down', portTaken: await portInUse(target.port) };
+    const health = await httpHealth(target.port, this.#healthPath, LIVENESS_TIMEOUT_MS);
+    if (health === null) return { state: 'not-answering', pid, version: ours.version };
+    return { state: 'serving', pid, version: ours.version, healthy: health.ok };
+  }
+
+  /**
+   * The regions whose port something else holds: no process of this fleet runs there, yet the port
+   * is taken. Deploying there could only fail (or the gate would probe that program): refused first.
+   */
+  async portConflicts(
+    regions: readonly { region: string; target: LocalTarget }[],
+  ): Promise<{ region: string; port: number }[]> {
+    const taken = await Promise.all(
+      regions.map(async ({ region, target }) => {
+        const running = this.#processes.get(region);
+        if (running && running.exit === null && running.port === target.port) return null;
+        return (await portInUse(target.port)) ? { region, port: target.port } : null;
+      }),
+    );
+    return taken.filter((t): t is { region: string; port: number } => t !== null);
+  }
+
+  /**
+   * `flotilla down`: stops every region process recorded in the state directory that is verified
+   * as ours (see adoptRunning), whichever fleet started it, and forgets the pid files of the others.
+   * Call it while holding the state directory.
+   */
+  async stopRecorded(reason?: string): Promise<StoppedProcess[]> {
+    const regionsDir = path.join(this.#stateDir, 'regions');
+    const names = await readdir(regionsDir).catch(() => [] as string[]);
+    const stopped: StoppedProcess[] = [];
+    await Promise.all(
+      names
+        .filter((name) => SAFE_NAME.test(name))
+        .map(async (region) => {
+          const running = this.#processes.get(region);
+          if (running && running.exit === null && running.pid !== undefined) {
+            const { pid, version } = running;
+            await this.#stopRegion(region);
+            stopped.push({ region, pid, version, how: 'stopped' });
+            await this.#noteStop(region, version, pid, 'stopped', reason);
+            return;
+          }
+          const pid = await this.#recordedPid(region);
+          if (pid === null) return;
+          const ours = await this.#identify(region, pid);
+          if (ours) {
+            this.#log(`${region}: stopping ${ours.version} (pid ${pid})`);
+            const how = await stopPid(pid);
+            stopped.push({ region, pid, version: ours.version, how });
+            await this.#noteStop(region, ours.version, pid, how, reason);
+          }
+          await this.#forgetPid(region, pid);
+        }),
+    );
+    return stopped.sort((a, b) => (a.region < b.region ? -1 : a.region > b.region ? 1 : 0));
+  }
+
+  /**
+   * The fleet is done. With keepServing its processes go on serving (deployments in flight end
+   * first, failing); without, they are stopped (stopAll).
+   */
+  async close(): Promise<void> {
+    if (!this.#keepServing) return this.stopAll();
+    this.#stopping = true;
+    try {
+      await Promise.all([...this.#queues.values()]);
+    } finally {
+      this.#stopping = false;
     }
-    return reaped;
+  }
+
+  /** The region's log says who stopped its process, next to what the process wrote itself. */
+  async #noteStop(region: string, version: string, pid: number, how: string, reason?: string): Promise<void> {
+    const file = path.join(this.#regionDir(region), 'logs', `${version.replace(/ \(deleted\)$/, '')}.log`);
+    const line = `--- ${new Date().toISOString()} ${how} by flotilla down${reason ? `: ${reason}` : ''} (pid ${pid}) ---\n`;
+    await appendFile(file, line).catch(() => {});
+  }
+
+  async #recordedPid(region: string): Promise<number | null> {
+    const text = await readFile(path.join(this.#regionDir(region), PID_FILE), 'utf8').catch(() => '');
+    const pid = Number(text.trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  }
+
+  /** The version the process runs when it is this region's process (see adoptRunning), else null. */
+  async #identify(region: string, pid: number): Promise<{ version: string } | null> {
+    if (!(await processRunning(pid))) return null;
+    const cwd = await processCwd(pid);
+    const releases = await realpath(path.join(this.#regionDir(region), 'releases')).catch(() => null);
+    if (cwd === null || releases === null || path.dirname(cwd) !== releases) return null;
+    // A release directory replaced since (restaged) shows as "<version> (deleted)": still ours, not current.
+    const version = path.basename(cwd);
+    const env = await processEnvironment(pid);
+    if (env !== null) {
+      if (env.get('FLOTILLA_REGION') !== region) return null;
+      if (env.get('FLOTILLA_VERSION') !== version.replace(/ \(deleted\)$/, '')) return null;
+    }
+    return { version };
+  }
+
+  /** 'same': something answers the health path on the port, and says `version` (or no version at all). */
+  async #answersAs(port: number, version: string): Promise<'same' | 'other' | 'none'> {
+    const health = await httpHealth(port, this.#healthPath, ADOPT_TIMEOUT_MS);
+    if (health === null) return 'none';
+    return health.version === undefined || health.version === version ? 'same' : 'other';
   }
 
   #regionDir(region: string): string {
@@ -668,28 +893,37 @@ function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && 'code' in err && err.code === code;
 }
 
-const pidAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/** SIGTERM a process that is not our child, SIGKILL it after STOP_GRACE_MS, and wait until it is gone. */
-async function stopPid(pid: number): Promise<void> {
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(pid, name);
-    } catch {
-      // Already gone.
-    }
-  };
-  signal('SIGTERM');
-  const deadline = Date.now() + STOP_GRACE_MS;
-  while (pidAlive(pid) && Date.now() < deadline) await sleep(50);
-  if (!pidAlive(pid)) return;
-  signal('SIGKILL');
-  while (pidAlive(pid)) await sleep(20);
+/** The answer on the port's health path (status, and the version its JSON body names), or null when none comes. */
+function httpHealth(
+  port: number,
+  healthPath: string,
+  timeoutMs: number,
+): Promise<{ ok: boolean; version?: string } | null> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: healthPath, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (body.length < 65_536) body += chunk;
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        let version: string | undefined;
+        try {
+          const parsed = JSON.parse(body) as { version?: unknown };
+          if (typeof parsed.version === 'string') version = parsed.version;
+        } catch {
+          // Not JSON: an answer all the same.
+        }
+        const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
+        resolve(version === undefined ? { ok } : { ok, version });
+      });
+      res.on('error', () => resolve(null));
+    });
+    const timer = setTimeout(() => req.destroy(), timeoutMs);
+    req.once('error', () => {
+      clearTimeout(timer);
+      resolve(null);
+    });
+  });
 }

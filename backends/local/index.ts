@@ -6,23 +6,22 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
-import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
-import type { FlotillaConfig } from '../../config/types.ts';
+import type { FlotillaConfig, LocalTarget } from '../../config/types.ts';
 import type { Intent } from '../../core/control.ts';
 import { namedError } from '../../core/errors.ts';
 import { executionName } from '../../core/plan.ts';
 import { touchedRegions } from '../../core/rollback.ts';
 import type { ReleaseOutcome, StartReleaseInput } from '../../core/types.ts';
 import type { Deps } from '../../functions/deps.ts';
-import { functionFactories } from '../../functions/index.ts';
 import type { EventSink } from '../../ports/events.ts';
 import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
+import type { RegionLiveness } from '../../ports/region-liveness.ts';
 import type { ReleaseStarter } from '../../ports/release-starter.ts';
-import { type RollbackDeps, startRollback } from '../../services/rollback.ts';
+import type { RollbackDeps } from '../../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../../services/steering.ts';
 import { startEmbeddedDynamo } from './dynalite-server.ts';
-import { LocalEngine, loadDefinition, localArn } from './engine.ts';
+import type { LocalEngine } from './engine.ts';
 
 export const TABLE_NAME = 'flotilla';
 
@@ -31,6 +30,17 @@ export interface LocalBackendOptions {
   config: FlotillaConfig;
   events?: EventSink;
   now?: () => number;
+  /**
+   * `serve` (default; release, rollback, up): adopt the region processes an earlier command left
+   * serving, and bring up from its `current` link each region whose process is gone. `read` (the
+   * read verbs, steering intents, down): start, stop and adopt nothing.
+   */
+  regions?: 'serve' | 'read';
+  /**
+   * Region processes outlive this backend (the CLI: they serve until `flotilla down`), and `close()`
+   * leaves them running. Default false: `close()` stops them, and they never outlive this Node process.
+   */
+  keepServing?: boolean;
 }
 
 export interface ReleaseRequest {
@@ -62,6 +72,12 @@ export interface LocalBackend {
   inFlight(): { releaseId: string; done: Promise<ReleaseOutcome> }[];
   /** Releases found RUNNING whose orchestrating process is gone; marked FAILED when the backend opened. */
   interrupted: ReleaseRecord[];
+  /** Each local region's process as it is now (read only: nothing is started). */
+  liveness(): Promise<Map<string, RegionLiveness>>;
+  /** Refuses (PortInUse) when another program holds a local region's port; every release checks it first. */
+  checkPorts(): Promise<void>;
+  /** `flotilla down`: stops every region process recorded in the state dir and verified as ours. */
+  stopRegions(reason?: string): Promise<{ region: string; pid: number; version: string; how: 'stopped' | 'killed' }[]>;
   close(): Promise<void>;
 }
 
@@ -132,25 +148,49 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
   try {
     await createLedgerTable(dynamo.client, TABLE_NAME);
     const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME });
-    fleet = new LocalProcessFleet({ stateDir, readinessTimeoutMs: config.deploy.readinessTimeoutSeconds * 1000 });
+    fleet = new LocalProcessFleet({
+      stateDir,
+      readinessTimeoutMs: config.deploy.readinessTimeoutSeconds * 1000,
+      keepServing: options.keepServing === true,
+      healthPath: config.gate.healthPath,
+    });
     const liveFleet = fleet;
-    // This process holds the state dir now: region processes a killed orchestrator left behind are strays.
-    await liveFleet.reapStrays(config.regions.filter((r) => r.target.kind === 'local-process').map((r) => r.name));
+    const localRegions = config.regions.flatMap((r) =>
+      r.target.kind === 'local-process' ? [{ region: r.name, target: r.target as LocalTarget }] : [],
+    );
+    // This process holds the state dir now: the processes an earlier command left serving (on
+    // purpose, or because it was killed) are ours to keep, once verified; never strangers on the port.
+    if (options.regions !== 'read') await liveFleet.adoptRunning(localRegions);
     const interrupted = await recoverInterrupted(ledger, liveFleet, config, now);
 
-    // Processes do not outlive the command that started them: bring every region's current
-    // version back up, so probes before a wave see what really runs there.
-    const targets = new Map(config.regions.map((r) => [r.name, r.target]));
-    const states = await ledger.listRegions(config.service);
-    await Promise.all(
-      states.map(async (state) => {
-        const target = targets.get(state.region);
-        if (target?.kind !== 'local-process' || !state.current) return;
-        await liveFleet.ensureRunning(config.service, state.region, target, state.current.version).catch(() => {
-          // A region that does not come back up is found unhealthy by the wave-entry check, which is the point.
-        });
-      }),
-    );
+    // A region whose process is gone (crashed, stopped by `down`, the machine restarted) comes back
+    // up on its current version, so probes before a wave see what really runs there.
+    if (options.regions !== 'read') {
+      const targets = new Map(localRegions.map((r) => [r.region, r.target]));
+      const states = await ledger.listRegions(config.service);
+      await Promise.all(
+        states.map(async (state) => {
+          const target = targets.get(state.region);
+          if (!target || !state.current) return;
+          await liveFleet.ensureRunning(config.service, state.region, target, state.current.version).catch(() => {
+            // A region that does not come back up is found unhealthy by the wave-entry check, which is the
+            // point; one whose port another program holds is refused before a release starts (portsFree).
+          });
+        }),
+      );
+    }
+
+    /** A release never starts while another program holds a region's port: it names them, before the lock. */
+    const portsFree = async (): Promise<void> => {
+      const conflicts = await liveFleet.portConflicts(localRegions);
+      if (conflicts.length === 0) return;
+      const named = conflicts.map((c) => `region ${c.region}: port ${c.port} is in use by another program`);
+      throw namedError(
+        'PortInUse',
+        `${named.join('; ')} (not a Flotilla region process). Stop it, or give the region another port in ` +
+          'the config; nothing was deployed.',
+      );
+    };
 
     const shutdown = new AbortController();
     const finished = new Map<string, ReleaseOutcome>();
@@ -160,22 +200,38 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         return options.events?.emit(event);
       },
     };
-    const deps: Deps = {
-      ledger,
-      deployer: liveFleet,
-      prober: new HttpHealthProber(),
-      events,
-      now,
-      regionStateMachineArn: localArn('flotilla-region'),
-      longPollMs: 10_000,
-      pollEveryMs: 25,
-      waitAtHolds: true,
-      signal: shutdown.signal,
+    // Made at the first release: the engine and the handlers are most of the backend's start-up, and
+    // the read verbs (`where` is meant to answer in a blink) never run one.
+    let engineReady: Promise<{ engine: LocalEngine; releaseArn: string }> | undefined;
+    const engineOf = () => {
+      engineReady ??= (async () => {
+        const [{ HttpHealthProber }, { functionFactories }, { LocalEngine, loadDefinition, localArn }] =
+          await Promise.all([
+            import('../../adapters/local/http-prober.ts'),
+            import('../../functions/index.ts'),
+            import('./engine.ts'),
+          ]);
+        const deps: Deps = {
+          ledger,
+          deployer: liveFleet,
+          prober: new HttpHealthProber(),
+          events,
+          now,
+          regionStateMachineArn: localArn('flotilla-region'),
+          longPollMs: 10_000,
+          pollEveryMs: 25,
+          waitAtHolds: true,
+          signal: shutdown.signal,
+        };
+        const functions = Object.fromEntries(
+          Object.entries(functionFactories).map(([name, make]) => [name, make(deps)]),
+        );
+        const engine = new LocalEngine({ functions, retryIntervalMs: 50 });
+        engine.register('flotilla-region', loadDefinition('region'));
+        return { engine, releaseArn: engine.register('flotilla-release', loadDefinition('release')) };
+      })();
+      return engineReady;
     };
-    const functions = Object.fromEntries(Object.entries(functionFactories).map(([name, make]) => [name, make(deps)]));
-    const engine = new LocalEngine({ functions, retryIntervalMs: 50 });
-    engine.register('flotilla-region', loadDefinition('region'));
-    const releaseArn = engine.register('flotilla-release', loadDefinition('release'));
 
     const running = new Map<string, Promise<ReleaseOutcome>>();
     /** Runs the release state machine on `input` without waiting for it. */
@@ -183,6 +239,8 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       const { releaseId } = input;
       const done = (async () => {
         try {
+          const { engine, releaseArn } = await engineOf();
+          if (shutdown.signal.aborted) throw new Error('the backend closed before the release started');
           await engine.run(releaseArn, input as never, releaseId);
         } catch (error) {
           // Closing the backend stopped it: it stays RUNNING, and the next open finds it interrupted.
@@ -220,6 +278,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
 
     /** Picks a fresh release id for a build, then runs it. */
     const startRun = async (request: ReleaseRequest): Promise<StartedRelease> => {
+      await portsFree();
       const taken = new Set((await ledger.listReleases(config.service)).map((r) => r.releaseId));
       let attempt = 1;
       while (taken.has(executionName(config.service, request.version, attempt))) attempt += 1;
@@ -243,12 +302,21 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     return {
       ledger,
       interrupted,
+      async liveness() {
+        const entries = await Promise.all(
+          localRegions.map(async (r) => [r.region, await liveFleet.liveness(r.region, r.target)] as const),
+        );
+        return new Map(entries);
+      },
+      checkPorts: portsFree,
+      stopRegions: (reason) => liveFleet.stopRecorded(reason),
       inFlight: () => [...running].map(([releaseId, done]) => ({ releaseId, done })),
       async release(request) {
         return (await startRun(request)).done;
       },
       start: (request) => startRun(request),
       async rollback(releaseId, who) {
+        const { startRollback } = await import('../../services/rollback.ts');
         const started = await startRollback(
           { ledger, now, starter, config: config as unknown as RollbackDeps['config'], owner },
           { releaseId, ...who },
@@ -259,13 +327,13 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       intent: (request) => submitIntent({ ledger, now }, { ...request, service: config.service }),
       async close() {
         shutdown.abort();
-        engine.abortAll();
-        await liveFleet.stopAll();
+        if (engineReady) (await engineReady.catch(() => undefined))?.engine.abortAll();
+        await liveFleet.close();
         await dynamo.close();
       },
     };
   } catch (error) {
-    await fleet?.stopAll();
+    await fleet?.close();
     await dynamo.close();
     throw error;
   }

@@ -17,7 +17,7 @@ export function register(program: Command): void {
   const command = subcommand(
     program,
     'up',
-    'local: keep the backend open and serve the control API on 127.0.0.1; Ctrl-C stops',
+    'local: keep the backend open and serve the control API on 127.0.0.1; Ctrl-C stops it',
   );
   command.addHelpText(
     'after',
@@ -25,7 +25,9 @@ export function register(program: Command): void {
 The token is in <state-dir>/control-token, new at every start; a client sends it only after the
 server proved it holds it (GET /v1/challenge). Releases it runs show live. POST /github is served too
 when FLOTILLA_GITHUB_SECRET and FLOTILLA_ARTIFACT_TEMPLATE are set. The web dashboard is served on the
-same port: open the login URL it prints (one use; \`flotilla dashboard\` prints a new one).`,
+same port: open the login URL it prints (one use; \`flotilla dashboard\` prints a new one). It adopts
+the region processes an earlier command left serving; after Ctrl-C they keep serving (\`flotilla down\`
+stops them).`,
   );
   handle(command, (ctx) => serveUp(ctx, 'up'));
 }
@@ -82,7 +84,7 @@ export async function serveUp(ctx: Context, name: 'up' | 'dashboard'): Promise<n
     throw error;
   }
   print(
-    `flotilla ${name}: control API on ${server.url} (token in ${join(ctx.stateDir(), 'control-token')}); Ctrl-C stops`,
+    `flotilla ${name}: control API on ${server.url} (token in ${join(ctx.stateDir(), 'control-token')}); Ctrl-C stops it, the regions keep serving`,
   );
   const login = server.dashboardLogin?.() ?? '(not served)';
   print(name === 'up' ? `flotilla up: dashboard: ${login}` : `flotilla dashboard: ${login} (Ctrl-C stops)`);
@@ -99,7 +101,9 @@ export async function serveUp(ctx: Context, name: 'up' | 'dashboard'): Promise<n
       return new Promise<number>(() => {});
     });
   });
-  warn(`\nflotilla ${name}: ${signal}: stopping the control API and the regions`);
+  warn(
+    `\nflotilla ${name}: ${signal}: stopping the control API; the regions keep serving (\`flotilla down\` stops them)`,
+  );
   for (const id of inFlight) {
     warn(`flotilla ${name}: ${id} was running; the next flotilla command will mark it interrupted`);
   }

@@ -2,16 +2,21 @@
 import type { FlotillaConfig } from '../../config/types.ts';
 import type { ReleaseWithIntents } from '../../control/server.ts';
 import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
+import type { RegionLiveness } from '../../ports/region-liveness.ts';
 import type { Reads } from './types.ts';
 
-export async function ledgerReads(ledger: Ledger, config: FlotillaConfig): Promise<Omit<Reads, 'close'>> {
+export async function ledgerReads(
+  ledger: Ledger,
+  config: FlotillaConfig,
+  liveness?: () => Promise<Map<string, RegionLiveness>>,
+): Promise<Omit<Reads, 'close'>> {
   const { globalIntents, whereFromLedger } = await import('../../control/server.ts');
   const withIntents = async (record: ReleaseRecord): Promise<ReleaseWithIntents> => ({
     ...record,
     intents: await ledger.listIntents(config.service, record.releaseId),
   });
   return {
-    where: () => whereFromLedger(ledger, config),
+    where: () => whereFromLedger(ledger, config, liveness),
     async release(id) {
       const record = await ledger.getRelease(config.service, id);
       return record ? withIntents(record) : undefined;

@@ -21,11 +21,11 @@ const FOLLOWERS_GRACE_MS = 1500;
 export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget {
   return {
     kind: 'local',
-    release: (request) => runLocally(ctx, config, (backend) => backend.release(request)),
+    release: (request) => runLocally(ctx, config, (backend) => backend.release(request), { checkPorts: true }),
     rollback: (releaseId, person) =>
       runLocally(ctx, config, (backend) => backend.rollback(releaseId, person).then((s) => s.done)),
     async intent(body) {
-      const backend = await openLocal(ctx, config);
+      const backend = await openLocal(ctx, config, undefined, 'read');
       try {
         return await backend.intent(body);
       } finally {
@@ -33,9 +33,13 @@ export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget
       }
     },
     async reads() {
-      const backend = await openLocal(ctx, config);
+      // Reads start nothing: the ledger says what runs where, each region's pid and port whether it is up.
+      const backend = await openLocal(ctx, config, undefined, 'read');
       const { ledgerReads } = await import('./ledger-reads.ts');
-      return { ...(await ledgerReads(backend.ledger, config)), close: () => backend.close() };
+      return {
+        ...(await ledgerReads(backend.ledger, config, () => backend.liveness())),
+        close: () => backend.close(),
+      };
     },
   };
 }
@@ -61,8 +65,15 @@ async function slackNotifier(ctx: Context) {
 /**
  * Opens the local backend on the state dir (progress and Slack get its events when `events` is
  * given), warning of each release a dead process left RUNNING, which opening closed as FAILED.
+ * Region processes outlive the command (until `flotilla down`); with `regions: 'serve'` the ones
+ * an earlier command left are adopted and dead ones brought back up, with `'read'` none is touched.
  */
-export async function openLocal(ctx: Context, config: FlotillaConfig, events?: EventSink): Promise<LocalBackend> {
+export async function openLocal(
+  ctx: Context,
+  config: FlotillaConfig,
+  events?: EventSink,
+  regions: 'serve' | 'read' = 'serve',
+): Promise<LocalBackend> {
   // Loaded on demand: the engine, dynalite and the AWS SDK are not needed to validate or plan.
   const { openLocalBackend } = await import('../../backends/local/index.ts');
   const slack = events ? await slackNotifier(ctx) : undefined;
@@ -75,7 +86,13 @@ export async function openLocal(ctx: Context, config: FlotillaConfig, events?: E
           },
         }
       : events;
-  const backend = await openLocalBackend({ stateDir: ctx.stateDir(), config, ...(sink ? { events: sink } : {}) });
+  const backend = await openLocalBackend({
+    stateDir: ctx.stateDir(),
+    config,
+    regions,
+    keepServing: true,
+    ...(sink ? { events: sink } : {}),
+  });
   if (slack) {
     // Slack updates are paced (about one a second): let the last ones go out before the command ends.
     const close = backend.close.bind(backend);
@@ -98,9 +115,19 @@ async function runLocally(
   ctx: Context,
   config: FlotillaConfig,
   run: (backend: LocalBackend) => Promise<ReleaseOutcome>,
+  options: { checkPorts?: boolean } = {},
 ): Promise<ReleaseOutcome> {
   const events = ctx.progress();
   const backend = await openLocal(ctx, config, events);
+  if (options.checkPorts) {
+    // A port another program holds is refused before anything is served or deployed (the release checks again).
+    try {
+      await backend.checkPorts();
+    } catch (error) {
+      await backend.close();
+      throw error;
+    }
+  }
   let server: ControlServer | undefined;
   try {
     server = await serveControl(ctx, backend, config, {}, (handler) => noting(handler, events));

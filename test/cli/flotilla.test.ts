@@ -100,17 +100,27 @@ describe('flotilla release', () => {
 
     const where = await run(['where', '--json'], dir);
     expect(where.code).toBe(0);
-    expect(JSON.parse(where.stdout)).toEqual({
+    expect(JSON.parse(where.stdout)).toMatchObject({
       service: 'shop',
       regions: [
-        { region: 'us-east-1', version: '1.0.0' },
-        { region: 'eu-west-1', version: '1.0.0' },
+        {
+          region: 'us-east-1',
+          version: '1.0.0',
+          releaseId: 'shop-1.0.0',
+          process: { state: 'serving', healthy: true },
+        },
+        {
+          region: 'eu-west-1',
+          version: '1.0.0',
+          releaseId: 'shop-1.0.0',
+          process: { state: 'serving', healthy: true },
+        },
       ],
     });
     const status = JSON.parse((await run(['status', '--json'], dir)).stdout);
     expect(status).toMatchObject({ status: 'SUCCEEDED', releaseId: 'shop-1.0.0' });
-    // Processes do not outlive the command.
-    expect(await servedVersion(asLocal(config.regions[0]?.target).port)).toBeNull();
+    // Processes outlive the command: they serve until `flotilla down`.
+    expect(await servedVersion(asLocal(config.regions[0]?.target).port)).toBe('1.0.0');
   });
 
   it('exits 1 and prints plain progress lines when the release does not succeed', async () => {
@@ -181,16 +191,16 @@ describe('an interrupted release', () => {
     const exited = new Promise((ok) => child.on('close', ok));
     child.kill('SIGINT');
     expect(await exited).toBe(130);
-    // Its region processes went with it.
-    expect(await servedVersion(asLocal(config.regions[0]?.target).port)).toBeNull();
+    // Its region processes keep serving (they outlive every command, until `flotilla down`).
+    expect(await servedVersion(asLocal(config.regions[0]?.target).port)).toBe('1.0.0');
 
     const status = await run(['status', '--json'], dir);
     expect(status.stderr).toMatch(/interrupted/);
     expect(JSON.parse(status.stdout)).toMatchObject({ status: 'FAILED', reason: expect.stringMatching(/interrupted/) });
     const where = JSON.parse((await run(['where', '--json'], dir)).stdout);
-    expect(where.regions).toEqual([
-      { region: 'us-east-1', version: '1.0.0' },
-      { region: 'eu-west-1', version: null },
+    expect(where.regions).toMatchObject([
+      { region: 'us-east-1', version: '1.0.0', releaseId: 'shop-1.0.0', process: { state: 'serving' } },
+      { region: 'eu-west-1', version: null, since: null, releaseId: null, process: { state: 'down' } },
     ]);
     // The lock is free again: a new release runs (shortened bakes) and succeeds.
     for (const wave of config.waves) wave.bakeSeconds = 1;

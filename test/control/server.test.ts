@@ -218,8 +218,20 @@ describe('requests', () => {
     expect(where.body).toEqual({
       service: 'shop',
       regions: [
-        { region: 'us-east-1', version: null },
-        { region: 'eu-west-1', version: null },
+        {
+          region: 'us-east-1',
+          version: null,
+          since: null,
+          releaseId: null,
+          process: { state: 'down', portTaken: false },
+        },
+        {
+          region: 'eu-west-1',
+          version: null,
+          since: null,
+          releaseId: null,
+          process: { state: 'down', portTaken: false },
+        },
       ],
     });
   });

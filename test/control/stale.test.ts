@@ -116,7 +116,7 @@ describe('an `up` killed with SIGKILL', () => {
     // Commands go through it.
     const where = await runCli(['where', '--json'], dir);
     expect(where.code, where.stderr).toBe(0);
-    expect(JSON.parse(where.stdout).regions).toEqual([{ region: 'us-east-1', version: null }]);
+    expect(JSON.parse(where.stdout).regions).toMatchObject([{ region: 'us-east-1', version: null, since: null }]);
 
     // And an `up` after a clean stop gets a new one too.
     expect(await second.stop('SIGINT')).toBe(0);

@@ -178,7 +178,9 @@ describe('flotilla up', () => {
     expect(release.stdout).toMatch(/us-east-1: deployed/);
     expect(release.stdout).toMatch(/SUCCEEDED: shop 1\.0\.0/);
     const where = await runCli(['where', '--json'], dir);
-    expect(JSON.parse(where.stdout).regions).toEqual([{ region: 'us-east-1', version: '1.0.0' }]);
+    expect(JSON.parse(where.stdout).regions).toMatchObject([
+      { region: 'us-east-1', version: '1.0.0', process: { state: 'serving' } },
+    ]);
     // A second `up` for the same state dir is refused.
     const second = await runCli(['up'], dir);
     expect(second.code).toBe(3);
@@ -237,7 +239,7 @@ describe('rollback', () => {
     expect(rollback.code, rollback.stderr + rollback.stdout).toBe(0);
     expect(rollback.stdout).toMatch(/shop-1\.0\.1-rollback/);
     const where = JSON.parse((await runCli(['where', '--json'], dir)).stdout);
-    expect(where.regions).toEqual([{ region: 'us-east-1', version: '1.0.0' }]);
+    expect(where.regions).toMatchObject([{ region: 'us-east-1', version: '1.0.0' }]);
     const target = JSON.parse((await runCli(['status', 'shop-1.0.1', '--json'], dir)).stdout);
     expect(target.intents).toEqual([
       expect.objectContaining({ verb: 'rollback', actor: 'dave@test', reason: 'revenue dipped' }),

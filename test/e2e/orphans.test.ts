@@ -1,8 +1,9 @@
 /**
  * An orchestrator killed with SIGKILL leaves its region processes running, holding the regions'
- * ports. The next one to hold the state directory stops them (they are ours: the pid file says so
- * and they run from the region's releases), brings each region's current version back up, and the
- * next release deploys normally instead of failing every region with "port in use".
+ * ports (as every command does: they are detached on purpose). The next one to hold the state
+ * directory adopts them (they are ours: the pid file says so, they run from the region's releases
+ * with its environment, and answer as its current version) instead of taking them for strangers,
+ * and the next release deploys normally instead of failing every region with "port in use".
  */
 import { readFile, readlink, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ afterEach(async () => {
 });
 
 describe('region processes of a killed orchestrator', () => {
-  it('are stopped by the next one, and the next release deploys where they held the ports', async () => {
+  it('are adopted by the next one, and the next release deploys where they held the ports', async () => {
     const config = await e2eConfig([
       [{ name: 'us-east-1', currency: 'USD' }],
       [{ name: 'eu-west-1', currency: 'USD' }],
@@ -50,12 +51,15 @@ describe('region processes of a killed orchestrator', () => {
     // The stray still answers on the region's port.
     expect(await servedVersion(port)).toBe('1.0.0');
     const pidFile = join(t.dir, '.flotilla', 'regions', 'us-east-1', 'process.pid');
-    strays.push({ pid: Number((await readFile(pidFile, 'utf8')).trim()), dir: await realpath(t.dir) });
+    const strayPid = Number((await readFile(pidFile, 'utf8')).trim());
+    strays.push({ pid: strayPid, dir: await realpath(t.dir) });
 
     for (const wave of config.waves) wave.bakeSeconds = 1;
     const backend = await openLocalBackend({ stateDir: join(t.dir, '.flotilla'), config });
     open.push(backend);
     expect((await backend.ledger.getRelease('shop', 'shop-1.0.0'))?.status).toBe('FAILED');
+    // Taken over as it runs, not restarted.
+    expect((await backend.liveness()).get('us-east-1')).toMatchObject({ state: 'serving', pid: strayPid });
     const outcome = await backend.release({ version: '1.0.1', artifact: GOOD_BUILD });
     expect(outcome.status, outcome.reason).toBe('SUCCEEDED');
     for (const r of config.regions) expect(await servedVersion(asLocal(r.target).port)).toBe('1.0.1');

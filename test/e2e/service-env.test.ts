@@ -82,8 +82,11 @@ describe('a region process gets a clean environment', () => {
 
     const first = await flotilla('release', build, '--version', '1.0.0');
     expect(first.code, first.stderr + first.stdout).toBe(0);
+    // Regions keep serving between commands; `down` makes the next command bring the region back up.
+    expect((await flotilla('down')).code).toBe(0);
     const second = await flotilla('release', build, '--version', '2.0.0');
     expect(second.code, second.stderr + second.stdout).toBe(0);
+    expect((await flotilla('down')).code).toBe(0);
     const back = await flotilla('rollback', 'shop-2.0.0', '--reason', 'env test');
     expect(back.code, back.stderr + back.stdout).toBe(0);
     // The orchestrator did hold and use the secrets: it posted to Slack with the bot token.

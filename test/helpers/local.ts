@@ -1,5 +1,5 @@
 /** Helpers for end-to-end tests: temp state dirs, free ports, real HTTP checks. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, realpath, rm } from 'node:fs/promises';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,9 +10,63 @@ import type { Stamped } from '../../ports/events.ts';
 export const GOOD_BUILD = resolve(import.meta.dirname, '../../examples/shop/builds/good');
 export const BROKEN_BUILD = resolve(import.meta.dirname, '../../examples/shop/builds/broken');
 
+/**
+ * A temporary directory; `cleanup` first stops every region process recorded under it (region
+ * processes started by the CLI keep serving after it exits), then deletes it.
+ */
 export async function tempDir(prefix = 'flotilla-e2e-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    cleanup: async () => {
+      await stopRegionProcesses(dir);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The pids recorded in every `regions/<region>/process.pid` under `root`, by file. */
+export async function recordedPids(root: string): Promise<Map<string, number>> {
+  const files = (await readdir(root, { recursive: true }).catch(() => [] as string[])).filter(
+    (f) => f.endsWith('/process.pid') && f.split('/').at(-3) === 'regions',
+  );
+  const pids = new Map<string, number>();
+  for (const file of files) {
+    const pid = Number((await readFile(join(root, file), 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(pid) && pid > 0) pids.set(file, pid);
+  }
+  return pids;
+}
+
+/** Whether the process runs (a zombie, exited but never reaped, does not). */
+export async function running(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (stat === null) return false;
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
+}
+
+/**
+ * SIGKILLs (with its group) each region process recorded under `root` that still runs from under
+ * `root` (a pid may have been reused since), and waits until each is gone. Tests must not leak them.
+ */
+export async function stopRegionProcesses(root: string): Promise<number[]> {
+  const base = await realpath(root).catch(() => root);
+  const stopped: number[] = [];
+  for (const pid of (await recordedPids(root)).values()) {
+    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
+    if (!cwd.startsWith(`${base}/`) || !(await running(pid))) continue;
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        // Not a group leader, or gone.
+      }
+    }
+    for (let i = 0; i < 500 && (await running(pid)); i++) await new Promise((ok) => setTimeout(ok, 20));
+    stopped.push(pid);
+  }
+  return stopped;
 }
 
 export async function freePorts(n: number): Promise<number[]> {

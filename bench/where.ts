@@ -1,0 +1,98 @@
+/**
+ * `flotilla where` as a user runs it: a fresh CLI process against a state dir whose 6 regions
+ * keep serving after the release that started them. It reads the ledger and checks each region's
+ * process; it must start nothing (the same pids before and after) and answer fast.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import type { FlotillaConfig } from '../config/types.ts';
+import { benchGate } from './fleet.ts';
+
+const CLI = resolve(import.meta.dirname, '../cli/flotilla.ts');
+const GOOD = resolve(import.meta.dirname, '../examples/shop/builds/good');
+
+function cli(args: string[], cwd: string): Promise<{ code: number; ms: number; out: string }> {
+  const started = performance.now();
+  return new Promise((ok) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    child.stderr.on('data', (c) => {
+      out += c;
+    });
+    child.on('close', (code) => ok({ code: code ?? -1, ms: performance.now() - started, out }));
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => ok(port));
+    });
+  });
+}
+
+async function pids(stateDir: string): Promise<string> {
+  const regions = await readdir(join(stateDir, 'regions')).catch(() => [] as string[]);
+  const found = await Promise.all(
+    regions.map(
+      async (r) =>
+        `${r}=${(await readFile(join(stateDir, 'regions', r, 'process.pid'), 'utf8').catch(() => '-')).trim()}`,
+    ),
+  );
+  return found.sort().join(' ');
+}
+
+/** Median, min and max of `runs` `where` calls, and whether they started nothing. */
+export async function whereFigures(runs: number): Promise<{ ms: number[]; startedNothing: boolean }> {
+  const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-where-'));
+  try {
+    const names = ['us-east-1', 'eu-west-1', 'eu-central-1', 'ap-southeast-2', 'us-west-2', 'ap-northeast-1'];
+    const config: FlotillaConfig = {
+      service: 'shop',
+      regions: await Promise.all(
+        names.map(async (name) => ({
+          name,
+          target: {
+            kind: 'local-process' as const,
+            port: await freePort(),
+            command: ['node', 'server.js'],
+            env: { CURRENCY: 'USD' },
+            faults: [],
+          },
+        })),
+      ),
+      waves: [{ name: 'all', regions: names, bakeSeconds: 0, approval: false }],
+      gate: benchGate(0),
+      deploy: { readinessTimeoutSeconds: 30, pollSeconds: 1, maxPollSeconds: 5 },
+      policy: { allowMultiRegionCanary: true },
+    };
+    await writeFile(join(dir, 'flotilla.yml'), stringify(config));
+    const release = await cli(['release', GOOD], dir);
+    if (release.code !== 0) throw new Error(`where bench: the release failed:\n${release.out}`);
+    try {
+      const before = await pids(join(dir, '.flotilla'));
+      await cli(['where'], dir); // warm-up: the file system cache
+      const ms: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const where = await cli(['where'], dir);
+        if (where.code !== 0 || !/up \(pid/.test(where.out)) throw new Error(`where bench: ${where.out}`);
+        ms.push(where.ms);
+      }
+      return { ms, startedNothing: (await pids(join(dir, '.flotilla'))) === before };
+    } finally {
+      await cli(['down'], dir);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
