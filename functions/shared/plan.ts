@@ -18,7 +18,10 @@ export function loadPlan(
   ref: Pick<PlanRef, 'service' | 'releaseId'>,
 ): Promise<ReleasePlan> {
   let plans = cache.get(deps.ledger);
-  if (!plans) cache.set(deps.ledger, (plans = new Map()));
+  if (!plans) {
+    plans = new Map();
+    cache.set(deps.ledger, plans);
+  }
   const key = `${ref.service}\u0000${ref.releaseId}`;
   const known = plans.get(key);
   // Each caller gets its own copy: nothing one handler does to it can reach another.
