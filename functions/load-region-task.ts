@@ -10,14 +10,18 @@ import type { RegionRef, RegionTask } from '../core/types.ts';
 import { type Deps, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
-import { releaseRecord } from './shared/bake.ts';
 import { loadPlan } from './shared/plan.ts';
 
 export const createLoadRegionTask =
   (deps: Pick<Deps, 'ledger'>) =>
   async ({ task: ref }: { task: RegionRef }): Promise<RegionTask> => {
-    const [plan, record] = await Promise.all([loadPlan(deps, ref), releaseRecord(deps, ref)]);
-    const task = regionTask(plan, record, ref);
+    // A deploy's task is all in the plan; a rollback also needs what the region ran before, its
+    // entry of the release record (read alone: the record of 100 regions weighs ~225 KB).
+    const [plan, entry] = await Promise.all([
+      loadPlan(deps, ref),
+      ref.action === 'rollback' ? deps.ledger.getReleaseRegion(ref.service, ref.releaseId, ref.region) : undefined,
+    ]);
+    const task = regionTask(plan, { regions: entry ? { [ref.region]: entry } : {} }, ref);
     if (!task)
       throw namedError('InvalidState', `release ${ref.releaseId} has no region ${ref.region} to ${ref.action}`);
     return task;

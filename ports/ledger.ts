@@ -41,11 +41,14 @@ export interface Ledger {
   /** Creates the release; fails with ReleaseExists if the id is taken. */
   createRelease(record: ReleaseRecord): Promise<void>;
   getRelease(service: string, releaseId: string): Promise<ReleaseRecord | undefined>;
+  /** One region's entry of a release, read without the rest of the record (a rollback's child needs only its own). */
+  getReleaseRegion(service: string, releaseId: string, region: string): Promise<ReleaseRegion | undefined>;
   /** Newest first. */
   listReleases(service: string, limit?: number): Promise<ReleaseRecord[]>;
   /**
    * Keeps the plan PlanRelease made, for the handlers to look up: the state machines carry only
-   * its ids (core/types.ts PlanRef, RegionRef). Idempotent: the same plan may be put again.
+   * its ids (core/types.ts PlanRef, RegionRef). Written once, never changed: the same plan may be
+   * put again (idempotent), another plan under the same release id fails with ReleaseExists.
    */
   putPlan(plan: ReleasePlan): Promise<void>;
   getPlan(service: string, releaseId: string): Promise<ReleasePlan | undefined>;

@@ -197,6 +197,21 @@ export class DynamoDbLedger implements Ledger {
     return item ? toReleaseRecord(item) : undefined;
   }
 
+  async getReleaseRegion(service: string, releaseId: string, region: string): Promise<ReleaseRegion | undefined> {
+    const out = await this.#send(() =>
+      this.#client.send(
+        new GetCommand({
+          TableName: this.#table,
+          Key: { pk: servicePk(service), sk: releaseSk(releaseId) },
+          ConsistentRead: true,
+          ProjectionExpression: '#regions.#r',
+          ExpressionAttributeNames: { '#regions': 'regions', '#r': region },
+        }),
+      ),
+    );
+    return (out.Item?.regions as Record<string, ReleaseRegion> | undefined)?.[region];
+  }
+
   async listReleases(service: string, limit?: number): Promise<ReleaseRecord[]> {
     if (limit !== undefined && limit <= 0) return [];
     const items = await this.#queryAll(
@@ -212,8 +227,27 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async putPlan(plan: ReleasePlan): Promise<void> {
-    const item: Item = { pk: servicePk(plan.service), sk: planSk(plan.releaseId), plan: storedPlan(plan) };
-    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item })));
+    const stored = storedPlan(plan);
+    const item: Item = { pk: servicePk(plan.service), sk: planSk(plan.releaseId), plan: stored };
+    try {
+      // Written once: handlers may cache it, and a second release under the same id must not replace it.
+      await this.#send(() =>
+        this.#client.send(
+          new PutCommand({ TableName: this.#table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+        ),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const existing = await this.getPlan(plan.service, plan.releaseId);
+      // The same plan again (a retried PlanRelease) is fine; another one is another release's id.
+      if (JSON.stringify(existing) !== JSON.stringify(expandPlan(stored))) {
+        throw namedError(
+          ReleaseExists,
+          `release ${plan.releaseId} of service ${plan.service} already has a plan`,
+          error,
+        );
+      }
+    }
   }
 
   async getPlan(service: string, releaseId: string): Promise<ReleasePlan | undefined> {

@@ -134,5 +134,19 @@ describe('the plan in the ledger', () => {
     // The plan as the state used to carry it weighs over 200 KB; stored, one AppSpec and 100 targets.
     expect(jsonBytes(plan)).toBeGreaterThan(200 * 1024);
     expect(jsonBytes(item.Item)).toBeLessThan(40 * 1024);
+    // Written once: the same plan again is fine (a retried PlanRelease), another one is refused.
+    await ledger.putPlan(plan);
+    await expect(ledger.putPlan({ ...plan, version: '2.0.1' })).rejects.toMatchObject({ name: 'ReleaseExists' });
+    expect((await ledger.getPlan('plans', 'r1'))?.version).toBe('2.0.0');
+  });
+
+  it("reads one region's entry of a release without the rest", async () => {
+    await ledger.createRelease(record('one', 3));
+    expect(await ledger.getReleaseRegion('one', 'r1', regionName(1))).toMatchObject({
+      region: regionName(1),
+      phase: 'pending',
+    });
+    expect(await ledger.getReleaseRegion('one', 'r1', 'elsewhere')).toBeUndefined();
+    expect(await ledger.getReleaseRegion('one', 'nope', regionName(1))).toBeUndefined();
   });
 });
