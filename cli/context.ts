@@ -25,6 +25,7 @@ export interface CliOptions {
   reason?: string;
   actor?: string;
   version?: string;
+  watch?: boolean;
 }
 
 export type BackendName = 'local' | 'aws';

@@ -10,6 +10,7 @@ import type { Intent } from '../core/control.ts';
 import { namedError } from '../core/errors.ts';
 import { executionName } from '../core/plan.ts';
 import type { Ledger } from '../ports/ledger.ts';
+import type { EventLog } from './event-log.ts';
 import type { GithubReleases } from './github-bridge.ts';
 import type { ControlHandler, WhereAnswer } from './routes.ts';
 
@@ -32,6 +33,8 @@ export interface HandlerHooks {
   onStarted?: (started: StartedRelease) => void;
   /** How long start/rollback wait for the release to be recorded before answering anyway. */
   recordTimeoutMs?: number;
+  /** The events of the releases this process runs, for GET /v1/releases/:id/events. */
+  events?: EventLog;
 }
 
 /** Answers once the release is in the ledger, or with the error that kept it from starting (ServiceLocked). */
@@ -67,6 +70,7 @@ export function controlHandlerFor(
   const { service } = config;
   const { ledger } = backend;
   const recorded = (started: StartedRelease) => recordedRelease(ledger, service, started, hooks);
+  const log = hooks.events;
 
   /** A rollback is refused up front while another release runs, so its intent is not recorded in vain. */
   const unlocked = async () => {
@@ -92,6 +96,7 @@ export function controlHandlerFor(
     listIntents: (releaseId) =>
       releaseId === null ? globalIntents(ledger, service) : ledger.listIntents(service, releaseId),
     where: () => whereFromLedger(ledger, config),
+    ...(log ? { events: (releaseId, after, waitMs) => log.wait(releaseId, after, waitMs) } : {}),
   };
 }
 

@@ -1,13 +1,14 @@
 /** `flotilla up`: the local backend kept open, the control API (and POST /github) served, until Ctrl-C. */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { EventLog } from '../../control/event-log.ts';
 import type { ControlServer } from '../../control/server.ts';
 import { refused } from '../../core/errors.ts';
 import { EXIT, UsageError } from '../exit-codes.ts';
 import { handle, subcommand } from '../options.ts';
 import { print, warn } from '../output.ts';
 import { findControl } from '../release-target.ts';
-import { closeQuietly, noting, serveControl } from '../serve.ts';
+import { closeQuietly, noting, serveControl, teeEvents } from '../serve.ts';
 import { onStop } from '../signals.ts';
 import { openLocal } from '../targets/local.ts';
 
@@ -32,7 +33,9 @@ when FLOTILLA_GITHUB_SECRET and FLOTILLA_ARTIFACT_TEMPLATE are set.`,
     if (running) throw refused('Busy', `a control server already serves ${ctx.stateDir()} at ${running.url}`);
     const config = await ctx.loadConfig();
     const events = ctx.progress();
-    const backend = await openLocal(ctx, config, events);
+    // Kept for whoever follows a release from another terminal (status --watch, release).
+    const log = new EventLog();
+    const backend = await openLocal(ctx, config, teeEvents(events, log));
     const inFlight = new Set<string>();
     let server: ControlServer;
     try {
@@ -41,6 +44,7 @@ when FLOTILLA_GITHUB_SECRET and FLOTILLA_ARTIFACT_TEMPLATE are set.`,
         backend,
         config,
         {
+          events: log,
           onStarted(started) {
             inFlight.add(started.releaseId);
             started.done.then(
