@@ -67,15 +67,16 @@ when FLOTILLA_GITHUB_SECRET and FLOTILLA_ARTIFACT_TEMPLATE are set.`,
       await backend.close();
       throw error;
     }
-    print(
-      `flotilla up: control API on ${server.url} (token in ${join(ctx.stateDir(), 'control-token')}); Ctrl-C stops`,
-    );
     const { github } = server;
-    print(
-      github.enabled
-        ? `flotilla up: GitHub webhook on ${github.url} (pushes to ${github.branch}; builds ${github.artifactTemplate}; secret from ${github.secretFrom})`
-        : `flotilla up: GitHub webhook off: ${github.why}`,
-    );
+    const tokenFile = join(ctx.stateDir(), 'control-token');
+    if (ctx.json) print(JSON.stringify({ controlApi: server.url, tokenFile, pid: process.pid, github }));
+    else print(`flotilla up: control API on ${server.url} (token in ${tokenFile}); Ctrl-C stops`);
+    if (!ctx.json)
+      print(
+        github.enabled
+          ? `flotilla up: GitHub webhook on ${github.url} (pushes to ${github.branch}; builds ${github.artifactTemplate}; secret from ${github.secretFrom})`
+          : `flotilla up: GitHub webhook off: ${github.why}`,
+      );
     // Runs until a signal; the command then exits with this code.
     const signal = await new Promise<NodeJS.Signals>((ok) => {
       onStop((s) => {
