@@ -8,11 +8,11 @@ import { dirname, resolve } from 'node:path';
 import type { ConfigResult } from '../config/load.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import { namedError, REFUSALS, refused } from '../core/errors.ts';
-import { plainLine } from '../core/event-line.ts';
 import type { EventSink } from '../ports/events.ts';
 import { UsageError } from './exit-codes.ts';
 import { plural, print } from './output.ts';
-import { TerminalProgress } from './progress.ts';
+import { colorEnabled, TerminalProgress } from './progress.ts';
+import { PlainProgress } from './progress-plain.ts';
 
 /** The options as commander gives them (camelCase; `--no-wait` is `wait: false`). */
 export interface CliOptions {
@@ -25,6 +25,7 @@ export interface CliOptions {
   reason?: string;
   actor?: string;
   version?: string;
+  watch?: boolean;
 }
 
 export type BackendName = 'local' | 'aws';
@@ -145,20 +146,29 @@ function checkedStateDir(options: CliOptions): string {
 function progressSink(json: boolean): ProgressSink {
   if (json) return { emit: () => {}, note: () => {} };
   if (!process.stdout.isTTY) {
-    return {
-      emit(e) {
-        print(plainLine(e));
-      },
-      note(text) {
-        print(`${new Date().toISOString().slice(11, 19)} ${text}`);
-      },
-    };
+    const plain = new PlainProgress(process.stdout);
+    return { emit: (e) => plain.emit(e), note: (text) => plain.note(text) };
   }
+  const color = colorEnabled(process.env, true);
   let table: TerminalProgress | undefined;
+  // The bake countdown moves between two gate checks (a minute apart, say, on AWS).
+  let ticker: NodeJS.Timeout | undefined;
+  const keepTicking = () => {
+    if (table?.baking && !ticker) {
+      ticker = setInterval(() => {
+        if (table?.baking) table.tick(Date.now());
+        else {
+          clearInterval(ticker);
+          ticker = undefined;
+        }
+      }, 1000).unref();
+    }
+  };
   return {
     emit(e) {
-      if (e.kind === 'release-started' || !table) table = new TerminalProgress(process.stdout);
+      if (e.kind === 'release-started' || !table) table = new TerminalProgress(process.stdout, { color });
       table.emit(e);
+      keepTicking();
     },
     note(text) {
       if (table) table.note(text);

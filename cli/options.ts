@@ -19,6 +19,7 @@ export const OPTIONS = {
     new Option('--version <version>', "the version to ship (local default: the build's package.json version)"),
   attempt: () => new Option('--attempt <n>', 'aws: release the same version again under a new execution name'),
   noWait: () => new Option('--no-wait', 'aws, or through a control server: return once the release has started'),
+  watch: () => new Option('--watch', 'follow the release live until it ends, then exit with its exit code'),
   reason: () => new Option('--reason <text>', 'why (required; kept in the audit trail)'),
   actor: () => new Option('--actor <name>', 'who (default: $USER@<hostname>)'),
 } as const;

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { register as completion } from './commands/completion.ts';
 import { register as dashboard } from './commands/dashboard.ts';
 import { register as down } from './commands/down.ts';
 import { register as plan } from './commands/plan.ts';
@@ -58,6 +59,7 @@ export function buildProgram(): Command {
   dashboard(program);
   down(program);
   steer(program);
+  completion(program);
   return program;
 }
 
@@ -82,6 +84,14 @@ export async function run(argv: readonly string[]): Promise<number> {
       const command = error.command ?? current;
       const help = command === PROGRAM ? `${PROGRAM} --help` : `${PROGRAM} ${command} --help`;
       warn(`${PROGRAM}: ${error.message} (see ${help})`);
+      return EXIT.usage;
+    }
+    if ((error as Error | undefined)?.name === 'CredentialsProviderError') {
+      // The SDK's own error is a stack trace of its provider chain: what the user needs is what to set.
+      warn(
+        `${PROGRAM}: --backend aws: no AWS credentials found; set AWS_PROFILE (after \`aws sso login\`), ` +
+          'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where a role provides them',
+      );
       return EXIT.usage;
     }
     const message = isExpected(error) ? (error as Error).message : ((error as Error).stack ?? String(error));

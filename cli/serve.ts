@@ -4,8 +4,9 @@
  */
 import type { LocalBackend } from '../backends/local/index.ts';
 import type { FlotillaConfig } from '../config/types.ts';
+import type { EventLog } from '../control/event-log.ts';
 import type { ControlHandler, ControlServer, HandlerHooks, Mount } from '../control/server.ts';
-import type { Context } from './context.ts';
+import type { Context, ProgressSink } from './context.ts';
 import { auditLine, warn } from './output.ts';
 
 /** Serves the control API on a local backend. */
@@ -65,5 +66,16 @@ export function noting(handler: ControlHandler, sink: { note(text: string): void
       sink.note(`started ${started.releaseId}: ${person.actor} rollback ${releaseId} — ${person.reason}`);
       return started;
     },
+  };
+}
+
+/** The progress sink, and the event log kept for followers in other terminals. */
+export function teeEvents(progress: ProgressSink, log: EventLog): ProgressSink {
+  return {
+    emit(event) {
+      log.emit(event);
+      return progress.emit(event);
+    },
+    note: (text) => progress.note(text),
   };
 }

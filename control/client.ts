@@ -18,6 +18,7 @@ import { processAlive } from '../backends/local/process.ts';
 import type { Intent } from '../core/control.ts';
 import { namedError } from '../core/errors.ts';
 import { CHALLENGE_PATH, newNonce, proofMatches, readToken } from './auth.ts';
+import type { EventPage } from './event-log.ts';
 import type { ReleaseWithIntents, WhereAnswer } from './routes.ts';
 import type { IntentBody } from './schemas.ts';
 import { CONTROL_FILE } from './server.ts';
@@ -304,6 +305,13 @@ export function controlClient(endpoint: ControlEndpoint) {
     where: () => json<WhereAnswer>(endpoint, 'GET', '/v1/where'),
     /** A new one-time login URL of the dashboard the server serves (404 NotFound when it serves none). */
     dashboardLogin: () => json<{ url: string }>(endpoint, 'POST', '/v1/dashboard/login'),
+    /** The release's events from position `after` on, waiting up to `waitMs` for one (a long poll). */
+    events: (releaseId: string, after: number, waitMs: number) =>
+      json<EventPage>(
+        endpoint,
+        'GET',
+        `/v1/releases/${encodeURIComponent(releaseId)}/events?after=${after}&waitMs=${waitMs}`,
+      ),
   };
 }
 

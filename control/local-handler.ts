@@ -11,6 +11,7 @@ import { namedError } from '../core/errors.ts';
 import { executionName } from '../core/plan.ts';
 import type { Ledger } from '../ports/ledger.ts';
 import type { RegionLiveness } from '../ports/region-liveness.ts';
+import type { EventLog } from './event-log.ts';
 import type { GithubReleases } from './github-bridge.ts';
 import type { ControlHandler, WhereAnswer } from './routes.ts';
 
@@ -55,6 +56,8 @@ export interface HandlerHooks {
   onStarted?: (started: StartedRelease) => void;
   /** How long start/rollback wait for the release to be recorded before answering anyway. */
   recordTimeoutMs?: number;
+  /** The events of the releases this process runs, for GET /v1/releases/:id/events. */
+  events?: EventLog;
 }
 
 /** Answers once the release is in the ledger, or with the error that kept it from starting (ServiceLocked). */
@@ -90,6 +93,7 @@ export function controlHandlerFor(
   const { service } = config;
   const { ledger } = backend;
   const recorded = (started: StartedRelease) => recordedRelease(ledger, service, started, hooks);
+  const log = hooks.events;
 
   /** A rollback is refused up front while another release runs, so its intent is not recorded in vain. */
   const unlocked = async () => {
@@ -115,6 +119,7 @@ export function controlHandlerFor(
     listIntents: (releaseId) =>
       releaseId === null ? globalIntents(ledger, service) : ledger.listIntents(service, releaseId),
     where: () => whereFromLedger(ledger, config, () => backend.liveness()),
+    ...(log ? { events: (releaseId, after, waitMs) => log.wait(releaseId, after, waitMs) } : {}),
   };
 }
 

@@ -12,10 +12,12 @@ import type { Intent } from '../core/control.ts';
 import { REFUSALS } from '../core/errors.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
 import type { RegionLiveness } from '../ports/region-liveness.ts';
+import type { EventPage } from './event-log.ts';
 import { badRequest, fail, HttpError, readJsonBody, send } from './http.ts';
 import {
   type IntentBody,
   PARAMS,
+  parseEventsQuery,
   parseIntentBody,
   parseListQuery,
   parseParams,
@@ -53,6 +55,11 @@ export interface ControlHandler {
   /** A release's intents oldest first; `null`: the service's global ones (freeze, unfreeze). */
   listIntents(releaseId: string | null): Promise<Intent[]>;
   where(): Promise<WhereAnswer>;
+  /**
+   * The events of a release this process runs, from position `after` on, waiting up to `waitMs`
+   * for one (control/event-log.ts). Absent where no events are kept: the route is then 404.
+   */
+  events?(releaseId: string, after: number, waitMs: number): Promise<EventPage>;
 }
 
 /** The errors a caller can fix or retry, each with its status and its message: one table, as the CLI's exit codes. */
@@ -121,6 +128,11 @@ export const ROUTES: readonly Route[] = [
     const record = await handler.getRelease(params.releaseId);
     if (!record) throw new HttpError(404, 'NotFound', `no release ${params.releaseId}`);
     return [200, await withIntents(handler, record)];
+  }),
+  route('GET', '/v1/releases/:releaseId/events', PARAMS.release, async ({ handler, params, query }) => {
+    const { after, waitMs } = parseEventsQuery(query);
+    if (!handler.events) throw new HttpError(404, 'NotFound', 'this server keeps no release events');
+    return [200, await handler.events(params.releaseId, after, waitMs)];
   }),
   route('GET', '/v1/where', PARAMS.none, async ({ handler }) => [200, await handler.where()]),
 ];

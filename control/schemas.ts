@@ -101,6 +101,23 @@ export const parseRollbackBody = (body: unknown): z.output<typeof rollbackBody> 
 export const parseListQuery = (query: URLSearchParams): { limit: number } =>
   parse(listQuery, Object.fromEntries(query), 'the query');
 
+const AFTER = 'must be a whole number >= 0';
+const WAIT = 'must be a whole number of milliseconds from 0 to 25000';
+
+/** GET /v1/releases/:id/events?after=&waitMs=: from which position, and how long to wait for one. */
+const eventsQuery = z.object({
+  after: z.coerce.number({ error: AFTER }).int({ error: AFTER }).min(0, { error: AFTER }).default(0),
+  waitMs: z.coerce
+    .number({ error: WAIT })
+    .int({ error: WAIT })
+    .min(0, { error: WAIT })
+    .max(25_000, { error: WAIT })
+    .default(0),
+});
+
+export const parseEventsQuery = (query: URLSearchParams): { after: number; waitMs: number } =>
+  parse(eventsQuery, Object.fromEntries(query), 'the query');
+
 /** The route parameters each route takes, by name: the router checks them before the route runs. */
 export const PARAMS = {
   none: NO_PARAMS,

@@ -6,6 +6,7 @@
  */
 import type { Stamped } from './events.ts';
 import { printableLine } from './printable.ts';
+import type { ControlAction, GateEvaluation } from './types.ts';
 
 export function plainLine(event: Stamped): string {
   return printableLine(line(event));
@@ -15,7 +16,7 @@ function line(event: Stamped): string {
   const time = event.at.slice(11, 19);
   switch (event.kind) {
     case 'release-started':
-      return `${time} release ${event.releaseId}: ${event.service} ${event.version} in ${event.waves.length} waves (${event.waves.map((w) => `${w.name}: ${w.regions.join(', ')}`).join(' | ')})`;
+      return `${time} release ${event.releaseId}: ${event.service} ${event.version} in ${event.waves.length} wave${event.waves.length === 1 ? '' : 's'} (${event.waves.map((w) => `${w.name}: ${w.regions.join(', ')}`).join(' | ')})`;
     case 'wave-started':
       return `${time} wave ${event.wave + 1} (${event.name}): ${event.regions.join(', ')}`;
     case 'wave-blocked':
@@ -26,17 +27,25 @@ function line(event: Stamped): string {
       return `${time}   ${event.region}: ${event.state}${event.version ? ` ${event.version}` : ''}${event.message ? ` (${event.message})` : ''}`;
     case 'gate': {
       const e = event.evaluation;
-      const detail =
-        e.kind === 'Baking'
+      const detail = event.control
+        ? controlLine(event.control, e)
+        : e.kind === 'Baking'
           ? `baking, ${Math.ceil(e.remainingMs / 1000)}s left`
           : e.kind === 'Passed'
             ? 'passed'
             : `${e.kind.toUpperCase()}: ${e.signals.join('; ')}`;
-      return `${time} wave ${event.wave + 1} gate (${event.regions.length} regions): ${detail}`;
+      return `${time} wave ${event.wave + 1} gate (${event.regions.length} region${event.regions.length === 1 ? '' : 's'}): ${detail}`;
     }
     case 'rollback-started':
       return `${time} ROLLING BACK ${event.regions.length > 0 ? event.regions.join(', ') : '(nothing was touched)'}: ${event.reason}`;
     case 'release-finished':
       return `${time} ${event.outcome.status}: ${event.outcome.reason}`;
   }
+}
+
+/** What a release manager's promote or abort made of a gate, with how much of the bake it cut short. */
+export function controlLine(control: ControlAction, evaluation: GateEvaluation): string {
+  const verb = control.kind === 'Promoted' ? 'promoted' : 'aborted';
+  const early = evaluation.kind === 'Baking' ? ` (bake ended ${Math.ceil(evaluation.remainingMs / 1000)}s early)` : '';
+  return `${verb} by ${control.actor} — ${control.reason}${early}`;
 }

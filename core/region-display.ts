@@ -19,7 +19,9 @@ export type RegionDisplay =
   /** Named by an inconclusive gate: not enough health data. */
   | 'no-data'
   /** The release ended before this region's wave. */
-  | 'untouched';
+  | 'untouched'
+  /** Left out of the release by a release manager (skip-region): it keeps its version. */
+  | 'skipped';
 
 export interface RegionLook {
   /** Slack emoji shortcode. */
@@ -43,6 +45,7 @@ export const REGION_LOOK: Readonly<Record<RegionDisplay, RegionLook>> = {
   passed: { emoji: ':large_green_circle:', color: '32', severity: 9 },
   waiting: { emoji: ':white_circle:', color: '2', severity: 10 },
   untouched: { emoji: ':white_circle:', color: '2', severity: 11 },
+  skipped: { emoji: ':fast_forward:', color: '2', severity: 12 },
 };
 
 /** The displays of a region on its way back (or back) to its last-known-good. */
@@ -102,6 +105,8 @@ export function displayOfPhase(phase: RegionPhase, status: ReleaseStatus, previo
   switch (phase) {
     case 'pending':
       return 'untouched';
+    case 'skipped':
+      return 'skipped';
     case 'deploying':
       return 'deploying';
     case 'deployed':

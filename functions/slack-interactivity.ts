@@ -49,6 +49,7 @@
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import type { KnownBlock } from '@slack/types';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { StepFunctionsHoldWaker, StepFunctionsReleaseStarter } from '../adapters/aws/step-functions.ts';
 import { type ButtonValue, type ButtonVerb, isButtonVerb, parseButtonValue } from '../adapters/slack/buttons.ts';
@@ -194,13 +195,24 @@ const PAST: Record<ButtonVerb, string> = {
   rollback: 'the rollback is recorded',
 };
 
+/**
+ * What a click's response_url is sent: Slack's message payload (text, optional Block Kit typed by
+ * @slack/types) and where it goes. Types only: nothing of @slack/types is in the bundle.
+ */
+export interface ResponseMessage {
+  replace_original: boolean;
+  response_type: 'ephemeral' | 'in_channel';
+  text: string;
+  blocks?: KnownBlock[];
+}
+
 /** A rollback started on AWS says which release does it. */
 function startedOf(result: unknown): string | undefined {
   return isRecord(result) && typeof result.started === 'string' ? result.started : undefined;
 }
 
 /** What the channel sees after a click went through. */
-export function recordedMessage(click: Click, result: unknown): object {
+export function recordedMessage(click: Click, result: unknown): ResponseMessage {
   const started = startedOf(result);
   const what = started ? `rollback release \`${escapeMrkdwn(started)}\` started` : PAST[click.verb];
   return {
@@ -220,7 +232,7 @@ const TOLD_AS_IS: ReadonlySet<string> = new Set([...Object.keys(REFUSALS), 'Wake
 const RECORDED_THEN_FAILED: ReadonlySet<string> = new Set(['WakeFailed', 'RollbackNotStarted']);
 
 /** What only the clicker sees when the click could not be acted on. */
-export function refusedMessage(click: Click, error: unknown): object {
+export function refusedMessage(click: Click, error: unknown): ResponseMessage {
   const why = TOLD_AS_IS.has(nameOf(error))
     ? messageOf(error)
     : `flotilla could not record it (${nameOf(error)}); the function's log says more`;
@@ -236,7 +248,10 @@ export function refusedMessage(click: Click, error: unknown): object {
 }
 
 /** What only the clicker sees when they may not do what they clicked. */
-export function unauthorizedMessage(click: Click, refusal: Extract<ClickAuthorization, { ok: false }>): object {
+export function unauthorizedMessage(
+  click: Click,
+  refusal: Extract<ClickAuthorization, { ok: false }>,
+): ResponseMessage {
   const ask =
     refusal.mayAsk.length > 0
       ? `ask ${refusal.mayAsk.map((id) => `<@${id}>`).join(' or ')}`

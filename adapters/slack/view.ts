@@ -166,6 +166,13 @@ export function foldEvent(view: ReleaseView | undefined, event: Stamped): Releas
       const wave = waveAt(event.wave);
       wave.name = event.name;
       for (const region of event.regions) regionAt(region, event.wave);
+      // A region of the wave that the wave starts without was skipped (skip-region): it keeps its version.
+      if (!ended) {
+        for (const region of wave.regions) {
+          const entry = next.regions[region];
+          if (entry && entry.state === 'waiting' && !event.regions.includes(region)) entry.state = 'skipped';
+        }
+      }
       if (!ended && wave.state === 'waiting') wave.state = 'deploying';
       break;
     }
@@ -225,17 +232,23 @@ export function foldEvent(view: ReleaseView | undefined, event: Stamped): Releas
         if (!ended || next.failure === null) next.failure = failure;
         if (ended) break;
         wave.state = evaluation.kind === 'Failed' ? 'failed' : 'inconclusive';
-        for (const region of named) {
+        // No signal names a region: the verdict is about the wave's own deployed regions.
+        const judged =
+          named.length > 0
+            ? named
+            : wave.regions.filter((r) => next.regions[r]?.state === 'deployed' || next.regions[r]?.state === 'baking');
+        for (const region of judged) {
           const entry = regionAt(region, null);
           if (!ROLLBACK_DISPLAYS.has(entry.state)) entry.state = displayOfVerdict(evaluation.kind);
         }
         break;
       }
       if (ended || wave.state === 'failed' || wave.state === 'inconclusive' || wave.state === 'blocked') break;
+      // A promote ends the bake: the wave passed by a person's decision (the event says whose).
+      const verdict = evaluation.kind === 'Baking' && event.control?.kind === 'Promoted' ? 'Passed' : evaluation.kind;
       // A Baking check that arrives after the Passed one (SNS order) does not undo it.
-      if (!(wave.state === 'passed' && evaluation.kind === 'Baking'))
-        wave.state = evaluation.kind === 'Baking' ? 'baking' : 'passed';
-      const state = displayOfVerdict(evaluation.kind);
+      if (!(wave.state === 'passed' && verdict === 'Baking')) wave.state = verdict === 'Baking' ? 'baking' : 'passed';
+      const state = displayOfVerdict(verdict);
       for (const region of wave.regions) {
         const entry = next.regions[region];
         if (entry && (entry.state === 'deployed' || entry.state === 'baking')) entry.state = state;

@@ -163,11 +163,15 @@ export class AwsCliBackend {
     for (;;) {
       const record = await this.ledger.getRelease(this.#config.service, releaseId);
       if (record) {
-        for (const event of diffRecords(previous, record)) {
-          await this.#events?.emit({ ...event, service: record.service, releaseId, at: new Date().toISOString() });
-        }
+        const emit = async (event: ReleaseEvent) =>
+          this.#events?.emit({ ...event, service: record.service, releaseId, at: new Date().toISOString() });
+        for (const event of diffRecords(previous, record, this.#config.waves)) await emit(event);
         previous = record;
-        if (isFinished(record.status)) return this.outcomeOf(record);
+        if (isFinished(record.status)) {
+          const outcome = await this.outcomeOf(record);
+          await emit({ kind: 'release-finished', outcome });
+          return outcome;
+        }
       }
       const execution = await this.describe(releaseId).catch(() => undefined);
       if (execution && execution.status !== 'RUNNING' && (!record || !isFinished(record.status))) {
@@ -203,22 +207,41 @@ const progressOf = {
   'rollback-failed': 'rollback-failed',
 } as const;
 
-/** Progress events for what changed between two reads of a release record. */
-export function diffRecords(before: ReleaseRecord | undefined, after: ReleaseRecord): ReleaseEvent[] {
+/**
+ * Progress events for what changed between two reads of a release record: the view a local
+ * release shows, as far as the record holds it (no gate checks: those are not in the ledger).
+ * `waves` (the config's) names the waves; without it they are `wave-<n>`.
+ */
+export function diffRecords(
+  before: ReleaseRecord | undefined,
+  after: ReleaseRecord,
+  waves?: readonly { name: string; regions: readonly string[] }[],
+): ReleaseEvent[] {
   const events: ReleaseEvent[] = [];
-  const regions = Object.values(after.regions).sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region));
+  // In the config's order where it is known (as the local engine shows them), else by name.
+  const order = new Map((waves ?? []).flatMap((w) => w.regions.map((r, i) => [r, i] as const)));
+  const position = (region: string) => order.get(region) ?? Number.MAX_SAFE_INTEGER;
+  const regions = Object.values(after.regions).sort(
+    (a, b) => a.wave - b.wave || position(a.region) - position(b.region) || a.region.localeCompare(b.region),
+  );
+  const nameOf = (wave: number) => waves?.[wave]?.name ?? `wave-${wave + 1}`;
   if (!before) {
-    const waves: { name: string; regions: string[] }[] = [];
+    const planned: { name: string; regions: string[] }[] = [];
     for (const r of regions) {
-      const wave = waves[r.wave] ?? { name: `wave-${r.wave + 1}`, regions: [] };
-      waves[r.wave] = wave;
+      const wave = planned[r.wave] ?? { name: nameOf(r.wave), regions: [] };
+      planned[r.wave] = wave;
       wave.regions.push(r.region);
     }
-    events.push({ kind: 'release-started', version: after.version, waves });
+    events.push({ kind: 'release-started', version: after.version, waves: planned });
+  }
+  const hold = after.hold ?? null;
+  if (hold && JSON.stringify(hold) !== JSON.stringify(before?.hold ?? null)) {
+    events.push({ kind: 'wave-held', wave: hold.wave, reasons: hold.reasons.map((r) => r.text) });
   }
   if (!before || before.wave !== after.wave) {
-    const names = regions.filter((r) => r.wave === after.wave).map((r) => r.region);
-    events.push({ kind: 'wave-started', wave: after.wave, name: `wave-${after.wave + 1}`, regions: names });
+    // A skipped region is left out of its wave, as the local engine's wave-started leaves it out.
+    const names = regions.filter((r) => r.wave === after.wave && r.phase !== 'skipped').map((r) => r.region);
+    events.push({ kind: 'wave-started', wave: after.wave, name: nameOf(after.wave), regions: names });
   }
   for (const r of regions) {
     const state = progressOf[r.phase];

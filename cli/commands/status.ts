@@ -1,22 +1,64 @@
 /** `flotilla status [release-id]` and `flotilla history`: releases, region by region, with their intents. */
 import type { Command } from 'commander';
+import type { ReleaseWithIntents } from '../../control/client.ts';
 import { freezeOf } from '../../core/control.ts';
 import { refused } from '../../core/errors.ts';
-import { EXIT } from '../exit-codes.ts';
-import { handle, subcommand } from '../options.ts';
-import { auditLine, print, printIntents, printJson, releaseSummary, warn } from '../output.ts';
-import { releaseTarget } from '../release-target.ts';
+import type { Context } from '../context.ts';
+import { EXIT, releaseExit, rollbackExit } from '../exit-codes.ts';
+import { COMMON, handle, subcommand } from '../options.ts';
+import { auditLine, print, printIntents, printJson, printOutcome, releaseSummary, warn } from '../output.ts';
+import { type Reads, releaseTarget } from '../release-target.ts';
 
 /** How many releases `history` lists. */
 const HISTORY_LIMIT = 50;
+
+const WATCH_HELP = `
+With --watch (or as \`flotilla watch\`): follows the release (with no release-id: the running one, else
+the latest) wherever it runs (\`flotilla up\`, a \`release\` in another terminal, AWS) with the live
+progress \`release\` shows, and exits with the release's exit code once it ends (0: SUCCEEDED).
+Ctrl-C stops following only.`;
+
+/** The release to follow: the one named, else the one running (or queued), else the latest. */
+async function watchedRelease(reads: Reads, wanted: string | undefined): Promise<ReleaseWithIntents> {
+  if (wanted) {
+    const record = await reads.release(wanted);
+    if (!record) throw refused('NotFound', `no release ${wanted}`);
+    return record;
+  }
+  const recent = await reads.releases(HISTORY_LIMIT);
+  const record = recent.find((r) => r.status === 'RUNNING') ?? recent.find((r) => r.status === 'QUEUED') ?? recent[0];
+  if (!record) throw refused('NotFound', 'no releases yet: nothing to watch');
+  return record;
+}
+
+/** `status --watch` and `watch`: follows the release to its end; its exit code is the release's. */
+async function watch(ctx: Context, wanted?: string): Promise<number> {
+  const config = await ctx.loadConfig();
+  const target = await releaseTarget(ctx, config);
+  const reads = await target.reads();
+  let record: ReleaseWithIntents;
+  try {
+    record = await watchedRelease(reads, wanted);
+  } finally {
+    await reads.close();
+  }
+  if (!ctx.json) warn(`following ${record.releaseId} (${record.status}); Ctrl-C stops following only`);
+  const outcome = await target.watch(record.releaseId);
+  if (ctx.json) printJson(outcome);
+  else printOutcome(outcome);
+  return record.rollbackOf ? rollbackExit(outcome) : releaseExit(outcome);
+}
 
 export function register(program: Command): void {
   const status = subcommand(
     program,
     'status [release-id]',
     'the latest (or given) release, region by region, and who steered it',
+    [...COMMON, 'watch'],
   );
+  status.addHelpText('after', WATCH_HELP);
   handle(status, async (ctx, wanted?: string) => {
+    if (ctx.options.watch) return watch(ctx, wanted);
     const config = await ctx.loadConfig();
     const reads = await (await releaseTarget(ctx, config)).reads();
     try {
@@ -59,6 +101,14 @@ export function register(program: Command): void {
       await reads.close();
     }
   });
+
+  const watchCommand = subcommand(
+    program,
+    'watch [release-id]',
+    'follow a release live until it ends (status --watch)',
+  );
+  watchCommand.addHelpText('after', WATCH_HELP);
+  handle(watchCommand, watch);
 
   const history = subcommand(program, 'history', 'past releases, newest first, each with its intents');
   handle(history, async (ctx) => {

@@ -1,6 +1,7 @@
 /** `flotilla up`: the local backend kept open, the control API, the dashboard (and POST /github) served, until Ctrl-C. */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { EventLog } from '../../control/event-log.ts';
 import type { ControlServer } from '../../control/server.ts';
 import { refused } from '../../core/errors.ts';
 import type { Context } from '../context.ts';
@@ -9,7 +10,7 @@ import { EXIT, UsageError } from '../exit-codes.ts';
 import { handle, subcommand } from '../options.ts';
 import { print, warn } from '../output.ts';
 import { findControl } from '../release-target.ts';
-import { closeQuietly, noting, serveControl } from '../serve.ts';
+import { closeQuietly, noting, serveControl, teeEvents } from '../serve.ts';
 import { onStop } from '../signals.ts';
 import { openLocal } from '../targets/local.ts';
 
@@ -46,12 +47,22 @@ export async function serveUp(ctx: Context, name: 'up' | 'dashboard'): Promise<n
   const config = await ctx.loadConfig();
   const events = ctx.progress();
   const hub = eventHub();
-  const backend = await openLocal(ctx, config, {
-    async emit(event) {
-      hub.emit(event);
-      await events.emit(event);
-    },
-  });
+  // Kept for whoever follows a release from another terminal (status --watch, release).
+  const log = new EventLog();
+  const backend = await openLocal(
+    ctx,
+    config,
+    teeEvents(
+      {
+        async emit(event) {
+          hub.emit(event);
+          await events.emit(event);
+        },
+        note: (line) => events.note(line),
+      },
+      log,
+    ),
+  );
   const inFlight = new Set<string>();
   let server: ControlServer;
   try {
@@ -60,6 +71,7 @@ export async function serveUp(ctx: Context, name: 'up' | 'dashboard'): Promise<n
       backend,
       config,
       {
+        events: log,
         onStarted(started) {
           inFlight.add(started.releaseId);
           started.done.then(
@@ -83,17 +95,22 @@ export async function serveUp(ctx: Context, name: 'up' | 'dashboard'): Promise<n
     await backend.close();
     throw error;
   }
-  print(
-    `flotilla ${name}: control API on ${server.url} (token in ${join(ctx.stateDir(), 'control-token')}); Ctrl-C stops it, the regions keep serving`,
-  );
-  const login = server.dashboardLogin?.() ?? '(not served)';
-  print(name === 'up' ? `flotilla up: dashboard: ${login}` : `flotilla dashboard: ${login} (Ctrl-C stops)`);
   const { github } = server;
-  print(
-    github.enabled
-      ? `flotilla ${name}: GitHub webhook on ${github.url} (pushes to ${github.branch}; builds ${github.artifactTemplate}; secret from ${github.secretFrom})`
-      : `flotilla ${name}: GitHub webhook off: ${github.why}`,
-  );
+  const tokenFile = join(ctx.stateDir(), 'control-token');
+  const login = server.dashboardLogin?.() ?? '(not served)';
+  if (ctx.json) {
+    print(JSON.stringify({ controlApi: server.url, tokenFile, dashboard: login, pid: process.pid, github }));
+  } else {
+    print(
+      `flotilla ${name}: control API on ${server.url} (token in ${tokenFile}); Ctrl-C stops it, the regions keep serving`,
+    );
+    print(name === 'up' ? `flotilla up: dashboard: ${login}` : `flotilla dashboard: ${login} (Ctrl-C stops)`);
+    print(
+      github.enabled
+        ? `flotilla ${name}: GitHub webhook on ${github.url} (pushes to ${github.branch}; builds ${github.artifactTemplate}; secret from ${github.secretFrom})`
+        : `flotilla ${name}: GitHub webhook off: ${github.why}`,
+    );
+  }
   // Runs until a signal; the command then exits with this code.
   const signal = await new Promise<NodeJS.Signals>((ok) => {
     onStop((s) => {

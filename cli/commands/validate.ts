@@ -16,9 +16,7 @@ export function register(program: Command): void {
       const { formatProblems } = await import('../../config/load.ts');
       if (ctx.json) printJson({ ok: false, config: path, problems: result.problems });
       else {
-        warn(
-          `${path}: ${plural(result.problems.length, 'problem')}; nothing was deployed\n${formatProblems(result.problems)}`,
-        );
+        warn(`${path}: ${plural(result.problems.length, 'problem')}\n${formatProblems(result.problems)}`);
       }
       return EXIT.usage;
     }

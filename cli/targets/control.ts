@@ -5,13 +5,11 @@
 import type { FlotillaConfig } from '../../config/types.ts';
 import type { ControlClient, ControlEndpoint, ReleaseWithIntents } from '../../control/client.ts';
 import type { WhereAnswer } from '../../control/server.ts';
-import { plainLine } from '../../core/event-line.ts';
 import { isFinished, outcomeOfRecord } from '../../core/outcome.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';
-import type { Stamped } from '../../ports/events.ts';
 import type { ReleaseRecord } from '../../ports/ledger.ts';
 import type { Context } from '../context.ts';
-import { auditLine, print, warn } from '../output.ts';
+import { auditLine, warn } from '../output.ts';
 import { onStop } from '../signals.ts';
 import { type ReleaseTarget, runningOutcome } from './types.ts';
 
@@ -22,10 +20,24 @@ export async function controlTarget(
 ): Promise<ReleaseTarget> {
   const { controlClient } = await import('../../control/client.ts');
   const client = controlClient(endpoint);
+  /** Once the server is gone (a `release` ended and stopped serving), the ledger says how the release ended. */
+  const fromLedger = async (releaseId: string): Promise<ReleaseOutcome | undefined> => {
+    const { localTarget } = await import('./local.ts');
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        return await localTarget(ctx, config).watch(releaseId);
+      } catch (error) {
+        // The process that ran it may still be closing the state dir.
+        if ((error as Error).name !== 'StateDirLocked' || Date.now() > deadline) return undefined;
+        await new Promise((ok) => setTimeout(ok, 250));
+      }
+    }
+  };
   const started = async (releaseId: string, version: string): Promise<ReleaseOutcome> => {
     if (!ctx.json) warn(`started ${releaseId} on the control server at ${endpoint.url}`);
     return ctx.wait
-      ? followThroughApi(ctx, client, releaseId)
+      ? followThroughApi(ctx, client, releaseId, fromLedger)
       : runningOutcome(releaseId, config.service, version, endpoint.url);
   };
   return {
@@ -39,6 +51,7 @@ export async function controlTarget(
       return started(releaseId, '');
     },
     intent: (body) => client.intent(body),
+    watch: (releaseId) => followThroughApi(ctx, client, releaseId, fromLedger),
     async reads() {
       return {
         where: () => client.where(),
@@ -55,13 +68,24 @@ function outcomeFrom(record: ReleaseRecord, where: WhereAnswer): ReleaseOutcome 
   return outcomeOfRecord(record, new Map(where.regions.map((r) => [r.region, r.version])));
 }
 
+/** How long one read of the server's event log waits for the next event. */
+const LONG_POLL_MS = 2_000;
+
 /**
- * Follows a release the control server runs by reading it until it ends (a queued one is followed
- * through its wait: it has not ended): what
- * changed, as plain lines, and each intent as it is recorded. Ctrl-C stops following only.
+ * Follows a release the control server runs, with the view of the terminal that runs it: its
+ * events, read from the server's event log (control/event-log.ts) as they happen, go to this
+ * command's progress (the table on a terminal, plain lines elsewhere), and each intent recorded
+ * meanwhile is a note. A queued release is followed through its wait. A release the server's log
+ * never saw (it ended before this server started) is answered from its record. Ctrl-C stops
+ * following only.
  */
-async function followThroughApi(ctx: Context, client: ControlClient, releaseId: string): Promise<ReleaseOutcome> {
-  const { diffRecords } = await import('../../backends/aws/cli.ts');
+export async function followThroughApi(
+  ctx: Context,
+  client: ControlClient,
+  releaseId: string,
+  /** The release's outcome from the state dir, once the server is gone (undefined: it has not ended). */
+  fromLedger?: (releaseId: string) => Promise<ReleaseOutcome | undefined>,
+): Promise<ReleaseOutcome> {
   onStop(async (signal) => {
     warn(
       `\nflotilla: ${signal}: stopped following; ${releaseId} goes on in the control server ` +
@@ -69,33 +93,48 @@ async function followThroughApi(ctx: Context, client: ControlClient, releaseId: 
     );
     return 130;
   });
-  let previous: ReleaseRecord | undefined;
-  let intentsSeen = 0;
-  for (;;) {
-    let record: ReleaseWithIntents | undefined;
-    try {
-      record = await client.findRelease(releaseId);
-    } catch (error) {
-      if ((error as Error).name === 'Unauthorized') throw error;
-      throw new Error(
-        `lost the control server while following ${releaseId} (${(error as Error).message}); ` +
-          'see `flotilla status` for where it got to',
-      );
-    }
-    if (record) {
-      if (!ctx.json) {
-        const at = new Date().toISOString();
-        for (const event of diffRecords(previous, record)) {
-          print(plainLine({ ...event, service: record.service, releaseId, at } as Stamped));
+  const progress = ctx.progress();
+  const lost = (error: unknown) => {
+    if ((error as Error).name === 'Unauthorized') return error;
+    return new Error(
+      `lost the control server while following ${releaseId} (${(error as Error).message}); ` +
+        'see `flotilla status` for where it got to',
+    );
+  };
+  let after = 0;
+  let intentsSeen: number | undefined;
+  let endedRounds = 0;
+  try {
+    for (;;) {
+      let finished: ReleaseOutcome | undefined;
+      let record: ReleaseWithIntents | undefined;
+      try {
+        const page = await client.events(releaseId, after, LONG_POLL_MS);
+        for (const event of page.events) {
+          await progress.emit(event);
+          if (event.kind === 'release-finished') finished = event.outcome;
         }
-        for (const intent of record.intents.slice(intentsSeen)) {
-          print(`${at.slice(11, 19)} intent: ${auditLine(intent, false)}`);
-        }
+        after = page.next;
+        if (finished) return finished;
+        record = await client.findRelease(releaseId);
+      } catch (error) {
+        // A `release` stops serving once its release ended: its end is then in the ledger.
+        const ended = await fromLedger?.(releaseId).catch(() => undefined);
+        if (ended) return ended;
+        throw lost(error);
       }
-      intentsSeen = record.intents.length;
-      previous = record;
-      if (isFinished(record.status)) return outcomeFrom(record, await client.where());
+      if (record) {
+        // Intents from before this command started are in `status`; the ones recorded while it follows are news.
+        for (const intent of record.intents.slice(intentsSeen ?? record.intents.length)) {
+          progress.note(`intent: ${auditLine(intent, false)}`);
+        }
+        intentsSeen = record.intents.length;
+      }
+      if (record && isFinished(record.status) && (after === 0 || ++endedRounds > 2)) {
+        return outcomeFrom(record, await client.where());
+      }
     }
-    await new Promise((ok) => setTimeout(ok, 300));
+  } finally {
+    onStop(undefined);
   }
 }

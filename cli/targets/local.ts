@@ -5,13 +5,16 @@
  */
 import type { LocalBackend } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
+import { whereFromLedger } from '../../control/local-handler.ts';
 import type { ControlServer } from '../../control/server.ts';
+import { refused } from '../../core/errors.ts';
+import { isFinished, outcomeOfRecord } from '../../core/outcome.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';
 import type { EventSink } from '../../ports/events.ts';
 import type { Context } from '../context.ts';
 import { UsageError } from '../exit-codes.ts';
 import { warn } from '../output.ts';
-import { closeQuietly, noting, serveControl } from '../serve.ts';
+import { closeQuietly, noting, serveControl, teeEvents } from '../serve.ts';
 import { onStop } from '../signals.ts';
 import type { ReleaseTarget } from './types.ts';
 
@@ -28,6 +31,27 @@ export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget
       const backend = await openLocal(ctx, config, undefined, 'read');
       try {
         return await backend.intent(body);
+      } finally {
+        await backend.close();
+      }
+    },
+    /**
+     * No control server runs for the state dir, so no process runs a release there (opening it
+     * closes a dead one's as FAILED): a release that has ended is answered from the ledger.
+     */
+    async watch(releaseId) {
+      const backend = await openLocal(ctx, config);
+      try {
+        const record = await backend.ledger.getRelease(config.service, releaseId);
+        if (!record) throw refused('NotFound', `no release ${releaseId}`);
+        if (!isFinished(record.status)) {
+          throw refused(
+            'NotApplicable',
+            `${releaseId} is ${record.status} but no process serves the control API for ${ctx.stateDir()}: nothing to follow`,
+          );
+        }
+        const where = await whereFromLedger(backend.ledger, config);
+        return outcomeOfRecord(record, new Map(where.regions.map((r) => [r.region, r.version])));
       } finally {
         await backend.close();
       }
@@ -118,7 +142,9 @@ async function runLocally(
   options: { checkPorts?: boolean } = {},
 ): Promise<ReleaseOutcome> {
   const events = ctx.progress();
-  const backend = await openLocal(ctx, config, events);
+  const { EventLog } = await import('../../control/event-log.ts');
+  const log = new EventLog();
+  const backend = await openLocal(ctx, config, teeEvents(events, log));
   if (options.checkPorts) {
     // A port another program holds is refused before anything is served or deployed (the release checks again).
     try {
@@ -130,7 +156,7 @@ async function runLocally(
   }
   let server: ControlServer | undefined;
   try {
-    server = await serveControl(ctx, backend, config, {}, (handler) => noting(handler, events));
+    server = await serveControl(ctx, backend, config, { events: log }, (handler) => noting(handler, events));
     if (!ctx.json) {
       warn(`flotilla: control API on ${server.url} while this runs (pause, promote, abort, ... from another terminal)`);
     }
@@ -154,7 +180,8 @@ async function runLocally(
       await Promise.allSettled(others.map((o) => o.done));
     }
     // Whoever follows a hosted release through the API (polling every 300 ms) reads its end first.
-    if (hosted) await new Promise((ok) => setTimeout(ok, FOLLOWERS_GRACE_MS));
+    // So does whoever follows this release's events (status --watch), between two long polls.
+    if (hosted || log.readSince(5_000)) await new Promise((ok) => setTimeout(ok, FOLLOWERS_GRACE_MS));
     return outcome;
   } finally {
     onStop(undefined);

@@ -26,6 +26,11 @@ export interface ReleaseTarget {
   rollback(releaseId: string, person: Person): Promise<ReleaseOutcome>;
   /** A steering verb: records the intent (the release acts on it at its next safe point). */
   intent(body: IntentBody): Promise<Intent>;
+  /**
+   * Follows a release started anywhere (another terminal, `up`, CI on AWS) with the live progress
+   * a `release` shows, to its end; a release that has ended gives its outcome at once.
+   */
+  watch(releaseId: string): Promise<ReleaseOutcome>;
   /** Opens the reads; the caller closes them. */
   reads(): Promise<Reads>;
 }

@@ -121,7 +121,10 @@ describe('following a release on AWS', () => {
       'us-east-1:deploying',
       'us-east-1:deployed',
       'wave-started',
+      'release-finished',
     ]);
+    // The view of the release is the one the CLI shows locally: it ends with the outcome.
+    expect(events.at(-1)).toMatchObject({ kind: 'release-finished', outcome: { status: 'ROLLED_BACK' } });
   });
 
   it('ends FAILED with the execution’s error when the execution ends without the ledger saying so', async () => {
@@ -139,5 +142,44 @@ describe('diffRecords', () => {
   it('emits nothing when nothing changed', () => {
     const record = recordWith([{ region: 'a', wave: 0, phase: 'deployed', before: null }]);
     expect(diffRecords(record, record)).toEqual([]);
+  });
+
+  it('names the waves as the config does, leaves skipped regions out of their wave, and says why it is held', () => {
+    const before = recordWith([
+      { region: 'us-east-1', wave: 0, phase: 'deployed', before: null },
+      { region: 'eu-west-1', wave: 1, phase: 'pending', before: null },
+      { region: 'eu-central-1', wave: 1, phase: 'pending', before: null },
+    ]);
+    const waves = [
+      { name: 'canary', regions: ['us-east-1'] },
+      { name: 'europe', regions: ['eu-west-1', 'eu-central-1'] },
+    ];
+    expect(diffRecords(undefined, before, waves)[0]).toEqual({
+      kind: 'release-started',
+      version: before.version,
+      waves,
+    });
+    const held: ReleaseRecord = {
+      ...before,
+      hold: {
+        wave: 1,
+        since: before.startedAt,
+        reasons: [{ kind: 'paused', text: 'paused by ann: lunch', actor: 'ann' }],
+      },
+    };
+    expect(diffRecords(before, held, waves)).toEqual([
+      { kind: 'wave-held', wave: 1, reasons: ['paused by ann: lunch'] },
+    ]);
+    expect(diffRecords(held, held, waves)).toEqual([]);
+    const skipped = structuredClone(held);
+    skipped.hold = null;
+    skipped.wave = 1;
+    (skipped.regions['eu-central-1'] as ReleaseRecord['regions'][string]).phase = 'skipped';
+    expect(diffRecords(held, skipped, waves)).toContainEqual({
+      kind: 'wave-started',
+      wave: 1,
+      name: 'europe',
+      regions: ['eu-west-1'],
+    });
   });
 });

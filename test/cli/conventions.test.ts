@@ -3,14 +3,16 @@
  * --version, one-line usage errors with a hint, `validate --json`, plurals, an empty history, and
  * the one exit-code table (in --help, and through a command).
  */
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { EXIT_CODES, exitCodeOf } from '../../cli/exit-codes.ts';
 import { namedError, REFUSALS } from '../../core/errors.ts';
 import { VERBS } from '../../core/verbs.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, startCli } from '../helpers/cli.ts';
 import { e2eConfig, tempDir } from '../helpers/local.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -134,7 +136,9 @@ describe('validate', () => {
     await writeFile(join(dir, 'flotilla.yml'), config);
     const bad = await runCli(['validate'], dir);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/: 1 problem; nothing was deployed/);
+    // validate deploys nothing in any case: it says how many problems, not what did not happen.
+    expect(bad.stderr).toMatch(/flotilla\.yml: 1 problem$/m);
+    expect(bad.stderr).not.toMatch(/deployed/);
     const two = await workspace([[{ name: 'us-east-1', currency: 'USD' }], [{ name: 'eu-west-1', currency: 'EUR' }]]);
     expect((await runCli(['validate'], two)).stdout).toMatch(/\(shop: 2 regions in 2 waves\)/);
   });
@@ -173,5 +177,85 @@ describe('the exit-code table', () => {
     for (const name of Object.keys(REFUSALS)) expect(EXIT_CODES[name], name).toBeDefined();
     expect(exitCodeOf(new TypeError('a bug'))).toBe(1);
     expect(exitCodeOf(undefined)).toBe(1);
+  });
+});
+
+describe('completion', () => {
+  it('prints a bash script that completes commands and their options', async () => {
+    const { code, stdout } = await runCli(['completion', 'bash'], ROOT);
+    expect(code).toBe(0);
+    const complete = async (...words: string[]) => {
+      const script = `${stdout}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _flotilla; echo "\${COMPREPLY[*]}"`;
+      const { stdout: out } = await promisify(execFile)('bash', ['-c', script]);
+      return out.trim().split(/\s+/);
+    };
+    expect(await complete('flotilla', 'pa')).toEqual(['pause']);
+    expect(await complete('flotilla', 'st')).toEqual(['status']);
+    expect(await complete('flotilla', 'status', '--w')).toEqual(['--watch']);
+    expect(await complete('flotilla', 'completion', '')).toEqual(['bash', 'zsh', 'fish']);
+    const all = await complete('flotilla', '');
+    for (const verb of [...VERBS, 'validate', 'release', 'watch', 'completion', 'help']) expect(all).toContain(verb);
+  });
+
+  it('prints zsh and fish scripts naming every command', async () => {
+    const zsh = await runCli(['completion', 'zsh'], ROOT);
+    expect(zsh.code).toBe(0);
+    expect(zsh.stdout.split('\n')[0]).toBe('#compdef flotilla');
+    const fish = await runCli(['completion', 'fish'], ROOT);
+    expect(fish.code).toBe(0);
+    for (const verb of [...VERBS, 'status', 'watch']) {
+      expect(zsh.stdout, verb).toContain(`'${verb}:`);
+      expect(fish.stdout, verb).toMatch(new RegExp(`complete -c flotilla .*-a ${verb} `));
+    }
+    expect(fish.stdout).toMatch(/__fish_seen_subcommand_from status.* -l watch/);
+  });
+
+  it('refuses another shell in one line', async () => {
+    const { code, stderr } = await runCli(['completion', 'powershell'], ROOT);
+    expect(code).toBe(2);
+    expect(lines(stderr)).toEqual([expect.stringMatching(/bash, zsh or fish.*see flotilla completion --help/)]);
+  });
+});
+
+describe('--backend aws without credentials', () => {
+  it('is one line naming what to set, exit 2, not a stack trace', async () => {
+    const dir = await workspace();
+    const config = await readFile(join(dir, 'flotilla.yml'), 'utf8');
+    await writeFile(
+      join(dir, 'flotilla.yml'),
+      `${config}aws:\n  region: us-east-1\n  stateMachineArn: arn:aws:states:us-east-1:123456789012:stateMachine:rel\n  table: flotilla-ledger\n`,
+    );
+    const env = Object.fromEntries(
+      Object.keys(process.env)
+        .filter((k) => k.startsWith('AWS_'))
+        .map((k) => [k, '']),
+    );
+    const { code, stderr } = await runCli(['where', '--backend', 'aws'], dir, {
+      ...env,
+      AWS_CONFIG_FILE: join(dir, 'no-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    expect(code).toBe(2);
+    expect(lines(stderr)).toEqual([expect.stringMatching(/^flotilla: --backend aws: no AWS credentials found/)]);
+    expect(stderr).not.toMatch(/CredentialsProviderError|\bat /);
+  });
+});
+
+describe('up --json', () => {
+  it('says where it serves as one JSON line', async () => {
+    const dir = await workspace();
+    const up = startCli(['up', '--json'], dir);
+    try {
+      await up.waitForOutput(/\n/, 60_000);
+      const first = JSON.parse(up.output().stdout.split('\n')[0] as string) as Record<string, unknown>;
+      expect(first).toMatchObject({
+        controlApi: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+        tokenFile: join(dir, '.flotilla', 'control-token'),
+        github: { enabled: false },
+      });
+    } finally {
+      await up.stop();
+    }
   });
 });

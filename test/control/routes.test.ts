@@ -158,3 +158,14 @@ describe('paths and queries', () => {
     expect((await api('/v1/where/')).status).toBe(200);
   });
 });
+
+describe('GET /v1/releases/:id/events', () => {
+  it('checks its query, and is 404 from a server that keeps no events', async () => {
+    const bad = await api('/v1/releases/shop-1/events?after=-1&waitMs=99999');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatch(/after must be a whole number >= 0/);
+    expect(bad.body.error).toMatch(/waitMs must be a whole number of milliseconds from 0 to 25000/);
+    const none = await api('/v1/releases/shop-1/events?after=0');
+    expect(none).toEqual({ status: 404, body: { name: 'NotFound', error: 'this server keeps no release events' } });
+  });
+});
