@@ -8,6 +8,7 @@
  * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
  */
 import * as z from 'zod';
+import { ENGINE_MAX_PARALLEL } from '../core/plan.ts';
 import { passEnvProblem } from '../core/service-env.ts';
 import { ANYONE, SLACK_VERBS } from '../core/slack-authz.ts';
 import { versionProblem } from '../core/version.ts';
@@ -242,6 +243,11 @@ export const waveInputSchema = z.strictObject({
     .optional()
     .describe('Bake time after the wave is deployed; defaults to gate.bakeSeconds.'),
   approval: z.boolean().default(false).describe('Wait for a release manager to promote before deploying this wave.'),
+  maxParallel: int(1, ENGINE_MAX_PARALLEL)
+    .optional()
+    .describe(
+      `At most this many of the wave's regions deploy at once; default: all of them, up to ${ENGINE_MAX_PARALLEL} (the engine's limit).`,
+    ),
 });
 
 export const gateSchema = z
@@ -360,6 +366,7 @@ export const flotillaConfigSchema = flotillaInputSchema.transform(
       regions: wave.regions,
       bakeSeconds: wave.bakeSeconds ?? input.gate.bakeSeconds,
       approval: wave.approval,
+      ...(wave.maxParallel === undefined ? {} : { maxParallel: wave.maxParallel }),
     })),
   }),
 );

@@ -82,6 +82,11 @@ export interface WaveConfig {
   bakeSeconds: number;
   /** The wave waits for a release manager's promote before it deploys. */
   approval: boolean;
+  /**
+   * At most this many of the wave's regions deploy at once (a big wave without a thundering herd).
+   * Absent: all of them, up to the engine's limit (core/plan.ts `ENGINE_MAX_PARALLEL`).
+   */
+  maxParallel?: number;
 }
 
 export interface GateSettings {

@@ -17,6 +17,12 @@ export interface PlanInput {
   rollbackOf?: string;
 }
 
+/**
+ * The most regions of one wave deployed at once: an inline Map runs at most 40 iterations at a
+ * time on AWS Step Functions (the local engine's default is the same), so that is "unlimited".
+ */
+export const ENGINE_MAX_PARALLEL = 40;
+
 export function planRelease(input: PlanInput): ReleasePlan {
   const { config, releaseId, version, artifact, regionStateMachineArn } = input;
   const regions = new Map(config.regions.map((r) => [r.name, r]));
@@ -26,6 +32,7 @@ export function planRelease(input: PlanInput): ReleasePlan {
     name: wave.name,
     bakeSeconds: wave.bakeSeconds,
     approval: wave.approval,
+    maxParallel: Math.min(wave.maxParallel ?? ENGINE_MAX_PARALLEL, ENGINE_MAX_PARALLEL),
     regions: wave.regions.map((region) => {
       const configured = regions.get(region);
       // The config validator guarantees every wave region is configured; a miss here is a bug.

@@ -29,6 +29,8 @@ export interface WavePlan {
   bakeSeconds: number;
   /** Waits for a release manager's promote before deploying. */
   approval: boolean;
+  /** How many of its regions deploy at once: DeployWave's MaxConcurrencyPath. */
+  maxParallel: number;
   regions: RegionTask[];
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkPolicy } from '../../config/policy.ts';
 import { concludeRelease, nextPollSeconds } from '../../core/outcome.ts';
-import { executionName, initialRecord, minimumDuration, planRelease } from '../../core/plan.ts';
+import { ENGINE_MAX_PARALLEL, executionName, initialRecord, minimumDuration, planRelease } from '../../core/plan.ts';
 import { planRollback, touchedRegions } from '../../core/rollback.ts';
 import type { RegionResult } from '../../core/types.ts';
 import { configWith, recordWith } from '../helpers/fixtures.ts';
@@ -40,6 +40,23 @@ describe('planRelease', () => {
       ['eu-central-1', 1, 'deploy', '2.0.0'],
       ['ap-1', 2, 'deploy', '2.0.0'],
     ]);
+  });
+
+  it('caps each wave’s parallel deploys at its maxParallel, and at the engine’s 40 when none is given', () => {
+    const config = configWith([['us-east-1'], ['eu-west-1', 'eu-central-1']]);
+    const second = config.waves[1];
+    if (!second) throw new Error('fixture');
+    second.maxParallel = 1;
+    const p = planRelease({
+      config,
+      releaseId: 'r1',
+      version: '2.0.0',
+      artifact: '/b',
+      regionStateMachineArn: 'a',
+      owner: 't',
+    });
+    expect(p.waves.map((w) => w.maxParallel)).toEqual([ENGINE_MAX_PARALLEL, 1]);
+    expect(ENGINE_MAX_PARALLEL).toBe(40);
   });
 
   it('captures each region’s last-known-good in the initial record', () => {
