@@ -89,7 +89,7 @@ export const portSchema = int(1024, 65535).describe('Port on 127.0.0.1 the regio
 export const faultSchema = z
   .strictObject({
     kind: z
-      .enum(['deploy-fail', 'slow-start', 'crash-after-start', 'unhealthy', 'flapping', 'silent'])
+      .enum(['deploy-fail', 'stage-fail', 'slow-start', 'crash-after-start', 'unhealthy', 'flapping', 'silent'])
       .describe('What goes wrong.'),
     on: z
       .enum(['deploy', 'rollback', 'start', 'always'])

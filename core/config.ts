@@ -7,7 +7,7 @@ import type { SlackSettings } from './slack-authz.ts';
 
 /** A fault the local region target injects, for tests and demos. */
 export interface FaultSpec {
-  kind: 'deploy-fail' | 'slow-start' | 'crash-after-start' | 'unhealthy' | 'flapping' | 'silent';
+  kind: 'deploy-fail' | 'stage-fail' | 'slow-start' | 'crash-after-start' | 'unhealthy' | 'flapping' | 'silent';
   /** When the fault applies: a deploy, a rollback, starting the region's current version when the backend starts, or always. */
   on: 'deploy' | 'rollback' | 'start' | 'always';
   /** Only for this version, when set. */

@@ -51,12 +51,14 @@ export interface ReleaseRegion {
   message?: string;
   /** Its deployment failed and changed nothing there (the deployer said so): it needs no rollback. */
   untouched?: boolean;
+  /** The build was staged here ahead of the region's wave (StageAhead): the deployer's id for it. */
+  staging?: { id: string };
   updatedAt: string;
 }
 
 /** Fields of one region's entry to change; the others stay as they are. */
 export type ReleaseRegionPatch = { region: string } & Partial<
-  Pick<ReleaseRegion, 'phase' | 'before' | 'message' | 'untouched' | 'updatedAt'>
+  Pick<ReleaseRegion, 'phase' | 'before' | 'message' | 'untouched' | 'staging' | 'updatedAt'>
 >;
 
 export type ReleaseStatus =

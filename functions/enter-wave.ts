@@ -12,9 +12,10 @@
 import { controlState, freezeOf } from '../core/control.ts';
 import { entryDecision, healthAtEntry } from '../core/entry.ts';
 import { addSamples, emptyCounts } from '../core/gate.ts';
-import type { ReleasePlan, WaveEntry } from '../core/types.ts';
+import { type StagingReport, stagingAtEntry } from '../core/staging.ts';
+import type { RegionTask, ReleasePlan, WaveEntry } from '../core/types.ts';
 import { describeWindow, secondsUntilOpen, windowOpen } from '../core/windows.ts';
-import type { ReleaseRegionPatch } from '../ports/ledger.ts';
+import type { ReleaseRecord, ReleaseRegionPatch } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
@@ -105,6 +106,17 @@ export const createEnterWave =
       name: wave.name,
       regions: tasks.map((r) => r.region),
     });
+    // The build staged ahead in this wave's regions (StageAhead): a staging that failed stops the
+    // release here, before the wave, naming the region; one still running finishes inside the deploy.
+    const staged = stagingAtEntry(await stagingReports(deps, record, tasks), plan.version);
+    if (staged.kind === 'Blocked') {
+      await emit(deps, plan.service, plan.releaseId, {
+        kind: 'wave-blocked',
+        wave: waveIndex,
+        signals: staged.signals,
+      });
+      return staged;
+    }
     // One query for the service's regions rather than one read per region: a wave can be 40 wide.
     const states = new Map((await deps.ledger.listRegions(plan.service)).map((s) => [s.region, s]));
     const checks = await Promise.all(
@@ -141,6 +153,25 @@ export const createEnterWave =
     await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, patches);
     return { kind: 'Clear', regions: tasks, skipped: left.map((t) => t.region) };
   };
+
+/** How long EnterWave waits for a staging still running before it lets the deploy finish it. */
+const STAGING_WAIT_MS = 60_000;
+
+async function stagingReports(
+  deps: Pick<Deps, 'deployer'>,
+  record: ReleaseRecord,
+  tasks: readonly RegionTask[],
+): Promise<StagingReport[]> {
+  const awaitStaging = deps.deployer.awaitStaging?.bind(deps.deployer);
+  return Promise.all(
+    tasks.map(async (task): Promise<StagingReport> => {
+      const id = record.regions[task.region]?.staging?.id;
+      if (!awaitStaging || !id) return { region: task.region, status: 'NotStaged' };
+      const status = await awaitStaging({ region: task.region, target: task.target, stageId: id }, STAGING_WAIT_MS);
+      return { region: task.region, ...status };
+    }),
+  );
+}
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>

@@ -177,7 +177,7 @@ describe('schema rules', () => {
       edit: (d) => setAt(d, 'regions[0].target.faults', [{ kind: 'crash-after-strat' }]),
       path: 'regions[0].target.faults[0].kind',
       message:
-        'must be one of "deploy-fail", "slow-start", "crash-after-start", "unhealthy", "flapping", "silent" ' +
+        'must be one of "deploy-fail", "stage-fail", "slow-start", "crash-after-start", "unhealthy", "flapping", "silent" ' +
         '(got "crash-after-strat") (did you mean "crash-after-start"?)',
     },
     {
