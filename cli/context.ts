@@ -25,6 +25,7 @@ export interface CliOptions {
   reason?: string;
   actor?: string;
   version?: string;
+  emergency?: boolean;
 }
 
 export type BackendName = 'local' | 'aws';

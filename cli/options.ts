@@ -21,6 +21,11 @@ export const OPTIONS = {
   noWait: () => new Option('--no-wait', 'aws, or through a control server: return once the release has started'),
   reason: () => new Option('--reason <text>', 'why (required; kept in the audit trail)'),
   actor: () => new Option('--actor <name>', 'who (default: $USER@<hostname>)'),
+  emergency: () =>
+    new Option(
+      '--emergency',
+      'the break-glass lane: short bakes (emergency.minBakeSeconds), a second person approves before wave 1 (needs --reason)',
+    ),
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

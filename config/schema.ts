@@ -8,7 +8,7 @@
  * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
  */
 import * as z from 'zod';
-import { ENGINE_MAX_PARALLEL } from '../core/plan.ts';
+import { EMERGENCY_MIN_BAKE_SECONDS, ENGINE_MAX_PARALLEL } from '../core/plan.ts';
 import { passEnvProblem } from '../core/service-env.ts';
 import { ANYONE, SLACK_VERBS } from '../core/slack-authz.ts';
 import { versionProblem } from '../core/version.ts';
@@ -342,6 +342,14 @@ export const slackSchema = z
   .describe('Who may steer releases from the Slack buttons (refused to everyone unless set).');
 
 /** What a user writes in `flotilla.yml`. */
+export const emergencySchema = z
+  .strictObject({
+    minBakeSeconds: seconds(0, LIMITS.bakeSeconds)
+      .default(EMERGENCY_MIN_BAKE_SECONDS)
+      .describe('Every wave of an emergency release bakes this long (or its own bake, if shorter).'),
+  })
+  .describe('The break-glass lane: release --emergency, approved by a second person.');
+
 export const flotillaInputSchema = z
   .strictObject({
     service: serviceNameSchema,
@@ -352,6 +360,7 @@ export const flotillaInputSchema = z
     policy: policySchema.prefault({}),
     aws: awsBackendSchema.optional(),
     slack: slackSchema.optional(),
+    emergency: emergencySchema.optional(),
   })
   .describe('Flotilla release configuration (flotilla.yml).');
 

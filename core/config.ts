@@ -131,6 +131,12 @@ export interface AwsBackendSettings {
 
 export type { SlackSettings } from './slack-authz.ts';
 
+/** The break-glass lane (`release --emergency`): how short its bakes are. */
+export interface EmergencySettings {
+  /** Every wave of an emergency release bakes this long (or its own bake, if shorter). */
+  minBakeSeconds: number;
+}
+
 export interface FlotillaConfig {
   service: string;
   regions: RegionConfig[];
@@ -141,6 +147,8 @@ export interface FlotillaConfig {
   aws?: AwsBackendSettings;
   /** Who may steer releases from Slack (core/slack-authz.ts). Absent: every Slack click is refused. */
   slack?: SlackSettings;
+  /** The break-glass lane; absent: its bakes are EMERGENCY_MIN_BAKE_SECONDS (core/plan.ts). */
+  emergency?: EmergencySettings;
 }
 
 /** One thing wrong with a config, with the path to it (`waves[1].regions[0]`). */

@@ -74,6 +74,15 @@ export type ReleaseStatus =
   /** A newer build was queued behind it: it never ran (or stopped at an approval), the newer one runs. */
   | 'SUPERSEDED';
 
+/**
+ * The break-glass lane: who asked for an emergency release and why. It needs a second, distinct
+ * approver before its first wave, and stays marked for review (history, dashboard, Slack).
+ */
+export interface EmergencyRequest {
+  actor: string;
+  reason: string;
+}
+
 export interface ReleaseRecord {
   service: string;
   releaseId: string;
@@ -92,6 +101,8 @@ export interface ReleaseRecord {
   used?: { promotions: number; forces: number };
   /** Set on a release that only rolls back another one (the `rollback` verb). */
   rollbackOf?: string;
+  /** An emergency release (`release --emergency`): always marked for review once it ran. */
+  emergency?: EmergencyRequest & { review: true };
   /** What the release waits for right now, if anything (null or absent: it is not held). */
   hold?: ReleaseHold | null;
 }

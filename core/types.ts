@@ -3,7 +3,7 @@
  * JSON shapes; the pure functions in this folder decide, the functions in `functions/` act.
  */
 import type { DeploySettings, DeployWindow, GateSettings, RegionTarget } from './config.ts';
-import type { RegionPhase, ReleaseStatus, Revision } from './model.ts';
+import type { EmergencyRequest, RegionPhase, ReleaseStatus, Revision } from './model.ts';
 
 export type { ReleaseStatus, Revision };
 
@@ -51,6 +51,8 @@ export interface ReleasePlan {
   /** 'rollback': this release only rolls back `rollbackOf` (the rollback verb). */
   mode: 'release' | 'rollback';
   rollbackOf?: string;
+  /** The break-glass lane: short bakes, a second approver before the first wave (core/entry.ts). */
+  emergency?: EmergencyRequest;
 }
 
 /** Probe results for one region, accumulated over a bake. `missing` never counts toward a pass. */
@@ -163,4 +165,6 @@ export interface StartReleaseInput {
   owner: string;
   /** The `rollback` verb: this release only puts back what that release changed (core/rollback.ts `planRollbackOf`). */
   rollbackOf?: string;
+  /** The break-glass lane (`release --emergency --reason R`): who asks, and why. */
+  emergency?: EmergencyRequest;
 }

@@ -59,6 +59,7 @@ export const createEnterWave =
       approvalNeeded: wave.approval,
       closed,
       recheckSeconds: RECHECK_SECONDS,
+      ...(record.emergency ? { emergency: { requester: record.emergency.actor } } : {}),
     });
     if (decision.kind === 'Abort') {
       return { kind: 'Abort', control: { kind: 'Aborted', actor: decision.actor, reason: decision.reason } };
