@@ -10,10 +10,13 @@ import { parseArgs } from 'node:util';
 import { startEmbeddedDynamo } from '../backends/local/dynalite-server.ts';
 import { openLocalBackend } from '../backends/local/index.ts';
 import type { FlotillaConfig } from '../config/types.ts';
+import { freePorts } from '../test/helpers/local.ts';
 import { benchGate } from './fleet.ts';
+import { shipByHand, stopHandShipped } from './hand-script.ts';
 import { historyFigures } from './history.ts';
-import { runScenario, type Scenario } from './orchestrator.ts';
+import { runScenario, type Scenario, type ScenarioRun } from './orchestrator.ts';
 import { payloadFigures } from './payloads.ts';
+import { stagedDeployRun } from './staging.ts';
 import { whereFigures } from './where.ts';
 
 const { values } = parseArgs({
@@ -117,6 +120,41 @@ async function main() {
     return Date.parse(started.at) - flipAt;
   });
 
+  log('release vs its floor: 20 regions in 4 waves with bakes');
+  const BAKE_20X4_S = 2;
+  const floorRatios: number[] = [];
+  await times('release_20x4_ms', async () => {
+    const run = await runScenario(dynamo, { waves: [1, 4, 7, 8], deployMs: DEPLOY_MS, bakeSeconds: BAKE_20X4_S });
+    if (run.outcome.status !== 'SUCCEEDED') throw new Error(`20x4: ${run.outcome.status}: ${run.outcome.reason}`);
+    const floor = floorOf(run, 4, BAKE_20X4_S);
+    floorRatios.push(run.wallMs / floor);
+    return run.wallMs;
+  });
+
+  log('a later wave’s deploy of a realistic build: staged ahead vs not');
+  const stagedRatios: number[] = [];
+  let stagedFloorRatio = 0;
+  let buildSize = '';
+  const unstaged: number[] = [];
+  await times('staged_deploy_ms', async () => {
+    const run = await stagedDeployRun();
+    stagedRatios.push(run.stagedMs / run.unstagedMs);
+    stagedFloorRatio = run.floorMs / run.unstagedMs;
+    buildSize = `${run.files} files, ${Math.round(run.bytes / 2 ** 20)} MiB`;
+    unstaged.push(run.unstagedMs);
+    return run.stagedMs;
+  });
+
+  timings.unstaged_deploy_ms = spread(unstaged);
+
+  log('one wave of 8 real regions, no bake: Flotilla vs a hand-written parallel script');
+  const scriptRatios: number[] = [];
+  await times('flotilla_8_ms', async () => {
+    const [flotillaMs, scriptMs] = await flotillaVsScript(8);
+    scriptRatios.push(flotillaMs / scriptMs);
+    return flotillaMs;
+  });
+
   log('real processes: 8 regions vs 1, the example service');
   const realFanout = async (n: number) => {
     const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-'));
@@ -185,7 +223,13 @@ async function main() {
     log(`bundles: not measured (${(error as Error).message})`);
   }
 
+  const median = (xs: number[]) => spread(xs).median;
   const result = {
+    release_vs_floor_20x4: round(median(floorRatios.map((x) => x * 1000)) / 1000, 3),
+    staged_deploy_ratio: round(median(stagedRatios.map((x) => x * 1000)) / 1000, 3),
+    staged_deploy_floor_ratio: round(stagedFloorRatio, 3),
+    staged_build: buildSize,
+    vs_script_ratio_8: round(median(scriptRatios.map((x) => x * 1000)) / 1000, 3),
     fanout_ratio_32: round(fan32.median / fan1.median, 3),
     waves_ratio_4x8: round(waves8.median / waves1.median, 3),
     rollback_ratio_32: round(rb32.median / rb1.median, 3),
@@ -209,6 +253,8 @@ async function main() {
   const target = (ok: boolean, what: string) => {
     if (!ok) missed.push(what);
   };
+  target(result.release_vs_floor_20x4 <= 1.02, `release_vs_floor_20x4 ${result.release_vs_floor_20x4} > 1.02`);
+  target(result.vs_script_ratio_8 <= 1.1, `vs_script_ratio_8 ${result.vs_script_ratio_8} > 1.10`);
   target(result.fanout_ratio_32 <= 1.05, `fanout_ratio_32 ${result.fanout_ratio_32} > 1.05`);
   target(result.waves_ratio_4x8 <= 1.05, `waves_ratio_4x8 ${result.waves_ratio_4x8} > 1.05`);
   target(result.rollback_ratio_32 <= 1.1, `rollback_ratio_32 ${result.rollback_ratio_32} > 1.10`);
@@ -247,6 +293,13 @@ async function main() {
     process.stdout.write(`${JSON.stringify({ ...result, missed }, null, 2)}\n`);
   } else {
     const rows: [string, string, string][] = [
+      ['release_vs_floor_20x4', String(result.release_vs_floor_20x4), '≤ 1.02 (floor: Σ slowest deploy + bake)'],
+      [
+        'staged_deploy_ratio',
+        String(result.staged_deploy_ratio),
+        `reported; floor ${result.staged_deploy_floor_ratio} (restart alone), ${result.staged_build}`,
+      ],
+      ['vs_script_ratio_8', String(result.vs_script_ratio_8), '≤ 1.10 (bench/hand-script.ts)'],
       ['fanout_ratio_32', String(result.fanout_ratio_32), '≤ 1.05'],
       ['waves_ratio_4x8', String(result.waves_ratio_4x8), '≤ 1.05'],
       ['rollback_ratio_32', String(result.rollback_ratio_32), '≤ 1.10'],
@@ -273,6 +326,78 @@ async function main() {
     if (missed.length > 0) process.stdout.write(`\nmissed:\n${missed.map((m) => `  ${m}`).join('\n')}\n`);
   }
   if (values.check && missed.length > 0) process.exitCode = 1;
+}
+
+/**
+ * The floor of a release: per wave, its slowest region's deploy (as measured from the events:
+ * deploying → deployed) plus the bake the plan asks for, waves one after another.
+ */
+function floorOf(run: ScenarioRun, waves: number, bakeSeconds: number): number {
+  let floor = 0;
+  for (let wave = 0; wave < waves; wave++) {
+    const started = new Map<string, number>();
+    let slowest = 0;
+    for (const e of run.events) {
+      if (e.kind !== 'region' || e.wave !== wave) continue;
+      if (e.state === 'deploying') started.set(e.region, e.t);
+      else if (e.state === 'deployed') slowest = Math.max(slowest, e.t - (started.get(e.region) ?? e.t));
+    }
+    floor += slowest + bakeSeconds * 1000;
+  }
+  return floor;
+}
+
+/** Ships 1.0.0 then 2.0.0 to `n` real regions both ways; returns the 2.0.0 times [Flotilla, script]. */
+async function flotillaVsScript(n: number): Promise<[number, number]> {
+  const build = resolve(import.meta.dirname, '../examples/shop/builds/good');
+  const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-script-'));
+  try {
+    const ports = await freePorts(2 * n);
+    const names = Array.from({ length: n }, (_, i) => `region-${i + 1}`);
+    const config: FlotillaConfig = {
+      service: 'shop',
+      regions: names.map((name, i) => ({
+        name,
+        target: {
+          kind: 'local-process',
+          port: ports[i] as number,
+          command: [process.execPath, 'server.js'],
+          env: { CURRENCY: 'USD' },
+          faults: [],
+        },
+      })),
+      waves: [{ name: 'all', regions: names, bakeSeconds: 0, approval: false }],
+      gate: benchGate(0),
+      deploy: { readinessTimeoutSeconds: 30, pollSeconds: 1, maxPollSeconds: 5 },
+      policy: { allowMultiRegionCanary: true },
+    };
+    const backend = await openLocalBackend({ stateDir: join(dir, 'flotilla'), config });
+    let flotillaMs = 0;
+    try {
+      for (const version of ['1.0.0', '2.0.0']) {
+        const started = performance.now();
+        const outcome = await backend.release({ version, artifact: build });
+        if (outcome.status !== 'SUCCEEDED') throw new Error(`vs script: ${outcome.status}: ${outcome.reason}`);
+        flotillaMs = performance.now() - started;
+      }
+    } finally {
+      await backend.close();
+    }
+    const regions = names.map((name, i) => ({ name, port: ports[n + i] as number }));
+    let scriptMs = 0;
+    try {
+      for (const version of ['1.0.0', '2.0.0']) {
+        const started = performance.now();
+        await shipByHand(join(dir, 'script'), regions, build, version);
+        scriptMs = performance.now() - started;
+      }
+    } finally {
+      await stopHandShipped();
+    }
+    return [flotillaMs, scriptMs];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 await main();

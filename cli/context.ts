@@ -26,6 +26,7 @@ export interface CliOptions {
   actor?: string;
   version?: string;
   watch?: boolean;
+  emergency?: boolean;
 }
 
 export type BackendName = 'local' | 'aws';

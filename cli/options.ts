@@ -22,6 +22,11 @@ export const OPTIONS = {
   watch: () => new Option('--watch', 'follow the release live until it ends, then exit with its exit code'),
   reason: () => new Option('--reason <text>', 'why (required; kept in the audit trail)'),
   actor: () => new Option('--actor <name>', 'who (default: $USER@<hostname>)'),
+  emergency: () =>
+    new Option(
+      '--emergency',
+      'the break-glass lane: short bakes (emergency.minBakeSeconds), a second person approves before wave 1 (needs --reason)',
+    ),
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

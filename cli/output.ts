@@ -47,6 +47,10 @@ export function releaseSummary(record: ReleaseRecord) {
     waveCount: record.waveCount,
     startedAt: record.startedAt,
     endedAt: record.endedAt ?? null,
+    /** An emergency release, marked for review: who asked for it and why; null for any other. */
+    emergency: record.emergency
+      ? { actor: record.emergency.actor, reason: record.emergency.reason, review: true }
+      : null,
     /** What the release waits for now, with who caused it; null when it is not held. */
     hold: record.hold ? { wave: record.hold.wave + 1, since: record.hold.since, reasons: record.hold.reasons } : null,
     regions: Object.values(record.regions)

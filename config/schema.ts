@@ -8,6 +8,7 @@
  * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
  */
 import * as z from 'zod';
+import { EMERGENCY_MIN_BAKE_SECONDS, ENGINE_MAX_PARALLEL } from '../core/plan.ts';
 import { passEnvProblem } from '../core/service-env.ts';
 import { ANYONE, SLACK_VERBS } from '../core/slack-authz.ts';
 import { versionProblem } from '../core/version.ts';
@@ -88,7 +89,7 @@ export const portSchema = int(1024, 65535).describe('Port on 127.0.0.1 the regio
 export const faultSchema = z
   .strictObject({
     kind: z
-      .enum(['deploy-fail', 'slow-start', 'crash-after-start', 'unhealthy', 'flapping', 'silent'])
+      .enum(['deploy-fail', 'stage-fail', 'slow-start', 'crash-after-start', 'unhealthy', 'flapping', 'silent'])
       .describe('What goes wrong.'),
     on: z
       .enum(['deploy', 'rollback', 'start', 'always'])
@@ -242,6 +243,11 @@ export const waveInputSchema = z.strictObject({
     .optional()
     .describe('Bake time after the wave is deployed; defaults to gate.bakeSeconds.'),
   approval: z.boolean().default(false).describe('Wait for a release manager to promote before deploying this wave.'),
+  maxParallel: int(1, ENGINE_MAX_PARALLEL)
+    .optional()
+    .describe(
+      `At most this many of the wave's regions deploy at once; default: all of them, up to ${ENGINE_MAX_PARALLEL} (the engine's limit).`,
+    ),
 });
 
 export const gateSchema = z
@@ -336,6 +342,14 @@ export const slackSchema = z
   .describe('Who may steer releases from the Slack buttons (refused to everyone unless set).');
 
 /** What a user writes in `flotilla.yml`. */
+export const emergencySchema = z
+  .strictObject({
+    minBakeSeconds: seconds(0, LIMITS.bakeSeconds)
+      .default(EMERGENCY_MIN_BAKE_SECONDS)
+      .describe('Every wave of an emergency release bakes this long (or its own bake, if shorter).'),
+  })
+  .describe('The break-glass lane: release --emergency, approved by a second person.');
+
 export const flotillaInputSchema = z
   .strictObject({
     service: serviceNameSchema,
@@ -346,6 +360,7 @@ export const flotillaInputSchema = z
     policy: policySchema.prefault({}),
     aws: awsBackendSchema.optional(),
     slack: slackSchema.optional(),
+    emergency: emergencySchema.optional(),
   })
   .describe('Flotilla release configuration (flotilla.yml).');
 
@@ -360,6 +375,7 @@ export const flotillaConfigSchema = flotillaInputSchema.transform(
       regions: wave.regions,
       bakeSeconds: wave.bakeSeconds ?? input.gate.bakeSeconds,
       approval: wave.approval,
+      ...(wave.maxParallel === undefined ? {} : { maxParallel: wave.maxParallel }),
     })),
   }),
 );

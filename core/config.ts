@@ -7,7 +7,7 @@ import type { SlackSettings } from './slack-authz.ts';
 
 /** A fault the local region target injects, for tests and demos. */
 export interface FaultSpec {
-  kind: 'deploy-fail' | 'slow-start' | 'crash-after-start' | 'unhealthy' | 'flapping' | 'silent';
+  kind: 'deploy-fail' | 'stage-fail' | 'slow-start' | 'crash-after-start' | 'unhealthy' | 'flapping' | 'silent';
   /** When the fault applies: a deploy, a rollback, starting the region's current version when the backend starts, or always. */
   on: 'deploy' | 'rollback' | 'start' | 'always';
   /** Only for this version, when set. */
@@ -82,6 +82,11 @@ export interface WaveConfig {
   bakeSeconds: number;
   /** The wave waits for a release manager's promote before it deploys. */
   approval: boolean;
+  /**
+   * At most this many of the wave's regions deploy at once (a big wave without a thundering herd).
+   * Absent: all of them, up to the engine's limit (core/plan.ts `ENGINE_MAX_PARALLEL`).
+   */
+  maxParallel?: number;
 }
 
 export interface GateSettings {
@@ -126,6 +131,12 @@ export interface AwsBackendSettings {
 
 export type { SlackSettings } from './slack-authz.ts';
 
+/** The break-glass lane (`release --emergency`): how short its bakes are. */
+export interface EmergencySettings {
+  /** Every wave of an emergency release bakes this long (or its own bake, if shorter). */
+  minBakeSeconds: number;
+}
+
 export interface FlotillaConfig {
   service: string;
   regions: RegionConfig[];
@@ -136,6 +147,8 @@ export interface FlotillaConfig {
   aws?: AwsBackendSettings;
   /** Who may steer releases from Slack (core/slack-authz.ts). Absent: every Slack click is refused. */
   slack?: SlackSettings;
+  /** The break-glass lane; absent: its bakes are EMERGENCY_MIN_BAKE_SECONDS (core/plan.ts). */
+  emergency?: EmergencySettings;
 }
 
 /** One thing wrong with a config, with the path to it (`waves[1].regions[0]`). */

@@ -42,6 +42,8 @@ export interface ControlState {
   skipped: string[];
   /** Waves a force was given for (while each was held by a freeze or a closed window). */
   forcedWaves: number[];
+  /** Who approved (an emergency release), each once. */
+  approvers: string[];
 }
 
 /** Folds a release's intents, oldest first, into its control state. Pure. */
@@ -51,6 +53,7 @@ export function controlState(intents: readonly Intent[], used: Pick<Used, 'promo
   let promotions = 0;
   const skipped = new Set<string>();
   const forced = new Set<number>();
+  const approvers = new Set<string>();
   for (const intent of intents) {
     switch (intent.verb) {
       case 'pause':
@@ -71,6 +74,9 @@ export function controlState(intents: readonly Intent[], used: Pick<Used, 'promo
       case 'force':
         if (intent.wave !== undefined) forced.add(intent.wave);
         break;
+      case 'approve':
+        approvers.add(intent.actor);
+        break;
       case 'rollback':
       case 'freeze':
       case 'unfreeze':
@@ -83,6 +89,7 @@ export function controlState(intents: readonly Intent[], used: Pick<Used, 'promo
     promotions: Math.max(0, promotions - used.promotions),
     skipped: [...skipped].sort(),
     forcedWaves: [...forced].sort((a, b) => a - b),
+    approvers: [...approvers].sort(),
   };
 }
 

@@ -20,6 +20,8 @@ export interface EntryContext {
   closed: { region: string; window: string; opensInSeconds: number | null }[];
   /** How long a hold for a human waits before looking again (it also wakes when someone acts). */
   recheckSeconds: number;
+  /** An emergency release: who asked for it (its first approval); the approvers are in `control`. */
+  emergency?: { requester: string };
 }
 
 export type EntryDecision =
@@ -31,6 +33,8 @@ export type EntryDecision =
  * Whether a wave may start. Abort wins; a pause holds until resume; a freeze or a closed window
  * holds unless a force was given for this wave's hold (audited, once); an approval needs a
  * promote. A force never carries over to a later wave: it was given for the hold in front of it.
+ * An emergency release holds until a second person (not the one who asked) approves it; once
+ * approved, freezes and closed windows no longer hold it (both approvals are in the audit).
  */
 export function entryDecision(ctx: EntryContext): EntryDecision {
   if (ctx.control.abort) {
@@ -43,9 +47,13 @@ export function entryDecision(ctx: EntryContext): EntryDecision {
     const pause = latest(ctx.intents, 'pause');
     reasons.push({ kind: 'paused', text: `paused${byWhom(pause)}`, ...(pause ? { actor: pause.actor } : {}) });
   }
+  // The break-glass lane: two people (who asked, and a second, distinct approver) before the first
+  // wave; with both approvals it passes freezes and closed windows, without them nothing.
+  const emergencyApproved =
+    ctx.emergency !== undefined && ctx.control.approvers.some((a) => a !== ctx.emergency?.requester);
   const overridable = ctx.frozen !== null || ctx.closed.length > 0;
   const forced = overridable && ctx.control.forcedWaves.includes(ctx.wave);
-  if (!forced) {
+  if (!forced && !emergencyApproved) {
     if (ctx.frozen) reasons.push({ kind: 'frozen', text: `frozen${byWhom(ctx.frozen)}`, actor: ctx.frozen.actor });
     for (const c of ctx.closed) {
       reasons.push({ kind: 'window', text: `${c.region} is outside its window (${c.window})` });
@@ -54,6 +62,13 @@ export function entryDecision(ctx: EntryContext): EntryDecision {
   }
   const awaitingApproval = ctx.approvalNeeded && ctx.control.promotions === 0;
   if (awaitingApproval) reasons.push({ kind: 'approval', text: 'waiting for approval (promote)' });
+  if (ctx.emergency && !emergencyApproved) {
+    reasons.push({
+      kind: 'approval',
+      text: `emergency release asked for by ${ctx.emergency.requester}: waiting for a second, distinct approver (flotilla approve)`,
+      actor: ctx.emergency.requester,
+    });
+  }
   if (reasons.length > 0) {
     return { kind: 'Hold', reasons, holdSeconds, approvalOnly: awaitingApproval && reasons.length === 1 };
   }

@@ -51,12 +51,14 @@ export interface ReleaseRegion {
   message?: string;
   /** Its deployment failed and changed nothing there (the deployer said so): it needs no rollback. */
   untouched?: boolean;
+  /** The build was staged here ahead of the region's wave (StageAhead): the deployer's id for it. */
+  staging?: { id: string };
   updatedAt: string;
 }
 
 /** Fields of one region's entry to change; the others stay as they are. */
 export type ReleaseRegionPatch = { region: string } & Partial<
-  Pick<ReleaseRegion, 'phase' | 'before' | 'message' | 'untouched' | 'updatedAt'>
+  Pick<ReleaseRegion, 'phase' | 'before' | 'message' | 'untouched' | 'staging' | 'updatedAt'>
 >;
 
 export type ReleaseStatus =
@@ -71,6 +73,15 @@ export type ReleaseStatus =
   | 'QUEUED'
   /** A newer build was queued behind it: it never ran (or stopped at an approval), the newer one runs. */
   | 'SUPERSEDED';
+
+/**
+ * The break-glass lane: who asked for an emergency release and why. It needs a second, distinct
+ * approver before its first wave, and stays marked for review (history, dashboard, Slack).
+ */
+export interface EmergencyRequest {
+  actor: string;
+  reason: string;
+}
 
 export interface ReleaseRecord {
   service: string;
@@ -90,6 +101,8 @@ export interface ReleaseRecord {
   used?: { promotions: number; forces: number };
   /** Set on a release that only rolls back another one (the `rollback` verb). */
   rollbackOf?: string;
+  /** An emergency release (`release --emergency`): always marked for review once it ran. */
+  emergency?: EmergencyRequest & { review: true };
   /** What the release waits for right now, if anything (null or absent: it is not held). */
   hold?: ReleaseHold | null;
 }

@@ -3,9 +3,12 @@
  * release state machine walks. Pure: no clock, no I/O.
  */
 import type { FlotillaConfig } from './config.ts';
-import type { RegionState, ReleaseRecord } from './model.ts';
+import type { EmergencyRequest, RegionState, ReleaseRecord } from './model.ts';
 import { rollbackTask } from './rollback.ts';
 import type { PlanRef, RegionRef, RegionTask, ReleasePlan, Revision } from './types.ts';
+
+/** An emergency release's bakes when the config has no `emergency.minBakeSeconds`. */
+export const EMERGENCY_MIN_BAKE_SECONDS = 60;
 
 export interface PlanInput {
   config: FlotillaConfig;
@@ -16,17 +19,26 @@ export interface PlanInput {
   /** Who runs it, for the service's lock. */
   owner: string;
   rollbackOf?: string;
+  emergency?: EmergencyRequest;
 }
+
+/**
+ * The most regions of one wave deployed at once: an inline Map runs at most 40 iterations at a
+ * time on AWS Step Functions (the local engine's default is the same), so that is "unlimited".
+ */
+export const ENGINE_MAX_PARALLEL = 40;
 
 export function planRelease(input: PlanInput): ReleasePlan {
   const { config, releaseId, version, artifact, regionStateMachineArn } = input;
   const regions = new Map(config.regions.map((r) => [r.name, r]));
   const revision: Revision = { version, artifact };
-  const waves = config.waves.map((wave, index) => ({
+  const emergencyBake = config.emergency?.minBakeSeconds ?? EMERGENCY_MIN_BAKE_SECONDS;
+  const waves = wavesOf(config, input.emergency !== undefined).map((wave, index) => ({
     index,
     name: wave.name,
-    bakeSeconds: wave.bakeSeconds,
+    bakeSeconds: input.emergency ? Math.min(wave.bakeSeconds, emergencyBake) : wave.bakeSeconds,
     approval: wave.approval,
+    maxParallel: Math.min(wave.maxParallel ?? ENGINE_MAX_PARALLEL, ENGINE_MAX_PARALLEL),
     regions: wave.regions.map((region) => {
       const configured = regions.get(region);
       // The config validator guarantees every wave region is configured; a miss here is a bug.
@@ -59,6 +71,7 @@ export function planRelease(input: PlanInput): ReleasePlan {
     owner: input.owner,
     mode: input.rollbackOf ? 'rollback' : 'release',
     ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
+    ...(input.emergency ? { emergency: input.emergency } : {}),
   };
 }
 
@@ -104,6 +117,22 @@ export function regionTask(
   return entry ? rollbackTask(task, entry) : undefined;
 }
 
+/**
+ * The config's waves; for an emergency release the canary region stays alone and first even
+ * where the policy allows a wider first wave: the break-glass lane shortens bakes, never the
+ * canary.
+ */
+function wavesOf(config: FlotillaConfig, emergency: boolean): FlotillaConfig['waves'] {
+  const [first, ...rest] = config.waves;
+  if (!emergency || !first || first.regions.length <= 1) return config.waves;
+  const [canary, ...others] = first.regions;
+  return [
+    { ...first, name: `${first.name} (canary)`, regions: canary === undefined ? [] : [canary] },
+    { ...first, approval: false, regions: others },
+    ...rest,
+  ];
+}
+
 /** The release record PlanRelease writes: every region pending, with its last-known-good captured now. */
 export function initialRecord(
   plan: ReleasePlan,
@@ -133,6 +162,7 @@ export function initialRecord(
     waveCount: plan.waveCount,
     regions,
     startedAt,
+    ...(plan.emergency ? { emergency: { ...plan.emergency, review: true as const } } : {}),
   };
 }
 

@@ -14,6 +14,8 @@ export interface VerbRequest {
   verb: Verb;
   /** skip-region: the region. */
   region?: string;
+  /** Who asks: approve must come from someone other than who asked for the emergency release. */
+  actor?: string;
 }
 
 export interface SteeringContext {
@@ -126,6 +128,26 @@ export function checkVerb(request: VerbRequest, ctx: SteeringContext): VerbVerdi
         );
       }
       return { kind: 'Accept', wave: hold.wave };
+    }
+    case 'approve': {
+      const emergency = release.emergency;
+      if (!emergency) {
+        return refuse(
+          REFUSALS.NotApplicable,
+          `${id} is not an emergency release: approve is its second approval; a wave waiting for approval takes promote`,
+        );
+      }
+      if (request.actor === undefined || request.actor === emergency.actor) {
+        return refuse(
+          REFUSALS.NotApplicable,
+          `${emergency.actor} asked for emergency release ${id}: a second, distinct person must approve it`,
+        );
+      }
+      const other = control.approvers.find((a) => a !== emergency.actor);
+      if (other !== undefined) {
+        return refuse(REFUSALS.NoChange, `${id} is already approved by ${other}`);
+      }
+      return { kind: 'Accept' };
     }
   }
   return refuse(REFUSALS.InvalidInput, `unknown verb ${verb}`);

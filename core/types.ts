@@ -3,7 +3,7 @@
  * JSON shapes; the pure functions in this folder decide, the functions in `functions/` act.
  */
 import type { DeploySettings, DeployWindow, GateSettings, RegionTarget } from './config.ts';
-import type { RegionPhase, ReleaseStatus, Revision } from './model.ts';
+import type { EmergencyRequest, RegionPhase, ReleaseStatus, Revision } from './model.ts';
 
 export type { ReleaseStatus, Revision };
 
@@ -29,6 +29,8 @@ export interface WavePlan {
   bakeSeconds: number;
   /** Waits for a release manager's promote before deploying. */
   approval: boolean;
+  /** How many of its regions deploy at once: DeployWave's MaxConcurrencyPath. */
+  maxParallel: number;
   regions: RegionTask[];
 }
 
@@ -49,6 +51,8 @@ export interface ReleasePlan {
   /** 'rollback': this release only rolls back `rollbackOf` (the rollback verb). */
   mode: 'release' | 'rollback';
   rollbackOf?: string;
+  /** The break-glass lane: short bakes, a second approver before the first wave (core/entry.ts). */
+  emergency?: EmergencyRequest;
 }
 
 /**
@@ -133,7 +137,8 @@ export interface GateState {
  * as soon as someone acts; Blocked (a region already unhealthy) and Abort roll back.
  */
 export type WaveEntry =
-  | { kind: 'Clear'; regions: RegionRef[]; skipped: string[] }
+  /** `maxParallel`: how many of the wave's regions deploy at once (DeployWave's MaxConcurrencyPath). */
+  | { kind: 'Clear'; regions: RegionRef[]; skipped: string[]; maxParallel: number }
   | { kind: 'Blocked'; signals: string[] }
   | { kind: 'Hold'; reasons: string[]; holdSeconds: number; intentsSeen: number; approvalOnly: boolean }
   | { kind: 'Abort'; control: ControlAction }
@@ -200,4 +205,6 @@ export interface StartReleaseInput {
   owner: string;
   /** The `rollback` verb: this release only puts back what that release changed (core/rollback.ts `planRollbackOf`). */
   rollbackOf?: string;
+  /** The break-glass lane (`release --emergency --reason R`): who asks, and why. */
+  emergency?: EmergencyRequest;
 }

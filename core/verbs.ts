@@ -13,6 +13,7 @@ export const VERBS = [
   'freeze',
   'unfreeze',
   'force',
+  'approve',
 ] as const;
 
 export type Verb = (typeof VERBS)[number];
@@ -49,6 +50,11 @@ export const VERB_INFO: Readonly<Record<Verb, VerbInfo>> = {
     scope: 'release',
     needsRegion: false,
     summary: 'take the wave held now past a freeze or a closed window, once',
+  },
+  approve: {
+    scope: 'release',
+    needsRegion: false,
+    summary: 'be the second, distinct approver an emergency release waits for',
   },
 };
 

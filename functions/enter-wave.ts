@@ -13,9 +13,10 @@ import { controlState, freezeOf } from '../core/control.ts';
 import { entryDecision, healthAtEntry } from '../core/entry.ts';
 import { addSamples, emptyCounts } from '../core/gate.ts';
 import { regionRef } from '../core/plan.ts';
-import type { PlanRef, WaveEntry } from '../core/types.ts';
+import { type StagingReport, stagingAtEntry } from '../core/staging.ts';
+import type { PlanRef, RegionTask, ReleasePlan, WaveEntry } from '../core/types.ts';
 import { describeWindow, secondsUntilOpen, windowOpen } from '../core/windows.ts';
-import type { ReleaseRegionPatch } from '../ports/ledger.ts';
+import type { ReleaseRecord, ReleaseRegionPatch } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
@@ -61,6 +62,7 @@ export const createEnterWave =
       approvalNeeded: wave.approval,
       closed,
       recheckSeconds: RECHECK_SECONDS,
+      ...(record.emergency ? { emergency: { requester: record.emergency.actor } } : {}),
     });
     if (decision.kind === 'Abort') {
       return { kind: 'Abort', control: { kind: 'Aborted', actor: decision.actor, reason: decision.reason } };
@@ -108,6 +110,17 @@ export const createEnterWave =
       name: wave.name,
       regions: tasks.map((r) => r.region),
     });
+    // The build staged ahead in this wave's regions (StageAhead): a staging that failed stops the
+    // release here, before the wave, naming the region; one still running finishes inside the deploy.
+    const staged = stagingAtEntry(await stagingReports(deps, record, tasks), plan.version);
+    if (staged.kind === 'Blocked') {
+      await emit(deps, plan.service, plan.releaseId, {
+        kind: 'wave-blocked',
+        wave: waveIndex,
+        signals: staged.signals,
+      });
+      return staged;
+    }
     // One query for the service's regions rather than one read per region: a wave can be 40 wide.
     const states = new Map((await deps.ledger.listRegions(plan.service)).map((s) => [s.region, s]));
     const checks = await Promise.all(
@@ -143,8 +156,32 @@ export const createEnterWave =
     for (const task of left) patches.push({ region: task.region, phase: 'skipped', updatedAt });
     await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, patches);
     // Ids only: each region's child looks its task up (load-region-task), so a wave of any width fits the state.
-    return { kind: 'Clear', regions: tasks.map(regionRef), skipped: left.map((t) => t.region) };
+    return {
+      kind: 'Clear',
+      regions: tasks.map(regionRef),
+      skipped: left.map((t) => t.region),
+      maxParallel: wave.maxParallel,
+    };
   };
+
+/** How long EnterWave waits for a staging still running before it lets the deploy finish it. */
+const STAGING_WAIT_MS = 60_000;
+
+async function stagingReports(
+  deps: Pick<Deps, 'deployer'>,
+  record: ReleaseRecord,
+  tasks: readonly RegionTask[],
+): Promise<StagingReport[]> {
+  const awaitStaging = deps.deployer.awaitStaging?.bind(deps.deployer);
+  return Promise.all(
+    tasks.map(async (task): Promise<StagingReport> => {
+      const id = record.regions[task.region]?.staging?.id;
+      if (!awaitStaging || !id) return { region: task.region, status: 'NotStaged' };
+      const status = await awaitStaging({ region: task.region, target: task.target, stageId: id }, STAGING_WAIT_MS);
+      return { region: task.region, ...status };
+    }),
+  );
+}
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>

@@ -5,12 +5,14 @@
 
 import { concludeRelease, resultPatches, resultStates } from '../core/outcome.ts';
 import { regionsToPutBack } from '../core/rollback.ts';
-import type { PlanRef, RegionResult, ReleaseOutcome, RollbackCause } from '../core/types.ts';
+import { regionsToUnstage } from '../core/staging.ts';
+import type { PlanRef, RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { eventsFromEnv } from './runtime/ports.ts';
+import { loadPlan } from './shared/plan.ts';
 
 export type FinishInput =
   | { plan: PlanRef; conclusion: 'Succeeded' }
@@ -38,8 +40,39 @@ function resultsFromLedger(record: ReleaseRecord): RegionResult[] {
   });
 }
 
+/**
+ * Removes the build from every region of the release that does not run it now (core/staging.ts
+ * `regionsToUnstage`): staged ahead and never switched to, or rolled back. A removal that fails
+ * is logged and never changes the outcome: a stray copy costs disk, not safety.
+ */
+async function unstage(
+  deps: Partial<Pick<Deps, 'deployer'>>,
+  plan: ReleasePlan,
+  record: ReleaseRecord,
+  versions: Record<string, string | null>,
+): Promise<void> {
+  const removeStaged = deps.deployer?.removeStaged?.bind(deps.deployer);
+  if (!removeStaged) return;
+  await Promise.all(
+    regionsToUnstage(plan, record, versions).map(async (task) => {
+      if (!task.revision) return;
+      try {
+        await removeStaged({
+          service: task.service,
+          releaseId: task.releaseId,
+          region: task.region,
+          target: task.target,
+          revision: task.revision,
+        });
+      } catch (error) {
+        console.warn(`${task.region}: could not remove the build staged by ${task.releaseId}: ${String(error)}`);
+      }
+    }),
+  );
+}
+
 export const createFinishRelease =
-  (deps: Pick<Deps, 'ledger' | 'events' | 'now'>) =>
+  (deps: Pick<Deps, 'ledger' | 'events' | 'now'> & Partial<Pick<Deps, 'deployer'>>) =>
   async (input: FinishInput): Promise<ReleaseOutcome> => {
     const { plan } = input;
     let record = await deps.ledger.getRelease(plan.service, plan.releaseId);
@@ -86,6 +119,7 @@ export const createFinishRelease =
         break;
       }
     }
+    if (deps.deployer?.removeStaged) await unstage(deps, await loadPlan(deps, plan), record, versions);
     await deps.ledger.updateRelease(plan.service, plan.releaseId, {
       status: outcome.status,
       reason: outcome.reason,
@@ -99,5 +133,6 @@ export const createFinishRelease =
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>
+  // No deployer on AWS yet: the CodeDeploy deployer stages nothing, so there is nothing to remove.
   createFinishRelease({ ledger: ledgerFromEnv(), events: eventsFromEnv(), now: Date.now }),
 );

@@ -14,6 +14,7 @@ import { createLoadRegionTask } from './load-region-task.ts';
 import { createPlanRelease } from './plan-release.ts';
 import { createPlanRollback } from './plan-rollback.ts';
 import { createRecordRegionResult } from './record-region-result.ts';
+import { createStageAhead } from './stage-ahead.ts';
 import { createStartBake } from './start-bake.ts';
 import { createStartRegionDeploy } from './start-region-deploy.ts';
 import { createVerifyRegion } from './verify-region.ts';
@@ -26,6 +27,7 @@ export const functionFactories: Record<string, (deps: Deps) => AnyHandler> = {
   'plan-release': createPlanRelease,
   'enter-wave': createEnterWave,
   'claim-turn': createClaimTurn,
+  'stage-ahead': createStageAhead,
   'start-bake': createStartBake,
   'check-gate': createCheckGate,
   'plan-rollback': createPlanRollback,

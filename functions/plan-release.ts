@@ -40,6 +40,7 @@ export const createPlanRelease =
       regionStateMachineArn: deps.regionStateMachineArn,
       owner: input.owner,
       ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
+      ...(input.emergency ? { emergency: checkEmergency(input.emergency) } : {}),
     });
     // The rollback verb: the core says which regions may go back, each to what (the same rules the
     // services checked before starting this; a rollback started by anything else obeys them too).
@@ -98,6 +99,16 @@ export const createPlanRelease =
     });
     return { plan: planRef(plan), waveIndex: 0, queued };
   };
+
+/** An emergency request names who asks and why; anything may start the state machine, so checked here too. */
+function checkEmergency(
+  emergency: NonNullable<StartReleaseInput['emergency']>,
+): NonNullable<StartReleaseInput['emergency']> {
+  const actor = typeof emergency.actor === 'string' ? emergency.actor.trim() : '';
+  const reason = typeof emergency.reason === 'string' ? emergency.reason.trim() : '';
+  if (!actor || !reason) throw namedError('InvalidInput', 'an emergency release needs who asks for it and a reason');
+  return { actor, reason };
+}
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>

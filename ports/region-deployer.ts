@@ -36,6 +36,26 @@ export interface DeploymentRef {
   deploymentId: string;
 }
 
+/**
+ * A build put into a region ahead of its wave, without switching anything there: while the canary
+ * bakes, every later region receives the bits, so its wave's deploy is only the switch.
+ */
+export interface StageRequest {
+  service: string;
+  releaseId: string;
+  region: string;
+  target: RegionTarget;
+  revision: Revision;
+}
+
+export type StageStatus = { status: 'InProgress' } | { status: 'Staged' } | { status: 'Failed'; message: string };
+
+export interface StageRef {
+  region: string;
+  target: RegionTarget;
+  stageId: string;
+}
+
 export interface RegionDeployer {
   /** Starts a deployment and returns at once; the work goes on in the background. */
   startDeployment(request: DeploymentRequest): Promise<{ deploymentId: string }>;
@@ -55,4 +75,17 @@ export interface RegionDeployer {
   awaitDeployment?(ref: DeploymentRef, timeoutMs: number): Promise<DeploymentStatus>;
   /** Stops a running deployment (abort). Stopping one that already ended is a no-op. */
   stopDeployment(ref: DeploymentRef): Promise<void>;
+  /**
+   * Optional (a deployer without it deploys the bits at deploy time): starts staging a build in a
+   * region and returns at once. A later deployment of the same release and revision there uses
+   * what was staged; one started while staging runs waits for it.
+   */
+  startStaging?(request: StageRequest): Promise<{ stageId: string }>;
+  /** Resolves when the staging is no longer InProgress, or after `timeoutMs` with its status then. */
+  awaitStaging?(ref: StageRef, timeoutMs: number): Promise<StageStatus>;
+  /**
+   * Removes what this release staged in the region, unless the region runs it now: the end of a
+   * release that rolled back, was aborted or superseded, or skipped the region. Idempotent.
+   */
+  removeStaged?(request: StageRequest): Promise<void>;
 }

@@ -86,7 +86,7 @@ export async function submitIntent(deps: SteeringDeps, request: IntentRequest): 
   const release = await resolveRelease(deps.ledger, service, request.releaseId);
   const intents = await deps.ledger.listIntents(service, release.releaseId);
   const verdict = checkVerb(
-    { verb, ...(request.region ? { region: request.region } : {}) },
+    { verb, actor: request.actor, ...(request.region ? { region: request.region } : {}) },
     { release, intents, serviceIntents },
   );
   if (verdict.kind === 'Refuse') throw refused(verdict.refusal, verdict.message);

@@ -755,6 +755,7 @@ function releaseFields(record: ReleaseRecord): Item {
     endedAt: record.endedAt,
     used: record.used,
     rollbackOf: record.rollbackOf,
+    emergency: record.emergency,
   };
 }
 
@@ -785,6 +786,7 @@ function toReleaseRecord(item: Item): ReleaseRecord {
   if (item.used !== undefined) record.used = item.used as NonNullable<ReleaseRecord['used']>;
   if (item.rollbackOf !== undefined) record.rollbackOf = item.rollbackOf as string;
   if (item.hold) record.hold = item.hold as NonNullable<ReleaseRecord['hold']>;
+  if (item.emergency) record.emergency = item.emergency as NonNullable<ReleaseRecord['emergency']>;
   return record;
 }
 

@@ -4,7 +4,8 @@
  * Local RegionDeployer: every region is a real process on 127.0.0.1.
  *
  * On disk, per region:
- *   <stateDir>/regions/<region>/releases/<version>/   a copy of the build directory (+ a staging marker)
+ *   <stateDir>/regions/<region>/releases/<version>/   a copy of the build directory (+ a staging marker, and
+ *                                                      the id of the release that copied it there)
  *   <stateDir>/regions/<region>/current               symlink -> releases/<version>, switched atomically
  *   <stateDir>/regions/<region>/logs/<version>.log    stdout + stderr of that version's processes, appended
  *   <stateDir>/regions/<region>/process.pid           the pid of the region's process while it runs
@@ -48,6 +49,9 @@ import type {
   DeployPurpose,
   RegionDeployer,
   Revision,
+  StageRef,
+  StageRequest,
+  StageStatus,
 } from '../../ports/region-deployer.ts';
 import type { RegionLiveness } from '../../ports/region-liveness.ts';
 import { processCwd, processEnvironment, processRunning, STOP_GRACE_MS, signalProcess, stopPid } from './os-process.ts';
@@ -90,6 +94,10 @@ export type StartPurpose = DeployPurpose | 'start';
 /** Per region: the pid of the process this fleet started there, so one left by a killed orchestrator can be found. */
 const PID_FILE = 'process.pid';
 const MARKER = '.flotilla-staged';
+/** In a staged copy: the release that copied it there, the one whose end may remove it again. */
+const STAGED_FOR = '.flotilla-staged-for';
+/** Copies at once across regions: staging ahead must not starve the canary's own deploy of the disk. */
+const STAGING_SLOTS = 4;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
 interface ExitInfo {
@@ -116,6 +124,12 @@ interface DeploymentRecord {
   region: string;
   status: DeploymentStatus;
   /** Settles when the deployment ends. */
+  done: Promise<void>;
+}
+
+interface StagingRecord {
+  region: string;
+  status: StageStatus;
   done: Promise<void>;
 }
 
@@ -164,6 +178,8 @@ export class LocalProcessFleet implements RegionDeployer {
   readonly #processes = new Map<string, RunningProcess>();
   /** Tail of each region's queue of work: deployments in one region run one after the other. */
   readonly #queues = new Map<string, Promise<void>>();
+  readonly #stagings = new Map<string, StagingRecord>();
+  readonly #copySlots = new Slots(STAGING_SLOTS);
   #stopping = false;
 
   constructor(options: LocalProcessFleetOptions) {
@@ -195,6 +211,65 @@ export class LocalProcessFleet implements RegionDeployer {
     });
     this.#deployments.set(deploymentId, { region: request.region, status: { status: 'InProgress' }, done });
     return { deploymentId };
+  }
+
+  /**
+   * Copies the build into the region's releases/<version> in the background, switching nothing.
+   * It runs in the region's queue, so a deploy of the region started meanwhile waits for it and
+   * then finds the copy in place.
+   */
+  async startStaging(request: StageRequest): Promise<{ stageId: string }> {
+    const stageId = `stage-${randomUUID()}`;
+    const { region, revision } = request;
+    const done = this.#enqueue(region, async () => {
+      let status: StageStatus;
+      try {
+        if (this.#stopping) throw new DeployFailure('the fleet is shutting down');
+        const target = localTarget(region, request.target);
+        assertSafeName('version', revision.version);
+        if (matchingFaults(target.faults, 'deploy', revision.version).some((f) => f.kind === 'stage-fail')) {
+          throw new DeployFailure('injected staging failure');
+        }
+        await this.#stage(region, revision, request.releaseId);
+        status = { status: 'Staged' };
+      } catch (err) {
+        status = { status: 'Failed', message: `${region}: staging ${revision.version} failed: ${errorMessage(err)}` };
+        this.#log(status.message);
+      }
+      this.#stagings.set(stageId, { region, status, done });
+    });
+    this.#stagings.set(stageId, { region, status: { status: 'InProgress' }, done });
+    return { stageId };
+  }
+
+  async awaitStaging(ref: StageRef, timeoutMs: number): Promise<StageStatus> {
+    const record = this.#stagings.get(ref.stageId);
+    if (!record || record.region !== ref.region) {
+      return { status: 'Failed', message: `${ref.region}: staging ${ref.stageId} is unknown to this orchestrator` };
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      record.done.catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return this.#stagings.get(ref.stageId)?.status ?? record.status;
+  }
+
+  /** Removes releases/<version> when this release copied it there and the region does not run it. */
+  async removeStaged(request: StageRequest): Promise<void> {
+    const { region, revision, releaseId } = request;
+    if (!SAFE_NAME.test(region) || !SAFE_NAME.test(revision.version)) return;
+    await this.#enqueue(region, async () => {
+      if ((await this.currentVersion(region)) === revision.version) return;
+      const releaseDir = path.join(this.#regionDir(region), 'releases', revision.version);
+      const owner = await readFile(path.join(releaseDir, STAGED_FOR), 'utf8').catch(() => null);
+      if (owner !== releaseId) return;
+      await rm(releaseDir, { recursive: true, force: true });
+      this.#log(`${region}: removed ${revision.version}, staged by ${releaseId} and not run here`);
+    });
   }
 
   /** Resolves when the deployment ends (or after `timeoutMs`): no polling needed in this process. */
@@ -318,7 +393,7 @@ export class LocalProcessFleet implements RegionDeployer {
     }
 
     assertSafeName('version', revision.version);
-    await this.#stage(region, revision);
+    await this.#stage(region, revision, request.releaseId);
     progress.touched = true;
     await this.#stopRegion(region);
     await this.#assertPortFree(target.port);
@@ -333,8 +408,12 @@ export class LocalProcessFleet implements RegionDeployer {
     });
   }
 
-  /** Copies the build into releases/<version>, unless the same content is already staged there. */
-  async #stage(region: string, revision: Revision): Promise<void> {
+  /**
+   * Copies the build into releases/<version>, unless the same content is already staged there or
+   * this release staged it there already (ahead of its wave): a release ships the bits it staged,
+   * and a later wave's deploy neither copies nor reads the build again.
+   */
+  async #stage(region: string, revision: Revision, releaseId: string): Promise<void> {
     // A build given as a symlink is staged from what it points at now, and copied: a link kept as a
     // link (or links inside the build) would make later rollbacks run whatever it points at then.
     const given = path.resolve(revision.artifact);
@@ -347,8 +426,22 @@ export class LocalProcessFleet implements RegionDeployer {
     const releaseDir = path.join(releases, revision.version);
     // A rollback redeploys the copy staged here earlier: nothing to copy.
     if (source === (await realpath(releaseDir).catch(() => releaseDir))) return;
-    const fingerprint = await fingerprintDir(source);
+    const stagedFor = await readFile(path.join(releaseDir, STAGED_FOR), 'utf8').catch(() => null);
     const staged = await readFile(path.join(releaseDir, MARKER), 'utf8').catch(() => null);
+    if (stagedFor === releaseId && staged !== null) return;
+    await this.#copySlots.run(() => this.#copyIn(region, revision, source, releases, releaseDir, staged, releaseId));
+  }
+
+  async #copyIn(
+    region: string,
+    revision: Revision,
+    source: string,
+    releases: string,
+    releaseDir: string,
+    staged: string | null,
+    releaseId: string,
+  ): Promise<void> {
+    const fingerprint = await fingerprintDir(source);
     if (staged === fingerprint) return;
 
     // Copy next to the release dir, then move it into place: a half-copied release is never visible.
@@ -357,6 +450,7 @@ export class LocalProcessFleet implements RegionDeployer {
     // The marker is written into the copy only, never into the source.
     await cp(source, tmp, { recursive: true, dereference: true });
     await writeFile(path.join(tmp, MARKER), fingerprint);
+    await writeFile(path.join(tmp, STAGED_FOR), releaseId);
     const old = path.join(releases, `.replaced-${revision.version}-${randomUUID()}`);
     const hadOld = await rename(releaseDir, old).then(
       () => true,
@@ -782,6 +876,29 @@ export class LocalProcessFleet implements RegionDeployer {
   #regionDir(region: string): string {
     assertSafeName('region', region);
     return path.join(this.#stateDir, 'regions', region);
+  }
+}
+
+/** At most `size` tasks at once; the rest wait their turn in order. */
+class Slots {
+  readonly #size: number;
+  #busy = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#busy >= this.#size) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#busy++;
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#busy--;
+    }
   }
 }
 

@@ -15,6 +15,7 @@ import {
 import { DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import type { AwsBackendSettings, FlotillaConfig } from '../../config/types.ts';
 import type { Intent } from '../../core/control.ts';
+import type { EmergencyRequest } from '../../core/model.ts';
 import { isFinished, outcomeOfRecord } from '../../core/outcome.ts';
 import { executionName } from '../../core/plan.ts';
 import type { ReleaseOutcome, StartReleaseInput } from '../../core/types.ts';
@@ -104,7 +105,12 @@ export class AwsCliBackend {
    * Starts the release. The same service, version and attempt give the same execution name and
    * input, which Step Functions treats as the same execution: starting twice starts it once.
    */
-  async start(request: { version: string; artifact: string; attempt?: number }): Promise<StartedRelease> {
+  async start(request: {
+    version: string;
+    artifact: string;
+    attempt?: number;
+    emergency?: EmergencyRequest;
+  }): Promise<StartedRelease> {
     const releaseId = executionName(this.#config.service, request.version, request.attempt ?? 1);
     const input: StartReleaseInput = {
       releaseId,
@@ -113,6 +119,7 @@ export class AwsCliBackend {
       config: this.#config,
       // No host, pid or time here: the input must be identical for a repeated start to be idempotent.
       owner: 'flotilla-cli',
+      ...(request.emergency ? { emergency: request.emergency } : {}),
     };
     try {
       const started = await this.#sfn.send(

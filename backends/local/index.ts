@@ -10,6 +10,7 @@ import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import type { FlotillaConfig, LocalTarget } from '../../config/types.ts';
 import type { Intent } from '../../core/control.ts';
 import { namedError } from '../../core/errors.ts';
+import type { EmergencyRequest } from '../../core/model.ts';
 import { executionName } from '../../core/plan.ts';
 import { touchedRegions } from '../../core/rollback.ts';
 import type { ReleaseOutcome, StartReleaseInput } from '../../core/types.ts';
@@ -47,6 +48,8 @@ export interface ReleaseRequest {
   version: string;
   /** Absolute path of the build directory. */
   artifact: string;
+  /** The break-glass lane: who asks and why (a second, distinct person approves before wave 1). */
+  emergency?: EmergencyRequest;
 }
 
 export interface StartedRelease {
@@ -288,6 +291,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         artifact: request.artifact,
         config: config as unknown as StartReleaseInput['config'],
         owner,
+        ...(request.emergency ? { emergency: request.emergency } : {}),
       });
     };
     const starter: ReleaseStarter = {

@@ -16,6 +16,9 @@ export function register(program: Command): void {
     'version',
     'attempt',
     'noWait',
+    'emergency',
+    'reason',
+    'actor',
   ]);
   command.addHelpText(
     'after',
@@ -23,12 +26,22 @@ export function register(program: Command): void {
 <build> is, locally, a build directory (--version V, default: its package.json version); on AWS,
 s3://bucket/key (Server platforms) or an AppSpec file (Lambda, ECS), with --version V.
 With \`flotilla up\` running for the state dir the release runs there and this command follows it;
-otherwise it runs here, serving the control API meanwhile so another terminal can steer it.`,
+otherwise it runs here, serving the control API meanwhile so another terminal can steer it.
+--emergency --reason R: the break-glass lane. It waits before its first wave until a second,
+distinct person runs \`flotilla approve <release> --reason R\`; its bakes are
+emergency.minBakeSeconds; with both approvals it passes freezes and closed windows; it stays
+marked for review in \`history\`.`,
   );
   handle(command, async (ctx, build: string) => {
+    // The break-glass lane names who asks and why before anything is read: the approval needs both.
+    const emergency = ctx.options.emergency ? ctx.who('release --emergency') : undefined;
     const { artifact, version } = await releaseArtifact(ctx, build);
     const config = await ctx.loadConfig();
-    const outcome = await (await releaseTarget(ctx, config)).release({ version, artifact });
+    const outcome = await (await releaseTarget(ctx, config)).release({
+      version,
+      artifact,
+      ...(emergency ? { emergency } : {}),
+    });
     if (ctx.json) printJson(outcome);
     else printOutcome(outcome);
     return releaseExit(outcome);

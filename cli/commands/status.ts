@@ -139,7 +139,10 @@ export function register(program: Command): void {
             continue;
           }
           const r = e.release;
-          print(`${r.startedAt}  ${r.releaseId.padEnd(28)} ${r.status.padEnd(16)} ${r.reason ?? ''}`);
+          const review = r.emergency
+            ? `  [EMERGENCY, review: asked by ${r.emergency.actor}: ${r.emergency.reason}]`
+            : '';
+          print(`${r.startedAt}  ${r.releaseId.padEnd(28)} ${r.status.padEnd(16)} ${r.reason ?? ''}${review}`);
           printIntents(r.intents, '    ');
         }
       }

@@ -2,6 +2,7 @@
  * The release target when a `flotilla up` (or a `release`) serves the control API for the state
  * dir: it runs the release; this command asks it to, and follows it by reading it.
  */
+
 import type { FlotillaConfig } from '../../config/types.ts';
 import type { ControlClient, ControlEndpoint, ReleaseWithIntents } from '../../control/client.ts';
 import type { WhereAnswer } from '../../control/server.ts';
@@ -9,7 +10,8 @@ import { isFinished, outcomeOfRecord } from '../../core/outcome.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';
 import type { ReleaseRecord } from '../../ports/ledger.ts';
 import type { Context } from '../context.ts';
-import { auditLine, warn } from '../output.ts';
+import { UsageError } from '../exit-codes.ts';
+import { auditLine, print, warn } from '../output.ts';
 import { onStop } from '../signals.ts';
 import { type ReleaseTarget, runningOutcome } from './types.ts';
 
@@ -43,6 +45,11 @@ export async function controlTarget(
   return {
     kind: 'control',
     async release(request) {
+      if (request.emergency) {
+        throw new UsageError(
+          'release --emergency is not taken through a running `flotilla up` yet: stop it, or release on --backend aws',
+        );
+      }
       const { releaseId } = await client.startRelease(request);
       return started(releaseId, request.version);
     },

@@ -3,7 +3,7 @@
  * copied; nothing is ever written into the source; a later rollback runs the copy, whatever the
  * link points at by then. Real processes on free ports, real files in a temp dir.
  */
-import { cp, lstat, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { cp, lstat, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -78,5 +78,78 @@ describe('staging a build', () => {
     const gone = await deploy(target, '1.0.1', link);
     expect(gone).toMatchObject({ status: 'Failed', untouched: true, message: expect.stringMatching(/does not exist/) });
     expect(await servedVersion(target.port)).toBe('1.0.0');
+  });
+});
+
+describe('staging ahead of a wave', () => {
+  const targetOn = (port: number): LocalTarget => ({
+    kind: 'local-process',
+    port,
+    command: [process.execPath, 'server.js'],
+    env: { CURRENCY: 'USD', LOCALE: 'en-US' },
+    faults: [],
+  });
+  const releases = () => path.join(dir, 'state', 'regions', 'eu-west-1', 'releases');
+
+  it('puts the build in releases/<version> and switches nothing; the deploy then runs the staged bits as they were', async () => {
+    const [port] = await freePorts(1);
+    const target = targetOn(port as number);
+    const source = path.join(dir, 'build');
+    await cp(path.join(builds, 'good'), source, { recursive: true });
+    const stage = { service: 'shop', releaseId: 'shop-1.0.0', region: 'eu-west-1', target };
+    const { stageId } = await fleet.startStaging({ ...stage, revision: { version: '1.0.0', artifact: source } });
+    expect(await fleet.awaitStaging({ region: 'eu-west-1', target, stageId }, 10_000)).toEqual({ status: 'Staged' });
+    expect(await readdir(path.join(releases(), '1.0.0'))).toContain('server.js');
+    expect(await fleet.currentVersion('eu-west-1')).toBeNull();
+    expect(fleet.pid('eu-west-1')).toBeNull();
+
+    // The release ships what it staged: the build changing afterwards is not copied again.
+    await writeFile(path.join(source, 'late.txt'), 'not staged');
+    expect(await deploy(target, '1.0.0', source)).toEqual({ status: 'Succeeded' });
+    expect(await servedVersion(port as number)).toBe('1.0.0');
+    expect(await readdir(path.join(releases(), '1.0.0'))).not.toContain('late.txt');
+  });
+
+  it('removes only what this release staged, and never what the region runs', async () => {
+    const [port] = await freePorts(1);
+    const target = targetOn(port as number);
+    const good = path.join(builds, 'good');
+    expect(await deploy(target, '1.0.0', good)).toEqual({ status: 'Succeeded' });
+    const stage = { service: 'shop', region: 'eu-west-1', target };
+    const { stageId } = await fleet.startStaging({
+      ...stage,
+      releaseId: 'shop-2.0.0',
+      revision: { version: '2.0.0', artifact: good },
+    });
+    await fleet.awaitStaging({ region: 'eu-west-1', target, stageId }, 10_000);
+
+    // Another release's cleanup, and a cleanup of what runs there, leave everything in place.
+    await fleet.removeStaged({ ...stage, releaseId: 'shop-other', revision: { version: '2.0.0', artifact: good } });
+    await fleet.removeStaged({ ...stage, releaseId: 'shop-1.0.0', revision: { version: '1.0.0', artifact: good } });
+    expect((await readdir(releases())).sort()).toEqual(['1.0.0', '2.0.0']);
+
+    await fleet.removeStaged({ ...stage, releaseId: 'shop-2.0.0', revision: { version: '2.0.0', artifact: good } });
+    expect(await readdir(releases())).toEqual(['1.0.0']);
+    expect(await servedVersion(port as number)).toBe('1.0.0');
+  });
+
+  it('reports an injected staging failure without touching the region', async () => {
+    const [port] = await freePorts(1);
+    const target: LocalTarget = {
+      ...targetOn(port as number),
+      faults: [{ kind: 'stage-fail', on: 'deploy', ms: 0 }],
+    };
+    const { stageId } = await fleet.startStaging({
+      service: 'shop',
+      releaseId: 'shop-1.0.0',
+      region: 'eu-west-1',
+      target,
+      revision: { version: '1.0.0', artifact: path.join(builds, 'good') },
+    });
+    expect(await fleet.awaitStaging({ region: 'eu-west-1', target, stageId }, 10_000)).toEqual({
+      status: 'Failed',
+      message: 'eu-west-1: staging 1.0.0 failed: injected staging failure',
+    });
+    expect(await fleet.currentVersion('eu-west-1')).toBeNull();
   });
 });

@@ -104,3 +104,13 @@ describe('names and reasons from outside', () => {
     expect(JSON.parse(json.stdout)).toContainEqual(expect.objectContaining({ actor: 'eve\u009b31m' }));
   });
 });
+
+describe('release --emergency', () => {
+  it('needs a reason, said before anything is read or started: exit 2', async () => {
+    const dir = await workspace();
+    const { code, stderr } = await runCli(['release', GOOD_BUILD, '--emergency'], dir);
+    expect(code, stderr).toBe(2);
+    expect(stderr).toMatch(/release --emergency needs --reason/);
+    expect(existsSync(join(dir, '.flotilla'))).toBe(false);
+  });
+});

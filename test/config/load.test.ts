@@ -254,7 +254,13 @@ describe('loadConfigFile', () => {
     expect(config.waves).toEqual([
       { name: 'canary', regions: ['us-east-1'], bakeSeconds: 2, approval: false },
       { name: 'wave-2', regions: ['eu-west-1', 'eu-central-1'], bakeSeconds: 3, approval: false },
-      { name: 'wave-3', regions: ['ap-southeast-2', 'us-west-2', 'ap-northeast-1'], bakeSeconds: 2, approval: false },
+      {
+        name: 'wave-3',
+        regions: ['ap-southeast-2', 'us-west-2', 'ap-northeast-1'],
+        bakeSeconds: 2,
+        approval: false,
+        maxParallel: 2,
+      },
     ]);
     expect(config.gate).toMatchObject({
       healthPath: '/health',

@@ -52,6 +52,11 @@ describe('defaults', () => {
     expect(result.ok && result.config.waves.map((wave) => wave.bakeSeconds)).toEqual([7, 7, 4]);
   });
 
+  it('keeps a wave’s maxParallel and leaves it out where none is given', () => {
+    const result = parseEdited((data) => setAt(data, 'waves[1].maxParallel', 3));
+    expect(result.ok && result.config.waves.map((wave) => wave.maxParallel)).toEqual([undefined, 3, undefined]);
+  });
+
   it('accepts an explicit zero bake', () => {
     const result = parseEdited((data) => {
       setAt(data, 'waves[2].bakeSeconds', 0);
@@ -172,7 +177,7 @@ describe('schema rules', () => {
       edit: (d) => setAt(d, 'regions[0].target.faults', [{ kind: 'crash-after-strat' }]),
       path: 'regions[0].target.faults[0].kind',
       message:
-        'must be one of "deploy-fail", "slow-start", "crash-after-start", "unhealthy", "flapping", "silent" ' +
+        'must be one of "deploy-fail", "stage-fail", "slow-start", "crash-after-start", "unhealthy", "flapping", "silent" ' +
         '(got "crash-after-strat") (did you mean "crash-after-start"?)',
     },
     {
@@ -217,6 +222,18 @@ describe('schema rules', () => {
       edit: (d) => setAt(d, 'waves[0].bakeSeconds', 1.5),
       path: 'waves[0].bakeSeconds',
       message: 'must be a whole number (got 1.5)',
+    },
+    {
+      rule: 'a wave deploys at least one region at a time',
+      edit: (d) => setAt(d, 'waves[1].maxParallel', 0),
+      path: 'waves[1].maxParallel',
+      message: 'must be >= 1 (got 0)',
+    },
+    {
+      rule: 'maxParallel is at most the engine limit of 40',
+      edit: (d) => setAt(d, 'waves[1].maxParallel', 41),
+      path: 'waves[1].maxParallel',
+      message: 'must be <= 40 (got 41)',
     },
     {
       rule: 'the health path starts with /',

@@ -133,3 +133,34 @@ describe('healthAtEntry', () => {
     expect(mixed.kind === 'Blocked' && mixed.signals).toEqual([expect.stringContaining('b was already unhealthy')]);
   });
 });
+
+describe('entryDecision for an emergency release', () => {
+  const emergency = (over: Parameters<typeof ctx>[0]): EntryContext => ({
+    ...ctx({ wave: 0, ...over }),
+    emergency: { requester: 'ann' },
+  });
+  const approve = (actor: string) => intent('approve', { actor });
+
+  it('holds before its first wave until a second, distinct person approves', () => {
+    expect(entryDecision(emergency({}))).toMatchObject({ kind: 'Hold', reasons: [{ kind: 'approval', actor: 'ann' }] });
+    expect(entryDecision(emergency({ intents: [approve('ann')] })).kind).toBe('Hold');
+    expect(entryDecision(emergency({ intents: [approve('ann'), approve('bob')] }))).toEqual({
+      kind: 'Go',
+      usesPromotion: false,
+      usesForce: false,
+    });
+  });
+
+  it('passes a freeze and a closed window only with both approvals', () => {
+    const held = entryDecision(emergency({ frozen: true, closed: true }));
+    expect(held.kind === 'Hold' && held.reasons.map((r) => r.kind)).toEqual(['frozen', 'window', 'approval']);
+    expect(entryDecision(emergency({ frozen: true, closed: true, intents: [approve('bob')] })).kind).toBe('Go');
+    // An ordinary release is held by the same freeze whoever approves.
+    expect(entryDecision(ctx({ frozen: true, intents: [approve('bob')] })).kind).toBe('Hold');
+  });
+
+  it('still stops for a pause and for an abort', () => {
+    expect(entryDecision(emergency({ intents: [approve('bob'), intent('pause')] })).kind).toBe('Hold');
+    expect(entryDecision(emergency({ intents: [approve('bob'), intent('abort')] })).kind).toBe('Abort');
+  });
+});

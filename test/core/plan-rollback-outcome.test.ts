@@ -3,6 +3,8 @@ import { checkPolicy } from '../../config/policy.ts';
 import { executionNameProblem, jsonBytes } from '../../core/limits.ts';
 import { concludeRelease, nextPollSeconds } from '../../core/outcome.ts';
 import {
+  EMERGENCY_MIN_BAKE_SECONDS,
+  ENGINE_MAX_PARALLEL,
   executionName,
   initialRecord,
   minimumDuration,
@@ -50,6 +52,23 @@ describe('planRelease', () => {
       ['eu-central-1', 1, 'deploy', '2.0.0'],
       ['ap-1', 2, 'deploy', '2.0.0'],
     ]);
+  });
+
+  it('caps each wave’s parallel deploys at its maxParallel, and at the engine’s 40 when none is given', () => {
+    const config = configWith([['us-east-1'], ['eu-west-1', 'eu-central-1']]);
+    const second = config.waves[1];
+    if (!second) throw new Error('fixture');
+    second.maxParallel = 1;
+    const p = planRelease({
+      config,
+      releaseId: 'r1',
+      version: '2.0.0',
+      artifact: '/b',
+      regionStateMachineArn: 'a',
+      owner: 't',
+    });
+    expect(p.waves.map((w) => w.maxParallel)).toEqual([ENGINE_MAX_PARALLEL, 1]);
+    expect(ENGINE_MAX_PARALLEL).toBe(40);
   });
 
   it('captures each region’s last-known-good in the initial record', () => {
@@ -242,5 +261,43 @@ describe('nextPollSeconds', () => {
     const seq = [1];
     for (let i = 0; i < 8; i++) seq.push(nextPollSeconds(seq.at(-1) as number, 1, 30));
     expect(seq).toEqual([1, 2, 4, 8, 16, 30, 30, 30, 30]);
+  });
+});
+
+describe('planRelease for an emergency release', () => {
+  const sos = { actor: 'ann', reason: 'checkout is down' };
+  const planned = (config: ReturnType<typeof configWith>) =>
+    planRelease({
+      config,
+      releaseId: 'r1',
+      version: '2.0.0',
+      artifact: '/b',
+      regionStateMachineArn: 'a',
+      owner: 't',
+      emergency: sos,
+    });
+
+  it('shortens every bake to emergency.minBakeSeconds, never lengthens one, and marks the record for review', () => {
+    const config = configWith([['us-east-1'], ['eu-west-1']], { emergency: { minBakeSeconds: 5 } });
+    const second = config.waves[1];
+    if (!second) throw new Error('fixture');
+    second.bakeSeconds = 2;
+    const p = planned(config);
+    expect(p.waves.map((w) => w.bakeSeconds)).toEqual([5, 2]);
+    expect(p.emergency).toEqual(sos);
+    expect(initialRecord(p, [], 'now').emergency).toEqual({ ...sos, review: true });
+    const long = configWith([['us-east-1']]);
+    for (const wave of long.waves) wave.bakeSeconds = 3600;
+    expect(planned(long).waves[0]?.bakeSeconds).toBe(EMERGENCY_MIN_BAKE_SECONDS);
+  });
+
+  it('keeps the canary region alone and first even where the policy allows a wider first wave', () => {
+    const config = configWith([['us-east-1', 'eu-west-1'], ['ap-1']], { policy: { allowMultiRegionCanary: true } });
+    expect(planned(config).waves.map((w) => w.regions.map((r) => r.region))).toEqual([
+      ['us-east-1'],
+      ['eu-west-1'],
+      ['ap-1'],
+    ]);
+    expect(planned(config).waves.flatMap((w) => w.regions.map((r) => r.wave))).toEqual([0, 1, 2]);
   });
 });

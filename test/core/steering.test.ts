@@ -29,12 +29,16 @@ function release(status: ReleaseStatus, over: Partial<ReleaseRecord> = {}): Rele
   };
 }
 
+const sos = { actor: 'ann', reason: 'checkout is down', review: true as const };
+
 interface Row {
   state: string;
   release?: ReleaseRecord;
   intents?: Intent[];
   service?: Intent[];
   region?: string;
+  /** Who asks (approve). */
+  actor?: string;
   want: 'Accept' | 'NoChange' | 'NotApplicable' | 'NotFound' | 'InvalidInput';
 }
 
@@ -116,6 +120,37 @@ const table: Record<Verb, Row[]> = {
     { state: 'frozen', service: [intent('freeze')], want: 'NoChange' },
     { state: 'frozen then unfrozen', service: [intent('freeze'), intent('unfreeze')], want: 'Accept' },
   ],
+  approve: [
+    {
+      state: 'a second person, emergency held',
+      release: release('RUNNING', { emergency: sos }),
+      actor: 'bob',
+      want: 'Accept',
+    },
+    { state: 'a second person, queued', release: release('QUEUED', { emergency: sos }), actor: 'bob', want: 'Accept' },
+    {
+      state: 'the one who asked',
+      release: release('RUNNING', { emergency: sos }),
+      actor: 'ann',
+      want: 'NotApplicable',
+    },
+    {
+      state: 'the one who asked, again',
+      release: release('RUNNING', { emergency: sos }),
+      intents: [intent('approve', { actor: 'bob' })],
+      actor: 'ann',
+      want: 'NotApplicable',
+    },
+    {
+      state: 'already approved by another',
+      release: release('RUNNING', { emergency: sos }),
+      intents: [intent('approve', { actor: 'bob' })],
+      actor: 'cat',
+      want: 'NoChange',
+    },
+    { state: 'not an emergency release', release: release('RUNNING'), actor: 'bob', want: 'NotApplicable' },
+    { state: 'finished', release: release('SUCCEEDED', { emergency: sos }), actor: 'bob', want: 'NotApplicable' },
+  ],
   unfreeze: [
     { state: 'not frozen', want: 'NoChange' },
     { state: 'frozen', service: [intent('freeze')], want: 'Accept' },
@@ -128,7 +163,7 @@ describe('checkVerb', () => {
       for (const row of rows) {
         it(`${row.state} → ${row.want}`, () => {
           const verdict = checkVerb(
-            { verb, ...(row.region ? { region: row.region } : {}) },
+            { verb, ...(row.region ? { region: row.region } : {}), ...(row.actor ? { actor: row.actor } : {}) },
             {
               ...(row.release ? { release: row.release } : {}),
               intents: row.intents ?? [],
