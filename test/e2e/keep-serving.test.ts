@@ -191,13 +191,21 @@ describe('region processes after the command ends', () => {
 });
 
 /** Another program on the port: answers /health as version 9.9.9. */
-function listen(port: number): Promise<Server> {
-  return new Promise((ok, fail) => {
-    const server = createServer((_req, res) => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ status: 'ok', version: '9.9.9' }));
-    });
-    server.once('error', fail);
-    server.listen(port, '127.0.0.1', () => ok(server));
-  });
+/** A stray answering as 9.9.9 on `port`; on a loaded machine the killed region's socket may take a moment to go. */
+async function listen(port: number): Promise<Server> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await new Promise((ok, fail) => {
+        const server = createServer((_req, res) => {
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ status: 'ok', version: '9.9.9' }));
+        });
+        server.once('error', fail);
+        server.listen(port, '127.0.0.1', () => ok(server));
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 100) throw error;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+  }
 }
