@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkPolicy } from '../../config/policy.ts';
-import { concludeRelease, nextPollSeconds } from '../../core/outcome.ts';
+import { concludeRelease, nextPollSeconds, observedStates } from '../../core/outcome.ts';
 import { executionName, initialRecord, minimumDuration, planRelease } from '../../core/plan.ts';
 import { planRollback, touchedRegions } from '../../core/rollback.ts';
 import type { RegionResult } from '../../core/types.ts';
@@ -183,5 +183,36 @@ describe('nextPollSeconds', () => {
     const seq = [1];
     for (let i = 0; i < 8; i++) seq.push(nextPollSeconds(seq.at(-1) as number, 1, 30));
     expect(seq).toEqual([1, 2, 4, 8, 16, 30, 30, 30, 30]);
+  });
+});
+
+describe('observedStates', () => {
+  const context = { service: 'shop', releaseId: 'shop-1.1.0', updatedAt: '2026-12-01T00:00:00.000Z' };
+  const rev = (version: string) => ({ version, artifact: `/r/${version}` });
+
+  it('writes what the region says where it differs from the ledger: a rollback that switched back, then failed', () => {
+    const recorded = new Map([
+      ['eu-west-1', rev('1.1.0')],
+      ['us-east-1', rev('1.0.0')],
+    ]);
+    const observed = new Map([
+      ['eu-west-1', rev('1.0.0')],
+      ['us-east-1', rev('1.0.0')],
+    ]);
+    expect(observedStates(recorded, observed, context)).toEqual([
+      { ...context, region: 'eu-west-1', current: rev('1.0.0') },
+    ]);
+  });
+
+  it('records a region left with nothing, and keeps the recorded state of one the deployer could not read', () => {
+    const recorded = new Map([
+      ['eu-west-1', rev('1.1.0')],
+      ['us-east-1', rev('1.1.0')],
+    ]);
+    const observed = new Map<string, ReturnType<typeof rev> | null | undefined>([
+      ['eu-west-1', null],
+      ['us-east-1', undefined],
+    ]);
+    expect(observedStates(recorded, observed, context)).toEqual([{ ...context, region: 'eu-west-1', current: null }]);
   });
 });
