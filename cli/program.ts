@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { register as doctor } from './commands/doctor.ts';
 import { register as plan } from './commands/plan.ts';
 import { register as release } from './commands/release.ts';
 import { register as schema } from './commands/schema.ts';
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   schema(program);
   up(program);
   steer(program);
+  doctor(program);
   return program;
 }
 

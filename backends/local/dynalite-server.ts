@@ -34,8 +34,8 @@ export const LedgerDamaged = 'LedgerDamaged';
 const damaged = (dir: string, what: string, cause?: unknown): Error => {
   const error = new Error(
     `the ledger at ${dir} is damaged: ${what}. Flotilla will not open an empty ledger in its place ` +
-      '(that would forget every release, freeze and lock). Restore that directory from a backup, or ' +
-      'move it aside to start a new ledger: each region still knows what it runs.',
+      '(that would forget every release, freeze and lock). `flotilla repair` rebuilds it from its copy ' +
+      '(ledger-copy.json) and from what each region runs; `flotilla doctor` shows how it stands.',
     cause === undefined ? undefined : { cause },
   );
   error.name = LedgerDamaged;

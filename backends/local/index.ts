@@ -21,8 +21,9 @@ import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
 import type { ReleaseStarter } from '../../ports/release-starter.ts';
 import { type RollbackDeps, startRollback } from '../../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../../services/steering.ts';
-import { startEmbeddedDynamo } from './dynalite-server.ts';
+import { LedgerDamaged, startEmbeddedDynamo } from './dynalite-server.ts';
 import { LocalEngine, loadDefinition, localArn } from './engine.ts';
+import { lostLedger, writeLedgerCopy } from './ledger-copy.ts';
 
 export const TABLE_NAME = 'flotilla';
 
@@ -127,6 +128,8 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
   const { stateDir, config } = options;
   const now = options.now ?? Date.now;
   await mkdir(stateDir, { recursive: true });
+  const lost = await lostLedger(stateDir);
+  if (lost) throw namedError(LedgerDamaged, `${lost}: run flotilla repair to rebuild it from the copy and the regions`);
   const dynamo = await startEmbeddedDynamo({ dir: `${stateDir}/ledger` });
   let fleet: LocalProcessFleet | undefined;
   try {
@@ -152,6 +155,19 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       }),
     );
 
+    // The recoverable copy (ledger-copy.ts), one write at a time, after each release and at close.
+    let copying: Promise<void> = Promise.resolve();
+    const copyLedger = (): Promise<void> => {
+      copying = copying
+        .then(() => writeLedgerCopy(dynamo.client, TABLE_NAME, stateDir, now()))
+        .then(
+          () => {},
+          () => {
+            // A copy that could not be written leaves the last one; the ledger itself is unharmed.
+          },
+        );
+      return copying;
+    };
     const shutdown = new AbortController();
     const finished = new Map<string, ReleaseOutcome>();
     const events: EventSink = {
@@ -214,6 +230,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         () => running.delete(releaseId),
         () => running.delete(releaseId),
       );
+      void done.then(copyLedger, copyLedger);
       return { releaseId, done };
     };
     const owner = `local:${hostname()}:${process.pid}`;
@@ -261,6 +278,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         shutdown.abort();
         engine.abortAll();
         await liveFleet.stopAll();
+        await copyLedger();
         await dynamo.close();
       },
     };

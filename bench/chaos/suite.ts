@@ -287,7 +287,8 @@ function describeFaults(faults: Record<string, FaultSpec[]>): string {
 
 /**
  * Damages the ledger's files, then checks that a command refuses them (exit 1, naming the damage,
- * printing no empty history) and leaves them as they were; then puts the ledger back.
+ * printing no empty history) and leaves them as they were, and that `flotilla repair` brings back
+ * every release.
  */
 async function damageAndRecover(dir: string, ledgerDir: string, damage: Damage, releases: number): Promise<string[]> {
   const found: string[] = [];
@@ -324,8 +325,22 @@ async function damageAndRecover(dir: string, ledgerDir: string, damage: Damage, 
   }
   if (/no releases/.test(status.stdout)) found.push(`${damage}: status printed an empty history`);
   if ((await readdir(ledgerDir)).sort().join(',') !== listing) found.push(`${damage}: the ledger's files were changed`);
-  await rm(ledgerDir, { recursive: true, force: true });
-  await cp(backup, ledgerDir, { recursive: true });
+  // `flotilla repair` rebuilds it from its copy and the regions, with every release there was.
+  const repair = await runCli(['repair'], dir);
+  const after = await runCli(['history', '--json'], dir);
+  const kept =
+    after.code === 0 ? (JSON.parse(after.stdout) as { kind: string }[]).filter((e) => e.kind === 'release').length : -1;
+  if (repair.code !== 0 || kept !== Math.min(releases, 50)) {
+    found.push(
+      `${damage}: repair exited ${repair.code} (${repair.stderr.trim().slice(0, 200)}); history lists ${kept} of ${releases} releases`,
+    );
+    // Put the ledger back as it was, so that the runs after this one still mean something.
+    await rm(ledgerDir, { recursive: true, force: true });
+    await cp(backup, ledgerDir, { recursive: true });
+  }
   await rm(backup, { recursive: true, force: true });
+  for (const aside of (await readdir(join(ledgerDir, '..'))).filter((f) => f.startsWith('ledger.damaged-'))) {
+    await rm(join(ledgerDir, '..', aside), { recursive: true, force: true });
+  }
   return found;
 }
