@@ -10,7 +10,7 @@ import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
 import type { Intent } from '../../core/control.ts';
-import { namedError } from '../../core/errors.ts';
+import { namedError, refused } from '../../core/errors.ts';
 import { executionName } from '../../core/plan.ts';
 import { touchedRegions } from '../../core/rollback.ts';
 import type { ReleaseOutcome, StartReleaseInput } from '../../core/types.ts';
@@ -61,6 +61,12 @@ export interface LocalBackend {
    * end: a process hosting them must not exit before they end, or queued ones would be dropped.
    */
   inFlight(): { releaseId: string; done: Promise<ReleaseOutcome> }[];
+  /**
+   * From now on `start` refuses (Busy) instead of starting: the process hosting this backend is
+   * about to end. A start already under way counts in `inFlight` from the moment it was asked for,
+   * so drain, stop accepting, drain again, and nothing submitted is dropped.
+   */
+  stopAccepting(): void;
   /** Releases found RUNNING whose orchestrating process is gone; marked FAILED when the backend opened. */
   interrupted: ReleaseRecord[];
   close(): Promise<void>;
@@ -257,14 +263,38 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       },
     };
 
+    let accepting = true;
+    /** Starts asked for whose release id is not known yet: in flight all the same. */
+    const starting = new Set<Promise<ReleaseOutcome>>();
     return {
       ledger,
       interrupted,
-      inFlight: () => [...running].map(([releaseId, done]) => ({ releaseId, done })),
+      inFlight: () => [
+        ...[...running].map(([releaseId, done]) => ({ releaseId, done })),
+        ...[...starting].map((done) => ({ releaseId: '(starting)', done })),
+      ],
+      stopAccepting() {
+        accepting = false;
+      },
       async release(request) {
         return (await startRun(request)).done;
       },
-      start: (request) => startRun(request),
+      start(request) {
+        if (!accepting) {
+          return Promise.reject(
+            refused('Busy', 'the process hosting this control API is ending: release again once it has exited'),
+          );
+        }
+        const started = startRun(request);
+        const done = started.then((s) => s.done);
+        done.catch(() => {});
+        starting.add(done);
+        void started.then(
+          () => starting.delete(done),
+          () => starting.delete(done),
+        );
+        return started;
+      },
       async rollback(releaseId, who) {
         const started = await startRollback(
           { ledger, now, starter, config: config as unknown as RollbackDeps['config'], owner },
