@@ -18,7 +18,20 @@ if (!Number.isInteger(seed) || !Number.isInteger(runs) || runs < 1) {
   console.error('usage: npm run chaos -- [--seed S] [--runs N] [--json]  (whole numbers, N >= 1)');
   process.exit(2);
 }
-const summary = await runChaos({ seed, runs, log: values.json ? undefined : (line) => console.log(line) });
+// Ctrl-C (or SIGTERM) ends the storm after the run under way, and its summary is still printed.
+const stop = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`chaos: ${signal}: stopping after the run under way`);
+    stop.abort();
+  });
+}
+const summary = await runChaos({
+  seed,
+  runs,
+  stop: stop.signal,
+  ...(values.json ? {} : { log: (line: string) => console.log(line) }),
+});
 if (values.json) console.log(JSON.stringify(summary, null, 2));
 else {
   const table = (t: Record<string, number>) =>

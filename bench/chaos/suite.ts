@@ -34,6 +34,8 @@ export interface ChaosOptions {
   dice?: Partial<Dice>;
   /** One line per run, as it ends. */
   log?: (line: string) => void;
+  /** Aborted: stop after the run under way, and sum up what ran. */
+  stop?: AbortSignal;
 }
 
 export interface ChaosSummary {
@@ -153,7 +155,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   };
 
   try {
-    for (let index = 1; index <= options.runs; index += 1) {
+    for (let index = 1; index <= options.runs && !options.stop?.aborted; index += 1) {
       const plan = planRun(
         random,
         index,
