@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { register as completion } from './commands/completion.ts';
 import { register as dashboard } from './commands/dashboard.ts';
+import { register as doctor } from './commands/doctor.ts';
 import { register as down } from './commands/down.ts';
 import { register as plan } from './commands/plan.ts';
 import { register as release } from './commands/release.ts';
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
   down(program);
   steer(program);
   completion(program);
+  doctor(program);
   return program;
 }
 

@@ -93,6 +93,29 @@ export function resultStates(
   return results.filter((r) => r.changed).map((r) => ({ ...context, region: r.region, current: revisionOf(r) }));
 }
 
+/**
+ * The region states a release's end writes: for each region it touched, what the deployer reads
+ * back from the region itself, wherever that differs from what the ledger holds. A deployment
+ * that failed half-way (a rollback whose restart missed the readiness timeout switched `current`
+ * back, then stopped) leaves the region on a version no result reported; the ledger follows the
+ * region, never the other way round. A region the deployer could not read (`undefined`) keeps its
+ * recorded state.
+ */
+export function observedStates(
+  recorded: ReadonlyMap<string, Revision | null>,
+  observed: ReadonlyMap<string, Revision | null | undefined>,
+  context: { service: string; releaseId: string; updatedAt: string },
+): RegionState[] {
+  const states: RegionState[] = [];
+  for (const [region, current] of observed) {
+    if (current === undefined) continue;
+    const had = recorded.get(region) ?? null;
+    if ((had?.version ?? null) === (current?.version ?? null)) continue;
+    states.push({ ...context, region, current });
+  }
+  return states;
+}
+
 /** A release as it stands in the ledger, as an outcome: its status and, region by region, what runs there. */
 export function outcomeOfRecord(
   record: ReleaseRecord,

@@ -3,15 +3,15 @@
  * status (core/outcome.ts), writes it with each region's version, and frees the service lock.
  */
 
-import { concludeRelease, resultPatches, resultStates } from '../core/outcome.ts';
-import { regionsToPutBack } from '../core/rollback.ts';
+import { concludeRelease, observedStates, resultPatches, resultStates } from '../core/outcome.ts';
+import { regionsToPutBack, touchedRegions } from '../core/rollback.ts';
 import { regionsToUnstage } from '../core/staging.ts';
 import type { PlanRef, RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
-import { eventsFromEnv } from './runtime/ports.ts';
+import { deployerFromEnv, eventsFromEnv } from './runtime/ports.ts';
 import { loadPlan } from './shared/plan.ts';
 
 export type FinishInput =
@@ -72,7 +72,7 @@ async function unstage(
 }
 
 export const createFinishRelease =
-  (deps: Pick<Deps, 'ledger' | 'events' | 'now'> & Partial<Pick<Deps, 'deployer'>>) =>
+  (deps: Pick<Deps, 'ledger' | 'deployer' | 'events' | 'now'>) =>
   async (input: FinishInput): Promise<ReleaseOutcome> => {
     const { plan } = input;
     let record = await deps.ledger.getRelease(plan.service, plan.releaseId);
@@ -91,7 +91,33 @@ export const createFinishRelease =
       await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(input.results, updatedAt));
       record = (await deps.ledger.getRelease(plan.service, plan.releaseId)) ?? record;
     }
-    const states = await deps.ledger.listRegions(plan.service);
+    // Every touched region's final state is what the region itself says now, read back before the end.
+    const full = await loadPlan(deps, plan);
+    const targets = new Map(full.waves.flatMap((w) => w.regions.map((t) => [t.region, t.target] as const)));
+    const observed = new Map(
+      await Promise.all(
+        touchedRegions(record).flatMap((region) => {
+          const target = targets.get(region);
+          if (!target) return [];
+          return [
+            deps.deployer.currentRevision(region, target).then(
+              (current) => [region, current] as const,
+              () => [region, undefined] as const,
+            ),
+          ];
+        }),
+      ),
+    );
+    let states = await deps.ledger.listRegions(plan.service);
+    const drifted = observedStates(new Map(states.map((s) => [s.region, s.current])), observed, {
+      service: plan.service,
+      releaseId: plan.releaseId,
+      updatedAt: isoAt(deps),
+    });
+    if (drifted.length > 0) {
+      await deps.ledger.putRegions(drifted);
+      states = await deps.ledger.listRegions(plan.service);
+    }
     const versions = Object.fromEntries(states.map((s) => [s.region, s.current?.version ?? null]));
     let outcome: ReleaseOutcome;
     switch (input.conclusion) {
@@ -119,7 +145,7 @@ export const createFinishRelease =
         break;
       }
     }
-    if (deps.deployer?.removeStaged) await unstage(deps, await loadPlan(deps, plan), record, versions);
+    await unstage(deps, full, record, versions);
     await deps.ledger.updateRelease(plan.service, plan.releaseId, {
       status: outcome.status,
       reason: outcome.reason,
@@ -133,6 +159,5 @@ export const createFinishRelease =
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>
-  // No deployer on AWS yet: the CodeDeploy deployer stages nothing, so there is nothing to remove.
-  createFinishRelease({ ledger: ledgerFromEnv(), events: eventsFromEnv(), now: Date.now }),
+  createFinishRelease({ ledger: ledgerFromEnv(), deployer: deployerFromEnv(), events: eventsFromEnv(), now: Date.now }),
 );

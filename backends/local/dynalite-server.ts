@@ -18,7 +18,7 @@
  * LevelDB comes from dynalite's own dependency (`level`, resolved from dynalite's location), so it is
  * exactly the copy dynalite uses and no extra dependency.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -34,8 +34,8 @@ export const LedgerDamaged = 'LedgerDamaged';
 const damaged = (dir: string, what: string, cause?: unknown): Error => {
   const error = new Error(
     `the ledger at ${dir} is damaged: ${what}. Flotilla will not open an empty ledger in its place ` +
-      '(that would forget every release, freeze and lock). Restore that directory from a backup, or ' +
-      'move it aside to start a new ledger: each region still knows what it runs.',
+      '(that would forget every release, freeze and lock). `flotilla repair` rebuilds it from its copy ' +
+      '(ledger-copy.json) and from what each region runs; `flotilla doctor` shows how it stands.',
     cause === undefined ? undefined : { cause },
   );
   error.name = LedgerDamaged;
@@ -56,6 +56,31 @@ async function checkLedgerFiles(dir: string): Promise<void> {
   const manifest = /^(MANIFEST-\d+)\n$/.exec(current)?.[1];
   if (!manifest) return Promise.reject(damaged(dir, "its CURRENT file is truncated or not LevelDB's"));
   if (!files.includes(manifest)) return Promise.reject(damaged(dir, `${manifest}, which CURRENT names, is missing`));
+  // LevelDB opens its tables lazily and, without paranoid checks, a truncated one reads as no data at
+  // all: the history in it would be gone without a word. Every table ends in a fixed footer.
+  for (const table of files.filter((f) => /^\d+\.(ldb|sst)$/.test(f))) {
+    if (!(await hasTableFooter(join(dir, table)))) {
+      return Promise.reject(damaged(dir, `its table file ${join(dir, table)} is truncated (no LevelDB footer)`));
+    }
+  }
+}
+
+/** LevelDB's table magic number, the last 8 bytes of every table file (little-endian 0xdb4775248b80fb57). */
+const TABLE_MAGIC = Buffer.from([0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb]);
+/** A table's footer: two block handles padded to 40 bytes, then the magic number. */
+const TABLE_FOOTER_BYTES = 48;
+
+async function hasTableFooter(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size < TABLE_FOOTER_BYTES) return false;
+    const tail = Buffer.alloc(TABLE_MAGIC.length);
+    await handle.read(tail, 0, tail.length, size - tail.length);
+    return tail.equals(TABLE_MAGIC);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Dummy identity for the embedded server: it checks no signature, but the SDK must sign something. */

@@ -9,7 +9,7 @@ import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledge
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import type { FlotillaConfig, LocalTarget } from '../../config/types.ts';
 import type { Intent } from '../../core/control.ts';
-import { namedError } from '../../core/errors.ts';
+import { namedError, refused } from '../../core/errors.ts';
 import type { EmergencyRequest } from '../../core/model.ts';
 import { executionName } from '../../core/plan.ts';
 import { touchedRegions } from '../../core/rollback.ts';
@@ -21,8 +21,9 @@ import type { RegionLiveness } from '../../ports/region-liveness.ts';
 import type { ReleaseStarter } from '../../ports/release-starter.ts';
 import type { RollbackDeps } from '../../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../../services/steering.ts';
-import { startEmbeddedDynamo } from './dynalite-server.ts';
+import { LedgerDamaged, startEmbeddedDynamo } from './dynalite-server.ts';
 import type { LocalEngine } from './engine.ts';
+import { lostLedger, writeLedgerCopy } from './ledger-copy.ts';
 
 export const TABLE_NAME = 'flotilla';
 
@@ -73,6 +74,12 @@ export interface LocalBackend {
    * end: a process hosting them must not exit before they end, or queued ones would be dropped.
    */
   inFlight(): { releaseId: string; done: Promise<ReleaseOutcome> }[];
+  /**
+   * From now on `start` refuses (Busy) instead of starting: the process hosting this backend is
+   * about to end. A start already under way counts in `inFlight` from the moment it was asked for,
+   * so drain, stop accepting, drain again, and nothing submitted is dropped.
+   */
+  stopAccepting(): void;
   /** Releases found RUNNING whose orchestrating process is gone; marked FAILED when the backend opened. */
   interrupted: ReleaseRecord[];
   /** Each local region's process as it is now (read only: nothing is started). */
@@ -146,6 +153,8 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
   const { stateDir, config } = options;
   const now = options.now ?? Date.now;
   await mkdir(stateDir, { recursive: true });
+  const lost = await lostLedger(stateDir);
+  if (lost) throw namedError(LedgerDamaged, `${lost}: run flotilla repair to rebuild it from the copy and the regions`);
   const dynamo = await startEmbeddedDynamo({ dir: `${stateDir}/ledger` });
   let fleet: LocalProcessFleet | undefined;
   try {
@@ -195,6 +204,19 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       );
     };
 
+    // The recoverable copy (ledger-copy.ts), one write at a time, after each release and at close.
+    let copying: Promise<void> = Promise.resolve();
+    const copyLedger = (): Promise<void> => {
+      copying = copying
+        .then(() => writeLedgerCopy(dynamo.client, TABLE_NAME, stateDir, now()))
+        .then(
+          () => {},
+          () => {
+            // A copy that could not be written leaves the last one; the ledger itself is unharmed.
+          },
+        );
+      return copying;
+    };
     const shutdown = new AbortController();
     const finished = new Map<string, ReleaseOutcome>();
     const events: EventSink = {
@@ -275,6 +297,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         () => running.delete(releaseId),
         () => running.delete(releaseId),
       );
+      void done.then(copyLedger, copyLedger);
       return { releaseId, done };
     };
     const owner = `local:${hostname()}:${process.pid}`;
@@ -303,6 +326,9 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       },
     };
 
+    let accepting = true;
+    /** Starts asked for whose release id is not known yet: in flight all the same. */
+    const starting = new Set<Promise<ReleaseOutcome>>();
     return {
       ledger,
       interrupted,
@@ -314,11 +340,32 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       },
       checkPorts: portsFree,
       stopRegions: (reason) => liveFleet.stopRecorded(reason),
-      inFlight: () => [...running].map(([releaseId, done]) => ({ releaseId, done })),
+      inFlight: () => [
+        ...[...running].map(([releaseId, done]) => ({ releaseId, done })),
+        ...[...starting].map((done) => ({ releaseId: '(starting)', done })),
+      ],
+      stopAccepting() {
+        accepting = false;
+      },
       async release(request) {
         return (await startRun(request)).done;
       },
-      start: (request) => startRun(request),
+      start(request) {
+        if (!accepting) {
+          return Promise.reject(
+            refused('Busy', 'the process hosting this control API is ending: release again once it has exited'),
+          );
+        }
+        const started = startRun(request);
+        const done = started.then((s) => s.done);
+        done.catch(() => {});
+        starting.add(done);
+        void started.then(
+          () => starting.delete(done),
+          () => starting.delete(done),
+        );
+        return started;
+      },
       async rollback(releaseId, who) {
         const { startRollback } = await import('../../services/rollback.ts');
         const started = await startRollback(
@@ -333,6 +380,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         shutdown.abort();
         if (engineReady) (await engineReady.catch(() => undefined))?.engine.abortAll();
         await liveFleet.close();
+        await copyLedger();
         await dynamo.close();
       },
     };

@@ -174,11 +174,17 @@ async function runLocally(
     // Releases submitted to this process's control API (queued behind this one, say) run here:
     // leaving now would drop them. Wait for each to end; Ctrl-C still stops (they are interrupted).
     let hosted = false;
-    for (let others = backend.inFlight(); others.length > 0; others = backend.inFlight()) {
-      hosted = true;
-      warn(`flotilla: waiting for ${others.map((o) => o.releaseId).join(', ')}, submitted to this process, to end`);
-      await Promise.allSettled(others.map((o) => o.done));
-    }
+    const drain = async () => {
+      for (let others = backend.inFlight(); others.length > 0; others = backend.inFlight()) {
+        hosted = true;
+        warn(`flotilla: waiting for ${others.map((o) => o.releaseId).join(', ')}, submitted to this process, to end`);
+        await Promise.allSettled(others.map((o) => o.done));
+      }
+    };
+    await drain();
+    // A submission that arrived while the last check ran is in flight already: refuse new ones, then drain it.
+    backend.stopAccepting();
+    await drain();
     // Whoever follows a hosted release through the API (polling every 300 ms) reads its end first.
     // So does whoever follows this release's events (status --watch), between two long polls.
     if (hosted || log.readSince(5_000)) await new Promise((ok) => setTimeout(ok, FOLLOWERS_GRACE_MS));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkPolicy } from '../../config/policy.ts';
 import { executionNameProblem, jsonBytes } from '../../core/limits.ts';
-import { concludeRelease, nextPollSeconds } from '../../core/outcome.ts';
+import { concludeRelease, nextPollSeconds, observedStates } from '../../core/outcome.ts';
 import {
   EMERGENCY_MIN_BAKE_SECONDS,
   ENGINE_MAX_PARALLEL,
@@ -299,5 +299,36 @@ describe('planRelease for an emergency release', () => {
       ['ap-1'],
     ]);
     expect(planned(config).waves.flatMap((w) => w.regions.map((r) => r.wave))).toEqual([0, 1, 2]);
+  });
+});
+
+describe('observedStates', () => {
+  const context = { service: 'shop', releaseId: 'shop-1.1.0', updatedAt: '2026-12-01T00:00:00.000Z' };
+  const rev = (version: string) => ({ version, artifact: `/r/${version}` });
+
+  it('writes what the region says where it differs from the ledger: a rollback that switched back, then failed', () => {
+    const recorded = new Map([
+      ['eu-west-1', rev('1.1.0')],
+      ['us-east-1', rev('1.0.0')],
+    ]);
+    const observed = new Map([
+      ['eu-west-1', rev('1.0.0')],
+      ['us-east-1', rev('1.0.0')],
+    ]);
+    expect(observedStates(recorded, observed, context)).toEqual([
+      { ...context, region: 'eu-west-1', current: rev('1.0.0') },
+    ]);
+  });
+
+  it('records a region left with nothing, and keeps the recorded state of one the deployer could not read', () => {
+    const recorded = new Map([
+      ['eu-west-1', rev('1.1.0')],
+      ['us-east-1', rev('1.1.0')],
+    ]);
+    const observed = new Map<string, ReturnType<typeof rev> | null | undefined>([
+      ['eu-west-1', null],
+      ['us-east-1', undefined],
+    ]);
+    expect(observedStates(recorded, observed, context)).toEqual([{ ...context, region: 'eu-west-1', current: null }]);
   });
 });

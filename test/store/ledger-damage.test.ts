@@ -3,7 +3,7 @@
  * starts afresh without its CURRENT file, deleting the old tables). Real dynalite, real files,
  * and the real CLI for what a user sees.
  */
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -34,6 +34,8 @@ async function ledgerWithARelease(): Promise<{ dir: string; ledgerDir: string }>
   } finally {
     await dynamo.close();
   }
+  // Reopened once, LevelDB turns its log into a table file (the damage below needs one).
+  await (await startEmbeddedDynamo({ dir: ledgerDir })).close();
   await writeFile(join(t.dir, 'flotilla.yml'), stringify(await e2eConfig([[{ name: 'us-east-1', currency: 'USD' }]])));
   return { dir: t.dir, ledgerDir };
 }
@@ -53,6 +55,17 @@ describe('a damaged ledger', () => {
         await rm(join(d, manifest));
       },
       says: /MANIFEST-\d+, which CURRENT names, is missing/,
+    },
+    {
+      name: 'its newest table file truncated',
+      damage: async (d) => {
+        const tables = (await readdir(d)).filter((f) => /^\d+\.ldb$/.test(f)).sort();
+        const newest = tables.at(-1);
+        if (!newest) throw new Error(`no table file in ${d}`);
+        const file = join(d, newest);
+        await truncate(file, Math.floor((await stat(file)).size / 2));
+      },
+      says: /its table file .*\/\d+\.ldb is truncated/,
     },
   ];
   for (const { name, damage, says } of damages) {
