@@ -1,16 +1,18 @@
 /**
  * FinishRelease: every path through the release state machine ends here. Decides the terminal
- * status (core/outcome.ts), writes it with each region's version, and frees the service lock.
+ * status (core/outcome.ts), writes it with each region's version, frees the service lock and
+ * wakes the releases queued behind it.
  */
 
 import { concludeRelease, resultPatches, resultStates } from '../core/outcome.ts';
 import { regionsToPutBack } from '../core/rollback.ts';
 import type { RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
+import { wakeQueued } from '../services/queue.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
-import { eventsFromEnv } from './runtime/ports.ts';
+import { callbacksFromEnv, eventsFromEnv } from './runtime/ports.ts';
 
 export type FinishInput =
   | { plan: ReleasePlan; conclusion: 'Succeeded' }
@@ -39,7 +41,7 @@ function resultsFromLedger(record: ReleaseRecord): RegionResult[] {
 }
 
 export const createFinishRelease =
-  (deps: Pick<Deps, 'ledger' | 'events' | 'now'>) =>
+  (deps: Pick<Deps, 'ledger' | 'events' | 'now' | 'callbacks'>) =>
   async (input: FinishInput): Promise<ReleaseOutcome> => {
     const { plan } = input;
     let record = await deps.ledger.getRelease(plan.service, plan.releaseId);
@@ -93,11 +95,19 @@ export const createFinishRelease =
       hold: null,
     });
     await deps.ledger.releaseLock(plan.service, plan.releaseId);
+    // The queue moves on the release ending, not on the queued ones polling.
+    if (deps.callbacks)
+      await wakeQueued({ ledger: deps.ledger, callbacks: deps.callbacks }, plan.service, plan.releaseId);
     await emit(deps, plan.service, plan.releaseId, { kind: 'release-finished', outcome });
     return outcome;
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>
-  createFinishRelease({ ledger: ledgerFromEnv(), events: eventsFromEnv(), now: Date.now }),
+  createFinishRelease({
+    ledger: ledgerFromEnv(),
+    events: eventsFromEnv(),
+    now: Date.now,
+    callbacks: callbacksFromEnv(),
+  }),
 );

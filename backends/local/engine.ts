@@ -80,7 +80,7 @@ export class LocalEngine {
   private readonly options: EngineOptions;
   private executions = 0;
   /** Aborts of the executions still running, so shutting down stops them instead of orphaning them. */
-  private readonly running = new Set<() => void>();
+  private readonly running = new Map<string, () => void>();
 
   constructor(options: EngineOptions) {
     this.options = options;
@@ -139,18 +139,36 @@ export class LocalEngine {
         Task: { Token: `local-task-token:${executionArn}` },
       },
     });
-    this.running.add(execution.abort);
+    this.running.set(name, execution.abort);
     try {
       return await this.finish(arn, name, definition, execution);
     } finally {
-      this.running.delete(execution.abort);
+      if (this.running.get(name) === execution.abort) this.running.delete(name);
     }
   }
 
   /** Stops every execution still running (the backend is closing). */
   abortAll(): void {
-    for (const abort of this.running) abort();
+    for (const abort of this.running.values()) abort();
     this.running.clear();
+  }
+
+  /**
+   * StopExecution: aborts the execution named `name` and the child executions it started. Its run
+   * rejects with `ExecutionAbortedError`, as AWS ends it ABORTED; no state of its own runs after.
+   * False when no such execution runs.
+   */
+  stop(name: string): boolean {
+    const abort = this.running.get(name);
+    if (!abort) return false;
+    for (const [other, abortChild] of this.running) if (other.startsWith(`${name}-child-`)) abortChild();
+    abort();
+    return true;
+  }
+
+  /** Whether an execution of that name runs now (DescribeExecution says RUNNING). */
+  isRunning(name: string): boolean {
+    return this.running.has(name);
   }
 
   private async finish(

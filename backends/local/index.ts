@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
+import { LocalTaskTokens } from '../../adapters/local/task-tokens.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
 import type { Intent } from '../../core/control.ts';
 import { namedError } from '../../core/errors.ts';
@@ -19,6 +20,8 @@ import { functionFactories } from '../../functions/index.ts';
 import type { EventSink } from '../../ports/events.ts';
 import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
 import type { ReleaseStarter } from '../../ports/release-starter.ts';
+import { probeBakes } from '../../services/bake-watch.ts';
+import { recoverRelease } from '../../services/recovery.ts';
 import { type RollbackDeps, startRollback } from '../../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../../services/steering.ts';
 import { startEmbeddedDynamo } from './dynalite-server.ts';
@@ -31,6 +34,11 @@ export interface LocalBackendOptions {
   config: FlotillaConfig;
   events?: EventSink;
   now?: () => number;
+  /**
+   * Handlers to use instead of functions/' own, by function name: for tests that drive a failure the
+   * real handlers never produce (a States.Runtime from a malformed result, say).
+   */
+  functionOverrides?: Partial<Record<string, (typeof functionFactories)[string]>>;
 }
 
 export interface ReleaseRequest {
@@ -53,6 +61,13 @@ export interface LocalBackend {
   start(request: ReleaseRequest): Promise<StartedRelease>;
   /** The `rollback` verb (services/rollback.ts): puts back what a finished release changed, where it still runs. */
   rollback(releaseId: string, who: { actor: string; reason: string }): Promise<StartedRelease>;
+  /**
+   * StopExecution for the local engine: ends the release's execution at once, as an operator's stop
+   * does on AWS (no rollback runs); the abnormal-end recovery then closes it and frees the lock.
+   */
+  stop(releaseId: string, who: { actor: string; reason: string }): boolean;
+  /** Whether the release's execution runs in this backend now. */
+  isRunning(releaseId: string): boolean;
   /** Records a release manager's intent (pause, resume, promote, abort, skip-region, freeze, …). */
   intent(request: Omit<IntentRequest, 'service'>): Promise<Intent>;
   /**
@@ -123,6 +138,37 @@ async function recoverInterrupted(
   return record ? [record] : [];
 }
 
+/** How often the local watcher looks for bakes whose gate interval has come round. */
+const WATCH_TICK_MS = 100;
+
+/**
+ * The local stand-in for AWS's scheduled prober and alarm events: while any bake is being watched,
+ * probes its regions every gate interval in the background (services/bake-watch.ts), so a signal
+ * turning bad fails the release's bake wait at once. The release itself never polls.
+ */
+async function watchBakes(deps: Parameters<typeof probeBakes>[0], signal: AbortSignal): Promise<void> {
+  const lastRound = new Map<string, number>();
+  const due = (watch: { releaseId: string; wave: number; startedAt: number; gate: { intervalSeconds: number } }) => {
+    const key = `${watch.releaseId}#${watch.wave}`;
+    // StartBake probed once as the bake began: the first round is one interval after that.
+    const last = lastRound.get(key) ?? watch.startedAt;
+    const now = deps.now();
+    if (now - last < watch.gate.intervalSeconds * 1000) return false;
+    lastRound.set(key, now);
+    return true;
+  };
+  while (!signal.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, WATCH_TICK_MS));
+    if (signal.aborted) break;
+    try {
+      await probeBakes(deps, due);
+    } catch {
+      // The ledger closing under a round, a probe erroring: the next round tries again, and the
+      // bake's final check probes whatever happened here.
+    }
+  }
+}
+
 export async function openLocalBackend(options: LocalBackendOptions): Promise<LocalBackend> {
   const { stateDir, config } = options;
   const now = options.now ?? Date.now;
@@ -160,23 +206,34 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         return options.events?.emit(event);
       },
     };
+    const tokens = new LocalTaskTokens();
+    const prober = new HttpHealthProber();
     const deps: Deps = {
       ledger,
       deployer: liveFleet,
-      prober: new HttpHealthProber(),
+      prober,
       events,
       now,
       regionStateMachineArn: localArn('flotilla-region'),
       longPollMs: 10_000,
       pollEveryMs: 25,
       waitAtHolds: true,
+      waitForToken: (token, signal) => tokens.wait(token, signal),
+      callbacks: tokens,
       signal: shutdown.signal,
     };
-    const functions = Object.fromEntries(Object.entries(functionFactories).map(([name, make]) => [name, make(deps)]));
+    const watcher = watchBakes({ ledger, prober, callbacks: tokens, events, now }, shutdown.signal);
+    const factories = { ...functionFactories, ...options.functionOverrides };
+    const functions = Object.fromEntries(
+      Object.entries(factories).flatMap(([name, make]) => (make ? [[name, make(deps)]] : [])),
+    );
     const engine = new LocalEngine({ functions, retryIntervalMs: 50 });
     engine.register('flotilla-region', loadDefinition('region'));
     const releaseArn = engine.register('flotilla-release', loadDefinition('release'));
 
+    const recoveryDeps = { ledger, callbacks: tokens, events, now };
+    /** Why an operator stopped a release, for its record. */
+    const stopReasons = new Map<string, string>();
     const running = new Map<string, Promise<ReleaseOutcome>>();
     /** Runs the release state machine on `input` without waiting for it. */
     const run = (input: StartReleaseInput): StartedRelease => {
@@ -188,18 +245,18 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
           // Closing the backend stopped it: it stays RUNNING, and the next open finds it interrupted.
           if (shutdown.signal.aborted) throw error;
           // Terminal Fail states (ReleaseRolledBack, RollbackFailed, ...) end here after FinishRelease
-          // reported the outcome. Anything else, with the release recorded, must not stay RUNNING.
+          // reported the outcome. Anything else ended the execution abnormally (a States.Runtime, a
+          // limit, a stop): the same recovery as AWS's execution-status rule runs.
           if (!finished.has(releaseId)) {
-            const record = await ledger.getRelease(config.service, releaseId);
-            if (record?.status === 'RUNNING') {
-              await ledger.updateRelease(config.service, releaseId, {
-                status: 'FAILED',
-                hold: null,
-                reason: `the local engine stopped: ${(error as Error).message}`,
-                endedAt: new Date(now()).toISOString(),
-              });
-              await ledger.releaseLock(config.service, releaseId);
-            }
+            const inner = error as Error & { cause?: Error };
+            const stopped = inner.name === 'ExecutionAbortedError';
+            await recoverRelease(recoveryDeps, {
+              service: config.service,
+              releaseId,
+              status: stopped ? 'ABORTED' : 'FAILED',
+              error: stopped ? 'StopExecution' : (inner.cause?.name ?? inner.name),
+              cause: stopped ? (stopReasons.get(releaseId) ?? '') : (inner.cause?.message ?? inner.message),
+            });
             throw error;
           }
         }
@@ -256,9 +313,15 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         if (!started.done) throw new Error(`rollback ${started.releaseId} started without a way to follow it`);
         return { releaseId: started.releaseId, done: started.done };
       },
-      intent: (request) => submitIntent({ ledger, now }, { ...request, service: config.service }),
+      stop(releaseId, who) {
+        stopReasons.set(releaseId, `stopped by ${who.actor}: ${who.reason}`);
+        return engine.stop(releaseId);
+      },
+      isRunning: (releaseId) => engine.isRunning(releaseId),
+      intent: (request) => submitIntent({ ledger, now, waker: tokens }, { ...request, service: config.service }),
       async close() {
         shutdown.abort();
+        await watcher;
         engine.abortAll();
         await liveFleet.stopAll();
         await dynamo.close();
