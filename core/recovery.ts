@@ -62,3 +62,23 @@ export function recoverAbnormalEnd(
     },
   };
 }
+
+/**
+ * Whether an operator may free a service's lock (`flotilla unlock`): only when the execution holding
+ * it no longer runs (locally its process is gone; on AWS DescribeExecution no longer says RUNNING).
+ * Freeing a live release's lock would let a second release deploy over it: that one is stopped
+ * (abort, or StopExecution) instead. Returns why not, or null.
+ */
+export function unlockRefusal(input: {
+  lock: { releaseId: string } | undefined;
+  holderRunning: boolean;
+}): { refusal: 'NoChange' | 'Busy'; message: string } | null {
+  if (!input.lock) return { refusal: 'NoChange', message: 'no release holds the lock: nothing to unlock' };
+  if (input.holderRunning) {
+    return {
+      refusal: 'Busy',
+      message: `${input.lock.releaseId} still runs and holds the lock: abort it (or stop its execution) instead`,
+    };
+  }
+  return null;
+}

@@ -24,6 +24,7 @@ import { probeBakes } from '../../services/bake-watch.ts';
 import { recoverRelease } from '../../services/recovery.ts';
 import { type RollbackDeps, startRollback } from '../../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../../services/steering.ts';
+import { unlockService } from '../../services/unlock.ts';
 import { startEmbeddedDynamo } from './dynalite-server.ts';
 import { LocalEngine, loadDefinition, localArn } from './engine.ts';
 
@@ -68,6 +69,11 @@ export interface LocalBackend {
   stop(releaseId: string, who: { actor: string; reason: string }): boolean;
   /** Whether the release's execution runs in this backend now. */
   isRunning(releaseId: string): boolean;
+  /**
+   * `flotilla unlock` (services/unlock.ts): frees the lock if the release holding it no longer runs
+   * here (this process holds the state dir, so no other one runs it), audited.
+   */
+  unlock(who: { actor: string; reason: string }): ReturnType<typeof unlockService>;
   /** Records a release manager's intent (pause, resume, promote, abort, skip-region, freeze, …). */
   intent(request: Omit<IntentRequest, 'service'>): Promise<Intent>;
   /**
@@ -318,6 +324,11 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         return engine.stop(releaseId);
       },
       isRunning: (releaseId) => engine.isRunning(releaseId),
+      unlock: (who) =>
+        unlockService(
+          { ...recoveryDeps, isRunning: async (releaseId) => engine.isRunning(releaseId) },
+          { service: config.service, ...who },
+        ),
       intent: (request) => submitIntent({ ledger, now, waker: tokens }, { ...request, service: config.service }),
       async close() {
         shutdown.abort();

@@ -33,6 +33,7 @@ export async function awsTarget(ctx: Context, config: FlotillaConfig): Promise<R
       return aws.follow(started.releaseId);
     },
     intent: (body) => open().intent(body),
+    unlock: (person) => open().unlock(person),
     async reads() {
       const aws = open();
       const { ledgerReads } = await import('./ledger-reads.ts');

@@ -32,6 +32,16 @@ export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget
         await backend.close();
       }
     },
+    async unlock(person) {
+      // Opening the state dir proves no other process runs a release from it (it holds an OS-level
+      // lock); only a release of this process could still run, and none does.
+      const backend = await openLocal(ctx, config);
+      try {
+        return await backend.unlock(person);
+      } finally {
+        await backend.close();
+      }
+    },
     async reads() {
       const backend = await openLocal(ctx, config);
       const { ledgerReads } = await import('./ledger-reads.ts');

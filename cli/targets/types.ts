@@ -26,8 +26,20 @@ export interface ReleaseTarget {
   rollback(releaseId: string, person: Person): Promise<ReleaseOutcome>;
   /** A steering verb: records the intent (the release acts on it at its next safe point). */
   intent(body: IntentBody): Promise<Intent>;
+  /**
+   * `flotilla unlock`: frees the service's lock if the release holding it no longer runs, audited
+   * (services/unlock.ts); refused (Busy) while it runs.
+   */
+  unlock(person: Person): Promise<UnlockAnswer>;
   /** Opens the reads; the caller closes them. */
   reads(): Promise<Reads>;
+}
+
+export interface UnlockAnswer {
+  intent: Intent;
+  closed: boolean;
+  lockFreed: boolean;
+  woken: string[];
 }
 
 /** What --no-wait answers: the release started and runs on (`reason` says where to look). */
