@@ -43,7 +43,7 @@ export interface HistoryResult {
 /** The AWS-side defaults the README recommends; the scenarios vary deploy time only. */
 export const awsDefaults = { gateIntervalSeconds: 60, pollSeconds: 15, maxPollSeconds: 60, longPollSeconds: 45 };
 
-function scenarioConfig(s: HistoryScenario): FlotillaConfig {
+export function scenarioConfig(s: HistoryScenario): FlotillaConfig {
   const names = regionNames(s.regions);
   const waves = splitWaves(names, s.waves);
   return {

@@ -11,8 +11,9 @@ import { startEmbeddedDynamo } from '../backends/local/dynalite-server.ts';
 import { openLocalBackend } from '../backends/local/index.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import { benchGate } from './fleet.ts';
-import { historyFigures } from './history.ts';
+import { historyFigures, waitFigures } from './history.ts';
 import { runScenario, type Scenario } from './orchestrator.ts';
+import { signalToRollbackMs } from './signal.ts';
 
 const { values } = parseArgs({
   options: {
@@ -163,6 +164,10 @@ async function main() {
 
   log('history budget (simulated time on the real ASL)');
   const history = await historyFigures();
+  log('event-driven waits: parent history against bake, queue and width (simulated time)');
+  const waits = await waitFigures();
+  log('signal to rollback (an alarm event through the AWS adapters, the real ASL on the local engine)');
+  const signal = await times('signal_to_rollback_ms', signalToRollbackMs);
 
   let bundles: { name: string; bytes: number; coldImportMs: number }[] = [];
   try {
@@ -182,6 +187,11 @@ async function main() {
     history_parent_events_10m: history.history_parent_events_10m,
     history_parent_events_10h: history.history_parent_events_10h,
     history_child_events_24h: history.history_child_events_24h,
+    history_parent_events_bake_10m: waits.history_parent_events_bake_10m,
+    history_parent_events_bake_24h: waits.history_parent_events_bake_24h,
+    history_parent_events_queue_48h: waits.history_parent_events_queue_48h,
+    history_parent_events_100r: waits.history_parent_events_100r,
+    signal_to_rollback_ms: signal.median,
     bundles,
     peak_rss_mb: peakRssMb,
     timings,
@@ -210,6 +220,24 @@ async function main() {
     result.history_child_events_24h <= 10_000,
     `history_child_events_24h ${result.history_child_events_24h} > 10000`,
   );
+  target(
+    result.history_parent_events_bake_10m <= 3000 &&
+      result.history_parent_events_bake_24h === result.history_parent_events_bake_10m,
+    `history_parent_events_bake_24h ${result.history_parent_events_bake_24h} != bake_10m ${result.history_parent_events_bake_10m} (or > 3000)`,
+  );
+  target(
+    result.history_parent_events_queue_48h <= 3100,
+    `history_parent_events_queue_48h ${result.history_parent_events_queue_48h} > 3100`,
+  );
+  target(
+    result.history_parent_events_100r <= 6000,
+    `history_parent_events_100r ${result.history_parent_events_100r} > 6000`,
+  );
+  target(
+    waits.statuses.every((s) => s === 'SUCCEEDED'),
+    `wait scenarios did not all succeed: ${waits.statuses.join(', ')}`,
+  );
+  target(result.signal_to_rollback_ms <= 1000, `signal_to_rollback_ms ${result.signal_to_rollback_ms} > 1000`);
   target(bundles.length > 0, 'bundles were not measured');
   for (const b of bundles) target(b.bytes <= 600 * 1024, `bundle ${b.name} is ${b.bytes} bytes > 600 KB`);
 
@@ -225,6 +253,11 @@ async function main() {
       ['history_parent_events_10m', String(result.history_parent_events_10m), '≤ 3000'],
       ['history_parent_events_10h', String(result.history_parent_events_10h), '= 10m'],
       ['history_child_events_24h', String(result.history_child_events_24h), '≤ 10000'],
+      ['history_parent_events_bake_10m', String(result.history_parent_events_bake_10m), '≤ 3000'],
+      ['history_parent_events_bake_24h', String(result.history_parent_events_bake_24h), '= bake_10m'],
+      ['history_parent_events_queue_48h', String(result.history_parent_events_queue_48h), '≤ 3100'],
+      ['history_parent_events_100r', String(result.history_parent_events_100r), '≤ 6000'],
+      ['signal_to_rollback_ms', String(result.signal_to_rollback_ms), '≤ 1000'],
       ['peak_rss_mb', String(result.peak_rss_mb), 'reported'],
     ];
     for (const b of bundles)

@@ -369,18 +369,27 @@ export class DynamoDbLedger implements Ledger {
     const entries = Object.entries(samples);
     // A few regions per request keeps each update expression far under DynamoDB's 4 KB.
     for (let start = 0; start < entries.length; start += BAKE_REGIONS_PER_UPDATE) {
-      const names: Record<string, string> = { '#s': 'samples' };
+      // Every name through a placeholder: `missing`, `token` and others are DynamoDB reserved words.
+      const names: Record<string, string> = {
+        '#s': 'samples',
+        '#ok': 'ok',
+        '#errors': 'errors',
+        '#missing': 'missing',
+        '#wave': 'wave',
+        '#token': 'token',
+      };
       const values: Record<string, unknown> = { ':wave': watch.wave, ':token': watch.token };
       const adds: string[] = [];
       const sets: string[] = [];
       entries.slice(start, start + BAKE_REGIONS_PER_UPDATE).forEach(([region, counts], i) => {
         names[`#r${i}`] = region;
         for (const field of ['ok', 'errors', 'missing'] as const) {
-          adds.push(`#s.#r${i}.${field} :${field}${i}`);
+          adds.push(`#s.#r${i}.#${field} :${field}${i}`);
           values[`:${field}${i}`] = counts[field];
         }
         if (counts.lastProblem !== undefined) {
-          sets.push(`#s.#r${i}.lastProblem = :p${i}`);
+          names['#lp'] = 'lastProblem';
+          sets.push(`#s.#r${i}.#lp = :p${i}`);
           values[`:p${i}`] = counts.lastProblem;
         }
       });
@@ -391,7 +400,7 @@ export class DynamoDbLedger implements Ledger {
               TableName: this.#table,
               Key: { pk: BAKE_PK, sk: bakeSk(watch.service, watch.releaseId) },
               UpdateExpression: `ADD ${adds.join(', ')}${sets.length > 0 ? ` SET ${sets.join(', ')}` : ''}`,
-              ConditionExpression: 'attribute_exists(pk) AND wave = :wave AND token = :token',
+              ConditionExpression: 'attribute_exists(pk) AND #wave = :wave AND #token = :token',
               ExpressionAttributeNames: names,
               ExpressionAttributeValues: values,
             }),
