@@ -11,6 +11,7 @@ import { createLedgerTable, DynamoDbLedger } from '../adapters/dynamodb/ledger.t
 import { startEmbeddedDynamo } from '../backends/local/dynalite-server.ts';
 import { type ExecutionReport, LocalEngine, loadDefinition, localArn } from '../backends/local/engine.ts';
 import type { FlotillaConfig } from '../config/types.ts';
+import { namedError } from '../core/errors.ts';
 import type { Deps } from '../functions/deps.ts';
 import { functionFactories } from '../functions/index.ts';
 import type { DeploymentHandle } from '../functions/start-region-deploy.ts';
@@ -27,6 +28,8 @@ export interface HistoryScenario {
   pollSeconds: number;
   maxPollSeconds: number;
   longPollSeconds: number;
+  /** Hours the release waits in the queue behind another one holding the lock (default none). */
+  queueHours?: number;
 }
 
 export interface HistoryResult {
@@ -40,7 +43,7 @@ export interface HistoryResult {
 /** The AWS-side defaults the README recommends; the scenarios vary deploy time only. */
 export const awsDefaults = { gateIntervalSeconds: 60, pollSeconds: 15, maxPollSeconds: 60, longPollSeconds: 45 };
 
-function scenarioConfig(s: HistoryScenario): FlotillaConfig {
+export function scenarioConfig(s: HistoryScenario): FlotillaConfig {
   const names = regionNames(s.regions);
   const waves = splitWaves(names, s.waves);
   return {
@@ -127,6 +130,35 @@ export async function simulateHistory(s: HistoryScenario): Promise<HistoryResult
       clock += s.gateIntervalSeconds * 1000;
       return checkGate(input);
     };
+    // The bake's wait (when the ASL has one) sleeps to its timeout: nothing goes wrong here.
+    const bake = functions.bake;
+    if (bake) {
+      functions.bake = async (input: { gate: { bakeUntil: number } }) => {
+        await bake(input);
+        clock = Math.max(clock, input.gate.bakeUntil);
+        throw namedError('States.Timeout', 'the bake ran its length');
+      };
+    }
+    // Queued: each wait on the queue lasts its heartbeat; the release ahead ends after `queueHours`.
+    const hold = functions.hold;
+    const queueEnds = clock + (s.queueHours ?? 0) * 3_600_000;
+    if (hold && s.queueHours) {
+      await ledger.acquireLock('sim', {
+        releaseId: 'sim-0',
+        owner: 'bench',
+        acquiredAt: new Date(clock).toISOString(),
+      });
+      functions.hold = async (input: { holdSeconds: number; lockSeen?: string }) => {
+        await hold(input);
+        if (input.lockSeen === undefined) return { woke: 'time' };
+        clock = Math.min(clock + input.holdSeconds * 1000, queueEnds);
+        if (clock >= queueEnds) {
+          await ledger.releaseLock('sim', 'sim-0');
+          return { woke: 'lock' };
+        }
+        throw namedError('States.Timeout', 'the queue heartbeat came round');
+      };
+    }
 
     const reports: ExecutionReport[] = [];
     const engine = new LocalEngine({ functions, waitMs: 0, onExecutionEnd: (r) => reports.push(r) });
@@ -164,5 +196,21 @@ export async function historyFigures() {
     history_child_events_10h: tenHours.maxChildEvents,
     history_child_events_24h: day.maxChildEvents,
     statuses: [tenMinutes.status, tenHours.status, day.status],
+  };
+}
+
+/** Parent history against bake length, queue time and width (the event-driven waits' figures). */
+export async function waitFigures() {
+  const fleet = { regions: 40, waves: [1, 9, 15, 15], deployMinutes: 10, ...awsDefaults };
+  const bake10m = await simulateHistory({ ...fleet, bakeMinutes: 10 });
+  const bake24h = await simulateHistory({ ...fleet, bakeMinutes: 24 * 60 });
+  const queue48h = await simulateHistory({ ...fleet, bakeMinutes: 10, queueHours: 48 });
+  const wide = await simulateHistory({ ...fleet, regions: 100, waves: [1, 9, 30, 30, 30], bakeMinutes: 60 });
+  return {
+    history_parent_events_bake_10m: bake10m.parentEvents,
+    history_parent_events_bake_24h: bake24h.parentEvents,
+    history_parent_events_queue_48h: queue48h.parentEvents,
+    history_parent_events_100r: wide.parentEvents,
+    statuses: [bake10m.status, bake24h.status, queue48h.status, wide.status],
   };
 }

@@ -13,9 +13,10 @@ import type { FlotillaConfig } from '../config/types.ts';
 import { freePorts } from '../test/helpers/local.ts';
 import { benchGate } from './fleet.ts';
 import { shipByHand, stopHandShipped } from './hand-script.ts';
-import { historyFigures } from './history.ts';
+import { historyFigures, waitFigures } from './history.ts';
 import { runScenario, type Scenario, type ScenarioRun } from './orchestrator.ts';
 import { payloadFigures } from './payloads.ts';
+import { signalToRollbackMs } from './signal.ts';
 import { stagedDeployRun } from './staging.ts';
 import { whereFigures } from './where.ts';
 
@@ -210,6 +211,10 @@ async function main() {
 
   log('history budget (simulated time on the real ASL)');
   const history = await historyFigures();
+  log('event-driven waits: parent history against bake, queue and width (simulated time)');
+  const waits = await waitFigures();
+  log('signal to rollback (an alarm event through the AWS adapters, the real ASL on the local engine)');
+  const signal = await times('signal_to_rollback_ms', signalToRollbackMs);
 
   log("AWS's size limits (100 regions, 2 KB AppSpecs, rolled back from the last wave; limits enforced)");
   const payloads = await payloadFigures();
@@ -244,6 +249,11 @@ async function main() {
     max_expression_bytes_100r: payloads.max_expression_bytes_100r,
     max_item_kib_100r: payloads.max_item_kib_100r,
     status_100r: payloads.status_100r,
+    history_parent_events_bake_10m: waits.history_parent_events_bake_10m,
+    history_parent_events_bake_24h: waits.history_parent_events_bake_24h,
+    history_parent_events_queue_48h: waits.history_parent_events_queue_48h,
+    history_parent_events_100r: waits.history_parent_events_100r,
+    signal_to_rollback_ms: signal.median,
     bundles,
     peak_rss_mb: peakRssMb,
     timings,
@@ -286,6 +296,24 @@ async function main() {
   );
   target(result.where_median_ms <= WHERE_TARGET_MS, `where_median_ms ${result.where_median_ms} > ${WHERE_TARGET_MS}`);
   target(result.where_started_nothing, 'where started or stopped a region process');
+  target(
+    result.history_parent_events_bake_10m <= 3000 &&
+      result.history_parent_events_bake_24h === result.history_parent_events_bake_10m,
+    `history_parent_events_bake_24h ${result.history_parent_events_bake_24h} != bake_10m ${result.history_parent_events_bake_10m} (or > 3000)`,
+  );
+  target(
+    result.history_parent_events_queue_48h <= 3100,
+    `history_parent_events_queue_48h ${result.history_parent_events_queue_48h} > 3100`,
+  );
+  target(
+    result.history_parent_events_100r <= 6000,
+    `history_parent_events_100r ${result.history_parent_events_100r} > 6000`,
+  );
+  target(
+    waits.statuses.every((s) => s === 'SUCCEEDED'),
+    `wait scenarios did not all succeed: ${waits.statuses.join(', ')}`,
+  );
+  target(result.signal_to_rollback_ms <= 1000, `signal_to_rollback_ms ${result.signal_to_rollback_ms} > 1000`);
   target(bundles.length > 0, 'bundles were not measured');
   for (const b of bundles) target(b.bytes <= 600 * 1024, `bundle ${b.name} is ${b.bytes} bytes > 600 KB`);
 
@@ -313,6 +341,11 @@ async function main() {
       ['max_state_kib_100r', `${result.max_state_kib_100r} (${payloads.max_state_at_100r})`, '< 256'],
       ['max_expression_bytes_100r', String(result.max_expression_bytes_100r), '≤ 4096'],
       ['max_item_kib_100r', String(result.max_item_kib_100r), '< 400'],
+      ['history_parent_events_bake_10m', String(result.history_parent_events_bake_10m), '≤ 3000'],
+      ['history_parent_events_bake_24h', String(result.history_parent_events_bake_24h), '= bake_10m'],
+      ['history_parent_events_queue_48h', String(result.history_parent_events_queue_48h), '≤ 3100'],
+      ['history_parent_events_100r', String(result.history_parent_events_100r), '≤ 6000'],
+      ['signal_to_rollback_ms', String(result.signal_to_rollback_ms), '≤ 1000'],
       ['peak_rss_mb', String(result.peak_rss_mb), 'reported'],
     ];
     for (const b of bundles)

@@ -14,6 +14,7 @@ import { register as release } from './commands/release.ts';
 import { register as schema } from './commands/schema.ts';
 import { register as status } from './commands/status.ts';
 import { register as steer } from './commands/steer.ts';
+import { register as unlock } from './commands/unlock.ts';
 import { register as up } from './commands/up.ts';
 import { register as validate } from './commands/validate.ts';
 import { register as where } from './commands/where.ts';
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   steer(program);
   completion(program);
   doctor(program);
+  unlock(program);
   return program;
 }
 

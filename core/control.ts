@@ -15,7 +15,8 @@ export interface Intent {
   service: string;
   /** The release it is about; freeze/unfreeze are global and carry none. */
   releaseId: string | null;
-  verb: Verb;
+  /** A steering verb, or `unlock`: an operator freeing a dead release's lock (audited like the verbs). */
+  verb: Verb | 'unlock';
   actor: string;
   reason: string;
   at: string;
@@ -80,6 +81,7 @@ export function controlState(intents: readonly Intent[], used: Pick<Used, 'promo
       case 'rollback':
       case 'freeze':
       case 'unfreeze':
+      case 'unlock':
         break;
     }
   }

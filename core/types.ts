@@ -97,6 +97,27 @@ export interface SampleCounts {
   lastProblem?: string;
 }
 
+/**
+ * A wave's bake in progress, kept where its watchers find it (the local HTTP prober; on AWS the
+ * scheduled prober and the alarm-event handler): the task token to fail when a signal turns bad,
+ * what to probe, and the samples the watchers gathered for the final check.
+ */
+export interface BakeWatch {
+  service: string;
+  releaseId: string;
+  wave: number;
+  token: string;
+  startedAt: number;
+  bakeUntil: number;
+  /** The version every region must report. */
+  version: string;
+  gate: GateSettings;
+  /** Every region deployed so far in the release, with what to probe. */
+  regions: { region: string; target: RegionTarget }[];
+  /** Samples the watchers gathered during this wait, by region. */
+  samples: Record<string, SampleCounts>;
+}
+
 /** Gate verdicts, best to worst. */
 export type Verdict = 'Passed' | 'Inconclusive' | 'Failed';
 
@@ -125,6 +146,8 @@ export interface GateState {
   regions: Record<string, SampleCounts>;
   evaluation: GateEvaluation;
   decision: GateDecision;
+  /** Keep baking: the bake's wait lasts this many whole seconds (what is left of the bake). */
+  waitSeconds?: number;
   /** Set when a human decided instead of the signals (abort, promote). */
   control?: ControlAction;
   /** How many intents (the release's and the global ones) this decision saw: a hold wakes on more. */

@@ -31,7 +31,7 @@ export interface DashboardSource {
   regionStates(): Promise<RegionState[]>;
   /** A steering verb (services/steering.ts submitIntent). */
   intent(body: {
-    verb: Exclude<Intent['verb'], 'rollback'>;
+    verb: Exclude<Intent['verb'], 'rollback' | 'unlock'>;
     releaseId?: string;
     region?: string;
     actor: string;

@@ -1,9 +1,11 @@
 /**
- * CheckGate: one monitoring round of a wave's bake. Probes every region deployed so far,
- * adds the samples, and decides: keep baking, next wave, roll back, or hold for a human (an
+ * CheckGate: the check after a wave's bake wait ends (its timeout, a watcher's bad signal, a verb)
+ * or a hold for an Inconclusive gate. Adds what the bake's watchers gathered, probes every region
+ * deployed so far once more, and decides: keep baking, next wave, roll back, or hold for a human (an
  * Inconclusive gate with onInconclusive: pause). An abort or a promote decides over the signals.
  */
 
+import { withWatched } from '../core/bake.ts';
 import type { GateState, PlanRef } from '../core/types.ts';
 import type { Deps } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
@@ -17,7 +19,11 @@ export const createCheckGate =
   async ({ plan: ref, waveIndex, gate }: { plan: PlanRef; waveIndex: number; gate: GateState }): Promise<GateState> => {
     const plan = await loadPlan(deps, ref);
     const record = await releaseRecord(deps, plan);
-    const regions = await probeRound(deps, plan, deployedTasks(plan, waveIndex, record), gate.regions);
+    // What the bake's watchers gathered while the release slept counts as much as this last round.
+    const watched = await deps.ledger.takeBake(plan.service, plan.releaseId);
+    await deps.ledger.takeHoldTokens(plan.service, plan.releaseId);
+    const carried = watched?.wave === waveIndex ? withWatched(gate.regions, watched.samples) : gate.regions;
+    const regions = await probeRound(deps, plan, deployedTasks(plan, waveIndex, record), carried);
     return gateState(deps, plan, waveIndex, record, gate, regions);
   };
 

@@ -25,6 +25,8 @@ export const createClaimTurn =
   async ({ plan }: { plan: PlanRef }): Promise<Turn> => {
     const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
+    // The token of the wait that led here (a heartbeat's timeout leaves it behind) is spent.
+    await deps.ledger.takeHoldTokens(plan.service, plan.releaseId);
     const intents = await deps.ledger.listIntents(plan.service, plan.releaseId);
     const abort = controlState(intents, { promotions: 0 }).abort ? latest(intents, 'abort') : undefined;
     if (abort) return { kind: 'Abort', control: { kind: 'Aborted', actor: abort.actor, reason: abort.reason } };

@@ -6,6 +6,7 @@ import type { EventSink, ReleaseEvent } from '../ports/events.ts';
 import type { HealthProber } from '../ports/health-prober.ts';
 import type { Ledger } from '../ports/ledger.ts';
 import type { RegionDeployer } from '../ports/region-deployer.ts';
+import type { TaskCallbacks } from '../ports/task-callbacks.ts';
 
 export interface Deps {
   ledger: Ledger;
@@ -28,6 +29,13 @@ export interface Deps {
    * token for SendTaskSuccess (AWS).
    */
   waitAtHolds?: boolean;
+  /**
+   * The local engine's SendTaskSuccess/Failure: a `.waitForTaskToken` handler waits here for its
+   * token to be settled (adapters/local/task-tokens.ts). Absent on AWS, where it only keeps the token.
+   */
+  /** Wakes waiting tasks of other releases (a queued one when this one frees the lock): SendTask* on AWS. */
+  callbacks?: TaskCallbacks;
+  waitForToken?: (token: string, signal?: AbortSignal) => Promise<Record<string, unknown>>;
   /** Aborted when the backend shuts down: anything waiting in a handler gives up. */
   signal?: AbortSignal;
 }

@@ -1,6 +1,7 @@
 /**
  * FinishRelease: every path through the release state machine ends here. Decides the terminal
- * status (core/outcome.ts), writes it with each region's version, and frees the service lock.
+ * status (core/outcome.ts), writes it with each region's version, frees the service lock and
+ * wakes the releases queued behind it.
  */
 
 import { concludeRelease, observedStates, resultPatches, resultStates } from '../core/outcome.ts';
@@ -8,10 +9,11 @@ import { regionsToPutBack, touchedRegions } from '../core/rollback.ts';
 import { regionsToUnstage } from '../core/staging.ts';
 import type { PlanRef, RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
+import { wakeQueued } from '../services/queue.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
-import { deployerFromEnv, eventsFromEnv } from './runtime/ports.ts';
+import { callbacksFromEnv, deployerFromEnv, eventsFromEnv } from './runtime/ports.ts';
 import { loadPlan } from './shared/plan.ts';
 
 export type FinishInput =
@@ -72,7 +74,7 @@ async function unstage(
 }
 
 export const createFinishRelease =
-  (deps: Pick<Deps, 'ledger' | 'deployer' | 'events' | 'now'>) =>
+  (deps: Pick<Deps, 'ledger' | 'deployer' | 'events' | 'now' | 'callbacks'>) =>
   async (input: FinishInput): Promise<ReleaseOutcome> => {
     const { plan } = input;
     let record = await deps.ledger.getRelease(plan.service, plan.releaseId);
@@ -153,11 +155,20 @@ export const createFinishRelease =
       hold: null,
     });
     await deps.ledger.releaseLock(plan.service, plan.releaseId);
+    // The queue moves on the release ending, not on the queued ones polling.
+    if (deps.callbacks)
+      await wakeQueued({ ledger: deps.ledger, callbacks: deps.callbacks }, plan.service, plan.releaseId);
     await emit(deps, plan.service, plan.releaseId, { kind: 'release-finished', outcome });
     return outcome;
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>
-  createFinishRelease({ ledger: ledgerFromEnv(), deployer: deployerFromEnv(), events: eventsFromEnv(), now: Date.now }),
+  createFinishRelease({
+    ledger: ledgerFromEnv(),
+    deployer: deployerFromEnv(),
+    events: eventsFromEnv(),
+    now: Date.now,
+    callbacks: callbacksFromEnv(),
+  }),
 );

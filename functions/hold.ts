@@ -29,7 +29,7 @@ export interface HoldInput {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const createHold =
-  (deps: Pick<Deps, 'ledger' | 'now' | 'signal'> & { waitHere: boolean; pollMs?: number }) =>
+  (deps: Pick<Deps, 'ledger' | 'now' | 'signal' | 'waitForToken'> & { waitHere: boolean; pollMs?: number }) =>
   async ({
     taskToken,
     plan,
@@ -45,6 +45,12 @@ export const createHold =
       reason: reasons.join('; '),
       at: isoAt(deps),
     });
+    if (lockSeen !== undefined) {
+      // Queued: the release ahead wakes it as it ends (services/queue.ts). If it ended before the
+      // token was kept, it found nothing to wake: look once now rather than at the heartbeat.
+      if ((await deps.ledger.getLock(service))?.releaseId !== lockSeen) return { woke: 'lock' };
+      if (deps.waitForToken) return (await deps.waitForToken(taskToken, deps.signal)) as { woke: string };
+    }
     if (!deps.waitHere) return { woke: 'token stored' };
 
     const count = async () =>

@@ -3,6 +3,7 @@
  * (`...:function:flotilla-<name>`). The local engine binds Task states through this table;
  * serverless.yml deploys the same handlers.
  */
+import { createBake } from './bake.ts';
 import { createCheckGate } from './check-gate.ts';
 import { createCheckRegionDeploy } from './check-region-deploy.ts';
 import { createClaimTurn } from './claim-turn.ts';
@@ -30,6 +31,7 @@ export const functionFactories: Record<string, (deps: Deps) => AnyHandler> = {
   'stage-ahead': createStageAhead,
   'start-bake': createStartBake,
   'check-gate': createCheckGate,
+  bake: createBake,
   'plan-rollback': createPlanRollback,
   'finish-release': createFinishRelease,
   hold: (deps) => createHold({ ...deps, waitHere: deps.waitAtHolds ?? false }),

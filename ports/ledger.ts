@@ -15,7 +15,7 @@ import type {
   ReleaseRegionPatch,
   ReleaseStatus,
 } from '../core/model.ts';
-import type { ReleasePlan } from '../core/types.ts';
+import type { BakeWatch, ReleasePlan, SampleCounts } from '../core/types.ts';
 
 export type {
   BranchHead,
@@ -76,6 +76,21 @@ export interface Ledger {
   putHoldToken(service: string, releaseId: string, token: HoldToken): Promise<void>;
   /** Returns and forgets every task token a release waits on. */
   takeHoldTokens(service: string, releaseId: string): Promise<HoldToken[]>;
+
+  /** Starts (or restarts) watching a release's bake: one per release, replacing any earlier one. */
+  putBake(watch: BakeWatch): Promise<void>;
+  /** Every bake being watched now, of every service (the scheduled prober and the alarm handler look here). */
+  listBakes(): Promise<BakeWatch[]>;
+  /**
+   * Adds a watcher's samples to a bake, atomically; false when that bake (this wave, this token)
+   * is no longer watched, so a late round never lands in the next one.
+   */
+  addBakeSamples(
+    watch: Pick<BakeWatch, 'service' | 'releaseId' | 'wave' | 'token'>,
+    samples: Readonly<Record<string, SampleCounts>>,
+  ): Promise<boolean>;
+  /** Stops watching a release's bake and returns it with what the watchers gathered. */
+  takeBake(service: string, releaseId: string): Promise<BakeWatch | undefined>;
 
   /** Takes the service's release lock if free (or already held by this release: idempotent). */
   acquireLock(service: string, holder: LockHolder): Promise<LockResult>;

@@ -14,6 +14,7 @@ import type { HoldToken } from '../../core/model.ts';
 import type { StartReleaseInput } from '../../core/types.ts';
 import type { HoldWaker } from '../../ports/hold-waker.ts';
 import type { ReleaseStarter, StartedRun } from '../../ports/release-starter.ts';
+import type { TaskCallbacks } from '../../ports/task-callbacks.ts';
 
 /** A token whose task has already moved on: nothing to wake. */
 const GONE_TOKEN_ERRORS: ReadonlySet<string> = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
@@ -47,6 +48,36 @@ export class StepFunctionsHoldWaker implements HoldWaker {
           }),
         );
       }
+      return 'woken';
+    } catch (error) {
+      if (error instanceof Error && GONE_TOKEN_ERRORS.has(error.name)) return 'gone';
+      throw error;
+    }
+  }
+}
+
+/** Ends a waiting task (a bake, a queued release) from a watcher: SendTaskSuccess / SendTaskFailure. */
+export class StepFunctionsTaskCallbacks implements TaskCallbacks {
+  readonly #sfn: Pick<SFNClient, 'send'>;
+  constructor(sfn: Pick<SFNClient, 'send'>) {
+    this.#sfn = sfn;
+  }
+
+  async succeed(token: string, output: Record<string, unknown>): Promise<'woken' | 'gone'> {
+    return this.#gone(() =>
+      this.#sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) })),
+    );
+  }
+
+  async fail(token: string, error: string, cause: string): Promise<'woken' | 'gone'> {
+    return this.#gone(() =>
+      this.#sfn.send(new SendTaskFailureCommand({ taskToken: token, error, cause: cause.slice(0, 32_000) })),
+    );
+  }
+
+  async #gone(call: () => Promise<unknown>): Promise<'woken' | 'gone'> {
+    try {
+      await call();
       return 'woken';
     } catch (error) {
       if (error instanceof Error && GONE_TOKEN_ERRORS.has(error.name)) return 'gone';

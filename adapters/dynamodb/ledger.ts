@@ -18,6 +18,10 @@
  *   sk = BRANCH#<branch>     the newest push the webhook saw for the branch (BranchHead), advanced by
  *                            a write conditional on the head it replaces
  *
+ * Bakes being watched live outside any service, under pk = BAKE, sk = BAKE#<service>#<releaseId>
+ * (BakeWatch): the local prober, the scheduled prober and the alarm-event handler list them with one
+ * Query; there are only as many as releases baking right now.
+ *
  * and, outside any service, pk = CLAIM#<key>, sk = CLAIM: a one-time key (claimRequest: a Slack
  * request's signature, so a replay inside Slack's five-minute window is refused). Each claim is its
  * own partition (no hot key), and carries `expiresAt` in epoch seconds, the table's TTL attribute
@@ -52,7 +56,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Intent } from '../../core/control.ts';
 import { DYNAMO_EXPRESSION_LIMIT_BYTES } from '../../core/limits.ts';
-import type { RegionTask, ReleasePlan, WavePlan } from '../../core/types.ts';
+import type { BakeWatch, RegionTask, ReleasePlan, SampleCounts, WavePlan } from '../../core/types.ts';
 import type {
   BranchHead,
   HoldToken,
@@ -91,6 +95,17 @@ export const LEDGER_TTL_ATTRIBUTE = 'expiresAt';
 const GLOBAL_PK = 'GLOBAL';
 /** Intents sort by id, which is time-ordered: the audit trail reads in order. */
 const intentSk = (releaseId: string | null, id: string): string => `INTENT#${releaseId ?? '*'}#${id}`;
+/** Bakes being watched, of every service, under one key: the watchers list them without knowing the service. */
+const BAKE_PK = 'BAKE';
+const bakeSk = (service: string, releaseId: string): string => `BAKE#${service}#${releaseId}`;
+/** Regions whose samples one UpdateItem adds (about 120 bytes of expression each). */
+const BAKE_REGIONS_PER_UPDATE = 20;
+
+function bakeOf(item: Item): BakeWatch {
+  const { pk: _pk, sk: _sk, ...watch } = item;
+  return watch as unknown as BakeWatch;
+}
+
 /** BatchWriteItem's limit per request, and how often unprocessed items are retried. */
 const BATCH_WRITE_LIMIT = 25;
 const BATCH_ATTEMPTS = 5;
@@ -373,6 +388,86 @@ export class DynamoDbLedger implements Ledger {
       ),
     );
     return items.map((item) => ({ token: item.token as string, reason: item.reason as string, at: item.at as string }));
+  }
+
+  // --- bakes being watched ---------------------------------------------------------------------
+
+  async putBake(watch: BakeWatch): Promise<void> {
+    const item: Item = { pk: BAKE_PK, sk: bakeSk(watch.service, watch.releaseId), ...watch };
+    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item })));
+  }
+
+  async listBakes(): Promise<BakeWatch[]> {
+    const items = await this.#queryAll({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': BAKE_PK },
+    });
+    return items.map(bakeOf);
+  }
+
+  async addBakeSamples(
+    watch: Pick<BakeWatch, 'service' | 'releaseId' | 'wave' | 'token'>,
+    samples: Readonly<Record<string, SampleCounts>>,
+  ): Promise<boolean> {
+    const entries = Object.entries(samples);
+    // A few regions per request keeps each update expression far under DynamoDB's 4 KB.
+    for (let start = 0; start < entries.length; start += BAKE_REGIONS_PER_UPDATE) {
+      // Every name through a placeholder: `missing`, `token` and others are DynamoDB reserved words.
+      const names: Record<string, string> = {
+        '#s': 'samples',
+        '#ok': 'ok',
+        '#errors': 'errors',
+        '#missing': 'missing',
+        '#wave': 'wave',
+        '#token': 'token',
+      };
+      const values: Record<string, unknown> = { ':wave': watch.wave, ':token': watch.token };
+      const adds: string[] = [];
+      const sets: string[] = [];
+      entries.slice(start, start + BAKE_REGIONS_PER_UPDATE).forEach(([region, counts], i) => {
+        names[`#r${i}`] = region;
+        for (const field of ['ok', 'errors', 'missing'] as const) {
+          adds.push(`#s.#r${i}.#${field} :${field}${i}`);
+          values[`:${field}${i}`] = counts[field];
+        }
+        if (counts.lastProblem !== undefined) {
+          names['#lp'] = 'lastProblem';
+          sets.push(`#s.#r${i}.#lp = :p${i}`);
+          values[`:p${i}`] = counts.lastProblem;
+        }
+      });
+      try {
+        await this.#send(() =>
+          this.#client.send(
+            new UpdateCommand({
+              TableName: this.#table,
+              Key: { pk: BAKE_PK, sk: bakeSk(watch.service, watch.releaseId) },
+              UpdateExpression: `ADD ${adds.join(', ')}${sets.length > 0 ? ` SET ${sets.join(', ')}` : ''}`,
+              ConditionExpression: 'attribute_exists(pk) AND #wave = :wave AND #token = :token',
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            }),
+          ),
+        );
+      } catch (error) {
+        if (isConditionFailed(error)) return false;
+        throw error;
+      }
+    }
+    return true;
+  }
+
+  async takeBake(service: string, releaseId: string): Promise<BakeWatch | undefined> {
+    const out = await this.#send(() =>
+      this.#client.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { pk: BAKE_PK, sk: bakeSk(service, releaseId) },
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+    return out.Attributes ? bakeOf(out.Attributes) : undefined;
   }
 
   // --- lock ------------------------------------------------------------------------------------

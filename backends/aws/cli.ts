@@ -11,6 +11,7 @@ import {
   executionArnOf,
   StepFunctionsHoldWaker,
   StepFunctionsReleaseStarter,
+  StepFunctionsTaskCallbacks,
 } from '../../adapters/aws/step-functions.ts';
 import { DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import type { AwsBackendSettings, FlotillaConfig } from '../../config/types.ts';
@@ -23,6 +24,7 @@ import type { EventSink, ReleaseEvent } from '../../ports/events.ts';
 import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
 import { type RollbackDeps, startRollback } from '../../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../../services/steering.ts';
+import { unlockService } from '../../services/unlock.ts';
 
 export interface AwsCliOptions {
   config: FlotillaConfig;
@@ -79,6 +81,31 @@ export class AwsCliBackend {
     return submitIntent(
       { ledger: this.ledger, now: this.#now, waker: new StepFunctionsHoldWaker(this.#sfn) },
       { ...request, service: this.#config.service },
+    );
+  }
+
+  /**
+   * `flotilla unlock` (services/unlock.ts): frees the lock of a release whose execution no longer
+   * runs (DescribeExecution; an execution that does not exist does not run), audited. Needs
+   * states:DescribeExecution and, to wake a queued release, states:SendTaskSuccess.
+   */
+  async unlock(who: { actor: string; reason: string }) {
+    return unlockService(
+      {
+        ledger: this.ledger,
+        now: this.#now,
+        callbacks: new StepFunctionsTaskCallbacks(this.#sfn),
+        events: this.#events ?? { emit: () => {} },
+        isRunning: async (releaseId) => {
+          try {
+            return (await this.describe(releaseId)).status === 'RUNNING';
+          } catch (error) {
+            if ((error as Error).name === 'ExecutionDoesNotExist') return false;
+            throw error;
+          }
+        },
+      },
+      { service: this.#config.service, ...who },
     );
   }
 

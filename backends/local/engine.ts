@@ -92,7 +92,7 @@ export class LocalEngine {
   private readonly options: EngineOptions;
   private executions = 0;
   /** Aborts of the executions still running, so shutting down stops them instead of orphaning them. */
-  private readonly running = new Set<() => void>();
+  private readonly running = new Map<string, () => void>();
 
   constructor(options: EngineOptions) {
     this.options = options;
@@ -168,18 +168,36 @@ export class LocalEngine {
     // A limit passed stops the execution where it stands: the abort lands before the next state
     // starts, so no Catch (not even States.ALL) gets to route the failure, as on AWS.
     limits.onViolation = () => execution.abort();
-    this.running.add(execution.abort);
+    this.running.set(name, execution.abort);
     try {
       return await this.finish(arn, name, execution, limits);
     } finally {
-      this.running.delete(execution.abort);
+      if (this.running.get(name) === execution.abort) this.running.delete(name);
     }
   }
 
   /** Stops every execution still running (the backend is closing). */
   abortAll(): void {
-    for (const abort of this.running) abort();
+    for (const abort of this.running.values()) abort();
     this.running.clear();
+  }
+
+  /**
+   * StopExecution: aborts the execution named `name` and the child executions it started. Its run
+   * rejects with `ExecutionAbortedError`, as AWS ends it ABORTED; no state of its own runs after.
+   * False when no such execution runs.
+   */
+  stop(name: string): boolean {
+    const abort = this.running.get(name);
+    if (!abort) return false;
+    for (const [other, abortChild] of this.running) if (other.startsWith(`${name}-child-`)) abortChild();
+    abort();
+    return true;
+  }
+
+  /** Whether an execution of that name runs now (DescribeExecution says RUNNING). */
+  isRunning(name: string): boolean {
+    return this.running.has(name);
   }
 
   private async finish(

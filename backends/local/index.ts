@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
+import { LocalTaskTokens } from '../../adapters/local/task-tokens.ts';
 import type { FlotillaConfig, LocalTarget } from '../../config/types.ts';
 import type { Intent } from '../../core/control.ts';
 import { namedError, refused } from '../../core/errors.ts';
@@ -19,10 +20,16 @@ import type { EventSink } from '../../ports/events.ts';
 import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
 import type { RegionLiveness } from '../../ports/region-liveness.ts';
 import type { ReleaseStarter } from '../../ports/release-starter.ts';
-import type { RollbackDeps } from '../../services/rollback.ts';
+import { probeBakes } from '../../services/bake-watch.ts';
+import { recoverRelease } from '../../services/recovery.ts';
+import { type RollbackDeps, startRollback } from '../../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../../services/steering.ts';
+import { unlockService } from '../../services/unlock.ts';
 import { LedgerDamaged, startEmbeddedDynamo } from './dynalite-server.ts';
 import type { LocalEngine } from './engine.ts';
+
+type FunctionFactories = typeof import('../../functions/index.ts').functionFactories;
+
 import { lostLedger, writeLedgerCopy } from './ledger-copy.ts';
 
 export const TABLE_NAME = 'flotilla';
@@ -43,6 +50,11 @@ export interface LocalBackendOptions {
    * leaves them running. Default false: `close()` stops them, and they never outlive this Node process.
    */
   keepServing?: boolean;
+  /**
+   * Handlers to use instead of functions/' own, by function name: for tests that drive a failure the
+   * real handlers never produce (a States.Runtime from a malformed result, say).
+   */
+  functionOverrides?: Partial<Record<string, FunctionFactories[string]>>;
 }
 
 export interface ReleaseRequest {
@@ -67,6 +79,18 @@ export interface LocalBackend {
   start(request: ReleaseRequest): Promise<StartedRelease>;
   /** The `rollback` verb (services/rollback.ts): puts back what a finished release changed, where it still runs. */
   rollback(releaseId: string, who: { actor: string; reason: string }): Promise<StartedRelease>;
+  /**
+   * StopExecution for the local engine: ends the release's execution at once, as an operator's stop
+   * does on AWS (no rollback runs); the abnormal-end recovery then closes it and frees the lock.
+   */
+  stop(releaseId: string, who: { actor: string; reason: string }): boolean;
+  /** Whether the release's execution runs in this backend now. */
+  isRunning(releaseId: string): boolean;
+  /**
+   * `flotilla unlock` (services/unlock.ts): frees the lock if the release holding it no longer runs
+   * here (this process holds the state dir, so no other one runs it), audited.
+   */
+  unlock(who: { actor: string; reason: string }): ReturnType<typeof unlockService>;
   /** Records a release manager's intent (pause, resume, promote, abort, skip-region, freeze, …). */
   intent(request: Omit<IntentRequest, 'service'>): Promise<Intent>;
   /**
@@ -149,6 +173,37 @@ async function recoverInterrupted(
   return record ? [record] : [];
 }
 
+/** How often the local watcher looks for bakes whose gate interval has come round. */
+const WATCH_TICK_MS = 100;
+
+/**
+ * The local stand-in for AWS's scheduled prober and alarm events: while any bake is being watched,
+ * probes its regions every gate interval in the background (services/bake-watch.ts), so a signal
+ * turning bad fails the release's bake wait at once. The release itself never polls.
+ */
+async function watchBakes(deps: Parameters<typeof probeBakes>[0], signal: AbortSignal): Promise<void> {
+  const lastRound = new Map<string, number>();
+  const due = (watch: { releaseId: string; wave: number; startedAt: number; gate: { intervalSeconds: number } }) => {
+    const key = `${watch.releaseId}#${watch.wave}`;
+    // StartBake probed once as the bake began: the first round is one interval after that.
+    const last = lastRound.get(key) ?? watch.startedAt;
+    const now = deps.now();
+    if (now - last < watch.gate.intervalSeconds * 1000) return false;
+    lastRound.set(key, now);
+    return true;
+  };
+  while (!signal.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, WATCH_TICK_MS));
+    if (signal.aborted) break;
+    try {
+      await probeBakes(deps, due);
+    } catch {
+      // The ledger closing under a round, a probe erroring: the next round tries again, and the
+      // bake's final check probes whatever happened here.
+    }
+  }
+}
+
 export async function openLocalBackend(options: LocalBackendOptions): Promise<LocalBackend> {
   const { stateDir, config } = options;
   const now = options.now ?? Date.now;
@@ -225,9 +280,12 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         return options.events?.emit(event);
       },
     };
+    const tokens = new LocalTaskTokens();
+    let watcher: Promise<void> = Promise.resolve();
     // Made at the first release: the engine and the handlers are most of the backend's start-up, and
     // the read verbs (`where` is meant to answer in a blink) never run one.
     let engineReady: Promise<{ engine: LocalEngine; releaseArn: string }> | undefined;
+    let engineNow: LocalEngine | undefined;
     const engineOf = () => {
       engineReady ??= (async () => {
         const [{ HttpHealthProber }, { functionFactories }, { LocalEngine, loadDefinition, localArn }] =
@@ -236,28 +294,39 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
             import('../../functions/index.ts'),
             import('./engine.ts'),
           ]);
+        const prober = new HttpHealthProber();
         const deps: Deps = {
           ledger,
           deployer: liveFleet,
-          prober: new HttpHealthProber(),
+          prober,
           events,
           now,
           regionStateMachineArn: localArn('flotilla-region'),
           longPollMs: 10_000,
           pollEveryMs: 25,
           waitAtHolds: true,
+          waitForToken: (token, signal) => tokens.wait(token, signal),
+          callbacks: tokens,
           signal: shutdown.signal,
         };
+        watcher = watchBakes({ ledger, prober, callbacks: tokens, events, now }, shutdown.signal);
+        const factories: Partial<typeof functionFactories> = { ...functionFactories, ...options.functionOverrides };
         const functions = Object.fromEntries(
-          Object.entries(functionFactories).map(([name, make]) => [name, make(deps)]),
+          Object.entries(factories).flatMap(([name, make]) => (make ? [[name, make(deps)]] : [])),
         );
         const engine = new LocalEngine({ functions, retryIntervalMs: 50 });
+        engineNow = engine;
         engine.register('flotilla-region', loadDefinition('region'));
         return { engine, releaseArn: engine.register('flotilla-release', loadDefinition('release')) };
       })();
       return engineReady;
     };
+    /** Whether this process's engine runs the release (none runs before the first release). */
+    const engineRuns = (releaseId: string) => engineNow?.isRunning(releaseId) ?? false;
 
+    const recoveryDeps = { ledger, callbacks: tokens, events, now };
+    /** Why an operator stopped a release, for its record. */
+    const stopReasons = new Map<string, string>();
     const running = new Map<string, Promise<ReleaseOutcome>>();
     /** Runs the release state machine on `input` without waiting for it. */
     const run = (input: StartReleaseInput): StartedRelease => {
@@ -271,18 +340,18 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
           // Closing the backend stopped it: it stays RUNNING, and the next open finds it interrupted.
           if (shutdown.signal.aborted) throw error;
           // Terminal Fail states (ReleaseRolledBack, RollbackFailed, ...) end here after FinishRelease
-          // reported the outcome. Anything else, with the release recorded, must not stay RUNNING.
+          // reported the outcome. Anything else ended the execution abnormally (a States.Runtime, a
+          // limit, a stop): the same recovery as AWS's execution-status rule runs.
           if (!finished.has(releaseId)) {
-            const record = await ledger.getRelease(config.service, releaseId);
-            if (record?.status === 'RUNNING') {
-              await ledger.updateRelease(config.service, releaseId, {
-                status: 'FAILED',
-                hold: null,
-                reason: `the local engine stopped: ${(error as Error).message}`,
-                endedAt: new Date(now()).toISOString(),
-              });
-              await ledger.releaseLock(config.service, releaseId);
-            }
+            const inner = error as Error & { cause?: Error };
+            const stopped = inner.name === 'ExecutionAbortedError';
+            await recoverRelease(recoveryDeps, {
+              service: config.service,
+              releaseId,
+              status: stopped ? 'ABORTED' : 'FAILED',
+              error: stopped ? 'StopExecution' : (inner.cause?.name ?? inner.name),
+              cause: stopped ? (stopReasons.get(releaseId) ?? '') : (inner.cause?.message ?? inner.message),
+            });
             throw error;
           }
         }
@@ -375,10 +444,21 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         if (!started.done) throw new Error(`rollback ${started.releaseId} started without a way to follow it`);
         return { releaseId: started.releaseId, done: started.done };
       },
-      intent: (request) => submitIntent({ ledger, now }, { ...request, service: config.service }),
+      stop(releaseId, who) {
+        stopReasons.set(releaseId, `stopped by ${who.actor}: ${who.reason}`);
+        return engineNow?.stop(releaseId) ?? false;
+      },
+      isRunning: engineRuns,
+      unlock: (who) =>
+        unlockService(
+          { ...recoveryDeps, isRunning: async (releaseId: string) => engineRuns(releaseId) },
+          { service: config.service, ...who },
+        ),
+      intent: (request) => submitIntent({ ledger, now, waker: tokens }, { ...request, service: config.service }),
       async close() {
         shutdown.abort();
         if (engineReady) (await engineReady.catch(() => undefined))?.engine.abortAll();
+        await watcher;
         await liveFleet.close();
         await copyLedger();
         await dynamo.close();

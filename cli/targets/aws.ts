@@ -34,6 +34,7 @@ export async function awsTarget(ctx: Context, config: FlotillaConfig): Promise<R
     },
     intent: (body) => open().intent(body),
     watch: (releaseId) => open(ctx.progress()).follow(releaseId),
+    unlock: (person) => open().unlock(person),
     async reads() {
       const aws = open();
       const { ledgerReads } = await import('./ledger-reads.ts');

@@ -6,6 +6,8 @@
 import type { FlotillaConfig } from '../../config/types.ts';
 import type { ControlClient, ControlEndpoint, ReleaseWithIntents } from '../../control/client.ts';
 import type { WhereAnswer } from '../../control/server.ts';
+import { REFUSALS, refused } from '../../core/errors.ts';
+import { plainLine } from '../../core/event-line.ts';
 import { isFinished, outcomeOfRecord } from '../../core/outcome.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';
 import type { ReleaseRecord } from '../../ports/ledger.ts';
@@ -56,6 +58,13 @@ export async function controlTarget(
     async rollback(target, person) {
       const { releaseId } = await client.rollback({ releaseId: target, ...person });
       return started(releaseId, '');
+    },
+    async unlock() {
+      // The process serving this API holds the state dir and runs its releases: the lock's holder is alive.
+      throw refused(
+        REFUSALS.Busy,
+        'a flotilla process runs the releases of this state dir (its control API answers): the release holding the lock is alive; abort it, or stop that process (flotilla down) and unlock then',
+      );
     },
     intent: (body) => client.intent(body),
     watch: (releaseId) => followThroughApi(ctx, client, releaseId, fromLedger),

@@ -35,6 +35,16 @@ export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget
         await backend.close();
       }
     },
+    async unlock(person) {
+      // Opening the state dir proves no other process runs a release from it (it holds an OS-level
+      // lock); only a release of this process could still run, and none does.
+      const backend = await openLocal(ctx, config);
+      try {
+        return await backend.unlock(person);
+      } finally {
+        await backend.close();
+      }
+    },
     /**
      * No control server runs for the state dir, so no process runs a release there (opening it
      * closes a dead one's as FAILED): a release that has ended is answered from the ledger.

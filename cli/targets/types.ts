@@ -32,8 +32,20 @@ export interface ReleaseTarget {
    * a `release` shows, to its end; a release that has ended gives its outcome at once.
    */
   watch(releaseId: string): Promise<ReleaseOutcome>;
+  /**
+   * `flotilla unlock`: frees the service's lock if the release holding it no longer runs, audited
+   * (services/unlock.ts); refused (Busy) while it runs.
+   */
+  unlock(person: Person): Promise<UnlockAnswer>;
   /** Opens the reads; the caller closes them. */
   reads(): Promise<Reads>;
+}
+
+export interface UnlockAnswer {
+  intent: Intent;
+  closed: boolean;
+  lockFreed: boolean;
+  woken: string[];
 }
 
 /** What --no-wait answers: the release started and runs on (`reason` says where to look). */

@@ -8,15 +8,18 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AwsClientCache, type ClientFactories } from '../../adapters/aws/clients.ts';
 import { CloudWatchProber } from '../../adapters/aws/cloudwatch-prober.ts';
 import { CodeDeployDeployer } from '../../adapters/aws/codedeploy-deployer.ts';
 import { SnsEventSink } from '../../adapters/aws/sns-events.ts';
+import { StepFunctionsTaskCallbacks } from '../../adapters/aws/step-functions.ts';
 import type { EventSink } from '../../ports/events.ts';
 import type { HealthProber } from '../../ports/health-prober.ts';
 import type { RegionDeployer } from '../../ports/region-deployer.ts';
+import type { TaskCallbacks } from '../../ports/task-callbacks.ts';
 import { requireEnv } from './lambda.ts';
 
 let clients: AwsClientCache | undefined;
@@ -39,4 +42,9 @@ export function proberFromEnv(): HealthProber {
 /** Notable release events to the stack's SNS topic (FLOTILLA_TOPIC_ARN), for the notifier. */
 export function eventsFromEnv(): EventSink {
   return new SnsEventSink({ client: new SNSClient({}), topicArn: requireEnv('FLOTILLA_TOPIC_ARN') });
+}
+
+/** SendTaskSuccess / SendTaskFailure to the stack's own state machines (their region: the function's). */
+export function callbacksFromEnv(): TaskCallbacks {
+  return new StepFunctionsTaskCallbacks(new SFNClient({}));
 }

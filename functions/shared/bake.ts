@@ -1,4 +1,5 @@
 /** Shared by StartBake and CheckGate: probe every deployed region, then ask the core what the gate says and what follows. */
+import { bakeSecondsLeft } from '../../core/bake.ts';
 import { controlState } from '../../core/control.ts';
 import { addSamples, emptyCounts, evaluateGate } from '../../core/gate.ts';
 import { afterCheck } from '../../core/rollback.ts';
@@ -60,11 +61,12 @@ export async function gateState(
 ): Promise<GateState> {
   const names = deployedTasks(plan, waveIndex, record).map((t) => t.region);
   for (const name of names) regions[name] ??= emptyCounts();
+  const now = deps.now();
   const evaluation = evaluateGate({
     regions: names,
     samples: regions,
     gate: plan.gate,
-    now: deps.now(),
+    now,
     bakeUntil: timing.bakeUntil,
     failedDeploys,
   });
@@ -85,6 +87,7 @@ export async function gateState(
     regions,
     evaluation,
     decision: next.decision,
+    ...(next.decision === 'continue' ? { waitSeconds: bakeSecondsLeft(now, timing.bakeUntil) } : {}),
     ...(next.control ? { control: next.control } : {}),
     intentsSeen: intents.length + globalIntents.length,
   };

@@ -1,0 +1,59 @@
+/**
+ * Bake: a wave's whole bake as one `.waitForTaskToken` task whose timeout is what is left of the
+ * bake, so its history costs a few events however long it bakes. It keeps the bake where its
+ * watchers find it (the token, the regions deployed so far, what to probe) and the token where
+ * the verbs find it (promote and abort wake it), then returns (AWS) or waits for the token here
+ * (the local engine). A watcher fails it the moment a signal turns bad (services/bake-watch.ts);
+ * at the timeout CheckGate makes the final check (minimum samples, core/gate.ts).
+ */
+import { emptyCounts } from '../core/gate.ts';
+import type { GateState, PlanRef } from '../core/types.ts';
+import { type Deps, isoAt } from './deps.ts';
+import { lambda } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
+import { deployedTasks, releaseRecord } from './shared/bake.ts';
+import { loadPlan } from './shared/plan.ts';
+
+export interface BakeInput {
+  taskToken: string;
+  plan: PlanRef;
+  waveIndex: number;
+  gate: Pick<GateState, 'startedAt' | 'bakeUntil' | 'intentsSeen'>;
+}
+
+export const createBake =
+  (deps: Pick<Deps, 'ledger' | 'now' | 'waitForToken' | 'signal'>) =>
+  async ({ taskToken, plan: ref, waveIndex, gate }: BakeInput): Promise<Record<string, unknown>> => {
+    const { service, releaseId } = ref;
+    const plan = await loadPlan(deps, ref);
+    const record = await releaseRecord(deps, plan);
+    const tasks = deployedTasks(plan, waveIndex, record);
+    await deps.ledger.putBake({
+      service,
+      releaseId,
+      wave: waveIndex,
+      token: taskToken,
+      startedAt: gate.startedAt,
+      bakeUntil: gate.bakeUntil,
+      version: plan.version,
+      gate: plan.gate,
+      regions: tasks.map((t) => ({ region: t.region, target: t.target })),
+      samples: Object.fromEntries(tasks.map((t) => [t.region, emptyCounts()])),
+    });
+    await deps.ledger.putHoldToken(service, releaseId, {
+      token: taskToken,
+      reason: `baking wave ${waveIndex + 1}`,
+      at: isoAt(deps),
+    });
+    // A verb that landed after the check that led here and before the token was kept found no token
+    // to wake: look once now, so it is not seen only at the bake's end.
+    const intents =
+      (await deps.ledger.listIntents(service, releaseId)).length +
+      (await deps.ledger.listIntents(service, null)).length;
+    if (intents !== gate.intentsSeen) return { woke: 'intent' };
+    if (!deps.waitForToken) return { woke: 'token stored' };
+    return deps.waitForToken(taskToken, deps.signal);
+  };
+
+/** The Lambda entry point on AWS: keep the bake and the token; a watcher, a verb or the timeout ends the wait. */
+export const handler = lambda(() => createBake({ ledger: ledgerFromEnv(), now: Date.now }));

@@ -1,0 +1,63 @@
+/**
+ * Recovery from an abnormal end of a release's execution, the one way both backends do it: on AWS
+ * an EventBridge rule on the release state machine's executions ending FAILED, TIMED_OUT or
+ * ABORTED runs functions/execution-ended.ts; locally the backend calls this when the engine's run
+ * ends without FinishRelease. It closes the record (core/recovery.ts decides), frees the lock if the
+ * release still holds it, drops its waits, wakes the next queued release and alerts.
+ */
+import { type AbnormalEnd, recoverAbnormalEnd } from '../core/recovery.ts';
+import type { EventSink } from '../ports/events.ts';
+import type { Ledger } from '../ports/ledger.ts';
+import type { TaskCallbacks } from '../ports/task-callbacks.ts';
+import { wakeQueued } from './queue.ts';
+
+export interface RecoveryDeps {
+  ledger: Ledger;
+  callbacks: TaskCallbacks;
+  events: EventSink;
+  now: () => number;
+}
+
+export interface Recovered {
+  /** The record was still open and is now FAILED. */
+  closed: boolean;
+  /** This release held the service's lock, and it is free now. */
+  lockFreed: boolean;
+  /** Queued releases woken to claim the lock. */
+  woken: string[];
+}
+
+export async function recoverRelease(
+  deps: RecoveryDeps,
+  end: AbnormalEnd & { service: string; releaseId: string },
+): Promise<Recovered> {
+  const { service, releaseId } = end;
+  const record = await deps.ledger.getRelease(service, releaseId);
+  let closed = false;
+  if (record) {
+    const states = await deps.ledger.listRegions(service);
+    const versions = Object.fromEntries(states.map((s) => [s.region, s.current?.version ?? null]));
+    const recovery = recoverAbnormalEnd(record, end, versions, deps.now());
+    if (recovery.kind === 'close') {
+      await deps.ledger.updateRelease(service, releaseId, recovery.patch);
+      closed = true;
+      try {
+        await deps.events.emit({
+          kind: 'release-finished',
+          outcome: recovery.outcome,
+          service,
+          releaseId,
+          at: recovery.patch.endedAt,
+        });
+      } catch {
+        // The alert is best-effort; the record and the lock are what must not stay stuck.
+      }
+    }
+  }
+  await deps.ledger.takeBake(service, releaseId);
+  await deps.ledger.takeHoldTokens(service, releaseId);
+  const lockFreed = (await deps.ledger.getLock(service))?.releaseId === releaseId;
+  if (lockFreed) await deps.ledger.releaseLock(service, releaseId);
+  const woken = lockFreed ? await wakeQueued(deps, service, releaseId) : [];
+  return { closed, lockFreed, woken };
+}
