@@ -14,7 +14,7 @@ import { entryDecision, healthAtEntry } from '../core/entry.ts';
 import { addSamples, emptyCounts } from '../core/gate.ts';
 import { regionRef } from '../core/plan.ts';
 import { type StagingReport, stagingAtEntry } from '../core/staging.ts';
-import type { PlanRef, RegionTask, ReleasePlan, WaveEntry } from '../core/types.ts';
+import type { PlanRef, RegionTask, WaveEntry } from '../core/types.ts';
 import { describeWindow, secondsUntilOpen, windowOpen } from '../core/windows.ts';
 import type { ReleaseRecord, ReleaseRegionPatch } from '../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';

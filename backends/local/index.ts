@@ -22,7 +22,7 @@ import type { RegionLiveness } from '../../ports/region-liveness.ts';
 import type { ReleaseStarter } from '../../ports/release-starter.ts';
 import { probeBakes } from '../../services/bake-watch.ts';
 import { recoverRelease } from '../../services/recovery.ts';
-import { type RollbackDeps, startRollback } from '../../services/rollback.ts';
+import type { RollbackDeps } from '../../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../../services/steering.ts';
 import { unlockService } from '../../services/unlock.ts';
 import { LedgerDamaged, startEmbeddedDynamo } from './dynalite-server.ts';

@@ -7,13 +7,12 @@ import type { FlotillaConfig } from '../../config/types.ts';
 import type { ControlClient, ControlEndpoint, ReleaseWithIntents } from '../../control/client.ts';
 import type { WhereAnswer } from '../../control/server.ts';
 import { REFUSALS, refused } from '../../core/errors.ts';
-import { plainLine } from '../../core/event-line.ts';
 import { isFinished, outcomeOfRecord } from '../../core/outcome.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';
 import type { ReleaseRecord } from '../../ports/ledger.ts';
 import type { Context } from '../context.ts';
 import { UsageError } from '../exit-codes.ts';
-import { auditLine, print, warn } from '../output.ts';
+import { auditLine, warn } from '../output.ts';
 import { onStop } from '../signals.ts';
 import { type ReleaseTarget, runningOutcome } from './types.ts';
 
