@@ -1,5 +1,5 @@
 /** Shared by the bench scenarios: region names, how they fall into waves, the gate they bake under. */
-import type { GateSettings } from '../config/types.ts';
+import type { FlotillaConfig, GateSettings } from '../config/types.ts';
 
 /** `region-01` … `region-NN`. */
 export function regionNames(count: number): string[] {
@@ -7,6 +7,21 @@ export function regionNames(count: number): string[] {
 }
 
 /** Splits names into consecutive waves of the given sizes. */
+/** Stand-in CodeDeploy regions for the simulated releases (the deployer is a stand-in; nothing reaches AWS). */
+export function simulatedRegions(names: readonly string[]): FlotillaConfig['regions'] {
+  return names.map((name) => ({
+    name,
+    target: {
+      kind: 'codedeploy',
+      awsRegion: 'us-east-1',
+      application: 'sim',
+      deploymentGroup: name,
+      platform: 'Lambda',
+      alarms: { names: [`${name}-errors`] },
+    },
+  }));
+}
+
 export function splitWaves(names: readonly string[], sizes: readonly number[]): string[][] {
   const waves: string[][] = [];
   let start = 0;

@@ -16,7 +16,7 @@ import type { Deps } from '../functions/deps.ts';
 import { functionFactories } from '../functions/index.ts';
 import type { DeploymentHandle } from '../functions/start-region-deploy.ts';
 import type { RegionDeployer } from '../ports/region-deployer.ts';
-import { regionNames, splitWaves } from './fleet.ts';
+import { regionNames, simulatedRegions, splitWaves } from './fleet.ts';
 
 export interface HistoryScenario {
   regions: number;
@@ -48,17 +48,7 @@ export function scenarioConfig(s: HistoryScenario): FlotillaConfig {
   const waves = splitWaves(names, s.waves);
   return {
     service: 'sim',
-    regions: names.map((name) => ({
-      name,
-      target: {
-        kind: 'codedeploy',
-        awsRegion: 'us-east-1',
-        application: 'sim',
-        deploymentGroup: name,
-        platform: 'Lambda',
-        alarms: { names: [`${name}-errors`] },
-      },
-    })),
+    regions: simulatedRegions(names),
     waves: waves.map((regions, i) => ({
       name: `wave-${i + 1}`,
       regions,

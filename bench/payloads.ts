@@ -23,7 +23,7 @@ import type { Revision } from '../core/model.ts';
 import type { Deps } from '../functions/deps.ts';
 import { functionFactories } from '../functions/index.ts';
 import type { RegionDeployer } from '../ports/region-deployer.ts';
-import { benchGate, regionNames, splitWaves } from './fleet.ts';
+import { benchGate, regionNames, simulatedRegions, splitWaves } from './fleet.ts';
 
 type Handler = EngineOptions['functions'][string];
 
@@ -66,17 +66,7 @@ function config(s: PayloadScenario): FlotillaConfig {
   const names = regionNames(s.regions);
   return {
     service: 'sim',
-    regions: names.map((name) => ({
-      name,
-      target: {
-        kind: 'codedeploy',
-        awsRegion: 'us-east-1',
-        application: 'sim',
-        deploymentGroup: name,
-        platform: 'Lambda',
-        alarms: { names: [`${name}-errors`] },
-      },
-    })),
+    regions: simulatedRegions(names),
     waves: splitWaves(names, s.waves).map((regions, i) => ({
       name: `wave-${i + 1}`,
       regions,

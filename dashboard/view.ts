@@ -51,18 +51,11 @@ export interface WaveView {
   gate: GateView | null;
 }
 
-export interface ReleaseView {
-  releaseId: string;
-  version: string;
-  status: ReleaseStatus;
-  reason?: string;
-  rollbackOf?: string;
-  startedAt: string;
-  endedAt?: string;
+/** A release as the live view shows it: its history entry, plus its hold, waves and rollback. */
+export interface ReleaseView extends HistoryEntry {
   hold: ReleaseHold | null;
   waves: WaveView[];
   rollback: { regions: string[]; reason: string } | null;
-  intents: Intent[];
 }
 
 export interface HistoryEntry {
