@@ -52,7 +52,7 @@ export const EXIT_CODES: Readonly<Record<string, ExitCode>> = {
 };
 
 const MEANINGS: Readonly<Record<ExitCode, string>> = {
-  0: 'success (release: SUCCEEDED; rollback: every region back)',
+  0: 'success (release: SUCCEEDED, or with --no-wait started RUNNING or QUEUED; rollback: every region back)',
   1: 'the release did not succeed (rolled back, blocked, failed), or an unexpected error',
   2: 'bad usage, invalid input or invalid config (nothing deployed)',
   3: 'busy',
@@ -71,9 +71,14 @@ export function isExpected(error: unknown): boolean {
   return Object.hasOwn(EXIT_CODES, (error as Error | undefined)?.name ?? '');
 }
 
-/** The exit code of a release: 0 once it SUCCEEDED (or, with --no-wait, started). */
+/**
+ * The exit code of a release: 0 once it SUCCEEDED, or with --no-wait once it is accepted (RUNNING,
+ * or QUEUED behind another release: it runs when that one ends, or ends SUPERSEDED by a newer build).
+ */
 export function releaseExit(outcome: ReleaseOutcome): ExitCode {
-  return outcome.status === 'SUCCEEDED' || outcome.status === 'RUNNING' ? EXIT.ok : EXIT.failed;
+  return outcome.status === 'SUCCEEDED' || outcome.status === 'RUNNING' || outcome.status === 'QUEUED'
+    ? EXIT.ok
+    : EXIT.failed;
 }
 
 /** A rollback release's exit code: 0 once every region is back (its own status says how). */

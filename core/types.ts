@@ -230,4 +230,11 @@ export interface StartReleaseInput {
   rollbackOf?: string;
   /** The break-glass lane (`release --emergency --reason R`): who asks, and why. */
   emergency?: EmergencyRequest;
+  /**
+   * Resume a release already in the ledger as QUEUED, with its stored plan, whose execution died
+   * with the process that ran it (the local backend: a killed `flotilla release` or `up`). PlanRelease
+   * plans nothing anew and records nothing: it hands the stored plan, under this `owner`, to ClaimTurn
+   * (core/queue.ts `resumeQueued`). `version` must be the queued one's.
+   */
+  resume?: true;
 }

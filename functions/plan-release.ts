@@ -6,6 +6,7 @@
 
 import { formatProblems, validateConfig } from '../config/validate.ts';
 import { initialRecord, planRef, planRelease } from '../core/plan.ts';
+import { resumeQueued } from '../core/queue.ts';
 import { planRollbackOf } from '../core/rollback.ts';
 import type { PlanRef, Revision, StartReleaseInput } from '../core/types.ts';
 import { checkVersion } from '../core/version.ts';
@@ -32,6 +33,7 @@ export const createPlanRelease =
     const parsed = validateConfig(input.config);
     if (!parsed.ok) throw namedError('InvalidConfig', formatProblems(parsed.problems));
     const config = parsed.config;
+    if (input.resume) return resumed(deps, config.service, input.releaseId, version, input.owner);
     const plan = planRelease({
       config,
       releaseId: input.releaseId,
@@ -99,6 +101,34 @@ export const createPlanRelease =
     });
     return { plan: planRef(plan), waveIndex: 0, queued };
   };
+
+/**
+ * A queued release whose execution died with its process, started again by the process that runs
+ * the state dir's releases now: its record and plan are in the ledger already, so nothing is
+ * planned or recorded anew; it goes back to ClaimTurn (superseded, aborted while queued, or its
+ * turn), under the new process as the lock's owner.
+ */
+async function resumed(
+  deps: Pick<Deps, 'ledger' | 'events' | 'now'>,
+  service: string,
+  releaseId: string,
+  version: string,
+  owner: string,
+): Promise<PlannedRelease> {
+  const [record, plan] = await Promise.all([
+    deps.ledger.getRelease(service, releaseId),
+    deps.ledger.getPlan(service, releaseId),
+  ]);
+  const decision = resumeQueued({ releaseId, version, record, plan });
+  if (decision.kind === 'Refused') throw namedError(decision.refusal, decision.message);
+  if (!plan) throw namedError('NotFound', `release ${releaseId} has no stored plan`);
+  await emit(deps, service, releaseId, {
+    kind: 'release-started',
+    version: plan.version,
+    waves: plan.waves.map((w) => ({ name: w.name, regions: w.regions.map((r) => r.region) })),
+  });
+  return { plan: { ...planRef(plan), owner }, waveIndex: 0, queued: true };
+}
 
 /** An emergency request names who asks and why; anything may start the state machine, so checked here too. */
 function checkEmergency(

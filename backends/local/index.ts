@@ -69,6 +69,11 @@ export interface StartedRelease {
   releaseId: string;
   /** Settles with the terminal outcome; rejects only if the release could not start (e.g. ServiceLocked). */
   done: Promise<ReleaseOutcome>;
+  /**
+   * Settles once PlanRelease has recorded the release (RUNNING or QUEUED), or once it could not
+   * start (`start` and `resumeQueued` give it; a rollback does not).
+   */
+  planned?: Promise<void>;
 }
 
 export interface LocalBackend {
@@ -106,6 +111,14 @@ export interface LocalBackend {
   stopAccepting(): void;
   /** Releases found RUNNING whose orchestrating process is gone; marked FAILED when the backend opened. */
   interrupted: ReleaseRecord[];
+  /**
+   * Runs here every release a process that is gone left QUEUED (its queue lives in the ledger: the
+   * record and the plan PlanRelease stored), each in a new execution of the same state machine that
+   * re-enters the queue at ClaimTurn: the newest takes its turn when the lock is free, older ones end
+   * SUPERSEDED without touching a region, one aborted while queued ends ABORTED. Only a process that
+   * runs the state dir's releases calls it (`release`, `up`); read verbs leave the queue alone.
+   */
+  resumeQueued(): Promise<StartedRelease[]>;
   /** Each local region's process as it is now (read only: nothing is started). */
   liveness(): Promise<Map<string, RegionLiveness>>;
   /** Refuses (PortInUse) when another program holds a local region's port; every release checks it first. */
@@ -128,16 +141,8 @@ async function recoverInterrupted(
   now: () => number,
 ): Promise<ReleaseRecord[]> {
   const { service } = config;
-  // Queued releases wait inside the process that ran them; this process owns the state dir now,
-  // so any still QUEUED belonged to one that is gone.
-  for (const queued of (await ledger.listReleases(service, 50)).filter((r) => r.status === 'QUEUED')) {
-    await ledger.updateRelease(service, queued.releaseId, {
-      status: 'FAILED',
-      hold: null,
-      reason: 'interrupted while queued: the process that ran it exited',
-      endedAt: new Date(now()).toISOString(),
-    });
-  }
+  // A QUEUED release stays QUEUED: its queue is the ledger, and the next process that runs releases
+  // resumes it (resumeQueued). Only a RUNNING one, the lock's holder, died with its process.
   const lock = await ledger.getLock(service);
   if (!lock) return [];
   // A local orchestrator holds the state directory (an OS-level lock, freed when its process dies)
@@ -274,9 +279,13 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     };
     const shutdown = new AbortController();
     const finished = new Map<string, ReleaseOutcome>();
+    /** Who waits for a release to be recorded (StartedRelease.planned), by release id. */
+    const recorded = new Map<string, () => void>();
     const events: EventSink = {
       emit(event) {
         if (event.kind === 'release-finished') finished.set(event.releaseId, event.outcome);
+        // PlanRelease says release-started once the record is in the ledger.
+        if (event.kind === 'release-started') recorded.get(event.releaseId)?.();
         return options.events?.emit(event);
       },
     };
@@ -331,6 +340,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     /** Runs the release state machine on `input` without waiting for it. */
     const run = (input: StartReleaseInput): StartedRelease => {
       const { releaseId } = input;
+      const planned = new Promise<void>((ok) => recorded.set(releaseId, ok));
       const done = (async () => {
         try {
           const { engine, releaseArn } = await engineOf();
@@ -362,12 +372,15 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       // Whoever awaits `done` sees a failure; one nobody awaits (the backend closed under it) is not an unhandled rejection.
       done.catch(() => {});
       running.set(releaseId, done);
-      done.then(
-        () => running.delete(releaseId),
-        () => running.delete(releaseId),
-      );
+      const settled = () => {
+        running.delete(releaseId);
+        recorded.get(releaseId)?.();
+        recorded.delete(releaseId);
+      };
+      done.then(settled, settled);
+      void planned.then(() => recorded.delete(releaseId));
       void done.then(copyLedger, copyLedger);
-      return { releaseId, done };
+      return { releaseId, done, planned };
     };
     const owner = `local:${hostname()}:${process.pid}`;
 
@@ -395,12 +408,31 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       },
     };
 
+    /** The queue a dead process left in the ledger, run here (LocalBackend.resumeQueued). */
+    const resumeQueued = async (): Promise<StartedRelease[]> => {
+      const { queuedToResume } = await import('../../core/queue.ts');
+      const queued = queuedToResume(await ledger.listReleases(config.service, 50)).filter(
+        (r) => !running.has(r.releaseId),
+      );
+      return queued.map((record) =>
+        run({
+          releaseId: record.releaseId,
+          version: record.version,
+          artifact: record.artifact,
+          config: config as unknown as StartReleaseInput['config'],
+          owner,
+          resume: true,
+        }),
+      );
+    };
+
     let accepting = true;
     /** Starts asked for whose release id is not known yet: in flight all the same. */
     const starting = new Set<Promise<ReleaseOutcome>>();
     return {
       ledger,
       interrupted,
+      resumeQueued,
       async liveness() {
         const entries = await Promise.all(
           localRegions.map(async (r) => [r.region, await liveFleet.liveness(r.region, r.target)] as const),

@@ -1,6 +1,7 @@
 /** `flotilla up`: the local backend kept open, the control API, the dashboard (and POST /github) served, until Ctrl-C. */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { StartedRelease } from '../../backends/local/index.ts';
 import { EventLog } from '../../control/event-log.ts';
 import type { ControlServer } from '../../control/server.ts';
 import { refused } from '../../core/errors.ts';
@@ -12,7 +13,7 @@ import { print, warn } from '../output.ts';
 import { findControl } from '../release-target.ts';
 import { closeQuietly, noting, serveControl, teeEvents } from '../serve.ts';
 import { onStop } from '../signals.ts';
-import { openLocal } from '../targets/local.ts';
+import { openLocal, resumeLeftQueue } from '../targets/local.ts';
 
 export function register(program: Command): void {
   const command = subcommand(
@@ -64,29 +65,27 @@ export async function serveUp(ctx: Context, name: 'up' | 'dashboard'): Promise<n
     ),
   );
   const inFlight = new Set<string>();
+  const onStarted = (started: StartedRelease) => {
+    inFlight.add(started.releaseId);
+    started.done.then(
+      () => inFlight.delete(started.releaseId),
+      (error: unknown) => {
+        inFlight.delete(started.releaseId);
+        const name = (error as Error).name;
+        // A release refused before it started was answered 409 already; anything else is news.
+        if (name !== 'ServiceLocked' && name !== 'ReleaseExists') {
+          events.note(`release ${started.releaseId} stopped: ${(error as Error).message}`);
+        }
+      },
+    );
+  };
   let server: ControlServer;
   try {
     server = await serveControl(
       ctx,
       backend,
       config,
-      {
-        events: log,
-        onStarted(started) {
-          inFlight.add(started.releaseId);
-          started.done.then(
-            () => inFlight.delete(started.releaseId),
-            (error: unknown) => {
-              inFlight.delete(started.releaseId);
-              const name = (error as Error).name;
-              // A release refused before it started was answered 409 already; anything else is news.
-              if (name !== 'ServiceLocked' && name !== 'ReleaseExists') {
-                events.note(`release ${started.releaseId} stopped: ${(error as Error).message}`);
-              }
-            },
-          );
-        },
-      },
+      { events: log, onStarted },
       (handler) => noting(handler, events),
       events,
       (handler) => localDashboard(ctx, backend.ledger, config, handler, hub),
@@ -96,6 +95,17 @@ export async function serveUp(ctx: Context, name: 'up' | 'dashboard'): Promise<n
     throw error;
   }
   const { github } = server;
+  // `up` runs the state dir's releases: the queue a killed process left in the ledger runs here
+  // (`dashboard` serves the API too, but leaves the queue to the next release or up).
+  if (name === 'up') {
+    try {
+      for (const started of await resumeLeftQueue(backend)) onStarted(started);
+    } catch (error) {
+      await closeQuietly(server);
+      await backend.close();
+      throw error;
+    }
+  }
   const tokenFile = join(ctx.stateDir(), 'control-token');
   const login = server.dashboardLogin?.() ?? '(not served)';
   if (ctx.json) {
@@ -122,7 +132,10 @@ export async function serveUp(ctx: Context, name: 'up' | 'dashboard'): Promise<n
     `\nflotilla ${name}: ${signal}: stopping the control API; the regions keep serving (\`flotilla down\` stops them)`,
   );
   for (const id of inFlight) {
-    warn(`flotilla ${name}: ${id} was running; the next flotilla command will mark it interrupted`);
+    warn(
+      `flotilla ${name}: ${id} was running or queued here; the next flotilla command marks a running one ` +
+        'interrupted, and the next `flotilla release` or `flotilla up` runs a queued one',
+    );
   }
   await closeQuietly(server);
   await backend.close();

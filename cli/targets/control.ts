@@ -14,13 +14,13 @@ import type { Context } from '../context.ts';
 import { UsageError } from '../exit-codes.ts';
 import { auditLine, warn } from '../output.ts';
 import { onStop } from '../signals.ts';
-import { type ReleaseTarget, runningOutcome } from './types.ts';
+import { queuedOutcome, type ReleaseTarget, runningOutcome } from './types.ts';
 
 export async function controlTarget(
   ctx: Context,
   config: FlotillaConfig,
   endpoint: ControlEndpoint,
-): Promise<ReleaseTarget> {
+): Promise<ReleaseTarget & { follow(releaseId: string): Promise<ReleaseOutcome> }> {
   const { controlClient } = await import('../../control/client.ts');
   const client = controlClient(endpoint);
   /** Once the server is gone (a `release` ended and stopped serving), the ledger says how the release ended. */
@@ -37,14 +37,52 @@ export async function controlTarget(
       }
     }
   };
+  /**
+   * The server died (kill -9) under a release this command asked for: the release's queue is the
+   * ledger, so this command, which runs releases, takes the state dir over and runs it here (a
+   * QUEUED one to its end; a RUNNING one was interrupted and is closed as such). If another
+   * process took the state dir first, that one runs it: follow it there.
+   */
+  const takeOver = async (releaseId: string): Promise<ReleaseOutcome> => {
+    const { localTarget } = await import('./local.ts');
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        const local = localTarget(ctx, config);
+        if (!local.resume) throw new Error('the local target cannot resume a release');
+        return await local.resume(releaseId);
+      } catch (error) {
+        if ((error as Error).name !== 'StateDirLocked' || Date.now() > deadline) throw error;
+      }
+      const { findControlServer } = await import('../../control/client.ts');
+      const next = await findControlServer(ctx.stateDir());
+      if (next) return (await controlTarget(ctx, config, next)).follow(releaseId);
+      await new Promise((ok) => setTimeout(ok, 250));
+    }
+  };
+  const follow = (releaseId: string) => followThroughApi(ctx, client, releaseId, takeOver);
   const started = async (releaseId: string, version: string): Promise<ReleaseOutcome> => {
     if (!ctx.json) warn(`started ${releaseId} on the control server at ${endpoint.url}`);
-    return ctx.wait
-      ? followThroughApi(ctx, client, releaseId, fromLedger)
-      : runningOutcome(releaseId, config.service, version, endpoint.url);
+    if (ctx.wait) return follow(releaseId);
+    // The server answers once the release is recorded: RUNNING, or QUEUED behind another.
+    const record = await client.findRelease(releaseId);
+    if (record?.status === 'QUEUED') {
+      // Its own hold says so once ClaimTurn ran; until then, the release in flight is the one ahead.
+      const ahead = (await client.listReleases(20)).find((r) => r.status === 'RUNNING');
+      const behind =
+        record.hold?.reasons[0]?.text ?? (ahead ? `queued behind ${ahead.releaseId}` : 'queued behind another release');
+      return queuedOutcome(
+        releaseId,
+        config.service,
+        version,
+        `${behind}: it runs when that one ends, unless a newer build supersedes it (\`flotilla watch ${releaseId}\` follows it)`,
+      );
+    }
+    return runningOutcome(releaseId, config.service, version, endpoint.url);
   };
   return {
     kind: 'control',
+    follow,
     async release(request) {
       if (request.emergency) {
         throw new UsageError(
@@ -134,7 +172,7 @@ export async function followThroughApi(
         record = await client.findRelease(releaseId);
       } catch (error) {
         // A `release` stops serving once its release ended: its end is then in the ledger.
-        const ended = await fromLedger?.(releaseId).catch(() => undefined);
+        const ended = await fromLedger?.(releaseId);
         if (ended) return ended;
         throw lost(error);
       }

@@ -3,7 +3,7 @@
  * on the state dir. A release (or rollback) runs here with live progress, serving the control API
  * meanwhile so another terminal can steer it.
  */
-import type { LocalBackend } from '../../backends/local/index.ts';
+import type { LocalBackend, StartedRelease } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
 import { whereFromLedger } from '../../control/local-handler.ts';
 import type { ControlServer } from '../../control/server.ts';
@@ -24,7 +24,31 @@ const FOLLOWERS_GRACE_MS = 1500;
 export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget {
   return {
     kind: 'local',
-    release: (request) => runLocally(ctx, config, (backend) => backend.release(request), { checkPorts: true }),
+    release: (request) =>
+      runLocally(
+        ctx,
+        config,
+        async (backend) => {
+          const started = await backend.start(request);
+          // This build is recorded first, so a build a dead process left queued that is older
+          // gives way to it (SUPERSEDED) instead of racing it for the lock.
+          await started.planned;
+          await resumeLeftQueue(backend);
+          return started.done;
+        },
+        { checkPorts: true },
+      ),
+    resume: (releaseId) =>
+      runLocally(ctx, config, async (backend) => {
+        const record = await backend.ledger.getRelease(config.service, releaseId);
+        if (!record) throw refused('NotFound', `no release ${releaseId}`);
+        const mine = (await resumeLeftQueue(backend)).find((r) => r.releaseId === releaseId);
+        if (mine) return mine.done;
+        // It ended (or, RUNNING in a process that is gone, was closed as interrupted when this opened).
+        const ended = (await backend.ledger.getRelease(config.service, releaseId)) ?? record;
+        const where = await whereFromLedger(backend.ledger, config);
+        return outcomeOfRecord(ended, new Map(where.regions.map((r) => [r.region, r.version])));
+      }),
     rollback: (releaseId, person) =>
       runLocally(ctx, config, (backend) => backend.rollback(releaseId, person).then((s) => s.done)),
     async intent(body) {
@@ -57,7 +81,8 @@ export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget
         if (!isFinished(record.status)) {
           throw refused(
             'NotApplicable',
-            `${releaseId} is ${record.status} but no process serves the control API for ${ctx.stateDir()}: nothing to follow`,
+            `${releaseId} is ${record.status} but no process serves the control API for ${ctx.stateDir()}: nothing to follow` +
+              (record.status === 'QUEUED' ? ' (the next `flotilla release` or `flotilla up` runs it)' : ''),
           );
         }
         const where = await whereFromLedger(backend.ledger, config);
@@ -144,6 +169,18 @@ export async function openLocal(
   return backend;
 }
 
+/**
+ * Runs here the releases a process that is gone left QUEUED (LocalBackend.resumeQueued), saying so:
+ * only the commands that run releases (`release`, `up`) call it.
+ */
+export async function resumeLeftQueue(backend: LocalBackend): Promise<StartedRelease[]> {
+  const resumed = await backend.resumeQueued();
+  for (const r of resumed) {
+    warn(`flotilla: resuming ${r.releaseId}, left queued by a flotilla process that exited`);
+  }
+  return resumed;
+}
+
 /** Runs a release (or rollback) here, serving the control API meanwhile; Ctrl-C closes the API and exits. */
 async function runLocally(
   ctx: Context,
@@ -175,7 +212,10 @@ async function runLocally(
   }
   const served = server;
   onStop(async (signal) => {
-    warn(`\nflotilla: ${signal}: stopping; the next flotilla command will mark the release interrupted`);
+    warn(
+      `\nflotilla: ${signal}: stopping; the next flotilla command will mark the release interrupted ` +
+        '(a release queued here stays QUEUED: the next `flotilla release` or `flotilla up` runs it)',
+    );
     await closeQuietly(served);
     return 130;
   });

@@ -23,6 +23,12 @@ export interface ReleaseTarget {
    * control server) returns it RUNNING once started.
    */
   release(request: { version: string; artifact: string; emergency?: EmergencyRequest }): Promise<ReleaseOutcome>;
+  /**
+   * Local only: runs here, to its end, the release `releaseId` that a process that is gone left
+   * QUEUED (and any other it left queued), as the next `release` would; one that has ended gives
+   * its outcome at once.
+   */
+  resume?(releaseId: string): Promise<ReleaseOutcome>;
   /** The rollback verb: starts the rollback release of `releaseId` and follows it likewise. */
   rollback(releaseId: string, person: Person): Promise<ReleaseOutcome>;
   /** A steering verb: records the intent (the release acts on it at its next safe point). */
@@ -46,6 +52,11 @@ export interface UnlockAnswer {
   closed: boolean;
   lockFreed: boolean;
   woken: string[];
+}
+
+/** What --no-wait answers for a release queued behind another: it runs when that one ends (exit 0). */
+export function queuedOutcome(releaseId: string, service: string, version: string, reason: string): ReleaseOutcome {
+  return { releaseId, service, version, status: 'QUEUED', reason, regions: [] };
 }
 
 /** What --no-wait answers: the release started and runs on (`reason` says where to look). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ReleaseStatus } from '../../core/model.ts';
-import { supersededBy } from '../../core/queue.ts';
+import { queuedToResume, resumeQueued, supersededBy } from '../../core/queue.ts';
 
 const at = (s: number) => new Date(Date.UTC(2026, 11, 1, 12, 0, s)).toISOString();
 const rel = (releaseId: string, s: number, status: ReleaseStatus, rollbackOf?: string) => ({
@@ -42,5 +42,50 @@ describe('supersededBy (which queued build gives way)', () => {
     const b = rel('shop-b', 10, 'QUEUED');
     expect(supersededBy(a, [a, b])).toBe('shop-b');
     expect(supersededBy(b, [a, b])).toBeUndefined();
+  });
+});
+
+describe('resumeQueued (a queued release whose process died, started again elsewhere)', () => {
+  const plan = { version: '1.1.0' };
+  const queued = { status: 'QUEUED' as const, version: '1.1.0' };
+
+  it('resumes a QUEUED release with its stored plan, for the same build', () => {
+    expect(resumeQueued({ releaseId: 'shop-1.1.0', version: '1.1.0', record: queued, plan })).toEqual({
+      kind: 'Resume',
+    });
+  });
+
+  it('never runs again a release that ran or ended, nor one with no record or no plan', () => {
+    for (const status of ['RUNNING', 'SUCCEEDED', 'SUPERSEDED', 'FAILED', 'ABORTED'] as const) {
+      expect(
+        resumeQueued({ releaseId: 'shop-1.1.0', version: '1.1.0', record: { ...queued, status }, plan }),
+      ).toMatchObject({ kind: 'Refused', refusal: 'NotApplicable' });
+    }
+    expect(resumeQueued({ releaseId: 'x', version: '1.1.0', record: undefined, plan })).toMatchObject({
+      refusal: 'NotFound',
+    });
+    expect(resumeQueued({ releaseId: 'x', version: '1.1.0', record: queued, plan: undefined })).toMatchObject({
+      refusal: 'NotFound',
+    });
+  });
+
+  it('refuses another build under the same release id', () => {
+    expect(resumeQueued({ releaseId: 'shop-1.1.0', version: '9.9.9', record: queued, plan })).toMatchObject({
+      kind: 'Refused',
+      refusal: 'NotApplicable',
+    });
+  });
+});
+
+describe('queuedToResume', () => {
+  it('is every QUEUED release, oldest first (same millisecond: by release id)', () => {
+    const releases = [
+      rel('shop-1.3.0', 30, 'QUEUED'),
+      rel('shop-1.0.0', 5, 'FAILED'),
+      rel('shop-1.2.0', 20, 'QUEUED'),
+      rel('shop-1.2.1', 20, 'QUEUED'),
+      rel('shop-1.1.0', 10, 'SUCCEEDED'),
+    ];
+    expect(queuedToResume(releases).map((r) => r.releaseId)).toEqual(['shop-1.2.0', 'shop-1.2.1', 'shop-1.3.0']);
   });
 });
