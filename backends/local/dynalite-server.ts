@@ -24,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { logFileDamage } from './leveldb-log.ts';
 
 /** The state dir is in use by another flotilla process (or another embedded server in this one). */
 export const StateDirLocked = 'StateDirLocked';
@@ -62,6 +63,11 @@ async function checkLedgerFiles(dir: string): Promise<void> {
     if (!(await hasTableFooter(join(dir, table)))) {
       return Promise.reject(damaged(dir, `its table file ${join(dir, table)} is truncated (no LevelDB footer)`));
     }
+  }
+  // LevelDB replays its write-ahead log at open and drops, silently, whatever it cannot read in it.
+  for (const log of files.filter((f) => /^\d+\.log$/.test(f))) {
+    const problem = await logFileDamage(join(dir, log));
+    if (problem) return Promise.reject(damaged(dir, `its write-ahead log ${join(dir, log)} is damaged: ${problem}`));
   }
 }
 

@@ -40,6 +40,74 @@ async function ledgerWithARelease(): Promise<{ dir: string; ledgerDir: string }>
   return { dir: t.dir, ledgerDir };
 }
 
+/** A state dir whose ledger holds two releases, the second still only in LevelDB's write-ahead log. */
+async function ledgerWithLoggedWrites(): Promise<{ dir: string; ledgerDir: string; log: string }> {
+  const fixture = await ledgerWithARelease();
+  const dynamo = await startEmbeddedDynamo({ dir: fixture.ledgerDir });
+  try {
+    await new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME }).createRelease({
+      ...recordWith([{ region: 'us-east-1', wave: 0, phase: 'deployed', before: null }]),
+      releaseId: 'shop-2.1.0',
+      version: '2.1.0',
+      status: 'SUCCEEDED',
+    });
+  } finally {
+    await dynamo.close();
+  }
+  const logs = (await readdir(fixture.ledgerDir)).filter((f) => /^\d+\.log$/.test(f)).sort();
+  const log = join(fixture.ledgerDir, logs.at(-1) ?? '');
+  if (logs.length === 0 || (await stat(log)).size === 0) throw new Error(`no write in a log of ${fixture.ledgerDir}`);
+  return { ...fixture, log };
+}
+
+describe('a damaged write-ahead log', () => {
+  const damages: { name: string; damage: (log: string) => Promise<void>; says: RegExp }[] = [
+    {
+      name: 'truncated',
+      damage: async (log) => truncate(log, Math.floor((await stat(log)).size / 2)),
+      says: /its write-ahead log .*\/\d+\.log is damaged: it is truncated/,
+    },
+    {
+      name: 'with a byte flipped',
+      damage: async (log) => {
+        const bytes = await readFile(log);
+        const at = Math.floor(bytes.length / 2);
+        bytes[at] = (bytes[at] as number) ^ 0xff;
+        await writeFile(log, bytes);
+      },
+      says: /its write-ahead log .*\/\d+\.log is damaged: it is corrupted at byte \d+/,
+    },
+  ];
+  for (const { name, damage, says } of damages) {
+    it(`is refused ${name}, naming the file and \`flotilla repair\`, never read without its last writes`, async () => {
+      const { dir, ledgerDir, log } = await ledgerWithLoggedWrites();
+      await damage(log);
+      const before = (await readdir(ledgerDir)).sort();
+      await expect(startEmbeddedDynamo({ dir: ledgerDir })).rejects.toMatchObject({
+        name: LedgerDamaged,
+        message: expect.stringMatching(says),
+      });
+      const history = await runCli(['history'], dir);
+      expect(history.code).toBe(1);
+      expect(history.stderr).toContain(log);
+      expect(history.stderr).toContain('`flotilla repair` rebuilds it');
+      expect(history.stderr).not.toMatch(/\n\s+at /);
+      expect((await readdir(ledgerDir)).sort()).toEqual(before);
+    });
+  }
+
+  it('opens whole, with the writes it holds', async () => {
+    const { ledgerDir } = await ledgerWithLoggedWrites();
+    const dynamo = await startEmbeddedDynamo({ dir: ledgerDir });
+    try {
+      const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME });
+      expect((await ledger.listReleases('shop')).map((r) => r.releaseId).sort()).toEqual(['shop-2.0.0', 'shop-2.1.0']);
+    } finally {
+      await dynamo.close();
+    }
+  });
+});
+
 describe('a damaged ledger', () => {
   const damages: { name: string; damage: (ledgerDir: string) => Promise<void>; says: RegExp }[] = [
     { name: 'CURRENT lost', damage: (d) => rm(join(d, 'CURRENT')), says: /CURRENT file is missing/ },
