@@ -18,6 +18,7 @@ import { runScenario, type Scenario, type ScenarioRun } from './orchestrator.ts'
 import { payloadFigures } from './payloads.ts';
 import { signalToRollbackMs } from './signal.ts';
 import { stagedDeployRun } from './staging.ts';
+import { validateFigures } from './validate.ts';
 import { whereFigures } from './where.ts';
 
 const { values } = parseArgs({
@@ -228,8 +229,11 @@ async function main() {
     log(`bundles: not measured (${(error as Error).message})`);
   }
 
+  log('validate: one mapping of 32,000 keys (CPU time)');
+  const validate = validateFigures(RUNS);
   const median = (xs: number[]) => spread(xs).median;
   const result = {
+    ...validate,
     release_vs_floor_20x4: round(median(floorRatios.map((x) => x * 1000)) / 1000, 3),
     staged_deploy_ratio: round(median(stagedRatios.map((x) => x * 1000)) / 1000, 3),
     staged_deploy_floor_ratio: round(stagedFloorRatio, 3),
@@ -313,6 +317,9 @@ async function main() {
     waits.statuses.every((s) => s === 'SUCCEEDED'),
     `wait scenarios did not all succeed: ${waits.statuses.join(', ')}`,
   );
+  // Quadratic (the yaml package's own duplicate-key check: 14 s here) doubles the ratio to 4.
+  target(result.validate_32k_keys_ms <= 2000, `validate_32k_keys_ms ${result.validate_32k_keys_ms} > 2000`);
+  target(result.validate_keys_ratio <= 3, `validate_keys_ratio ${result.validate_keys_ratio} > 3 (not linear)`);
   target(result.signal_to_rollback_ms <= 1000, `signal_to_rollback_ms ${result.signal_to_rollback_ms} > 1000`);
   target(bundles.length > 0, 'bundles were not measured');
   for (const b of bundles) target(b.bytes <= 600 * 1024, `bundle ${b.name} is ${b.bytes} bytes > 600 KB`);
@@ -346,6 +353,8 @@ async function main() {
       ['history_parent_events_queue_48h', String(result.history_parent_events_queue_48h), '≤ 3100'],
       ['history_parent_events_100r', String(result.history_parent_events_100r), '≤ 6000'],
       ['signal_to_rollback_ms', String(result.signal_to_rollback_ms), '≤ 1000'],
+      ['validate_32k_keys_ms', `${result.validate_32k_keys_ms} (CPU)`, '≤ 2000'],
+      ['validate_keys_ratio', `${result.validate_keys_ratio} (32k / 16k keys)`, '≤ 3'],
       ['peak_rss_mb', String(result.peak_rss_mb), 'reported'],
     ];
     for (const b of bundles)
