@@ -13,6 +13,7 @@ import type { Intent } from '../../core/control.ts';
 import { namedError, refused } from '../../core/errors.ts';
 import type { EmergencyRequest } from '../../core/model.ts';
 import { executionName } from '../../core/plan.ts';
+import { queuedToResume } from '../../core/queue.ts';
 import { touchedRegions } from '../../core/rollback.ts';
 import type { ReleaseOutcome, StartReleaseInput } from '../../core/types.ts';
 import type { Deps } from '../../functions/deps.ts';
@@ -410,7 +411,6 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
 
     /** The queue a dead process left in the ledger, run here (LocalBackend.resumeQueued). */
     const resumeQueued = async (): Promise<StartedRelease[]> => {
-      const { queuedToResume } = await import('../../core/queue.ts');
       const queued = queuedToResume(await ledger.listReleases(config.service, 50)).filter(
         (r) => !running.has(r.releaseId),
       );
