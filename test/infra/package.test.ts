@@ -493,8 +493,9 @@ describe('npm run package', () => {
       [['states:StartExecution'], [{ Ref: 'ReleaseStateMachine' }]],
     ]);
     // Besides it, only what ends a wait on an event wakes releases: the release ahead ending (and
-    // the abnormal-end rule), the bake's watchers (the CLI does too, with the user's own credentials).
-    const wakers = new Set(['finish-release', 'execution-ended', 'probe-bakes', 'alarm-changed']);
+    // the abnormal-end rule), the bake's watchers (the CLI does too, with the user's own credentials),
+    // and the hold and the bake themselves, ending their own wait when a verb landed before the token.
+    const wakers = new Set(['finish-release', 'execution-ended', 'probe-bakes', 'alarm-changed', 'hold', 'bake']);
     for (const [id, l] of lambdas()) {
       if (l === buttons) continue;
       const woke = roleStatements(l).flatMap(actions).includes('states:SendTaskSuccess');
