@@ -24,7 +24,13 @@ import {
   GetDeploymentCommand,
   ListDeploymentsCommand,
 } from '@aws-sdk/client-codedeploy';
-import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import {
+  CreateAccessKeyCommand,
+  CreateRoleCommand,
+  CreateUserCommand,
+  IAMClient,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
 import {
   CreateAliasCommand,
   CreateFunctionCommand,
@@ -350,6 +356,54 @@ describe.skipIf(SKIP)('rollbacks on moto: Lambda aliases and AppSpec files in S3
       CurrentVersion: '3',
       TargetVersion: '2',
     });
+  });
+
+  it('signs its S3 read as S3 verifies it: moto with authentication on accepts it, and refuses a wrong secret', async () => {
+    // A key with a space and a version id: both are in what is signed (path and query).
+    const key = 'shop api/appspec.yaml';
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: lastGood('live') }));
+    const iam = new IAMClient(moto.client('us-east-1'));
+    await iam.send(new CreateUserCommand({ UserName: 'flotilla-reader' }));
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: 'flotilla-reader',
+        PolicyName: 'rollback',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion', 'lambda:GetAlias'], Resource: '*' },
+          ],
+        }),
+      }),
+    );
+    const made = await iam.send(new CreateAccessKeyCommand({ UserName: 'flotilla-reader' }));
+    const signedWith = (secretAccessKey: string) => {
+      const credentials = { accessKeyId: made.AccessKey?.AccessKeyId ?? '', secretAccessKey };
+      const clients = new AwsClients({
+        factories: {
+          codedeploy: (config) =>
+            withAwsTimes(new CodeDeployClient({ ...config, endpoint: moto.endpoint, credentials })),
+          lambda: (config) => new LambdaClient({ ...config, endpoint: moto.endpoint, credentials }),
+        },
+      });
+      return new LambdaRollbacks({ clients, s3Endpoint: () => moto.endpoint });
+    };
+    const lastGoodFile = {
+      revisionType: 'S3' as const,
+      s3Location: { bucket, key, bundleType: 'YAML' as const, version: put.VersionId },
+    };
+    const authOn = (count: string) =>
+      fetch(`${moto.endpoint}/moto-api/reset-auth`, { method: 'POST', body: count }).then((r) => r.text());
+    await authOn('0');
+    try {
+      const good = await signedWith(made.AccessKey?.SecretAccessKey ?? '').revision(lambdaTarget, lastGoodFile, key);
+      expect(good.kind).toBe('Deploy');
+      await expect(signedWith('not-the-secret').revision(lambdaTarget, lastGoodFile, key)).rejects.toMatchObject({
+        name: 'SignatureDoesNotMatch',
+      });
+    } finally {
+      await authOn('inf');
+    }
   });
 
   it('deploys nothing when the alias already serves the last good version', async () => {
