@@ -9,8 +9,10 @@
 import { emptyCounts } from '../core/gate.ts';
 import type { GateState, PlanRef } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
+import { endOwnWait } from './hold.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
+import { callbacksFromEnv } from './runtime/ports.ts';
 import { deployedTasks, releaseRecord } from './shared/bake.ts';
 import { loadPlan } from './shared/plan.ts';
 
@@ -22,7 +24,7 @@ export interface BakeInput {
 }
 
 export const createBake =
-  (deps: Pick<Deps, 'ledger' | 'now' | 'waitForToken' | 'signal'>) =>
+  (deps: Pick<Deps, 'ledger' | 'now' | 'waitForToken' | 'signal' | 'callbacks'>) =>
   async ({ taskToken, plan: ref, waveIndex, gate }: BakeInput): Promise<Record<string, unknown>> => {
     const { service, releaseId } = ref;
     const plan = await loadPlan(deps, ref);
@@ -46,14 +48,20 @@ export const createBake =
       at: isoAt(deps),
     });
     // A verb that landed after the check that led here and before the token was kept found no token
-    // to wake: look once now, so it is not seen only at the bake's end.
+    // to wake: look once now, so it is not seen only at the bake's end. On AWS returning does not end
+    // the wait: SendTaskSuccess on its own token does.
     const intents =
       (await deps.ledger.listIntents(service, releaseId)).length +
       (await deps.ledger.listIntents(service, null)).length;
-    if (intents !== gate.intentsSeen) return { woke: 'intent' };
+    if (intents !== gate.intentsSeen) {
+      if (!deps.waitForToken) await endOwnWait(deps, taskToken, 'intent');
+      return { woke: 'intent' };
+    }
     if (!deps.waitForToken) return { woke: 'token stored' };
     return deps.waitForToken(taskToken, deps.signal);
   };
 
 /** The Lambda entry point on AWS: keep the bake and the token; a watcher, a verb or the timeout ends the wait. */
-export const handler = lambda(() => createBake({ ledger: ledgerFromEnv(), now: Date.now }));
+export const handler = lambda(() =>
+  createBake({ ledger: ledgerFromEnv(), now: Date.now, callbacks: callbacksFromEnv() }),
+);

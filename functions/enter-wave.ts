@@ -7,6 +7,10 @@
  * *before* anything changes there, with each region's last-known-good: the platform's own record
  * of what runs there (CodeDeploy's last successful deployment may predate Flotilla), else what
  * PlanRelease found in the ledger. Skipped regions are left out and recorded as skipped.
+ *
+ * It runs after every HoldWave, however the hold ended (a verb, its timeout, an error): no wait of
+ * the release is open here, so the hold tokens kept for it are deleted first (one whose hold timed
+ * out was otherwise never deleted on AWS), as CheckGate does after a bake and ClaimTurn after the queue.
  */
 
 import { controlState, freezeOf } from '../core/control.ts';
@@ -40,6 +44,7 @@ export const createEnterWave =
     if (!wave) throw namedError('InvalidState', `wave ${waveIndex} does not exist in ${plan.releaseId}`);
     const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
+    await deps.ledger.takeHoldTokens(plan.service, plan.releaseId);
     const [intents, globalIntents] = await Promise.all([
       deps.ledger.listIntents(plan.service, plan.releaseId),
       deps.ledger.listIntents(plan.service, null),

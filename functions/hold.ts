@@ -5,12 +5,18 @@
  * the release with SendTaskSuccess (or SendTaskFailure for abort), and the task's timeout wakes it
  * for a window that opens. Locally the same state waits here until someone acts or the hold's time
  * is up. Either way the release then looks again (EnterWave, CheckGate), which decides.
+ *
+ * A verb (or the release ahead ending) that landed after the decision to hold and before the token
+ * was kept found no token to wake. The hold looks once right after keeping it, and if something
+ * changed it ends its own wait: on AWS with SendTaskSuccess on its own token (a Lambda's return
+ * does not end a `.waitForTaskToken` task there), locally by returning.
  */
 
 import type { PlanRef } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
+import { callbacksFromEnv } from './runtime/ports.ts';
 import { newerBuild } from './shared/queue.ts';
 
 export interface HoldInput {
@@ -29,7 +35,12 @@ export interface HoldInput {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const createHold =
-  (deps: Pick<Deps, 'ledger' | 'now' | 'signal' | 'waitForToken'> & { waitHere: boolean; pollMs?: number }) =>
+  (
+    deps: Pick<Deps, 'ledger' | 'now' | 'signal' | 'waitForToken' | 'callbacks'> & {
+      waitHere: boolean;
+      pollMs?: number;
+    },
+  ) =>
   async ({
     taskToken,
     plan,
@@ -45,19 +56,24 @@ export const createHold =
       reason: reasons.join('; '),
       at: isoAt(deps),
     });
-    if (lockSeen !== undefined) {
-      // Queued: the release ahead wakes it as it ends (services/queue.ts). If it ended before the
-      // token was kept, it found nothing to wake: look once now rather than at the heartbeat.
-      if ((await deps.ledger.getLock(service))?.releaseId !== lockSeen) return { woke: 'lock' };
-      if (deps.waitForToken) return (await deps.waitForToken(taskToken, deps.signal)) as { woke: string };
-    }
-    if (!deps.waitHere) return { woke: 'token stored' };
-
     const count = async () =>
       (await deps.ledger.listIntents(service, releaseId)).length +
       (await deps.ledger.listIntents(service, null)).length;
+    const wakeNow = async (woke: string): Promise<{ woke: string }> => {
+      if (!deps.waitHere && !deps.waitForToken) await endOwnWait(deps, taskToken, woke);
+      return { woke };
+    };
+    if (lockSeen !== undefined) {
+      // Queued: the release ahead wakes it as it ends (services/queue.ts). If it ended before the
+      // token was kept, it found nothing to wake: look once now rather than at the heartbeat.
+      if ((await deps.ledger.getLock(service))?.releaseId !== lockSeen) return wakeNow('lock');
+      if (deps.waitForToken) return (await deps.waitForToken(taskToken, deps.signal)) as { woke: string };
+    }
     // Compare with what the decision to hold was based on: an intent that came in since wakes it at once.
     const seen = intentsSeen;
+    if ((await count()) !== seen) return wakeNow('intent');
+    if (!deps.waitHere) return { woke: 'token stored' };
+
     const deadline = deps.now() + holdSeconds * 1000;
     const self = approvalOnly ? await deps.ledger.getRelease(service, releaseId) : undefined;
     try {
@@ -75,5 +91,16 @@ export const createHold =
     }
   };
 
+/**
+ * Ends a wait that must not go on (something it waits for already happened) where returning does
+ * not: SendTaskSuccess on its own token, as the verb would have. Without callbacks (the local
+ * engine ends the task with the handler's return) there is nothing to do.
+ */
+export async function endOwnWait(deps: Pick<Deps, 'callbacks'>, taskToken: string, woke: string): Promise<void> {
+  await deps.callbacks?.succeed(taskToken, { woke });
+}
+
 /** The Lambda entry point on AWS: keep the token; SendTaskSuccess/Failure or the timeout ends the wait. */
-export const handler = lambda(() => createHold({ ledger: ledgerFromEnv(), now: Date.now, waitHere: false }));
+export const handler = lambda(() =>
+  createHold({ ledger: ledgerFromEnv(), now: Date.now, waitHere: false, callbacks: callbacksFromEnv() }),
+);

@@ -7,8 +7,9 @@
 
 import type { RegionTask } from '../core/types.ts';
 import { type Deps, emit } from './deps.ts';
+import { deployStarterFromEnv } from './runtime/deploy-starter.ts';
 import { lambda } from './runtime/lambda.ts';
-import { deployerFromEnv, eventsFromEnv } from './runtime/ports.ts';
+import { eventsFromEnv } from './runtime/ports.ts';
 
 export interface DeploymentHandle {
   deploymentId: string;
@@ -44,5 +45,5 @@ export const createStartRegionDeploy =
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>
-  createStartRegionDeploy({ deployer: deployerFromEnv(), events: eventsFromEnv(), now: Date.now }),
+  createStartRegionDeploy({ deployer: deployStarterFromEnv(), events: eventsFromEnv(), now: Date.now }),
 );

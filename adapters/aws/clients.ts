@@ -9,10 +9,11 @@
  *
  * Bundles: `AwsClientCache` makes clients only with the factories it is given, so a Lambda bundle
  * built from it (functions/runtime/ports.ts) carries only the SDK clients its handler uses. `AwsClients`
- * adds every default factory: handy in tests and scripts, but it pulls all four clients into a bundle.
+ * adds every default factory: handy in tests and scripts, but it pulls every client into a bundle.
  */
 import { CloudWatchClient, type CloudWatchClientConfig } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient, type CodeDeployClientConfig } from '@aws-sdk/client-codedeploy';
+import { LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 import { SNSClient, type SNSClientConfig } from '@aws-sdk/client-sns';
 import { AssumeRoleCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import { awsCall } from './errors.ts';
@@ -39,6 +40,8 @@ export interface ClientFactories {
   codedeploy: (config: CodeDeployClientConfig & ClientSettings) => CodeDeployClient;
   cloudwatch: (config: CloudWatchClientConfig & ClientSettings) => CloudWatchClient;
   sns: (config: SNSClientConfig & ClientSettings) => SNSClient;
+  /** A Lambda rollback reads the alias it shifts back (GetAlias). */
+  lambda: (config: LambdaClientConfig & ClientSettings) => LambdaClient;
   /** STS clients carry the function's own credentials: they are what assumes the roles. */
   sts: (config: STSClientConfig & ClientSettings) => STSClient;
 }
@@ -47,6 +50,7 @@ export const defaultClientFactories: ClientFactories = {
   codedeploy: (config) => new CodeDeployClient(config),
   cloudwatch: (config) => new CloudWatchClient(config),
   sns: (config) => new SNSClient(config),
+  lambda: (config) => new LambdaClient(config),
   sts: (config) => new STSClient(config),
 };
 
@@ -102,6 +106,10 @@ export class AwsClientCache {
     return this.client('sns', awsRegion, roleArn);
   }
 
+  lambda(awsRegion: string, roleArn?: string): LambdaClient {
+    return this.client('lambda', awsRegion, roleArn);
+  }
+
   /** The cached client for (service, region, role), made on first use. */
   client<S extends AwsService>(service: S, awsRegion: string, roleArn?: string): ClientOf<S> {
     const key = `${service}|${awsRegion}|${roleArn ?? ''}`;
@@ -140,7 +148,7 @@ export class AwsClientCache {
   }
 }
 
-/** The cache with every default factory (any given ones win): all four SDK clients, for tests and scripts. */
+/** The cache with every default factory (any given ones win): every SDK client, for tests and scripts. */
 export class AwsClients extends AwsClientCache {
   constructor(options: AwsClientsOptions = {}) {
     super({ ...options, factories: { ...defaultClientFactories, ...options.factories } });

@@ -3,11 +3,22 @@
  * the state machine polls it, and a rollback is simply a new deployment of the region's
  * last-known-good revision (CodeDeploy cannot "remove" a revision).
  *
- * Artifacts (Revision.artifact):
+ * Artifacts (Revision.artifact), one for each of CodeDeploy's RevisionLocation types:
  *   s3://bucket/key.zip[?version=<S3 version id>&etag=<ETag>]   S3 bundle (.zip, .tar, .tar.gz/.tgz): Server only
- *   appspec:<AppSpec YAML or JSON>                                AppSpecContent: Lambda and ECS only
+ *   s3://bucket/appspec.yaml[?version=…&etag=…]                  S3 AppSpec file (.yaml/.yml, .json): Lambda and ECS only
+ *   s3://bucket/key?bundle=<zip|tar|tgz|YAML|JSON>               the bundle type named, for a key without its extension
+ *                                                                 (what a group deployed outside Flotilla may report)
+ *   appspec:<AppSpec YAML or JSON>                                AppSpecContent: Lambda and ECS only (the
+ *                                                                 deprecated String type reads back as this too)
  *   github:<owner/repo>@<commit>                                  GitHub revision: Server only (read back from groups
  *                                                                 deployed outside Flotilla, so a rollback can reuse it)
+ *
+ * A rollback redeploys the region's last-known-good revision as recorded (ECS, Server), except on
+ * Lambda: there the AppSpec names the version the alias shifts *from*, which the recorded one has
+ * stale, so the rollback reads the alias's live version (Lambda GetAlias) and deploys the last good
+ * AppSpec shifting from it (adapters/aws/lambda-rollback.ts, deciding with core/appspec.ts). That
+ * part is handed in (`lambdaRollback`): only the handler that starts deployments carries it, so
+ * the Lambda client and the YAML parser stay out of every other bundle.
  *
  * The deployment's description is `flotilla <service> <version> <releaseId> <purpose>`: it is how
  * currentRevision() reads a version back, and how a retried start adopts its own deployment.
@@ -16,6 +27,7 @@ import { createHash } from 'node:crypto';
 import {
   type CodeDeployClient,
   type DeploymentStatus as CodeDeployStatus,
+  ContinueDeploymentCommand,
   CreateDeploymentCommand,
   type DeploymentInfo,
   GetDeploymentCommand,
@@ -25,6 +37,7 @@ import {
   StopDeploymentCommand,
 } from '@aws-sdk/client-codedeploy';
 import type { CodeDeployTarget, RegionTarget } from '../../config/types.ts';
+import { readDeploymentStatus } from '../../core/deployment-status.ts';
 import type {
   DeploymentRef,
   DeploymentRequest,
@@ -57,8 +70,26 @@ export const GROUP_BUSY_SDK_ERROR = 'DeploymentLimitExceededException';
 
 const DESCRIPTION_PREFIX = 'flotilla ';
 
+/**
+ * The id startDeployment returns for a Lambda rollback with nothing to shift (the alias already
+ * serves the last good version): no CodeDeploy deployment exists, and it reads as Succeeded.
+ * CodeDeploy's own ids are `d-` and nine characters, so the two never meet.
+ */
+export const ALREADY_LIVE_PREFIX = 'flotilla-already-live:';
+
+/** The revision that rolls a Lambda region back (adapters/aws/lambda-rollback.ts). */
+export interface LambdaRollbackSource {
+  revision(
+    target: CodeDeployTarget,
+    lastGood: RevisionLocation,
+    artifact: string,
+  ): Promise<{ kind: 'Deploy'; revision: RevisionLocation } | { kind: 'AlreadyLive'; version: string }>;
+}
+
 export interface CodeDeployDeployerOptions {
   clients: AwsClients;
+  /** Needed to start a Lambda rollback; a deployer without it refuses one (UnsupportedRollback). */
+  lambdaRollback?: LambdaRollbackSource;
   /** Pause before the one re-try of a create whose busy group had emptied meanwhile. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -66,9 +97,11 @@ export interface CodeDeployDeployerOptions {
 export class CodeDeployDeployer implements RegionDeployer {
   readonly #clients: AwsClients;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #lambdaRollback: LambdaRollbackSource | undefined;
 
   constructor(options: CodeDeployDeployerOptions) {
     this.#clients = options.clients;
+    this.#lambdaRollback = options.lambdaRollback;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
@@ -78,10 +111,24 @@ export class CodeDeployDeployer implements RegionDeployer {
       throw namedError(UnsupportedRollback, `${request.region} had no earlier revision to roll back to`);
     }
     const wanted = request.revision;
-    const revision = toRevisionLocation(wanted.artifact, target.platform);
+    const where = `CodeDeploy ${target.application}/${target.deploymentGroup} in ${target.awsRegion}`;
+    const location = toRevisionLocation(wanted.artifact, target.platform);
+    let revision = location;
+    if (request.purpose === 'rollback' && target.platform === 'Lambda') {
+      if (this.#lambdaRollback === undefined) {
+        throw namedError(
+          UnsupportedRollback,
+          `${request.region}: this deployer was built without Lambda rollback (adapters/aws/lambda-rollback.ts)`,
+        );
+      }
+      const rollback = await this.#lambdaRollback.revision(target, location, wanted.artifact);
+      if (rollback.kind === 'AlreadyLive') {
+        return { deploymentId: `${ALREADY_LIVE_PREFIX}${target.awsRegion}:${rollback.version}` };
+      }
+      revision = rollback.revision;
+    }
     const description = describe(request, wanted);
     const client = this.#client(target);
-    const where = `CodeDeploy ${target.application}/${target.deploymentGroup} in ${target.awsRegion}`;
 
     // Two tries: a busy group whose active deployment ends before we list it gets one more create.
     for (let attempt = 1; ; attempt++) {
@@ -122,8 +169,13 @@ export class CodeDeployDeployer implements RegionDeployer {
 
   async getDeployment(ref: DeploymentRef): Promise<DeploymentStatus> {
     const target = codedeployTarget(ref.target, ref.region);
-    const info = await this.#deployment(this.#client(target), target, ref.deploymentId);
-    return statusOf(info);
+    if (ref.deploymentId.startsWith(ALREADY_LIVE_PREFIX)) return { status: 'Succeeded' };
+    const client = this.#client(target);
+    const info = await this.#deployment(client, target, ref.deploymentId);
+    const reading = readDeploymentStatus(info);
+    if (reading.continueWith !== undefined)
+      await this.#continue(client, target, ref.deploymentId, reading.continueWith);
+    return reading.phase;
   }
 
   async currentRevision(region: string, target: RegionTarget): Promise<Revision | null> {
@@ -144,6 +196,7 @@ export class CodeDeployDeployer implements RegionDeployer {
 
   async stopDeployment(ref: DeploymentRef): Promise<void> {
     const target = codedeployTarget(ref.target, ref.region);
+    if (ref.deploymentId.startsWith(ALREADY_LIVE_PREFIX)) return;
     const client = this.#client(target);
     try {
       // No CodeDeploy auto-rollback: Flotilla itself rolls back every region the release touched.
@@ -154,6 +207,28 @@ export class CodeDeployDeployer implements RegionDeployer {
       const name = errorName(error);
       if (name === 'DeploymentAlreadyCompletedException') return;
       if (name === 'DeploymentDoesNotExistException') throw notFound(ref.deploymentId, target, error);
+      throw error;
+    }
+  }
+
+  /**
+   * Starts the traffic reroute of a blue/green deployment waiting at Ready. One that is no longer
+   * Ready (someone continued it, it moved on) or already ended is reported by the next read.
+   */
+  async #continue(
+    client: CodeDeployClient,
+    target: CodeDeployTarget,
+    deploymentId: string,
+    deploymentWaitType: 'READY_WAIT',
+  ): Promise<void> {
+    try {
+      await awsCall(`CodeDeploy ContinueDeployment ${deploymentId} in ${target.awsRegion}`, () =>
+        client.send(new ContinueDeploymentCommand({ deploymentId, deploymentWaitType })),
+      );
+    } catch (error) {
+      const name = errorName(error);
+      if (name === 'DeploymentIsNotInReadyStateException' || name === 'DeploymentAlreadyCompletedException') return;
+      if (name === 'DeploymentDoesNotExistException') throw notFound(deploymentId, target, error);
       throw error;
     }
   }
@@ -229,30 +304,9 @@ function notFound(deploymentId: string, target: CodeDeployTarget, cause?: unknow
 
 // ---- status ---------------------------------------------------------------------------------------
 
-/** CodeDeploy's status as the port's: anything not yet terminal is InProgress. */
+/** CodeDeploy's status as the port's (core/deployment-status.ts decides; a Ready one is also continued). */
 export function statusOf(info: DeploymentInfo): DeploymentStatus {
-  const id = info.deploymentId ?? 'the deployment';
-  const reason = info.errorInformation?.message || info.errorInformation?.code || undefined;
-  const rollbackId = info.rollbackInfo?.rollbackDeploymentId;
-  if (rollbackId) {
-    // CodeDeploy's own auto-rollback ran: whatever this deployment's status says, it did not stick.
-    const what = info.status === 'Stopped' ? 'stopped' : 'failed';
-    return {
-      status: 'Failed',
-      message: `${id} ${what}${reason ? `: ${reason}` : ''}; CodeDeploy rolled it back automatically in deployment ${rollbackId}`,
-    };
-  }
-  switch (info.status) {
-    case 'Succeeded':
-      return { status: 'Succeeded' };
-    case 'Failed':
-      return { status: 'Failed', message: reason ?? `${id} failed (CodeDeploy gave no reason)` };
-    case 'Stopped':
-      return { status: 'Failed', message: `stopped: ${reason ?? `${id} was stopped`}` };
-    default:
-      // Created, Queued, InProgress, Baking, Ready (blue/green waiting for traffic), or absent.
-      return { status: 'InProgress' };
-  }
+  return readDeploymentStatus(info).phase;
 }
 
 // ---- description --------------------------------------------------------------------------------
@@ -284,19 +338,26 @@ const S3_PREFIX = 's3://';
 const APPSPEC_PREFIX = 'appspec:';
 const GITHUB_PREFIX = 'github:';
 
-function invalid(message: string): Error {
+export function invalid(message: string): Error {
   return namedError(InvalidRevision, message);
 }
 
 /** An artifact string as a CodeDeploy RevisionLocation for the target's platform. */
 export function toRevisionLocation(artifact: string, platform: CodeDeployTarget['platform']): RevisionLocation {
   if (artifact.startsWith(S3_PREFIX)) {
-    if (platform !== 'Server') {
+    const s3Location = parseS3(artifact);
+    const appSpecFile = s3Location.bundleType === 'YAML' || s3Location.bundleType === 'JSON';
+    if (appSpecFile && platform === 'Server') {
       throw invalid(
-        `an S3 bundle (${artifact}) can only be deployed to a Server (EC2/on-premises) group; a ${platform} group needs "appspec:<content>"`,
+        `an AppSpec file in S3 (${short(artifact)}) can only be deployed to a Lambda or ECS group; a Server group needs a bundle (s3://bucket/key.zip, .tar or .tgz)`,
       );
     }
-    return { revisionType: 'S3', s3Location: parseS3(artifact) };
+    if (!appSpecFile && platform !== 'Server') {
+      throw invalid(
+        `an S3 bundle (${short(artifact)}) can only be deployed to a Server (EC2/on-premises) group; a ${platform} group needs "appspec:<content>" or an AppSpec file in S3 (s3://bucket/appspec.yaml or .json)`,
+      );
+    }
+    return { revisionType: 'S3', s3Location };
   }
   if (artifact.startsWith(APPSPEC_PREFIX)) {
     if (platform === 'Server') {
@@ -328,6 +389,7 @@ export function fromRevisionLocation(revision: RevisionLocation): string {
       const query = new URLSearchParams();
       if (s3.version) query.set('version', s3.version);
       if (s3.eTag) query.set('etag', s3.eTag);
+      if (s3.bundleType && bundleTypeOf(s3.key) !== s3.bundleType) query.set('bundle', s3.bundleType);
       const q = query.toString();
       return `${S3_PREFIX}${s3.bucket}/${s3.key}${q ? `?${q}` : ''}`;
     }
@@ -357,34 +419,47 @@ function parseS3(artifact: string): NonNullable<RevisionLocation['s3Location']> 
   const bucket = slash === -1 ? path : path.slice(0, slash);
   const key = slash === -1 ? '' : path.slice(slash + 1);
   if (bucket === '' || key === '') throw invalid(`"${artifact}" is not s3://<bucket>/<key>`);
-  const bundleType = bundleTypeOf(key);
-  if (bundleType === undefined) {
-    throw invalid(`"${artifact}": the key must end in .zip, .tar, .tar.gz or .tgz (the bundle type comes from it)`);
-  }
-  const location: NonNullable<RevisionLocation['s3Location']> = { bucket, key, bundleType };
+  const found: { version?: string; eTag?: string } = {};
+  let named: BundleType | undefined;
   if (q !== -1) {
     for (const [name, value] of new URLSearchParams(rest.slice(q + 1))) {
       if (value === '') throw invalid(`"${artifact}": ${name} is empty`);
-      if (name === 'version') location.version = value;
-      else if (name === 'etag') location.eTag = value;
-      else throw invalid(`"${artifact}": unknown query parameter "${name}" (only version and etag)`);
+      if (name === 'version') found.version = value;
+      else if (name === 'etag') found.eTag = value;
+      else if (name === 'bundle') {
+        named = BUNDLE_TYPES.find((t) => t === value);
+        if (named === undefined)
+          throw invalid(`"${artifact}": bundle "${value}" is not one of ${BUNDLE_TYPES.join(', ')}`);
+      } else throw invalid(`"${artifact}": unknown query parameter "${name}" (only version, etag and bundle)`);
     }
   }
-  return location;
+  const bundleType = named ?? bundleTypeOf(key);
+  if (bundleType === undefined) {
+    throw invalid(
+      `"${artifact}": the key must end in .zip, .tar, .tar.gz or .tgz (a bundle) or .yaml, .yml or .json (an AppSpec file), or name its type with ?bundle=`,
+    );
+  }
+  return { bucket, key, bundleType, ...found };
 }
 
-function bundleTypeOf(key: string): 'zip' | 'tar' | 'tgz' | undefined {
+/** CodeDeploy's S3 bundle types: archives for Server groups, AppSpec files for Lambda and ECS. */
+const BUNDLE_TYPES = ['zip', 'tar', 'tgz', 'YAML', 'JSON'] as const;
+type BundleType = (typeof BUNDLE_TYPES)[number];
+
+function bundleTypeOf(key: string): BundleType | undefined {
   const k = key.toLowerCase();
   if (k.endsWith('.zip')) return 'zip';
   if (k.endsWith('.tar.gz') || k.endsWith('.tgz')) return 'tgz';
   if (k.endsWith('.tar')) return 'tar';
+  if (k.endsWith('.yaml') || k.endsWith('.yml')) return 'YAML';
+  if (k.endsWith('.json')) return 'JSON';
   return undefined;
 }
 
-function sha256(content: string): string {
+export function sha256(content: string): string {
   return createHash('sha256').update(content, 'utf8').digest('hex');
 }
 
-function short(text: string): string {
+export function short(text: string): string {
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }

@@ -24,7 +24,7 @@ import { requireEnv } from './lambda.ts';
 
 let clients: AwsClientCache | undefined;
 /** The container's one cache (so one AssumeRole per region and role serves every port), given `factories` too. */
-const awsClients = (factories: Partial<ClientFactories>): AwsClientCache => {
+export const awsClients = (factories: Partial<ClientFactories>): AwsClientCache => {
   clients ??= new AwsClientCache({ factories: { sts: (config) => new STSClient(config) } });
   return clients.provide(factories);
 };

@@ -1,7 +1,7 @@
 /**
  * A stateful fake of AWS CodeDeploy for aws-sdk-client-mock: enough of the service's behaviour
  * (deployment life cycle, one active deployment per group, last successful deployment, throttling,
- * auto-rollback) for adapter and backend tests that cannot reach AWS.
+ * auto-rollback, blue/green's wait for a traffic reroute) for adapter and backend tests that cannot reach AWS.
  *
  *   const cd = mockClient(CodeDeployClient);
  *   const fake = createFakeCodeDeploy({ pollsToComplete: 2, failWhen: (g, rev, n) => n === 2 });
@@ -13,11 +13,14 @@
  */
 import {
   type CodeDeployClientResolvedConfig,
+  ContinueDeploymentCommand,
+  type ContinueDeploymentCommandInput,
   CreateDeploymentCommand,
   type CreateDeploymentCommandInput,
   DeploymentAlreadyCompletedException,
   DeploymentDoesNotExistException,
   type DeploymentInfo,
+  DeploymentIsNotInReadyStateException,
   DeploymentLimitExceededException,
   type DeploymentStatus,
   GetDeploymentCommand,
@@ -61,6 +64,8 @@ export interface FakeDeployment extends FakeGroupKey {
   rollbackTriggeringDeploymentId?: string;
   createTime: Date;
   completeTime?: Date;
+  /** The deploymentWaitType of each ContinueDeployment it received. */
+  continued: string[];
 }
 
 export type FakeOperation =
@@ -68,7 +73,8 @@ export type FakeOperation =
   | 'GetDeployment'
   | 'GetDeploymentGroup'
   | 'ListDeployments'
-  | 'StopDeployment';
+  | 'StopDeployment'
+  | 'ContinueDeployment';
 
 export interface FakeCodeDeployOptions {
   /**
@@ -87,6 +93,12 @@ export interface FakeCodeDeployOptions {
   throttle?: Partial<Record<FakeOperation, number>>;
   /** ListDeployments page size, to exercise nextToken. Default 100. */
   listPageSize?: number;
+  /**
+   * Blue/green with a manual traffic reroute (deploymentReadyOption STOP_DEPLOYMENT): where a
+   * deployment would end, it is `Ready` instead and stays so until ContinueDeployment (READY_WAIT);
+   * the next poll after that ends it.
+   */
+  waitForReroute?: boolean;
 }
 
 interface GroupState {
@@ -99,7 +111,7 @@ interface GroupState {
 const ACTIVE: ReadonlySet<DeploymentStatus> = new Set(['Created', 'Queued', 'InProgress', 'Ready', 'Baking']);
 
 export interface FakeCodeDeploy {
-  /** Wires callsFake handlers for the five operations on a mockClient(CodeDeployClient) stub. */
+  /** Wires callsFake handlers for the six operations on a mockClient(CodeDeployClient) stub. */
   install(mock: CodeDeployStub): void;
   /** Every deployment, in creation order. */
   readonly deployments: readonly FakeDeployment[];
@@ -131,6 +143,7 @@ export function createFakeCodeDeploy(options: FakeCodeDeployOptions = {}): FakeC
     GetDeploymentGroup: 0,
     ListDeployments: 0,
     StopDeployment: 0,
+    ContinueDeployment: 0,
   };
   let nextId = 1;
 
@@ -176,6 +189,7 @@ export function createFakeCodeDeploy(options: FakeCodeDeployOptions = {}): FakeC
       origin,
       willFail,
       createTime: new Date(),
+      continued: [],
     };
     deployments.push(deployment);
     byId.set(deployment.deploymentId, deployment);
@@ -209,7 +223,10 @@ export function createFakeCodeDeploy(options: FakeCodeDeployOptions = {}): FakeC
   const advance = (d: FakeDeployment) => {
     d.polls++;
     if (!ACTIVE.has(d.status)) return;
-    if (d.polls >= pollsToComplete) {
+    if (d.status === 'Ready') return; // until ContinueDeployment
+    if (d.polls >= pollsToComplete && options.waitForReroute === true && !d.continued.includes('READY_WAIT')) {
+      d.status = 'Ready';
+    } else if (d.polls >= pollsToComplete) {
       if (d.willFail === null) finish(d, 'Succeeded');
       else finish(d, 'Failed', d.willFail);
     } else {
@@ -355,6 +372,28 @@ export function createFakeCodeDeploy(options: FakeCodeDeployOptions = {}): FakeC
         finish(d, 'Stopped', 'Deployment was stopped by a user request.', rollback);
         return { status: 'Succeeded', statusMessage: 'Deployment stopped' };
       });
+
+      mock
+        .on(ContinueDeploymentCommand)
+        .callsFake(async (input: ContinueDeploymentCommandInput, getClient: GetClient) => {
+          throttled('ContinueDeployment');
+          const d = find(await regionOf(getClient), input.deploymentId);
+          if (!ACTIVE.has(d.status)) {
+            throw new DeploymentAlreadyCompletedException({
+              message: `The deployment ${d.deploymentId} has already completed.`,
+              $metadata: meta,
+            });
+          }
+          if (d.status !== 'Ready') {
+            throw new DeploymentIsNotInReadyStateException({
+              message: `The deployment ${d.deploymentId} does not have a status of Ready and can't continue yet.`,
+              $metadata: meta,
+            });
+          }
+          d.continued.push(input.deploymentWaitType ?? 'READY_WAIT');
+          d.status = 'InProgress';
+          return {};
+        });
     },
 
     seed(group, deployment) {

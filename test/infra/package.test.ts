@@ -392,6 +392,8 @@ describe('npm run package', () => {
     const prefixes: Record<string, string> = {
       CodeDeploy: 'codedeploy',
       CloudWatch: 'cloudwatch',
+      Lambda: 'lambda',
+      S3: 's3',
       DynamoDB: 'dynamodb',
       SNS: 'sns',
       SSM: 'ssm',
@@ -402,9 +404,12 @@ describe('npm run package', () => {
       roles.add(l.Properties.Role['Fn::GetAtt'][0]);
       const bundle = bundles.find((b) => b.entry === `functions/${fileOf(l)}.mjs`);
       // Each SDK client's runtime config names its service: `serviceId: config?.serviceId ?? "SNS"`.
-      const clients = [...(bundle?.code.toString('utf8') ?? '').matchAll(/serviceId\?\?"([^"]+)"/g)]
+      const code = bundle?.code.toString('utf8') ?? '';
+      const clients = [...code.matchAll(/serviceId\?\?"([^"]+)"/g)]
         .map((m) => m[1] as string)
         .filter((service) => service in prefixes);
+      // S3 is reached without its client (a Lambda rollback's signed GET, adapters/aws/lambda-rollback.ts).
+      if (/service:"s3"/.test(code)) clients.push('S3');
       const granted = new Set(
         roleStatements(l)
           .flatMap(actions)
@@ -488,8 +493,9 @@ describe('npm run package', () => {
       [['states:StartExecution'], [{ Ref: 'ReleaseStateMachine' }]],
     ]);
     // Besides it, only what ends a wait on an event wakes releases: the release ahead ending (and
-    // the abnormal-end rule), the bake's watchers (the CLI does too, with the user's own credentials).
-    const wakers = new Set(['finish-release', 'execution-ended', 'probe-bakes', 'alarm-changed']);
+    // the abnormal-end rule), the bake's watchers (the CLI does too, with the user's own credentials),
+    // and the hold and the bake themselves, ending their own wait when a verb landed before the token.
+    const wakers = new Set(['finish-release', 'execution-ended', 'probe-bakes', 'alarm-changed', 'hold', 'bake']);
     for (const [id, l] of lambdas()) {
       if (l === buttons) continue;
       const woke = roleStatements(l).flatMap(actions).includes('states:SendTaskSuccess');

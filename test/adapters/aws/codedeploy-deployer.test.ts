@@ -7,13 +7,16 @@
 import { createHash } from 'node:crypto';
 import {
   CodeDeployClient,
+  ContinueDeploymentCommand,
   CreateDeploymentCommand,
+  DeploymentIsNotInReadyStateException,
   DeploymentLimitExceededException,
   GetDeploymentCommand,
   ListDeploymentsCommand,
   StopDeploymentCommand,
   ThrottlingException,
 } from '@aws-sdk/client-codedeploy';
+import { GetAliasCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AwsClients } from '../../../adapters/aws/clients.ts';
@@ -24,6 +27,7 @@ import {
   toRevisionLocation,
 } from '../../../adapters/aws/codedeploy-deployer.ts';
 import { TRANSIENT_ERROR_NAMES } from '../../../adapters/aws/errors.ts';
+import { LambdaRollbacks } from '../../../adapters/aws/lambda-rollback.ts';
 import type { DeploymentRef } from '../../../ports/region-deployer.ts';
 import {
   createFakeCodeDeploy,
@@ -33,17 +37,21 @@ import {
 import { cdTarget, deployRequest, localTarget, rejection } from './helpers.ts';
 
 const cd = mockClient(CodeDeployClient);
+const lambdaApi = mockClient(LambdaClient);
 let fake: FakeCodeDeploy;
 let deployer: CodeDeployDeployer;
 let sleeps: number[];
 
 function setUp(options: FakeCodeDeployOptions = {}): void {
   cd.reset();
+  lambdaApi.reset();
   fake = createFakeCodeDeploy(options);
   fake.install(cd);
   sleeps = [];
+  const clients = new AwsClients();
   deployer = new CodeDeployDeployer({
-    clients: new AwsClients(),
+    clients,
+    lambdaRollback: new LambdaRollbacks({ clients }),
     sleep: async (ms) => {
       sleeps.push(ms);
     },
@@ -51,7 +59,10 @@ function setUp(options: FakeCodeDeployOptions = {}): void {
 }
 
 beforeEach(() => setUp());
-afterEach(() => cd.reset());
+afterEach(() => {
+  cd.reset();
+  lambdaApi.reset();
+});
 
 const appspec = 'version: 0.0\nResources:\n  - shop:\n      Type: AWS::Lambda::Function\n';
 const lambda = cdTarget({ platform: 'Lambda', deploymentGroup: 'shop-fn' });
@@ -192,6 +203,37 @@ describe('getDeployment: status', () => {
     expect(statusOf({ deploymentId: 'd-1', status })).toEqual(expected);
   });
 
+  it('continues a blue/green deployment waiting at Ready for its traffic reroute (ContinueDeployment READY_WAIT), once', async () => {
+    setUp({ pollsToComplete: 1, waitForReroute: true });
+    const target = cdTarget({ platform: 'ECS', deploymentGroup: 'shop-svc' });
+    const { deploymentId } = await deployer.startDeployment(
+      deployRequest({ target, revision: { version: '1.1.0', artifact: `appspec:${appspec}` } }),
+    );
+    const ref = { region: 'eu-west', target, deploymentId };
+    // The poll that finds it Ready continues it and still says InProgress: the reroute is under way.
+    expect(await deployer.getDeployment(ref)).toEqual({ status: 'InProgress' });
+    expect(cd.commandCalls(ContinueDeploymentCommand).map((c) => c.args[0].input)).toEqual([
+      { deploymentId, deploymentWaitType: 'READY_WAIT' },
+    ]);
+    expect(await deployer.getDeployment(ref)).toEqual({ status: 'Succeeded' });
+    expect(fake.deployment(deploymentId)?.continued).toEqual(['READY_WAIT']);
+    expect(cd.commandCalls(ContinueDeploymentCommand)).toHaveLength(1);
+  });
+
+  it('takes a Ready deployment someone else continued first as still in progress', async () => {
+    setUp({ pollsToComplete: 1, waitForReroute: true });
+    const target = cdTarget({ platform: 'ECS', deploymentGroup: 'shop-svc' });
+    const { deploymentId } = await deployer.startDeployment(
+      deployRequest({ target, revision: { version: '1.1.0', artifact: `appspec:${appspec}` } }),
+    );
+    cd.on(ContinueDeploymentCommand).rejects(
+      new DeploymentIsNotInReadyStateException({ message: 'not Ready', $metadata: {} }),
+    );
+    expect(await deployer.getDeployment({ region: 'eu-west', target, deploymentId })).toEqual({
+      status: 'InProgress',
+    });
+  });
+
   it('maps Failed and Stopped to Failed with the reason', () => {
     expect(
       statusOf({ deploymentId: 'd-1', status: 'Failed', errorInformation: { message: 'too many unhealthy hosts' } }),
@@ -254,6 +296,207 @@ describe('getDeployment: status', () => {
     expect(error.name).toBe('DeploymentNotFound');
     expect(error.message).toContain('us-east-1');
     expect((error.cause as Error).name).toBe('DeploymentDoesNotExistException');
+  });
+});
+
+describe('S3 AppSpec revisions (Lambda, ECS)', () => {
+  it.each([
+    ['s3://specs/shop/appspec.yaml', 'YAML'],
+    ['s3://specs/shop/appspec.yml', 'YAML'],
+    ['s3://specs/shop/APPSPEC.JSON', 'JSON'],
+    ['s3://specs/shop/appspec?bundle=JSON', 'JSON'],
+  ])('deploys %s to Lambda and ECS groups as an S3 revision of bundle type %s', (artifact, bundleType) => {
+    for (const platform of ['Lambda', 'ECS'] as const) {
+      expect(toRevisionLocation(artifact, platform)).toEqual({
+        revisionType: 'S3',
+        s3Location: { bucket: 'specs', key: artifact.slice('s3://specs/'.length).split('?')[0], bundleType },
+      });
+    }
+  });
+
+  it('refuses an AppSpec file for a Server group and a bundle for a Lambda or ECS group', () => {
+    const refusal = (artifact: string, platform: 'Server' | 'Lambda' | 'ECS') => {
+      try {
+        toRevisionLocation(artifact, platform);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    expect(refusal('s3://specs/appspec.yaml', 'Server')).toMatchObject({
+      name: 'InvalidRevision',
+      message: expect.stringMatching(/AppSpec file .* Lambda or ECS group; a Server group needs a bundle/),
+    });
+    expect(refusal('s3://builds/app.zip?bundle=YAML', 'Server')).toMatchObject({ name: 'InvalidRevision' });
+    expect(refusal('s3://builds/app.zip', 'ECS')).toMatchObject({ name: 'InvalidRevision' });
+    expect(refusal('s3://builds/app?bundle=rar', 'Server')).toMatchObject({
+      message: expect.stringMatching(/bundle "rar"/),
+    });
+  });
+
+  it.each([
+    [{ bucket: 'specs', key: 'shop/appspec.yaml', bundleType: 'YAML' as const }, 's3://specs/shop/appspec.yaml'],
+    [
+      { bucket: 'specs', key: 'shop/spec', bundleType: 'JSON' as const, version: 'v1' },
+      's3://specs/shop/spec?version=v1&bundle=JSON',
+    ],
+    [{ bucket: 'builds', key: 'shop/1.0.0', bundleType: 'zip' as const }, 's3://builds/shop/1.0.0?bundle=zip'],
+    [{ bucket: 'builds', key: 'shop/1.0.0.zip', bundleType: 'zip' as const }, 's3://builds/shop/1.0.0.zip'],
+  ])('reads a recorded S3 revision %j back as %s, which deploys the same revision again', (s3Location, artifact) => {
+    const platform = s3Location.bundleType === 'zip' ? 'Server' : 'ECS';
+    expect(fromRevisionLocation({ revisionType: 'S3', s3Location })).toBe(artifact);
+    expect(toRevisionLocation(artifact, platform)).toEqual({ revisionType: 'S3', s3Location });
+  });
+});
+
+describe('startDeployment: rollback', () => {
+  /** What the Lambda region ran before the release: the deployment that shifted shop-api:live from 6 to 7. */
+  const lastGoodLambda = [
+    'version: 0.0',
+    'Resources:',
+    '  - shopApi:',
+    '      Type: AWS::Lambda::Function',
+    '      Properties:',
+    '        Name: shop-api',
+    '        Alias: live',
+    '        CurrentVersion: "6"',
+    '        TargetVersion: "7"',
+    'Hooks:',
+    '  - BeforeAllowTraffic: shop-api-smoke',
+    '',
+  ].join('\n');
+
+  it('rolls a Lambda region back from the version its alias serves now (GetAlias) to the last good one', async () => {
+    lambdaApi.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '9' });
+    await deployer.startDeployment(
+      deployRequest({
+        target: lambda,
+        purpose: 'rollback',
+        revision: { version: '1.0.0', artifact: `appspec:${lastGoodLambda}` },
+      }),
+    );
+    const aliasCalls = lambdaApi.commandCalls(GetAliasCommand);
+    expect(aliasCalls.map((c) => c.args[0].input)).toEqual([{ FunctionName: 'shop-api', Name: 'live' }]);
+    const revision = cd.commandCalls(CreateDeploymentCommand)[0]?.args[0].input.revision;
+    expect(revision?.revisionType).toBe('AppSpecContent');
+    const content = revision?.appSpecContent?.content ?? '';
+    expect(revision?.appSpecContent?.sha256).toBe(createHash('sha256').update(content).digest('hex'));
+    expect(JSON.parse(content)).toEqual({
+      version: '0.0',
+      Resources: [
+        {
+          shopApi: {
+            Type: 'AWS::Lambda::Function',
+            Properties: { Name: 'shop-api', Alias: 'live', CurrentVersion: '9', TargetVersion: '7' },
+          },
+        },
+      ],
+      Hooks: [{ BeforeAllowTraffic: 'shop-api-smoke' }],
+    });
+  });
+
+  it("asks Lambda in the target's own AWS region", async () => {
+    lambdaApi.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '9' });
+    const target = { ...lambda, awsRegion: 'ap-southeast-2' };
+    await deployer.startDeployment(
+      deployRequest({
+        target,
+        purpose: 'rollback',
+        revision: { version: '1.0.0', artifact: `appspec:${lastGoodLambda}` },
+      }),
+    );
+    const client = lambdaApi.commandCalls(GetAliasCommand)[0]?.thisValue as LambdaClient | undefined;
+    expect(await client?.config.region()).toBe('ap-southeast-2');
+  });
+
+  it('deploys nothing when the alias already serves the last good version, and reports that as done', async () => {
+    lambdaApi.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '7' });
+    const { deploymentId } = await deployer.startDeployment(
+      deployRequest({
+        target: lambda,
+        purpose: 'rollback',
+        revision: { version: '1.0.0', artifact: `appspec:${lastGoodLambda}` },
+      }),
+    );
+    expect(cd.commandCalls(CreateDeploymentCommand)).toHaveLength(0);
+    const ref = { region: 'eu-west', target: lambda, deploymentId };
+    expect(await deployer.getDeployment(ref)).toEqual({ status: 'Succeeded' });
+    await expect(deployer.stopDeployment(ref)).resolves.toBeUndefined();
+    expect(cd.calls()).toHaveLength(0);
+  });
+
+  it("passes Lambda's ResourceNotFoundException for a missing alias through, naming the function", async () => {
+    lambdaApi.on(GetAliasCommand).rejects(new ResourceNotFoundException({ message: 'Alias not found', $metadata: {} }));
+    const error = await rejection(
+      deployer.startDeployment(
+        deployRequest({
+          target: lambda,
+          purpose: 'rollback',
+          revision: { version: '1.0.0', artifact: `appspec:${lastGoodLambda}` },
+        }),
+      ),
+    );
+    expect(error.name).toBe('ResourceNotFoundException');
+    expect(cd.commandCalls(CreateDeploymentCommand)).toHaveLength(0);
+  });
+
+  it('refuses a Lambda rollback when built without Lambda rollback support, before calling AWS', async () => {
+    const bare = new CodeDeployDeployer({ clients: new AwsClients() });
+    const error = await rejection(
+      bare.startDeployment(
+        deployRequest({
+          target: lambda,
+          purpose: 'rollback',
+          revision: { version: '1.0.0', artifact: `appspec:${lastGoodLambda}` },
+        }),
+      ),
+    );
+    expect(error.name).toBe('UnsupportedRollback');
+    expect(cd.calls()).toHaveLength(0);
+  });
+
+  it('refuses a Lambda rollback whose last good AppSpec names no function, before calling AWS', async () => {
+    const error = await rejection(
+      deployer.startDeployment(
+        deployRequest({
+          target: lambda,
+          purpose: 'rollback',
+          revision: { version: '1.0.0', artifact: `appspec:${appspec}` },
+        }),
+      ),
+    );
+    expect(error).toMatchObject({ name: 'InvalidRevision', message: expect.stringMatching(/no Properties/) });
+    expect(lambdaApi.calls()).toHaveLength(0);
+    expect(cd.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    [
+      'ECS AppSpec content',
+      ecs,
+      'appspec:{"version":0.0,"Resources":[{"TargetService":{"Type":"AWS::ECS::Service"}}]}',
+    ],
+    ['an ECS AppSpec file in S3', ecs, 's3://specs/shop/appspec.yaml?version=v3'],
+    ['a Server bundle', cdTarget(), 's3://builds/shop/1.0.0.zip?etag=abc'],
+    ['a Server GitHub revision', cdTarget(), 'github:acme/shop@ec26c3e57ca3a959ca5aad62de7213c562f8c821'],
+  ])('redeploys %s exactly as recorded, asking Lambda nothing', async (_what, target, artifact) => {
+    await deployer.startDeployment(
+      deployRequest({ target, purpose: 'rollback', revision: { version: '1.0.0', artifact } }),
+    );
+    expect(cd.commandCalls(CreateDeploymentCommand)[0]?.args[0].input.revision).toEqual(
+      toRevisionLocation(artifact, target.platform),
+    );
+    expect(lambdaApi.calls()).toHaveLength(0);
+  });
+
+  it('redeploys a Lambda AppSpec as given on a deploy (only a rollback rewrites it)', async () => {
+    await deployer.startDeployment(
+      deployRequest({ target: lambda, revision: { version: '1.1.0', artifact: `appspec:${lastGoodLambda}` } }),
+    );
+    expect(cd.commandCalls(CreateDeploymentCommand)[0]?.args[0].input.revision?.appSpecContent?.content).toBe(
+      lastGoodLambda,
+    );
+    expect(lambdaApi.calls()).toHaveLength(0);
   });
 });
 

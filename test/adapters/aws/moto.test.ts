@@ -11,7 +11,9 @@
  * to; STS AssumeRole, whose credentials then act in the role's account; SSM SecureStrings; and, with
  * its Step Functions interpreter on, task tokens that SendTaskSuccess/Failure/Heartbeat act on (it
  * drops a failure's cause, and a stopped or timed-out task's token still answers). What it does not
- * model stays tested with the SDK mocked, in the other files of this folder.
+ * model stays tested with the SDK mocked, in the other files of this folder. Also Lambda functions,
+ * versions and aliases (GetAlias, for a Lambda rollback) and versioned S3 objects (AppSpec files);
+ * moto has no CodeDeploy ContinueDeployment, so the Ready path is tested with the SDK mocked.
  */
 import { createServer, type Server } from 'node:http';
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
@@ -20,7 +22,23 @@ import {
   CreateApplicationCommand,
   CreateDeploymentGroupCommand,
   GetDeploymentCommand,
+  ListDeploymentsCommand,
 } from '@aws-sdk/client-codedeploy';
+import {
+  CreateAccessKeyCommand,
+  CreateRoleCommand,
+  CreateUserCommand,
+  IAMClient,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
+import {
+  CreateAliasCommand,
+  CreateFunctionCommand,
+  LambdaClient,
+  PublishVersionCommand,
+  UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
@@ -36,8 +54,9 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AwsClients, type ClientFactories } from '../../../adapters/aws/clients.ts';
 import { CloudWatchProber } from '../../../adapters/aws/cloudwatch-prober.ts';
-import { CodeDeployDeployer } from '../../../adapters/aws/codedeploy-deployer.ts';
+import { ALREADY_LIVE_PREFIX, CodeDeployDeployer } from '../../../adapters/aws/codedeploy-deployer.ts';
 import { DeploymentNotFound } from '../../../adapters/aws/errors.ts';
+import { LambdaRollbacks } from '../../../adapters/aws/lambda-rollback.ts';
 import { SnsEventSink } from '../../../adapters/aws/sns-events.ts';
 import { StepFunctionsHoldWaker, StepFunctionsReleaseStarter } from '../../../adapters/aws/step-functions.ts';
 import type { Intent } from '../../../core/control.ts';
@@ -68,6 +87,7 @@ function motoClients(): AwsClients {
     codedeploy: (config) => withAwsTimes(new CodeDeployClient(at(config))),
     cloudwatch: (config) => new CloudWatchClient(at(config)),
     sns: (config) => new SNSClient(at(config)),
+    lambda: (config) => new LambdaClient(at(config)),
     sts: (config) => new STSClient(at(config)),
   };
   return new AwsClients({ factories });
@@ -184,6 +204,255 @@ describe.skipIf(SKIP)('CodeDeployDeployer on moto', () => {
     // Without the role the call lands in the stack's own account, which has no such application.
     await expect(deployer.startDeployment(deployRequest({ target }))).rejects.toMatchObject({
       name: 'ApplicationDoesNotExistException',
+    });
+  });
+});
+
+describe.skipIf(SKIP)('rollbacks on moto: Lambda aliases and AppSpec files in S3', () => {
+  const region = 'eu-west-1';
+  const bucket = 'specs-eu-west-1';
+  let codedeploy: CodeDeployClient;
+  let s3: S3Client;
+  /** The AppSpec of the Lambda region's last good deployment: shop-api:<alias> from 1 to 2. */
+  const lastGood = (alias: string) =>
+    [
+      'version: 0.0',
+      'Resources:',
+      '  - shopApi:',
+      '      Type: AWS::Lambda::Function',
+      '      Properties:',
+      '        Name: shop-api',
+      `        Alias: ${alias}`,
+      '        CurrentVersion: 1',
+      '        TargetVersion: 2',
+      '',
+    ].join('\n');
+  const lambdaTarget = cdTarget({
+    awsRegion: region,
+    application: 'shop-api',
+    deploymentGroup: 'shop-api-prod',
+    platform: 'Lambda',
+  });
+  const ecsTarget = cdTarget({
+    awsRegion: region,
+    application: 'shop-svc',
+    deploymentGroup: 'shop-svc-prod',
+    platform: 'ECS',
+  });
+  /** S3 reads go to moto, path-style (a bucket name as a host name of 127.0.0.1 would not resolve). */
+  const rollbackDeployer = () => {
+    const clients = motoClients();
+    return new CodeDeployDeployer({
+      clients,
+      lambdaRollback: new LambdaRollbacks({ clients, s3Endpoint: () => moto.endpoint }),
+    });
+  };
+  const sentAppSpec = async (deploymentId: string) => {
+    const info = await codedeploy.send(new GetDeploymentCommand({ deploymentId }));
+    expect(info.deploymentInfo?.revision?.revisionType).toBe('AppSpecContent');
+    return JSON.parse(info.deploymentInfo?.revision?.appSpecContent?.content ?? 'null');
+  };
+
+  beforeAll(async () => {
+    if (SKIP) return;
+    codedeploy = withAwsTimes(new CodeDeployClient(moto.client(region)));
+    s3 = new S3Client({ ...moto.client(region), forcePathStyle: true });
+    const iam = new IAMClient(moto.client('us-east-1'));
+    const role = await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'shop-api',
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        }),
+      }),
+    );
+    const lambda = new LambdaClient(moto.client(region));
+    // Versions 1, 2 and 3 of shop-api. `live` serves 3: the version a failed release left there.
+    // The smallest zip there is: an end-of-central-directory record and nothing else.
+    const emptyZip = Buffer.concat([Buffer.from('PK\x05\x06', 'latin1'), Buffer.alloc(18)]);
+    await lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: 'shop-api',
+        Runtime: 'nodejs22.x',
+        Role: role.Role?.Arn,
+        Handler: 'index.handler',
+        Code: { ZipFile: emptyZip },
+        Publish: true,
+      }),
+    );
+    for (const build of ['2', '3']) {
+      await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'shop-api', Description: build }));
+      await lambda.send(new PublishVersionCommand({ FunctionName: 'shop-api' }));
+    }
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'shop-api', Name: 'live', FunctionVersion: '3' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'shop-api', Name: 'stable', FunctionVersion: '2' }));
+    for (const [application, computePlatform] of [
+      ['shop-api', 'Lambda'],
+      ['shop-svc', 'ECS'],
+    ] as const) {
+      await codedeploy.send(new CreateApplicationCommand({ applicationName: application, computePlatform }));
+      await codedeploy.send(
+        new CreateDeploymentGroupCommand({
+          applicationName: application,
+          deploymentGroupName: `${application}-prod`,
+          serviceRoleArn: `arn:aws:iam::${ACCOUNT}:role/codedeploy`,
+        }),
+      );
+    }
+    await s3.send(
+      new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: region } }),
+    );
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  });
+
+  it("rolls a Lambda region back from the alias's live version (GetAlias) to the last good one", async () => {
+    const deployer = rollbackDeployer();
+    const { deploymentId } = await deployer.startDeployment(
+      deployRequest({
+        target: lambdaTarget,
+        purpose: 'rollback',
+        revision: { version: '1.0.0', artifact: `appspec:${lastGood('live')}` },
+      }),
+    );
+    expect(await sentAppSpec(deploymentId)).toEqual({
+      version: '0.0',
+      Resources: [
+        {
+          shopApi: {
+            Type: 'AWS::Lambda::Function',
+            Properties: { Name: 'shop-api', Alias: 'live', CurrentVersion: '3', TargetVersion: '2' },
+          },
+        },
+      ],
+    });
+  });
+
+  it('reads a last good AppSpec kept in S3 at its recorded object version, and rolls back from the live version', async () => {
+    const first = await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'shop-api/appspec.yaml', Body: lastGood('live') }),
+    );
+    // A later build's AppSpec overwrites the key: the rollback must read the recorded version, not this.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'shop-api/appspec.yaml',
+        Body: lastGood('live').replace('TargetVersion: 2', 'TargetVersion: 3'),
+      }),
+    );
+    expect(first.VersionId).toMatch(/\S/);
+    const deployer = rollbackDeployer();
+    const { deploymentId } = await deployer.startDeployment(
+      deployRequest({
+        target: lambdaTarget,
+        releaseId: 'shop-1.1.0-r2',
+        purpose: 'rollback',
+        revision: { version: '1.0.0', artifact: `s3://${bucket}/shop-api/appspec.yaml?version=${first.VersionId}` },
+      }),
+    );
+    expect((await sentAppSpec(deploymentId)).Resources[0].shopApi.Properties).toEqual({
+      Name: 'shop-api',
+      Alias: 'live',
+      CurrentVersion: '3',
+      TargetVersion: '2',
+    });
+  });
+
+  it('signs its S3 read as S3 verifies it: moto with authentication on accepts it, and refuses a wrong secret', async () => {
+    // A key with a space and a version id: both are in what is signed (path and query).
+    const key = 'shop api/appspec.yaml';
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: lastGood('live') }));
+    const iam = new IAMClient(moto.client('us-east-1'));
+    await iam.send(new CreateUserCommand({ UserName: 'flotilla-reader' }));
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: 'flotilla-reader',
+        PolicyName: 'rollback',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion', 'lambda:GetAlias'], Resource: '*' },
+          ],
+        }),
+      }),
+    );
+    const made = await iam.send(new CreateAccessKeyCommand({ UserName: 'flotilla-reader' }));
+    const signedWith = (secretAccessKey: string) => {
+      const credentials = { accessKeyId: made.AccessKey?.AccessKeyId ?? '', secretAccessKey };
+      const clients = new AwsClients({
+        factories: {
+          codedeploy: (config) =>
+            withAwsTimes(new CodeDeployClient({ ...config, endpoint: moto.endpoint, credentials })),
+          lambda: (config) => new LambdaClient({ ...config, endpoint: moto.endpoint, credentials }),
+        },
+      });
+      return new LambdaRollbacks({ clients, s3Endpoint: () => moto.endpoint });
+    };
+    const lastGoodFile = {
+      revisionType: 'S3' as const,
+      s3Location: { bucket, key, bundleType: 'YAML' as const, version: put.VersionId },
+    };
+    const authOn = (count: string) =>
+      fetch(`${moto.endpoint}/moto-api/reset-auth`, { method: 'POST', body: count }).then((r) => r.text());
+    await authOn('0');
+    try {
+      const good = await signedWith(made.AccessKey?.SecretAccessKey ?? '').revision(lambdaTarget, lastGoodFile, key);
+      expect(good.kind).toBe('Deploy');
+      await expect(signedWith('not-the-secret').revision(lambdaTarget, lastGoodFile, key)).rejects.toMatchObject({
+        name: 'SignatureDoesNotMatch',
+      });
+    } finally {
+      await authOn('inf');
+    }
+  });
+
+  it('deploys nothing when the alias already serves the last good version', async () => {
+    const deployer = rollbackDeployer();
+    const before = await codedeploy.send(
+      new ListDeploymentsCommand({ applicationName: 'shop-api', deploymentGroupName: 'shop-api-prod' }),
+    );
+    const { deploymentId } = await deployer.startDeployment(
+      deployRequest({
+        target: lambdaTarget,
+        releaseId: 'shop-1.1.0-r3',
+        purpose: 'rollback',
+        revision: { version: '1.0.0', artifact: `appspec:${lastGood('stable')}` },
+      }),
+    );
+    expect(deploymentId.startsWith(ALREADY_LIVE_PREFIX)).toBe(true);
+    expect(await deployer.getDeployment({ deploymentId, region: 'eu-west', target: lambdaTarget })).toEqual({
+      status: 'Succeeded',
+    });
+    const after = await codedeploy.send(
+      new ListDeploymentsCommand({ applicationName: 'shop-api', deploymentGroupName: 'shop-api-prod' }),
+    );
+    expect(after.deployments).toEqual(before.deployments);
+  });
+
+  it("passes Lambda's own error for an alias that does not exist, and creates no deployment", async () => {
+    const deployer = rollbackDeployer();
+    await expect(
+      deployer.startDeployment(
+        deployRequest({
+          target: lambdaTarget,
+          releaseId: 'shop-1.1.0-r4',
+          purpose: 'rollback',
+          revision: { version: '1.0.0', artifact: `appspec:${lastGood('gone')}` },
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+
+  it('redeploys an ECS AppSpec file in S3 as recorded: an S3 revision of bundle type YAML', async () => {
+    const deployer = rollbackDeployer();
+    const artifact = `s3://${bucket}/shop-svc/appspec.yaml?version=v9`;
+    const { deploymentId } = await deployer.startDeployment(
+      deployRequest({ target: ecsTarget, purpose: 'rollback', revision: { version: '1.0.0', artifact } }),
+    );
+    const info = await codedeploy.send(new GetDeploymentCommand({ deploymentId }));
+    expect(info.deploymentInfo?.revision).toEqual({
+      revisionType: 'S3',
+      s3Location: { bucket, key: 'shop-svc/appspec.yaml', bundleType: 'YAML', version: 'v9' },
     });
   });
 });
