@@ -37,6 +37,9 @@ export function planRelease(input: PlanInput): ReleasePlan {
     index,
     name: wave.name,
     bakeSeconds: input.emergency ? Math.min(wave.bakeSeconds, emergencyBake) : wave.bakeSeconds,
+    ...(wave.bake === undefined
+      ? {}
+      : { bakeMinSeconds: input.emergency ? Math.min(wave.bake.min, emergencyBake) : wave.bake.min }),
     approval: wave.approval,
     maxParallel: Math.min(wave.maxParallel ?? ENGINE_MAX_PARALLEL, ENGINE_MAX_PARALLEL),
     regions: wave.regions.map((region) => {

@@ -64,7 +64,9 @@ export function subjectOf(event: Stamped): string | null {
   const who = `${event.service} ${event.releaseId}`;
   switch (event.kind) {
     case 'gate':
-      return fitSubject(`${who}: wave ${event.wave + 1} gate ${event.evaluation.kind.toUpperCase()}`);
+      return fitSubject(
+        `${who}: wave ${event.wave + 1} gate ${event.evaluation.kind.toUpperCase()}${event.evaluation.kind === 'Passed' && event.evaluation.early ? ' early' : ''}`,
+      );
     case 'wave-blocked':
       return fitSubject(`${who}: wave ${event.wave + 1} BLOCKED`);
     case 'rollback-started':

@@ -75,6 +75,8 @@ export function notableHeadline(view: ReleaseView, event: Stamped): string | nul
   if (!isNotable(event)) return null;
   switch (event.kind) {
     case 'gate':
+      if (event.evaluation.kind === 'Passed' && event.evaluation.early)
+        return `${who}: ${waveName(view, event.wave)} ${event.evaluation.early.text}`;
       return `${who}: ${waveName(view, event.wave)} gate ${event.evaluation.kind.toUpperCase()}`;
     case 'wave-blocked':
       return `${who}: ${waveName(view, event.wave)} BLOCKED`;
@@ -167,7 +169,8 @@ function waveBlocks(view: ReleaseView, maxBlocks: number): SectionBlock[] {
   for (const wave of view.waves) {
     const name = wave.name ? ` · ${escapeMrkdwn(wave.name)}` : '';
     const failed = wave.state === 'failed' || wave.state === 'inconclusive' || wave.state === 'blocked';
-    const label = failed ? `*${waveLabel[wave.state]}*` : waveLabel[wave.state];
+    const early = wave.early ? ` · :fast_forward: ${escapeMrkdwn(wave.early)}` : '';
+    const label = failed ? `*${waveLabel[wave.state]}*` : `${waveLabel[wave.state]}${early}`;
     const head = `*Wave ${wave.index + 1}*${name} — ${label}\n`;
     const items = wave.regions.map((region) =>
       regionItem(region, view.regions[region] ?? { wave: wave.index, state: 'waiting', version: null }),
@@ -313,6 +316,12 @@ export function renderReleaseMessage(
 export function renderThreadReply(view: ReleaseView, event: Stamped): SlackMessage | null {
   const headline = notableHeadline(view, event);
   if (headline === null) return null;
+  if (event.kind === 'gate' && event.evaluation.kind === 'Passed') {
+    const early = event.evaluation.early;
+    if (!early) return null;
+    const body = `:fast_forward: *${escapeMrkdwn(waveName(view, event.wave))}: ${escapeMrkdwn(early.text)}* (every region deployed so far passed the gate; missing data never passes)`;
+    return { text: truncate(escapeMrkdwn(headline), MAX_FALLBACK_CHARS), blocks: [section(body)] };
+  }
   let body: string;
   switch (event.kind) {
     case 'gate':

@@ -32,6 +32,8 @@ export interface WaveView {
   name: string | null;
   regions: string[];
   state: WaveDisplay;
+  /** Its adaptive bake ended early: the evidence it had ("bake ended early at 5m of 1h: …"). */
+  early?: string;
 }
 
 export interface RegionView {
@@ -243,6 +245,7 @@ export function foldEvent(view: ReleaseView | undefined, event: Stamped): Releas
         }
         break;
       }
+      if (evaluation.kind === 'Passed' && evaluation.early) wave.early = evaluation.early.text;
       if (ended || wave.state === 'failed' || wave.state === 'inconclusive' || wave.state === 'blocked') break;
       // A promote ends the bake: the wave passed by a person's decision (the event says whose).
       const verdict = evaluation.kind === 'Baking' && event.control?.kind === 'Promoted' ? 'Passed' : evaluation.kind;
