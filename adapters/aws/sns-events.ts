@@ -69,6 +69,8 @@ export function subjectOf(event: Stamped): string | null {
       );
     case 'wave-blocked':
       return fitSubject(`${who}: wave ${event.wave + 1} BLOCKED`);
+    case 'wave-held':
+      return fitSubject(`${who}: EMERGENCY release waits for a second approver`);
     case 'rollback-started':
       return fitSubject(`${who}: ROLLING BACK ${event.regions.length} region${event.regions.length === 1 ? '' : 's'}`);
     case 'release-finished':

@@ -80,6 +80,8 @@ export function notableHeadline(view: ReleaseView, event: Stamped): string | nul
       return `${who}: ${waveName(view, event.wave)} gate ${event.evaluation.kind.toUpperCase()}`;
     case 'wave-blocked':
       return `${who}: ${waveName(view, event.wave)} BLOCKED`;
+    case 'wave-held':
+      return `${who}: EMERGENCY release waits for a second, distinct approver`;
     case 'rollback-started':
       return `${who}: ROLLING BACK ${plural(event.regions.length, 'region')}`;
     case 'release-finished':
@@ -121,8 +123,19 @@ function waveName(view: ReleaseView, index: number): string {
 }
 
 function statusText(view: ReleaseView): string {
-  if (view.status === 'RUNNING' && view.rollingBack) return 'RUNNING · rolling back';
-  return view.status;
+  const base = view.status === 'RUNNING' && view.rollingBack ? 'RUNNING · rolling back' : view.status;
+  // The break-glass lane stays marked for review, whatever the outcome.
+  return view.emergency ? `${base} · EMERGENCY, for review` : base;
+}
+
+/** The emergency release's line: who asked, why, and whether it still waits for its second approver. */
+function emergencyText(view: ReleaseView): string | null {
+  const e = view.emergency;
+  if (!e) return null;
+  const head = `:rotating_light: *Emergency release, for review*: asked for by ${escapeMrkdwn(e.requester)}: ${escapeMrkdwn(truncate(e.reason, MAX_REASON_CHARS))}`;
+  return e.awaitingApprover
+    ? `${head}\n*Waiting for a second, distinct approver*: *Approve emergency* below, or \`flotilla approve ${escapeMrkdwn(view.releaseId)} --reason R\``
+    : head;
 }
 
 function emojiOf(view: ReleaseView): string {
@@ -282,6 +295,8 @@ export function renderReleaseMessage(
     `*Service* ${escapeMrkdwn(state.service)}   *Version* ${shownVersion}   *Status* ${emojiOf(state)} *${statusText(state)}*`,
   ];
   if (state.reason) summaryLines.push(escapeMrkdwn(truncate(state.reason, MAX_REASON_CHARS)));
+  const emergency = emergencyText(state);
+  if (emergency) summaryLines.push(emergency);
 
   const top: KnownBlock[] = [header, section(summaryLines.join('\n')), { type: 'divider' }];
   const details: KnownBlock[] = [];
@@ -316,6 +331,11 @@ export function renderReleaseMessage(
 export function renderThreadReply(view: ReleaseView, event: Stamped): SlackMessage | null {
   const headline = notableHeadline(view, event);
   if (headline === null) return null;
+  if (event.kind === 'wave-held') {
+    const body = emergencyText(view);
+    if (!body) return null;
+    return { text: truncate(escapeMrkdwn(headline), MAX_FALLBACK_CHARS), blocks: [section(body)] };
+  }
   if (event.kind === 'gate' && event.evaluation.kind === 'Passed') {
     const early = event.evaluation.early;
     if (!early) return null;
