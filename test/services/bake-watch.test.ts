@@ -27,7 +27,7 @@ let n = 0;
 
 beforeAll(async () => {
   dynamo = await startEmbeddedDynamo({});
-  server = createServer((req, res) => {
+  server = createServer((_req, res) => {
     if (mode === 'silent') return; // never answers: the probe times out
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ status: 'ok', version: '2.0.0', region: 'r' }));
