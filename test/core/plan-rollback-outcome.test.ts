@@ -89,6 +89,10 @@ describe('planRelease', () => {
       emergency: { actor: 'ann', reason: 'down' },
     });
     expect(urgent.waves[1]).toMatchObject({ bakeSeconds: 60, bakeMinSeconds: 60 });
+    // The least it can take counts the adaptive wave's min.
+    const estimate = minimumDuration(config);
+    expect(estimate.minimumSeconds).toBe((config.waves[0]?.bakeSeconds ?? 0) + 300);
+    expect(estimate.waves[1]).toMatchObject({ bakeSeconds: 3600, bakeMinSeconds: 300 });
   });
 
   it('captures each region’s last-known-good in the initial record', () => {
