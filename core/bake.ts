@@ -56,12 +56,20 @@ export function bakeWake(
  * (`evidenceIn`). A fixed bake (no `bakeMinUntil`) is exactly `evaluateGate`.
  */
 export function evaluateBake(
-  input: Parameters<typeof evaluateGate>[0] & { startedAt: number; bakeMinUntil?: number },
+  input: Parameters<typeof evaluateGate>[0] & {
+    startedAt: number;
+    bakeMinUntil?: number;
+    /**
+     * The samples the early end is judged on, when not `samples`: the final check passes the ones
+     * the watcher judged (this wait's), so the two agree and a refused wake does not repeat.
+     */
+    evidence?: Readonly<Record<string, SampleCounts>>;
+  },
 ): GateEvaluation {
   const evaluation = evaluateGate(input);
   const { bakeMinUntil, now } = input;
   if (evaluation.kind !== 'Baking' || bakeMinUntil === undefined || now < bakeMinUntil) return evaluation;
-  const early = evidenceIn(input);
+  const early = evidenceIn({ ...input, samples: input.evidence ?? input.samples });
   return early ? { kind: 'Passed', early } : evaluation;
 }
 

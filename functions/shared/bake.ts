@@ -58,6 +58,8 @@ export async function gateState(
   timing: BakeTiming,
   regions: Record<string, SampleCounts>,
   failedDeploys: readonly { region: string; message: string }[] = [],
+  /** What an adaptive bake's early end is judged on (core/bake.ts `evaluateBake`); default `regions`. */
+  evidence?: Readonly<Record<string, SampleCounts>>,
 ): Promise<GateState> {
   const names = deployedTasks(plan, waveIndex, record).map((t) => t.region);
   for (const name of names) regions[name] ??= emptyCounts();
@@ -70,6 +72,7 @@ export async function gateState(
     startedAt: timing.startedAt,
     bakeUntil: timing.bakeUntil,
     ...(timing.bakeMinUntil === undefined ? {} : { bakeMinUntil: timing.bakeMinUntil }),
+    ...(evidence ? { evidence } : {}),
     failedDeploys,
   });
   const [intents, globalIntents] = await Promise.all([

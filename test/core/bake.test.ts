@@ -71,6 +71,18 @@ describe('evaluateBake', () => {
     });
   });
 
+  it('judges the early end on the evidence given (the watcher’s window), the failure on every sample', () => {
+    const all = { a: counts(10, 0, 2) }; // an old unanswered round: not evidence enough on its own
+    const window = { a: counts(10, 0) };
+    const input = { regions: ['a'], samples: all, gate: g, now: 600_000, ...timing };
+    expect(evaluateBake(input).kind).toBe('Baking');
+    expect(evaluateBake({ ...input, evidence: window }).kind).toBe('Passed');
+    // No window (the watcher saw nothing this wait): no early end, whatever was carried.
+    expect(evaluateBake({ ...input, samples: healthy, regions: ['a', 'b'], evidence: {} }).kind).toBe('Baking');
+    // A bad signal anywhere still fails it, whatever the window says.
+    expect(evaluateBake({ ...input, samples: { a: counts(5, 5) }, evidence: window }).kind).toBe('Failed');
+  });
+
   it('a failed deployment fails it whatever the samples', () => {
     const e = evaluateBake({
       regions: ['a'],
