@@ -74,7 +74,8 @@ export class TerminalProgress {
           this.bake = { wave: event.wave, untilMs: (Date.parse(event.at) || 0) + evaluation.remainingMs };
         } else {
           this.bake = undefined;
-          if (evaluation.kind === 'Passed') this.notes.push(`${wave} passed`);
+          if (evaluation.kind === 'Passed')
+            this.notes.push(evaluation.early ? `${wave} passed: ${evaluation.early.text}` : `${wave} passed`);
           else {
             const verdict = evaluation.kind.toLowerCase();
             if (evaluation.signals.length === 0) this.notes.push(`${wave} ${verdict}`);

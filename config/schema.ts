@@ -236,19 +236,47 @@ export const regionSchema = z.strictObject({
   target: z.discriminatedUnion('kind', [localTargetSchema, codeDeployTargetSchema]),
 });
 
-export const waveInputSchema = z.strictObject({
-  name: z.string().min(1).max(64).optional().describe('Wave name; defaults to wave-<n> (1-based).'),
-  regions: z.array(z.string()).describe('Names of the regions deployed in this wave.'),
-  bakeSeconds: seconds(0, LIMITS.bakeSeconds)
-    .optional()
-    .describe('Bake time after the wave is deployed; defaults to gate.bakeSeconds.'),
-  approval: z.boolean().default(false).describe('Wait for a release manager to promote before deploying this wave.'),
-  maxParallel: int(1, ENGINE_MAX_PARALLEL)
-    .optional()
-    .describe(
-      `At most this many of the wave's regions deploy at once; default: all of them, up to ${ENGINE_MAX_PARALLEL} (the engine's limit).`,
-    ),
-});
+export const waveInputSchema = z
+  .strictObject({
+    name: z.string().min(1).max(64).optional().describe('Wave name; defaults to wave-<n> (1-based).'),
+    regions: z.array(z.string()).describe('Names of the regions deployed in this wave.'),
+    bakeSeconds: seconds(0, LIMITS.bakeSeconds)
+      .optional()
+      .describe('Bake time after the wave is deployed; defaults to gate.bakeSeconds.'),
+    bake: z
+      .strictObject({
+        min: seconds(0, LIMITS.bakeSeconds).describe('The bake ends here once the evidence is in.'),
+        max: seconds(0, LIMITS.bakeSeconds).describe('Otherwise it runs to here.'),
+      })
+      .superRefine((bake, ctx) => {
+        if (bake.min > bake.max) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['min'],
+            message: `must be at most max (${bake.max}); got ${bake.min}`,
+          });
+        }
+      })
+      .optional()
+      .describe(
+        'A bake that ends when the evidence is in: at min once every region deployed so far passed with at least gate.minSamples samples and no signal above its threshold, otherwise at max. Instead of bakeSeconds.',
+      ),
+    approval: z.boolean().default(false).describe('Wait for a release manager to promote before deploying this wave.'),
+    maxParallel: int(1, ENGINE_MAX_PARALLEL)
+      .optional()
+      .describe(
+        `At most this many of the wave's regions deploy at once; default: all of them, up to ${ENGINE_MAX_PARALLEL} (the engine's limit).`,
+      ),
+  })
+  .superRefine((wave, ctx) => {
+    if (wave.bake !== undefined && wave.bakeSeconds !== undefined && wave.bakeSeconds !== wave.bake.max) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bake'],
+        message: `a wave takes bakeSeconds (a fixed bake) or bake: {min, max} (one that ends when the evidence is in; its bakeSeconds is max); got bakeSeconds ${wave.bakeSeconds} and bake {min: ${wave.bake.min}, max: ${wave.bake.max}}`,
+      });
+    }
+  });
 
 export const gateSchema = z
   .strictObject({
@@ -373,7 +401,8 @@ export const flotillaConfigSchema = flotillaInputSchema.transform(
     waves: input.waves.map((wave, index) => ({
       name: wave.name ?? defaultWaveName(index),
       regions: wave.regions,
-      bakeSeconds: wave.bakeSeconds ?? input.gate.bakeSeconds,
+      bakeSeconds: wave.bake?.max ?? wave.bakeSeconds ?? input.gate.bakeSeconds,
+      ...(wave.bake === undefined ? {} : { bake: wave.bake }),
       approval: wave.approval,
       ...(wave.maxParallel === undefined ? {} : { maxParallel: wave.maxParallel }),
     })),

@@ -165,7 +165,9 @@ function valid<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
 /** Which waves take their bake time from gate.bakeSeconds. */
 function bakeDefaultedOf(data: unknown): boolean[] {
   const waves = asRecord(data)?.waves;
-  return Array.isArray(waves) ? waves.map((wave) => asRecord(wave)?.bakeSeconds === undefined) : [];
+  return Array.isArray(waves)
+    ? waves.map((wave) => asRecord(wave)?.bakeSeconds === undefined && asRecord(wave)?.bake === undefined)
+    : [];
 }
 
 /**
@@ -204,7 +206,10 @@ function rawPolicyView(data: unknown): PolicyView {
         const wave = asRecord(value);
         if (wave === undefined) return { bakeDefaulted: false };
         const name = waveInputSchema.shape.name.safeParse(wave.name);
-        const bake = waveInputSchema.shape.bakeSeconds.safeParse(wave.bakeSeconds);
+        const adaptive = waveInputSchema.shape.bake.safeParse(wave.bake);
+        const bake = waveInputSchema.shape.bakeSeconds.safeParse(
+          adaptive.success && adaptive.data !== undefined ? adaptive.data.max : wave.bakeSeconds,
+        );
         const bakeDefaulted = bake.success && bake.data === undefined;
         return {
           name: name.success ? (name.data ?? defaultWaveName(index)) : undefined,

@@ -80,6 +80,11 @@ export interface WaveConfig {
   regions: string[];
   /** Bake time after the wave is deployed; defaults to gate.bakeSeconds. */
   bakeSeconds: number;
+  /**
+   * An adaptive bake (bakeSeconds is then its max): the bake ends at `min` seconds once the
+   * evidence is in (core/bake.ts `evidenceIn`), otherwise it runs to `max`.
+   */
+  bake?: { min: number; max: number };
   /** The wave waits for a release manager's promote before it deploys. */
   approval: boolean;
   /**

@@ -32,7 +32,9 @@ function line(event: Stamped): string {
         : e.kind === 'Baking'
           ? `baking, ${Math.ceil(e.remainingMs / 1000)}s left`
           : e.kind === 'Passed'
-            ? 'passed'
+            ? e.early
+              ? `passed: ${e.early.text}`
+              : 'passed'
             : `${e.kind.toUpperCase()}: ${e.signals.join('; ')}`;
       return `${time} wave ${event.wave + 1} gate (${event.regions.length} region${event.regions.length === 1 ? '' : 's'}): ${detail}`;
     }

@@ -37,6 +37,9 @@ export function planRelease(input: PlanInput): ReleasePlan {
     index,
     name: wave.name,
     bakeSeconds: input.emergency ? Math.min(wave.bakeSeconds, emergencyBake) : wave.bakeSeconds,
+    ...(wave.bake === undefined
+      ? {}
+      : { bakeMinSeconds: input.emergency ? Math.min(wave.bake.min, emergencyBake) : wave.bake.min }),
     approval: wave.approval,
     maxParallel: Math.min(wave.maxParallel ?? ENGINE_MAX_PARALLEL, ENGINE_MAX_PARALLEL),
     regions: wave.regions.map((region) => {
@@ -169,17 +172,23 @@ export function initialRecord(
 export interface DurationEstimate {
   /** The floor the plan implies: per wave, the bake plus one gate check, waves one after another. */
   minimumSeconds: number;
-  waves: { name: string; regions: string[]; bakeSeconds: number }[];
+  /** bakeSeconds: the bake (an adaptive one's max); bakeMinSeconds: an adaptive bake's min. */
+  waves: { name: string; regions: string[]; bakeSeconds: number; bakeMinSeconds?: number }[];
 }
 
 /**
  * The minimum wall time the plan implies, ignoring deploy time itself (that depends on the
  * service): the waves run in order, each waits its full bake; regions within a wave run in
- * parallel so they add nothing.
+ * parallel so they add nothing. An adaptive bake counts its min: the least it waits.
  */
 export function minimumDuration(config: FlotillaConfig): DurationEstimate {
-  const waves = config.waves.map((w) => ({ name: w.name, regions: [...w.regions], bakeSeconds: w.bakeSeconds }));
-  return { minimumSeconds: waves.reduce((sum, w) => sum + w.bakeSeconds, 0), waves };
+  const waves = config.waves.map((w) => ({
+    name: w.name,
+    regions: [...w.regions],
+    bakeSeconds: w.bakeSeconds,
+    ...(w.bake ? { bakeMinSeconds: w.bake.min } : {}),
+  }));
+  return { minimumSeconds: waves.reduce((sum, w) => sum + (w.bakeMinSeconds ?? w.bakeSeconds), 0), waves };
 }
 
 /** Step Functions execution names: 1–80 chars, none of the forbidden characters. */

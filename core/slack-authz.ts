@@ -20,7 +20,7 @@
  */
 
 /** The verbs Slack's buttons carry (adapters/slack/buttons.ts BUTTON_VERBS), which `allow` may name. */
-export const SLACK_VERBS = ['promote', 'pause', 'resume', 'abort', 'rollback'] as const;
+export const SLACK_VERBS = ['promote', 'pause', 'resume', 'abort', 'rollback', 'approve'] as const;
 export type SlackVerb = (typeof SLACK_VERBS)[number];
 
 /** The `slack` section of the release config. */

@@ -27,6 +27,8 @@ export interface WavePlan {
   index: number;
   name: string;
   bakeSeconds: number;
+  /** An adaptive bake: it ends at this many seconds once the evidence is in, else at bakeSeconds (core/bake.ts). */
+  bakeMinSeconds?: number;
   /** Waits for a release manager's promote before deploying. */
   approval: boolean;
   /** How many of its regions deploy at once: DeployWave's MaxConcurrencyPath. */
@@ -109,6 +111,8 @@ export interface BakeWatch {
   token: string;
   startedAt: number;
   bakeUntil: number;
+  /** An adaptive bake: from here on a watcher that sees the evidence in ends the wait (core/bake.ts). */
+  bakeMinUntil?: number;
   /** The version every region must report. */
   version: string;
   gate: GateSettings;
@@ -123,9 +127,26 @@ export type Verdict = 'Passed' | 'Inconclusive' | 'Failed';
 
 export type GateEvaluation =
   | { kind: 'Baking'; remainingMs: number }
-  | { kind: 'Passed' }
+  | { kind: 'Passed'; early?: EarlyEnd }
   | { kind: 'Inconclusive'; signals: string[] }
   | { kind: 'Failed'; signals: string[] };
+
+/**
+ * An adaptive bake that ended at its min because the evidence was in (core/bake.ts `evidenceIn`):
+ * what it had, for the events, the terminal, the dashboard and Slack.
+ */
+export interface EarlyEnd {
+  /** Seconds into the bake it ended. */
+  afterSeconds: number;
+  /** The bake's max: how long it would have run. */
+  maxSeconds: number;
+  /** How many regions (every one deployed so far) had passed. */
+  regions: number;
+  /** The fewest answered samples any of them had. */
+  samples: number;
+  /** One line: "bake ended early at 5m: 3 regions × 10 samples, all under threshold". */
+  text: string;
+}
 
 /** What the parent state machine does next after a gate check ('hold': wait for a human). */
 export type GateDecision = 'continue' | 'next-wave' | 'rollback' | 'hold';
@@ -142,6 +163,8 @@ export interface GateState {
   wave: number;
   startedAt: number;
   bakeUntil: number;
+  /** An adaptive bake: from here on the bake ends as soon as the evidence is in. */
+  bakeMinUntil?: number;
   /** Every region deployed so far in this release, not only this wave's. */
   regions: Record<string, SampleCounts>;
   evaluation: GateEvaluation;

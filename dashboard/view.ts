@@ -40,6 +40,8 @@ export interface GateView {
   at: string;
   /** A release manager decided it (promote, abort). */
   decidedBy?: string;
+  /** An adaptive bake that ended early: what the evidence was (core/bake.ts `evidenceIn`). */
+  early?: string;
 }
 
 export interface WaveView {
@@ -104,6 +106,7 @@ export function recordEvent(log: LiveLog, event: Stamped): boolean {
       ...(e.kind === 'Baking' ? { bakeUntil: Date.parse(event.at) + e.remainingMs } : {}),
       at: event.at,
       ...(event.control ? { decidedBy: `${event.control.kind.toLowerCase()} by ${event.control.actor}` } : {}),
+      ...(e.kind === 'Passed' && e.early ? { early: e.early.text } : {}),
     });
     return true;
   }

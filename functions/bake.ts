@@ -6,6 +6,7 @@
  * (the local engine). A watcher fails it the moment a signal turns bad (services/bake-watch.ts);
  * at the timeout CheckGate makes the final check (minimum samples, core/gate.ts).
  */
+import { bakeTiming } from '../core/bake.ts';
 import { emptyCounts } from '../core/gate.ts';
 import type { GateState, PlanRef } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
@@ -30,6 +31,7 @@ export const createBake =
     const plan = await loadPlan(deps, ref);
     const record = await releaseRecord(deps, plan);
     const tasks = deployedTasks(plan, waveIndex, record);
+    const minUntil = bakeTiming(plan.waves[waveIndex], gate.startedAt).bakeMinUntil;
     await deps.ledger.putBake({
       service,
       releaseId,
@@ -37,6 +39,8 @@ export const createBake =
       token: taskToken,
       startedAt: gate.startedAt,
       bakeUntil: gate.bakeUntil,
+      // An adaptive bake's min, from the plan (the state machine passes only the bake's start and end).
+      ...(minUntil === undefined ? {} : { bakeMinUntil: minUntil }),
       version: plan.version,
       gate: plan.gate,
       regions: tasks.map((t) => ({ region: t.region, target: t.target })),

@@ -22,9 +22,12 @@ export const createCheckGate =
     // What the bake's watchers gathered while the release slept counts as much as this last round.
     const watched = await deps.ledger.takeBake(plan.service, plan.releaseId);
     await deps.ledger.takeHoldTokens(plan.service, plan.releaseId);
-    const carried = watched?.wave === waveIndex ? withWatched(gate.regions, watched.samples) : gate.regions;
+    const ours = watched?.wave === waveIndex ? watched.samples : {};
+    const carried = withWatched(gate.regions, ours);
     const regions = await probeRound(deps, plan, deployedTasks(plan, waveIndex, record), carried);
-    return gateState(deps, plan, waveIndex, record, gate, regions);
+    // An adaptive bake ends early on the evidence its watcher judged (this wait's samples): the
+    // watcher and this check then agree, and a wake this check refused is not repeated every round.
+    return gateState(deps, plan, waveIndex, record, gate, regions, [], ours);
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */

@@ -87,7 +87,22 @@ export const createEnterWave =
           hold: { wave: waveIndex, since: isoAt(deps), reasons: decision.reasons },
         });
       }
-      await emit(deps, plan.service, plan.releaseId, { kind: 'wave-held', wave: waveIndex, reasons });
+      const emergency = record.emergency;
+      await emit(deps, plan.service, plan.releaseId, {
+        kind: 'wave-held',
+        wave: waveIndex,
+        reasons,
+        ...(emergency
+          ? {
+              emergency: {
+                requester: emergency.actor,
+                reason: emergency.reason,
+                // core/entry.ts names the requester on the hold reason that waits for the second approver.
+                awaitingApprover: decision.reasons.some((r) => r.kind === 'approval' && r.actor === emergency.actor),
+              },
+            }
+          : {}),
+      });
       return {
         kind: 'Hold',
         reasons,

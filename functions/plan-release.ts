@@ -98,6 +98,7 @@ export const createPlanRelease =
       waves: putBack
         ? [{ name: 'rollback', regions: [...putBack.keys()] }]
         : plan.waves.map((w) => ({ name: w.name, regions: w.regions.map((r) => r.region) })),
+      ...(plan.emergency ? { emergency: { requester: plan.emergency.actor, reason: plan.emergency.reason } } : {}),
     });
     return { plan: planRef(plan), waveIndex: 0, queued };
   };

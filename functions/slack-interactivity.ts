@@ -193,6 +193,7 @@ const PAST: Record<ButtonVerb, string> = {
   resume: 'a pause no longer holds the release',
   abort: 'the release stops at its next safe point and puts back every region it touched',
   rollback: 'the rollback is recorded',
+  approve: 'the emergency release has its second approval and goes on; it stays marked for review',
 };
 
 /**

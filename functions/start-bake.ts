@@ -5,6 +5,7 @@
  * region of earlier waves is probed too: they count during this bake as much as the new ones.
  */
 
+import { bakeTiming } from '../core/bake.ts';
 import { resultPatches, resultStates } from '../core/outcome.ts';
 import type { GateState, PlanRef, RegionResult } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
@@ -32,8 +33,7 @@ export const createStartBake =
     );
     await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(deployResults, updatedAt));
     const wave = plan.waves[waveIndex];
-    const startedAt = deps.now();
-    const bakeUntil = startedAt + (wave?.bakeSeconds ?? 0) * 1000;
+    const timing = bakeTiming(wave, deps.now());
     const failures = deployResults
       .filter((r) => r.outcome !== 'deployed')
       .map((r) => ({ region: r.region, message: r.message ?? r.outcome }));
@@ -41,7 +41,7 @@ export const createStartBake =
     const record = await releaseRecord(deps, plan);
     const earlier = deployedTasks(plan, waveIndex - 1, record);
     const regions = failures.length > 0 ? counts : await probeRound(deps, plan, earlier, counts);
-    return gateState(deps, plan, waveIndex, record, { startedAt, bakeUntil }, regions, failures);
+    return gateState(deps, plan, waveIndex, record, timing, regions, failures);
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */

@@ -7,12 +7,14 @@
  *     runs it in the background every gate interval; on AWS a scheduled Lambda runs it.
  *   - `alarmChanged`: a CloudWatch "Alarm State Change" to ALARM (EventBridge on AWS) fails the
  *     wait of every bake whose regions that alarm gates, at once.
- * Whether the gate fails is core/bake.ts `bakeWake` (core/gate.ts `evaluateGate`).
+ * Whether the gate fails is core/bake.ts `bakeWake` (core/gate.ts `evaluateGate`). For an adaptive
+ * bake (`bake: {min, max}`) past its min, `bakeWake` also says when the evidence is in: the watcher
+ * then wakes the wait with success, as a promote does, and the final check passes the wave.
  */
 import { bakeWake, withWatched } from '../core/bake.ts';
 import { addSamples, emptyCounts } from '../core/gate.ts';
 import type { ProbeSample } from '../core/model.ts';
-import type { BakeWatch, SampleCounts } from '../core/types.ts';
+import type { BakeWatch, EarlyEnd, SampleCounts } from '../core/types.ts';
 import type { EventSink, ReleaseEvent } from '../ports/events.ts';
 import type { HealthProber } from '../ports/health-prober.ts';
 import type { Ledger } from '../ports/ledger.ts';
@@ -33,6 +35,8 @@ export const BAKE_SIGNAL_FAILED = 'BakeSignalFailed';
 export type WatchOutcome = { releaseId: string; wave: number } & (
   | { kind: 'baking' }
   | { kind: 'failed'; signals: string[]; woke: 'woken' | 'gone' }
+  /** An adaptive bake past its min with the evidence in: its wait was woken to pass the wave. */
+  | { kind: 'evidence-in'; early: EarlyEnd; woke: 'woken' | 'gone' }
   /** The bake ended between listing it and adding to it. */
   | { kind: 'ended' }
 );
@@ -100,7 +104,15 @@ async function record(
   const samples = withWatched(watch.samples, round);
   const regions = watch.regions.map((r) => r.region);
   const now = deps.now();
-  const wake = bakeWake({ regions, samples, gate: watch.gate, now, bakeUntil: watch.bakeUntil });
+  const wake = bakeWake({
+    regions,
+    samples,
+    gate: watch.gate,
+    now,
+    startedAt: watch.startedAt,
+    bakeUntil: watch.bakeUntil,
+    ...(watch.bakeMinUntil === undefined ? {} : { bakeMinUntil: watch.bakeMinUntil }),
+  });
   if (wake.kind === 'keep-baking') {
     await emitSafely(deps, watch, {
       kind: 'gate',
@@ -109,6 +121,11 @@ async function record(
       evaluation: { kind: 'Baking', remainingMs: Math.max(0, watch.bakeUntil - now) },
     });
     return { releaseId, wave, kind: 'baking' };
+  }
+  if (wake.kind === 'evidence-in') {
+    // Like a promote: the wait ends now and the final check (CheckGate) passes the wave on the same rule.
+    const woke = await deps.callbacks.succeed(watch.token, { woke: 'evidence in', early: wake.early });
+    return { releaseId, wave, kind: 'evidence-in', early: wake.early, woke };
   }
   const woke = await deps.callbacks.fail(watch.token, BAKE_SIGNAL_FAILED, wake.signals.join('; '));
   return { releaseId, wave, kind: 'failed', signals: wake.signals, woke };

@@ -64,9 +64,13 @@ export function subjectOf(event: Stamped): string | null {
   const who = `${event.service} ${event.releaseId}`;
   switch (event.kind) {
     case 'gate':
-      return fitSubject(`${who}: wave ${event.wave + 1} gate ${event.evaluation.kind.toUpperCase()}`);
+      return fitSubject(
+        `${who}: wave ${event.wave + 1} gate ${event.evaluation.kind.toUpperCase()}${event.evaluation.kind === 'Passed' && event.evaluation.early ? ' early' : ''}`,
+      );
     case 'wave-blocked':
       return fitSubject(`${who}: wave ${event.wave + 1} BLOCKED`);
+    case 'wave-held':
+      return fitSubject(`${who}: EMERGENCY release waits for a second approver`);
     case 'rollback-started':
       return fitSubject(`${who}: ROLLING BACK ${event.regions.length} region${event.regions.length === 1 ? '' : 's'}`);
     case 'release-finished':

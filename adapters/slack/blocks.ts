@@ -75,9 +75,13 @@ export function notableHeadline(view: ReleaseView, event: Stamped): string | nul
   if (!isNotable(event)) return null;
   switch (event.kind) {
     case 'gate':
+      if (event.evaluation.kind === 'Passed' && event.evaluation.early)
+        return `${who}: ${waveName(view, event.wave)} ${event.evaluation.early.text}`;
       return `${who}: ${waveName(view, event.wave)} gate ${event.evaluation.kind.toUpperCase()}`;
     case 'wave-blocked':
       return `${who}: ${waveName(view, event.wave)} BLOCKED`;
+    case 'wave-held':
+      return `${who}: EMERGENCY release waits for a second, distinct approver`;
     case 'rollback-started':
       return `${who}: ROLLING BACK ${plural(event.regions.length, 'region')}`;
     case 'release-finished':
@@ -119,8 +123,19 @@ function waveName(view: ReleaseView, index: number): string {
 }
 
 function statusText(view: ReleaseView): string {
-  if (view.status === 'RUNNING' && view.rollingBack) return 'RUNNING · rolling back';
-  return view.status;
+  const base = view.status === 'RUNNING' && view.rollingBack ? 'RUNNING · rolling back' : view.status;
+  // The break-glass lane stays marked for review, whatever the outcome.
+  return view.emergency ? `${base} · EMERGENCY, for review` : base;
+}
+
+/** The emergency release's line: who asked, why, and whether it still waits for its second approver. */
+function emergencyText(view: ReleaseView): string | null {
+  const e = view.emergency;
+  if (!e) return null;
+  const head = `:rotating_light: *Emergency release, for review*: asked for by ${escapeMrkdwn(e.requester)}: ${escapeMrkdwn(truncate(e.reason, MAX_REASON_CHARS))}`;
+  return e.awaitingApprover
+    ? `${head}\n*Waiting for a second, distinct approver*: *Approve emergency* below, or \`flotilla approve ${escapeMrkdwn(view.releaseId)} --reason R\``
+    : head;
 }
 
 function emojiOf(view: ReleaseView): string {
@@ -167,7 +182,8 @@ function waveBlocks(view: ReleaseView, maxBlocks: number): SectionBlock[] {
   for (const wave of view.waves) {
     const name = wave.name ? ` · ${escapeMrkdwn(wave.name)}` : '';
     const failed = wave.state === 'failed' || wave.state === 'inconclusive' || wave.state === 'blocked';
-    const label = failed ? `*${waveLabel[wave.state]}*` : waveLabel[wave.state];
+    const early = wave.early ? ` · :fast_forward: ${escapeMrkdwn(wave.early)}` : '';
+    const label = failed ? `*${waveLabel[wave.state]}*` : `${waveLabel[wave.state]}${early}`;
     const head = `*Wave ${wave.index + 1}*${name} — ${label}\n`;
     const items = wave.regions.map((region) =>
       regionItem(region, view.regions[region] ?? { wave: wave.index, state: 'waiting', version: null }),
@@ -279,6 +295,8 @@ export function renderReleaseMessage(
     `*Service* ${escapeMrkdwn(state.service)}   *Version* ${shownVersion}   *Status* ${emojiOf(state)} *${statusText(state)}*`,
   ];
   if (state.reason) summaryLines.push(escapeMrkdwn(truncate(state.reason, MAX_REASON_CHARS)));
+  const emergency = emergencyText(state);
+  if (emergency) summaryLines.push(emergency);
 
   const top: KnownBlock[] = [header, section(summaryLines.join('\n')), { type: 'divider' }];
   const details: KnownBlock[] = [];
@@ -313,6 +331,17 @@ export function renderReleaseMessage(
 export function renderThreadReply(view: ReleaseView, event: Stamped): SlackMessage | null {
   const headline = notableHeadline(view, event);
   if (headline === null) return null;
+  if (event.kind === 'wave-held') {
+    const body = emergencyText(view);
+    if (!body) return null;
+    return { text: truncate(escapeMrkdwn(headline), MAX_FALLBACK_CHARS), blocks: [section(body)] };
+  }
+  if (event.kind === 'gate' && event.evaluation.kind === 'Passed') {
+    const early = event.evaluation.early;
+    if (!early) return null;
+    const body = `:fast_forward: *${escapeMrkdwn(waveName(view, event.wave))}: ${escapeMrkdwn(early.text)}* (every region deployed so far passed the gate; missing data never passes)`;
+    return { text: truncate(escapeMrkdwn(headline), MAX_FALLBACK_CHARS), blocks: [section(body)] };
+  }
   let body: string;
   switch (event.kind) {
     case 'gate':

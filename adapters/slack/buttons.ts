@@ -8,7 +8,7 @@ import { truncate } from './mrkdwn.ts';
 import type { ReleaseView } from './view.ts';
 
 /** The verbs the message's buttons carry: each button's `action_id` is its verb. */
-export const BUTTON_VERBS = ['promote', 'pause', 'resume', 'abort', 'rollback'] as const;
+export const BUTTON_VERBS = ['promote', 'pause', 'resume', 'abort', 'rollback', 'approve'] as const;
 export type ButtonVerb = (typeof BUTTON_VERBS)[number];
 
 /** A button's `value`, as JSON: the release it acts on. Kept small (Slack allows 2,000 characters). */
@@ -45,6 +45,8 @@ export function parseButtonValue(value: unknown): ButtonValue | null {
  *   pause and/or resume, abort. Resume alone when the view knows the release is held by a pause,
  *   pause alone when it is held for other reasons only, both when it cannot tell (a pause may be
  *   pending, or the events say nothing about holds).
+ * - An emergency release waiting for its second, distinct approver: approve first (core/steering.ts
+ *   refuses the one who asked for it, and a second approval).
  * - SUCCEEDED: rollback.
  * - Anything else (ended otherwise, or rolling back already): none.
  */
@@ -53,6 +55,7 @@ export function applicableVerbs(view: ReleaseView): ButtonVerb[] {
   if (view.status !== 'RUNNING' || view.rollingBack) return [];
   const paused = view.held?.paused;
   return [
+    ...(view.emergency?.awaitingApprover === true ? (['approve'] as const) : []),
     'promote',
     ...(paused !== true ? (['pause'] as const) : []),
     ...(paused !== false ? (['resume'] as const) : []),
@@ -83,6 +86,16 @@ function button(verb: ButtonVerb, view: ReleaseView, value: string): Button {
   switch (verb) {
     case 'promote':
       return { ...base('Promote'), style: 'primary' };
+    case 'approve':
+      return {
+        ...base('Approve emergency'),
+        style: 'primary',
+        confirm: confirmDialog(
+          `Approve emergency release ${what}?`,
+          `You are the second, distinct approver: ${view.releaseId} then deploys with short bakes, past freezes and closed windows. Asked for by ${view.emergency?.requester ?? 'someone else'}: ${view.emergency?.reason ?? ''}`,
+          'Approve',
+        ),
+      };
     case 'pause':
       return base('Pause');
     case 'resume':

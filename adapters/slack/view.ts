@@ -32,6 +32,8 @@ export interface WaveView {
   name: string | null;
   regions: string[];
   state: WaveDisplay;
+  /** Its adaptive bake ended early: the evidence it had ("bake ended early at 5m of 1h: …"). */
+  early?: string;
 }
 
 export interface RegionView {
@@ -82,6 +84,11 @@ export interface ReleaseView {
    * cannot tell whether a pause is pending (SNS carries no `wave-held`, so on AWS it is always absent).
    */
   held?: { wave: number; paused: boolean };
+  /**
+   * An emergency release (the break-glass lane): marked for review from the first event that says
+   * so; `awaitingApprover` while it waits for its second, distinct approver (the Approve button).
+   */
+  emergency?: { requester: string; reason: string; awaitingApprover: boolean };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,6 +161,13 @@ export function foldEvent(view: ReleaseView | undefined, event: Stamped): Releas
   switch (event.kind) {
     case 'release-started': {
       next.version = event.version;
+      if (event.emergency) {
+        next.emergency = {
+          requester: event.emergency.requester,
+          reason: event.emergency.reason,
+          awaitingApprover: next.emergency?.awaitingApprover ?? false,
+        };
+      }
       event.waves.forEach((w, index) => {
         const wave = waveAt(index);
         wave.name = w.name;
@@ -163,6 +177,8 @@ export function foldEvent(view: ReleaseView | undefined, event: Stamped): Releas
     }
     case 'wave-started': {
       if (next.held && event.wave >= next.held.wave) delete next.held;
+      // A wave started: whatever approval the release waited for, it has it.
+      if (next.emergency) next.emergency.awaitingApprover = false;
       const wave = waveAt(event.wave);
       wave.name = event.name;
       for (const region of event.regions) regionAt(region, event.wave);
@@ -243,6 +259,7 @@ export function foldEvent(view: ReleaseView | undefined, event: Stamped): Releas
         }
         break;
       }
+      if (evaluation.kind === 'Passed' && evaluation.early) wave.early = evaluation.early.text;
       if (ended || wave.state === 'failed' || wave.state === 'inconclusive' || wave.state === 'blocked') break;
       // A promote ends the bake: the wave passed by a person's decision (the event says whose).
       const verdict = evaluation.kind === 'Baking' && event.control?.kind === 'Promoted' ? 'Passed' : evaluation.kind;
@@ -256,6 +273,15 @@ export function foldEvent(view: ReleaseView | undefined, event: Stamped): Releas
       break;
     }
     case 'wave-held': {
+      if (event.emergency) {
+        // A hold that arrives after its wave started (SNS does not keep order) no longer waits.
+        const started = next.waves.some((w) => w.index >= event.wave && w.state !== 'waiting');
+        next.emergency = {
+          requester: event.emergency.requester,
+          reason: event.emergency.reason,
+          awaitingApprover: !ended && !started && event.emergency.awaitingApprover,
+        };
+      }
       if (ended) break;
       next.held = { wave: event.wave, paused: event.reasons.some((r) => r.startsWith('paused')) };
       break;
@@ -281,6 +307,7 @@ export function foldEvent(view: ReleaseView | undefined, event: Stamped): Releas
       next.reason = outcome.reason;
       next.rollingBack = false;
       delete next.held;
+      if (next.emergency) next.emergency.awaitingApprover = false;
       for (const r of outcome.regions) {
         const entry = regionAt(r.region, null);
         entry.version = r.version;

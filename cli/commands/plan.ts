@@ -19,7 +19,11 @@ export function register(program: Command): void {
     }
     print(`${config.service}: ${plural(config.regions.length, 'region')} in ${plural(estimate.waves.length, 'wave')}`);
     estimate.waves.forEach((w, i) => {
-      print(`  wave ${i + 1} ${w.name}: ${w.regions.join(', ')} (bake ${w.bakeSeconds}s)`);
+      const bake =
+        w.bakeMinSeconds === undefined
+          ? `bake ${w.bakeSeconds}s`
+          : `bake ${w.bakeMinSeconds}–${w.bakeSeconds}s, ends at ${w.bakeMinSeconds}s once the evidence is in`;
+      print(`  wave ${i + 1} ${w.name}: ${w.regions.join(', ')} (${bake})`);
     });
     print(`minimum duration: ${estimate.minimumSeconds}s of bakes, plus the slowest region's deploy per wave`);
     return EXIT.ok;

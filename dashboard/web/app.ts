@@ -116,6 +116,7 @@ function wave(w: WaveView, release: ReleaseView): HTMLElement {
             { class: `gate gate-${gate.kind.toLowerCase()}`, 'data-testid': 'gate', 'data-gate': gate.kind },
             gateText(gate),
             gate.decidedBy ? ` (${gate.decidedBy})` : '',
+            gate.early ? h('span', { class: 'gate-early', 'data-testid': 'gate-early' }, ` (${gate.early})`) : null,
           )
         : null,
       baking

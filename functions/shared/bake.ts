@@ -1,7 +1,7 @@
 /** Shared by StartBake and CheckGate: probe every deployed region, then ask the core what the gate says and what follows. */
-import { bakeSecondsLeft } from '../../core/bake.ts';
+import { type BakeTiming, bakeSecondsLeft, evaluateBake } from '../../core/bake.ts';
 import { controlState } from '../../core/control.ts';
-import { addSamples, emptyCounts, evaluateGate } from '../../core/gate.ts';
+import { addSamples, emptyCounts } from '../../core/gate.ts';
 import { afterCheck } from '../../core/rollback.ts';
 import type { GateState, RegionTask, ReleasePlan, SampleCounts } from '../../core/types.ts';
 import type { ReleaseRecord } from '../../ports/ledger.ts';
@@ -55,19 +55,24 @@ export async function gateState(
   plan: ReleasePlan,
   waveIndex: number,
   record: ReleaseRecord,
-  timing: { startedAt: number; bakeUntil: number },
+  timing: BakeTiming,
   regions: Record<string, SampleCounts>,
   failedDeploys: readonly { region: string; message: string }[] = [],
+  /** What an adaptive bake's early end is judged on (core/bake.ts `evaluateBake`); default `regions`. */
+  evidence?: Readonly<Record<string, SampleCounts>>,
 ): Promise<GateState> {
   const names = deployedTasks(plan, waveIndex, record).map((t) => t.region);
   for (const name of names) regions[name] ??= emptyCounts();
   const now = deps.now();
-  const evaluation = evaluateGate({
+  const evaluation = evaluateBake({
     regions: names,
     samples: regions,
     gate: plan.gate,
     now,
+    startedAt: timing.startedAt,
     bakeUntil: timing.bakeUntil,
+    ...(timing.bakeMinUntil === undefined ? {} : { bakeMinUntil: timing.bakeMinUntil }),
+    ...(evidence ? { evidence } : {}),
     failedDeploys,
   });
   const [intents, globalIntents] = await Promise.all([
@@ -83,7 +88,9 @@ export async function gateState(
   });
   const state: GateState = {
     wave: waveIndex,
-    ...timing,
+    startedAt: timing.startedAt,
+    bakeUntil: timing.bakeUntil,
+    ...(timing.bakeMinUntil === undefined ? {} : { bakeMinUntil: timing.bakeMinUntil }),
     regions,
     evaluation,
     decision: next.decision,

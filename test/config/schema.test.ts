@@ -57,6 +57,17 @@ describe('defaults', () => {
     expect(result.ok && result.config.waves.map((wave) => wave.maxParallel)).toEqual([undefined, 3, undefined]);
   });
 
+  it('takes an adaptive bake: its max is the wave’s bake time, min and max kept', () => {
+    const result = parseEdited((data) => {
+      const wave = (data as { waves: Record<string, unknown>[] }).waves[1];
+      if (wave) delete wave.bakeSeconds;
+      setAt(data, 'waves[1].bake', { min: 2, max: 30 });
+    });
+    expect(result.ok && result.config.waves[1]?.bakeSeconds).toBe(30);
+    expect(result.ok && result.config.waves[1]?.bake).toEqual({ min: 2, max: 30 });
+    expect(result.ok && result.config.waves[0]?.bake).toBeUndefined();
+  });
+
   it('accepts an explicit zero bake', () => {
     const result = parseEdited((data) => {
       setAt(data, 'waves[2].bakeSeconds', 0);
@@ -234,6 +245,34 @@ describe('schema rules', () => {
       edit: (d) => setAt(d, 'waves[1].maxParallel', 41),
       path: 'waves[1].maxParallel',
       message: 'must be <= 40 (got 41)',
+    },
+    {
+      rule: 'an adaptive bake ends no later than its max',
+      edit: (d) => setAt(d, 'waves[1].bake', { min: 60, max: 30 }),
+      path: 'waves[1].bake.min',
+      message: 'must be at most max (30); got 60',
+    },
+    {
+      rule: 'an adaptive bake is bounded like bakeSeconds',
+      edit: (d) => setAt(d, 'waves[1].bake', { min: 1, max: 7 * 24 * 3600 + 1 }),
+      path: 'waves[1].bake.max',
+      message: 'must be <= 604800 (got 604801)',
+    },
+    {
+      rule: 'an adaptive bake takes whole seconds',
+      edit: (d) => setAt(d, 'waves[1].bake', { min: 0.5, max: 3 }),
+      path: 'waves[1].bake.min',
+      message: 'must be a whole number (got 0.5)',
+    },
+    {
+      rule: 'a fixed bake and an adaptive one on the same wave must agree',
+      edit: (d) => {
+        setAt(d, 'waves[1].bakeSeconds', 10);
+        setAt(d, 'waves[1].bake', { min: 2, max: 30 });
+      },
+      path: 'waves[1].bake',
+      message:
+        'a wave takes bakeSeconds (a fixed bake) or bake: {min, max} (one that ends when the evidence is in; its bakeSeconds is max); got bakeSeconds 10 and bake {min: 2, max: 30}',
     },
     {
       rule: 'the health path starts with /',

@@ -71,6 +71,30 @@ describe('planRelease', () => {
     expect(ENGINE_MAX_PARALLEL).toBe(40);
   });
 
+  it('gives an adaptive wave its min (max is its bake), and an emergency release caps both', () => {
+    const config = configWith([['us-east-1'], ['eu-west-1']]);
+    const second = config.waves[1];
+    if (!second) throw new Error('fixture');
+    second.bakeSeconds = 3600;
+    second.bake = { min: 300, max: 3600 };
+    const input = { config, releaseId: 'r1', version: '2.0.0', artifact: '/b', regionStateMachineArn: 'a', owner: 't' };
+    const p = planRelease(input);
+    expect(p.waves.map((w) => [w.bakeSeconds, w.bakeMinSeconds])).toEqual([
+      [config.waves[0]?.bakeSeconds, undefined],
+      [3600, 300],
+    ]);
+    const urgent = planRelease({
+      ...input,
+      config: { ...config, emergency: { minBakeSeconds: 60 } },
+      emergency: { actor: 'ann', reason: 'down' },
+    });
+    expect(urgent.waves[1]).toMatchObject({ bakeSeconds: 60, bakeMinSeconds: 60 });
+    // The least it can take counts the adaptive wave's min.
+    const estimate = minimumDuration(config);
+    expect(estimate.minimumSeconds).toBe((config.waves[0]?.bakeSeconds ?? 0) + 300);
+    expect(estimate.waves[1]).toMatchObject({ bakeSeconds: 3600, bakeMinSeconds: 300 });
+  });
+
   it('captures each region’s last-known-good in the initial record', () => {
     const p = plan([['a'], ['b']]);
     const record = initialRecord(

@@ -137,7 +137,14 @@ describe('dashboardView', () => {
       intents: [],
     };
     const log = emptyLog();
-    recordEvent(log, stamp({ kind: 'gate', wave: 0, regions: ['us-east-1'], evaluation: { kind: 'Passed' } }));
+    const early = {
+      afterSeconds: 2,
+      maxSeconds: 30,
+      regions: 1,
+      samples: 3,
+      text: 'bake ended early at 2s of 30s: 1 region × ≥3 samples, all under threshold',
+    };
+    recordEvent(log, stamp({ kind: 'gate', wave: 0, regions: ['us-east-1'], evaluation: { kind: 'Passed', early } }));
     recordEvent(
       log,
       stamp({ kind: 'gate', wave: 1, regions: ['eu-west-1'], evaluation: { kind: 'Baking', remainingMs: 4000 } }),
@@ -148,6 +155,9 @@ describe('dashboardView', () => {
       ['wave-2', 'current', 'Baking'],
     ]);
     expect(view.release?.waves[1]?.gate?.bakeUntil).toBe(T0 + 2_000 + 4_000);
+    // An adaptive bake that ended early says on what evidence.
+    expect(view.release?.waves[0]?.gate?.early).toBe(early.text);
+    expect(view.release?.waves[1]?.gate?.early).toBeUndefined();
   });
 
   it('keeps a failed gate’s signals and the rollback with its reason', () => {

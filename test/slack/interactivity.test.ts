@@ -11,12 +11,14 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
+import { renderReleaseMessage, renderThreadReply } from '../../adapters/slack/blocks.ts';
 import { releaseActions } from '../../adapters/slack/buttons.ts';
 import { SlackNotifier } from '../../adapters/slack/notifier.ts';
 import { foldEvent, type ReleaseView } from '../../adapters/slack/view.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
 import { openLocalBackend } from '../../backends/local/index.ts';
 import type { FlotillaConfig, SlackSettings } from '../../config/types.ts';
+import { notableKey } from '../../core/notable.ts';
 import {
   MAX_CLOCK_SKEW_SECONDS,
   slackReplayClaim,
@@ -440,6 +442,57 @@ describe('the buttons on the message', () => {
     expect(verbs(v)).toEqual(['promote', 'pause', 'resume', 'abort']);
   });
 
+  it('offers Approve first while an emergency release waits for its second approver, and marks it for review', () => {
+    const s = stamper('shop', 'shop-2.0.0');
+    const emergency = { requester: 'slack:ann', reason: 'checkout is down' };
+    let v = foldEvent(
+      undefined,
+      s({ kind: 'release-started', version: '2.0.0', waves: [{ name: 'canary', regions: ['us-east-1'] }], emergency }),
+    );
+    // Asked for, but not yet held: no Approve (the release has not said it waits).
+    expect(verbs(v)).toEqual(['promote', 'pause', 'resume', 'abort']);
+    const hold = s({
+      kind: 'wave-held',
+      wave: 0,
+      reasons: ['emergency release asked for by slack:ann: waiting for a second, distinct approver (flotilla approve)'],
+      emergency: { ...emergency, awaitingApprover: true },
+    });
+    v = foldEvent(v, hold);
+    expect(verbs(v)).toEqual(['approve', 'promote', 'pause', 'abort']);
+    const approve = buttons(v)[0];
+    expect(approve?.style).toBe('primary');
+    expect(approve?.confirm?.text?.text).toContain('second, distinct approver');
+    expect(approve?.confirm?.text?.text).toContain('slack:ann: checkout is down');
+    const message = renderReleaseMessage(v);
+    expect(message.text).toContain('EMERGENCY, for review');
+    expect(JSON.stringify(message.blocks)).toContain('Emergency release, for review');
+    expect(JSON.stringify(message.blocks)).toContain('Waiting for a second, distinct approver');
+    // The hold is notable (SNS carries it on AWS), threaded once per wave.
+    expect(notableKey(hold)).toBe('shop-2.0.0|emergency-approval|0');
+    expect(renderThreadReply(v, hold)?.text).toContain('EMERGENCY release waits for a second, distinct approver');
+
+    // Approved: the wave starts and Approve goes; the release stays marked for review, even when it ended.
+    v = foldEvent(v, s({ kind: 'wave-started', wave: 0, name: 'canary', regions: ['us-east-1'] }));
+    expect(verbs(v)).not.toContain('approve');
+    // A hold delivered late (SNS keeps no order) does not bring it back.
+    v = foldEvent(v, hold);
+    expect(verbs(v)).not.toContain('approve');
+    v = foldEvent(
+      v,
+      s({
+        kind: 'release-finished',
+        outcome: { status: 'SUCCEEDED', version: '2.0.0', reason: 'all 1 regions run 2.0.0', regions: [] } as never,
+      }),
+    );
+    expect(renderReleaseMessage(v).blocks[0]).toMatchObject({
+      text: { text: expect.stringContaining('SUCCEEDED · EMERGENCY, for review') },
+    });
+    // Not an emergency release: never an Approve button, however it is held.
+    const plain = foldEvent(view(), s({ kind: 'wave-held', wave: 1, reasons: ['waiting for approval (promote)'] }));
+    expect(verbs(plain)).not.toContain('approve');
+    expect(notableKey(s({ kind: 'wave-held', wave: 1, reasons: ['waiting for approval (promote)'] }))).toBe(null);
+  });
+
   it('offers roll back, behind a confirmation, only for a release that SUCCEEDED', () => {
     const [rollback, ...others] = buttons(view({ status: 'SUCCEEDED' }));
     expect(others).toEqual([]);
@@ -576,6 +629,78 @@ describe('end to end on the local backend', () => {
   }, 60_000);
 });
 
+describe('the Approve button end to end on the local backend', () => {
+  it('an emergency release waits, offers Approve, refuses the one who asked, and goes on with a second approver', async () => {
+    const t = await tempDir('flotilla-slack-approve-');
+    cleanups.push(t.cleanup);
+    const config = await e2eConfig([[{ name: 'us-east-1', currency: 'USD' }]]);
+    config.emergency = { minBakeSeconds: 1 };
+    const events: Stamped[] = [];
+    let held: () => void = () => {};
+    const waiting = new Promise<void>((resolve) => {
+      held = resolve;
+    });
+    const backend = await openLocalBackend({
+      stateDir: t.dir,
+      config,
+      events: {
+        emit(e) {
+          events.push(e);
+          if (e.kind === 'wave-held' && e.emergency?.awaitingApprover) held();
+        },
+      },
+    });
+    cleanups.push(() => backend.close());
+    const slack = await startFakeSlack();
+    cleanups.push(slack.close);
+    const responseUrl = `${slack.url}/actions/T0001/1234567890/abcdefABCDEF0123`;
+    const handle = createSlackInteractivity({
+      signingSecret: async () => SECRET,
+      claimRequest: (key, expiresAt) => backend.ledger.claimRequest(key, expiresAt),
+      slackSettings: async () => ({ teamId: 'T0001', allow: { approve: ['U0ANN', 'U0BOB'] } }),
+      submit: (request) => backend.intent(request),
+      respond: respondOverHttp({ allow: (url) => url.hostname === '127.0.0.1' }),
+      now: Date.now,
+      log: () => {},
+    });
+    const click = (username: string, userId: string, releaseId: string) =>
+      handle(
+        signedEvent(formOf(clickPayload({ verb: 'approve', releaseId, username, userId, responseUrl })), {
+          timestamp: seconds(Date.now()),
+        }),
+      );
+
+    const run = await backend.start({
+      version: '1.0.0',
+      artifact: GOOD_BUILD,
+      emergency: { actor: 'slack:ann', reason: 'checkout is down' },
+    });
+    await waiting;
+    const atHold = events.reduce<ReleaseView | undefined>((v, e) => foldEvent(v, e), undefined) as ReleaseView;
+    const offered = (releaseActions(atHold) as { elements: { action_id: string }[] }).elements.map((e) => e.action_id);
+    expect(offered[0]).toBe('approve');
+    expect(renderReleaseMessage(atHold).text).toContain('EMERGENCY, for review');
+
+    await click('ann', 'U0ANN', run.releaseId);
+    expect(slack.requests.at(-1)?.body).toMatchObject({
+      response_type: 'ephemeral',
+      text: expect.stringContaining('a second, distinct person must approve it'),
+    });
+    expect(await backend.ledger.listIntents('shop', run.releaseId)).toEqual([]);
+
+    await click('bob', 'U0BOB', run.releaseId);
+    const outcome = await run.done;
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect((await backend.ledger.listIntents('shop', run.releaseId)).map((i) => [i.verb, i.actor])).toEqual([
+      ['approve', 'slack:bob'],
+    ]);
+    const atEnd = events.reduce<ReleaseView | undefined>((v, e) => foldEvent(v, e), undefined) as ReleaseView;
+    expect(atEnd.emergency).toMatchObject({ requester: 'slack:ann', awaitingApprover: false });
+    expect(renderReleaseMessage(atEnd).text).toContain('SUCCEEDED · EMERGENCY, for review');
+    expect(releaseActions(atEnd)?.elements.map((e) => (e as { action_id: string }).action_id)).toEqual(['rollback']);
+  }, 60_000);
+});
+
 describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on dynalite', () => {
   const sfn = mockClient(SFNClient);
   const ssm = mockClient(SSMClient);
@@ -585,7 +710,13 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
     ...configWith([['us-east-1'], ['eu-west-1']]),
     slack: {
       teamId: 'T0001',
-      allow: { promote: ['U0ALICE', 'U0BOB'], pause: ['U0ALICE', 'U0BOB'], abort: ['U0ALICE'], rollback: ['U0ALICE'] },
+      allow: {
+        promote: ['U0ALICE', 'U0BOB'],
+        pause: ['U0ALICE', 'U0BOB'],
+        abort: ['U0ALICE'],
+        rollback: ['U0ALICE'],
+        approve: ['U0ALICE', 'U0BOB'],
+      },
     },
   };
   let dynamo: EmbeddedDynamo;
@@ -617,14 +748,17 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
   });
 
   /** A release held for approval on wave 2, with its task token in the ledger. */
-  async function held() {
+  async function held(over: Partial<ReturnType<typeof recordWith>> = {}) {
     n += 1;
     await createLedgerTable(dynamo.client, `slack-buttons-${n}`);
     const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: `slack-buttons-${n}` });
-    const record = recordWith([
-      { region: 'us-east-1', wave: 0, phase: 'deployed', before: '1.0.0' },
-      { region: 'eu-west-1', wave: 1, phase: 'pending', before: '1.0.0' },
-    ]);
+    const record = {
+      ...recordWith([
+        { region: 'us-east-1', wave: 0, phase: 'deployed', before: '1.0.0' },
+        { region: 'eu-west-1', wave: 1, phase: 'pending', before: '1.0.0' },
+      ]),
+      ...over,
+    };
     await ledger.createRelease(record);
     await ledger.acquireLock('shop', { releaseId: record.releaseId, owner: 'arn:exec', acquiredAt: record.startedAt });
     const hold = { token: 'token-of-the-hold-'.padEnd(64, 'x'), reason: 'waiting for approval', at: record.startedAt };
@@ -669,6 +803,54 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
       { Name: CONFIG_PARAM, WithDecryption: true },
     ]);
     expect(JSON.stringify(logs)).not.toContain(SECRET);
+  });
+
+  it('Approve on an emergency release: the one who asked is refused, so is a second approval; the first one wakes it, audited', async () => {
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const { ledger, record, hold, click, responses, logs } = await held({
+      emergency: { actor: 'slack:alice', reason: 'checkout is down', review: true },
+    });
+    // Alice asked for it: she cannot be its second approval.
+    expect((await click('approve', { userId: 'U0ALICE', username: 'alice' })).statusCode).toBe(200);
+    expect(responses.at(-1)?.message).toMatchObject({
+      response_type: 'ephemeral',
+      text: expect.stringContaining('a second, distinct person must approve it'),
+    });
+    // Carol is not listed under slack.allow.approve: refused before anything is asked of the release.
+    await click('approve', { userId: 'U0CAROL', username: 'carol' });
+    expect(responses.at(-1)?.message).toMatchObject({
+      text: expect.stringMatching(/^:no_entry: you may not approve `shop-2\.0\.0`: ask <@U0ALICE> or <@U0BOB>/),
+    });
+    expect(await ledger.listIntents('shop', record.releaseId)).toEqual([]);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+
+    // Bob approves: the same service as `flotilla approve`, the hold woken, the audit names him.
+    await click('approve', { userId: 'U0BOB', username: 'bob' });
+    expect(responses.at(-1)?.message).toMatchObject({
+      response_type: 'in_channel',
+      text: expect.stringMatching(
+        /^approve recorded by bob for `shop-2\.0\.0`: the emergency release has its second approval/,
+      ),
+    });
+    const calls = sfn.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input);
+    expect(calls.map((c) => c.taskToken)).toEqual([hold.token]);
+    expect(JSON.parse(calls[0]?.output ?? '{}')).toMatchObject({ verb: 'approve', actor: 'slack:bob' });
+
+    // Bob again (an older copy of the message): already approved, nothing recorded twice.
+    await click('approve', { userId: 'U0BOB', username: 'bob' });
+    expect(responses.at(-1)?.message).toMatchObject({
+      response_type: 'ephemeral',
+      text: expect.stringContaining('already approved by slack:bob'),
+    });
+    expect((await ledger.listIntents('shop', record.releaseId)).map((i) => [i.verb, i.actor, i.reason])).toEqual([
+      ['approve', 'slack:bob', 'via Slack button in #releases'],
+    ]);
+    expect(logs.map((l) => [l.verb, l.outcome])).toEqual([
+      ['approve', 'refused'],
+      ['approve', 'unauthorized'],
+      ['approve', 'recorded'],
+      ['approve', 'refused'],
+    ]);
   });
 
   it('an abort wakes it with SendTaskFailure ReleaseAborted', async () => {
