@@ -183,6 +183,8 @@ async function main() {
   log('real processes: 8 regions vs 1, the example service');
   const realFanout = async (n: number) => {
     const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-'));
+    // Free ports only: a fixed range crashed the whole bench (PortInUse) while another program held it.
+    const ports = await freePorts(n);
     try {
       const config: FlotillaConfig = {
         service: 'shop',
@@ -190,7 +192,7 @@ async function main() {
           name: `region-${i + 1}`,
           target: {
             kind: 'local-process',
-            port: 21_000 + i,
+            port: ports[i] as number,
             command: ['node', 'server.js'],
             env: { CURRENCY: 'USD' },
             faults: [],
