@@ -89,7 +89,16 @@ export const portSchema = int(1024, 65535).describe('Port on 127.0.0.1 the regio
 export const faultSchema = z
   .strictObject({
     kind: z
-      .enum(['deploy-fail', 'stage-fail', 'slow-start', 'crash-after-start', 'unhealthy', 'flapping', 'silent'])
+      .enum([
+        'deploy-fail',
+        'stage-fail',
+        'slow-start',
+        'crash-after-start',
+        'fresh-start',
+        'unhealthy',
+        'flapping',
+        'silent',
+      ])
       .describe('What goes wrong.'),
     on: z
       .enum(['deploy', 'rollback', 'start', 'always'])
@@ -248,6 +257,12 @@ export const waveInputSchema = z.strictObject({
     .describe(
       `At most this many of the wave's regions deploy at once; default: all of them, up to ${ENGINE_MAX_PARALLEL} (the engine's limit).`,
     ),
+  newHost: z
+    .boolean()
+    .optional()
+    .describe(
+      'After the wave deploys, start one fresh instance of the new build with nothing warm and gate on it too; default: on for a wave with a bake.',
+    ),
 });
 
 export const gateSchema = z
@@ -376,6 +391,7 @@ export const flotillaConfigSchema = flotillaInputSchema.transform(
       bakeSeconds: wave.bakeSeconds ?? input.gate.bakeSeconds,
       approval: wave.approval,
       ...(wave.maxParallel === undefined ? {} : { maxParallel: wave.maxParallel }),
+      ...(wave.newHost === undefined ? {} : { newHost: wave.newHost }),
     })),
   }),
 );
