@@ -74,7 +74,8 @@ export class TerminalProgress {
           this.bake = { wave: event.wave, untilMs: (Date.parse(event.at) || 0) + evaluation.remainingMs };
         } else {
           this.bake = undefined;
-          if (evaluation.kind === 'Passed') this.notes.push(`${wave} passed`);
+          const hosts = event.newHosts && event.newHosts.length > 0 ? ` (with ${event.newHosts.join(', ')})` : '';
+          if (evaluation.kind === 'Passed') this.notes.push(`${wave} passed${hosts}`);
           else {
             const verdict = evaluation.kind.toLowerCase();
             if (evaluation.signals.length === 0) this.notes.push(`${wave} ${verdict}`);

@@ -40,6 +40,8 @@ export interface GateView {
   at: string;
   /** A release manager decided it (promote, abort). */
   decidedBy?: string;
+  /** The new hosts it gated on besides the regions, e.g. `new host (eu-west-1)` (core/new-host.ts). */
+  newHosts?: string[];
 }
 
 export interface WaveView {
@@ -104,6 +106,7 @@ export function recordEvent(log: LiveLog, event: Stamped): boolean {
       ...(e.kind === 'Baking' ? { bakeUntil: Date.parse(event.at) + e.remainingMs } : {}),
       at: event.at,
       ...(event.control ? { decidedBy: `${event.control.kind.toLowerCase()} by ${event.control.actor}` } : {}),
+      ...(event.newHosts && event.newHosts.length > 0 ? { newHosts: [...event.newHosts] } : {}),
     });
     return true;
   }

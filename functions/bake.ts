@@ -18,7 +18,7 @@ export interface BakeInput {
   taskToken: string;
   plan: PlanRef;
   waveIndex: number;
-  gate: Pick<GateState, 'startedAt' | 'bakeUntil' | 'intentsSeen'>;
+  gate: Pick<GateState, 'startedAt' | 'bakeUntil' | 'intentsSeen' | 'newHosts'>;
 }
 
 export const createBake =
@@ -28,6 +28,11 @@ export const createBake =
     const plan = await loadPlan(deps, ref);
     const record = await releaseRecord(deps, plan);
     const tasks = deployedTasks(plan, waveIndex, record);
+    // The wave's new hosts are watched like its regions (by name, on their own port).
+    const watched = [
+      ...tasks.map((t) => ({ region: t.region, target: t.target })),
+      ...(gate.newHosts ?? []).flatMap((h) => (h.target ? [{ region: h.name, target: h.target }] : [])),
+    ];
     await deps.ledger.putBake({
       service,
       releaseId,
@@ -37,8 +42,8 @@ export const createBake =
       bakeUntil: gate.bakeUntil,
       version: plan.version,
       gate: plan.gate,
-      regions: tasks.map((t) => ({ region: t.region, target: t.target })),
-      samples: Object.fromEntries(tasks.map((t) => [t.region, emptyCounts()])),
+      regions: watched,
+      samples: Object.fromEntries(watched.map((w) => [w.region, emptyCounts()])),
     });
     await deps.ledger.putHoldToken(service, releaseId, {
       token: taskToken,

@@ -116,6 +116,7 @@ function wave(w: WaveView, release: ReleaseView): HTMLElement {
             { class: `gate gate-${gate.kind.toLowerCase()}`, 'data-testid': 'gate', 'data-gate': gate.kind },
             gateText(gate),
             gate.decidedBy ? ` (${gate.decidedBy})` : '',
+            gate.newHosts && gate.newHosts.length > 0 ? ` · with ${gate.newHosts.join(', ')}` : '',
           )
         : null,
       baking
