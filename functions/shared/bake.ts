@@ -133,10 +133,12 @@ export async function gateState(
   for (const name of names) regions[name] ??= emptyCounts();
   const now = deps.now();
   // A new host is gated on as one more region (its samples in the verdict), kept apart in the state.
+  // One with nothing to probe (a Lambda's cold invocation) was judged by its launch alone.
   const hostNames = newHosts.map((h) => h.name);
+  const probed = newHosts.filter((h) => h.target !== undefined);
   const evaluation = evaluateGate({
-    regions: [...names, ...hostNames],
-    samples: { ...regions, ...Object.fromEntries(newHosts.map((h) => [h.name, h.counts])) },
+    regions: [...names, ...probed.map((h) => h.name)],
+    samples: { ...regions, ...Object.fromEntries(probed.map((h) => [h.name, h.counts])) },
     gate: plan.gate,
     now,
     bakeUntil: timing.bakeUntil,

@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LocalBackend, openLocalBackend } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
+import { createCheckGate } from '../../functions/check-gate.ts';
+import { createStartBake } from '../../functions/start-bake.ts';
 import type { Stamped } from '../../ports/events.ts';
+import type { NewHostLaunch, NewHostLauncher } from '../../ports/new-host.ts';
 import { e2eConfig, GOOD_BUILD, recordedPids, servedVersion, tempDir } from '../helpers/local.ts';
 
 const open: LocalBackend[] = [];
@@ -22,11 +25,24 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-async function backendFor(config: FlotillaConfig) {
+async function backendFor(config: FlotillaConfig, launcher?: NewHostLauncher) {
   const { dir, cleanup } = await tempDir();
   cleanups.push(cleanup);
   const events: Stamped[] = [];
-  const backend = await openLocalBackend({ stateDir: dir, config, events: { emit: (e) => void events.push(e) } });
+  const backend = await openLocalBackend({
+    stateDir: dir,
+    config,
+    events: { emit: (e) => void events.push(e) },
+    // Another platform's launcher in the gate's two handlers (as an AWS backend would wire its own).
+    ...(launcher
+      ? {
+          functionOverrides: {
+            'start-bake': (deps) => createStartBake({ ...deps, newHosts: launcher }),
+            'check-gate': (deps) => createCheckGate({ ...deps, newHosts: launcher }),
+          },
+        }
+      : {}),
+  });
   open.push(backend);
   return { backend, events, stateDir: dir };
 }
@@ -154,5 +170,33 @@ describe('the new-host gate', () => {
     for (const port of ports) expect(await portFree(port), `port ${port}`).toBe(true);
     expect(await readdir(join(stateDir, 'new-hosts')).catch(() => [])).toEqual([]);
     expect(await processesUnder(stateDir)).toEqual([...(await recordedPids(stateDir)).values()].sort());
+  });
+
+  it('judges a new host with nothing to probe (a cold invocation) by its launch alone: passed, or failed', async () => {
+    // A Lambda-like launcher: one answer at launch, no host to probe after (1 sample < minSamples 3).
+    const stopped: string[] = [];
+    const launcherThat = (launch: NewHostLaunch): NewHostLauncher => ({
+      launch: async () => launch,
+      stop: async (host) => void stopped.push(host.name),
+    });
+    const host = (name: string) => ({ name, region: 'us-east-1', wave: 0, handle: { function: 'f', version: '7' } });
+    const config = await e2eConfig([[{ name: 'us-east-1', currency: 'USD' }]]);
+    const ok = await backendFor(
+      config,
+      launcherThat({ kind: 'started', host: host('new host (us-east-1)'), samples: [{ kind: 'ok' }] }),
+    );
+    expect((await ok.backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(gates(ok.events).find((g) => g.evaluation.kind === 'Passed')?.newHosts).toEqual(['new host (us-east-1)']);
+    expect(stopped).toEqual(['new host (us-east-1)']);
+
+    const bad = await backendFor(
+      await e2eConfig([[{ name: 'us-east-1', currency: 'USD' }]]),
+      launcherThat({ kind: 'failed', message: 'a cold invocation of f:7 failed (Unhandled): boom' }),
+    );
+    const outcome = await bad.backend.release({ version: '1.0.0', artifact: GOOD_BUILD });
+    expect(outcome.status).toBe('ROLLED_BACK');
+    expect(outcome.reason).toContain(
+      'new host (us-east-1): deployment failed: a fresh start of the new build failed: a cold invocation',
+    );
   });
 });
