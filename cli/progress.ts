@@ -74,8 +74,11 @@ export class TerminalProgress {
           this.bake = { wave: event.wave, untilMs: (Date.parse(event.at) || 0) + evaluation.remainingMs };
         } else {
           this.bake = undefined;
+          const hosts = event.newHosts && event.newHosts.length > 0 ? ` (with ${event.newHosts.join(', ')})` : '';
           if (evaluation.kind === 'Passed')
-            this.notes.push(evaluation.early ? `${wave} passed: ${evaluation.early.text}` : `${wave} passed`);
+            this.notes.push(
+              evaluation.early ? `${wave} passed${hosts}: ${evaluation.early.text}` : `${wave} passed${hosts}`,
+            );
           else {
             const verdict = evaluation.kind.toLowerCase();
             if (evaluation.signals.length === 0) this.notes.push(`${wave} ${verdict}`);

@@ -89,7 +89,16 @@ export const portSchema = int(1024, 65535).describe('Port on 127.0.0.1 the regio
 export const faultSchema = z
   .strictObject({
     kind: z
-      .enum(['deploy-fail', 'stage-fail', 'slow-start', 'crash-after-start', 'unhealthy', 'flapping', 'silent'])
+      .enum([
+        'deploy-fail',
+        'stage-fail',
+        'slow-start',
+        'crash-after-start',
+        'fresh-start',
+        'unhealthy',
+        'flapping',
+        'silent',
+      ])
       .describe('What goes wrong.'),
     on: z
       .enum(['deploy', 'rollback', 'start', 'always'])
@@ -267,6 +276,12 @@ export const waveInputSchema = z
       .describe(
         `At most this many of the wave's regions deploy at once; default: all of them, up to ${ENGINE_MAX_PARALLEL} (the engine's limit).`,
       ),
+    newHost: z
+      .boolean()
+      .optional()
+      .describe(
+        'After the wave deploys, start one fresh instance of the new build with nothing warm and gate on it too; default: on for a wave with a bake.',
+      ),
   })
   .superRefine((wave, ctx) => {
     if (wave.bake !== undefined && wave.bakeSeconds !== undefined && wave.bakeSeconds !== wave.bake.max) {
@@ -405,6 +420,7 @@ export const flotillaConfigSchema = flotillaInputSchema.transform(
       ...(wave.bake === undefined ? {} : { bake: wave.bake }),
       approval: wave.approval,
       ...(wave.maxParallel === undefined ? {} : { maxParallel: wave.maxParallel }),
+      ...(wave.newHost === undefined ? {} : { newHost: wave.newHost }),
     })),
   }),
 );

@@ -7,7 +7,15 @@ import type { SlackSettings } from './slack-authz.ts';
 
 /** A fault the local region target injects, for tests and demos. */
 export interface FaultSpec {
-  kind: 'deploy-fail' | 'stage-fail' | 'slow-start' | 'crash-after-start' | 'unhealthy' | 'flapping' | 'silent';
+  kind:
+    | 'deploy-fail'
+    | 'stage-fail'
+    | 'slow-start'
+    | 'crash-after-start'
+    | 'fresh-start'
+    | 'unhealthy'
+    | 'flapping'
+    | 'silent';
   /** When the fault applies: a deploy, a rollback, starting the region's current version when the backend starts, or always. */
   on: 'deploy' | 'rollback' | 'start' | 'always';
   /** Only for this version, when set. */
@@ -92,6 +100,11 @@ export interface WaveConfig {
    * Absent: all of them, up to the engine's limit (core/plan.ts `ENGINE_MAX_PARALLEL`).
    */
   maxParallel?: number;
+  /**
+   * Start one fresh instance of the new build after the wave deploys and gate on it too
+   * (core/new-host.ts). Absent: on for a wave with a bake.
+   */
+  newHost?: boolean;
 }
 
 export interface GateSettings {

@@ -36,7 +36,8 @@ function line(event: Stamped): string {
               ? `passed: ${e.early.text}`
               : 'passed'
             : `${e.kind.toUpperCase()}: ${e.signals.join('; ')}`;
-      return `${time} wave ${event.wave + 1} gate (${event.regions.length} region${event.regions.length === 1 ? '' : 's'}): ${detail}`;
+      const hosts = event.newHosts && event.newHosts.length > 0 ? ` + ${event.newHosts.join(', ')}` : '';
+      return `${time} wave ${event.wave + 1} gate (${event.regions.length} region${event.regions.length === 1 ? '' : 's'}${hosts}): ${detail}`;
     }
     case 'rollback-started':
       return `${time} ROLLING BACK ${event.regions.length > 0 ? event.regions.join(', ') : '(nothing was touched)'}: ${event.reason}`;

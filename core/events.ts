@@ -33,7 +33,15 @@ export type ReleaseEvent =
       emergency?: EmergencyEvent & { awaitingApprover: boolean };
     }
   | { kind: 'region'; wave: number; region: string; state: RegionProgress; version: string | null; message?: string }
-  | { kind: 'gate'; wave: number; regions: string[]; evaluation: GateEvaluation; control?: ControlAction }
+  | {
+      kind: 'gate';
+      wave: number;
+      regions: string[];
+      evaluation: GateEvaluation;
+      control?: ControlAction;
+      /** The new hosts the gate counted besides its regions (core/new-host.ts), e.g. `new host (eu-west-1)`. */
+      newHosts?: string[];
+    }
   | { kind: 'rollback-started'; regions: string[]; reason: string }
   | { kind: 'release-finished'; outcome: ReleaseOutcome };
 

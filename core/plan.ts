@@ -4,6 +4,7 @@
  */
 import type { FlotillaConfig } from './config.ts';
 import type { EmergencyRequest, RegionState, ReleaseRecord } from './model.ts';
+import { wantsNewHost } from './new-host.ts';
 import { rollbackTask } from './rollback.ts';
 import type { PlanRef, RegionRef, RegionTask, ReleasePlan, Revision } from './types.ts';
 
@@ -42,6 +43,7 @@ export function planRelease(input: PlanInput): ReleasePlan {
       : { bakeMinSeconds: input.emergency ? Math.min(wave.bake.min, emergencyBake) : wave.bake.min }),
     approval: wave.approval,
     maxParallel: Math.min(wave.maxParallel ?? ENGINE_MAX_PARALLEL, ENGINE_MAX_PARALLEL),
+    newHost: wantsNewHost(wave),
     regions: wave.regions.map((region) => {
       const configured = regions.get(region);
       // The config validator guarantees every wave region is configured; a miss here is a bug.

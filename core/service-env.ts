@@ -12,6 +12,7 @@
  *   the target's `env`       the config's own values
  *   PORT, FLOTILLA_VERSION, FLOTILLA_REGION, FLOTILLA_SERVICE    what Flotilla tells every service
  *   FLOTILLA_FAULT_HEALTH    only while a health fault (unhealthy, flapping, silent) is injected
+ *   FLOTILLA_FAULT_START     `fresh-start`, only into a new host's start (core/new-host.ts) while that fault is injected
  */
 
 /** A POSIX environment variable name: letters, digits and underscores, not starting with a digit. */
@@ -46,6 +47,8 @@ export interface ServiceEnvInput {
   port: number;
   /** The health fault injected into this start, if any. */
   healthFault?: HealthFault;
+  /** The start fault injected into this start (a new host's fresh start), if any. */
+  startFault?: 'fresh-start';
 }
 
 /** The whole environment of one region process (nothing else is inherited). */
@@ -62,10 +65,12 @@ export function serviceEnvironment(input: ServiceEnvInput): Record<string, strin
   Object.assign(env, input.targetEnv);
   // Set by Flotilla alone: a stale value from the target's env never masquerades as an injected fault.
   delete env.FLOTILLA_FAULT_HEALTH;
+  delete env.FLOTILLA_FAULT_START;
   env.PORT = String(input.port);
   env.FLOTILLA_VERSION = input.version;
   env.FLOTILLA_REGION = input.region;
   env.FLOTILLA_SERVICE = input.service;
   if (input.healthFault !== undefined) env.FLOTILLA_FAULT_HEALTH = input.healthFault;
+  if (input.startFault !== undefined) env.FLOTILLA_FAULT_START = input.startFault;
   return env;
 }

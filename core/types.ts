@@ -33,6 +33,8 @@ export interface WavePlan {
   approval: boolean;
   /** How many of its regions deploy at once: DeployWave's MaxConcurrencyPath. */
   maxParallel: number;
+  /** A fresh instance of the new build is started and gated on after the wave deploys (core/new-host.ts). */
+  newHost?: boolean;
   regions: RegionTask[];
 }
 
@@ -175,6 +177,23 @@ export interface GateState {
   control?: ControlAction;
   /** How many intents (the release's and the global ones) this decision saw: a hold wakes on more. */
   intentsSeen: number;
+  /** The wave's new hosts (core/new-host.ts), gated on with the regions until the gate passes or fails. */
+  newHosts?: NewHostRef[];
+}
+
+/** A new host the gate counts: what the launcher started, as the release's state carries it. */
+export interface NewHostRef {
+  /** How it shows in signals, events and views: `new host (eu-west-1)`. */
+  name: string;
+  /** The region whose build and settings it was started from. */
+  region: string;
+  wave: number;
+  /** What the ordinary health prober probes (a local process on its spare port); none: only its launch samples count. */
+  target?: RegionTarget;
+  /** The launcher's own handle (a pid and port, a task ARN), passed back to stop it. */
+  handle: Record<string, string | number>;
+  /** The samples gathered from it so far. */
+  counts: SampleCounts;
 }
 
 /**

@@ -42,6 +42,8 @@ export interface GateView {
   decidedBy?: string;
   /** An adaptive bake that ended early: what the evidence was (core/bake.ts `evidenceIn`). */
   early?: string;
+  /** The new hosts it gated on besides the regions, e.g. `new host (eu-west-1)` (core/new-host.ts). */
+  newHosts?: string[];
 }
 
 export interface WaveView {
@@ -107,6 +109,7 @@ export function recordEvent(log: LiveLog, event: Stamped): boolean {
       at: event.at,
       ...(event.control ? { decidedBy: `${event.control.kind.toLowerCase()} by ${event.control.actor}` } : {}),
       ...(e.kind === 'Passed' && e.early ? { early: e.early.text } : {}),
+      ...(event.newHosts && event.newHosts.length > 0 ? { newHosts: [...event.newHosts] } : {}),
     });
     return true;
   }

@@ -21,7 +21,7 @@ export interface BakeInput {
   taskToken: string;
   plan: PlanRef;
   waveIndex: number;
-  gate: Pick<GateState, 'startedAt' | 'bakeUntil' | 'intentsSeen'>;
+  gate: Pick<GateState, 'startedAt' | 'bakeUntil' | 'intentsSeen' | 'newHosts'>;
 }
 
 export const createBake =
@@ -32,6 +32,11 @@ export const createBake =
     const record = await releaseRecord(deps, plan);
     const tasks = deployedTasks(plan, waveIndex, record);
     const minUntil = bakeTiming(plan.waves[waveIndex], gate.startedAt).bakeMinUntil;
+    // The wave's new hosts are watched like its regions (by name, on their own port).
+    const watched = [
+      ...tasks.map((t) => ({ region: t.region, target: t.target })),
+      ...(gate.newHosts ?? []).flatMap((h) => (h.target ? [{ region: h.name, target: h.target }] : [])),
+    ];
     await deps.ledger.putBake({
       service,
       releaseId,
@@ -43,8 +48,8 @@ export const createBake =
       ...(minUntil === undefined ? {} : { bakeMinUntil: minUntil }),
       version: plan.version,
       gate: plan.gate,
-      regions: tasks.map((t) => ({ region: t.region, target: t.target })),
-      samples: Object.fromEntries(tasks.map((t) => [t.region, emptyCounts()])),
+      regions: watched,
+      samples: Object.fromEntries(watched.map((w) => [w.region, emptyCounts()])),
     });
     await deps.ledger.putHoldToken(service, releaseId, {
       token: taskToken,

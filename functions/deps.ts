@@ -5,6 +5,7 @@
 import type { EventSink, ReleaseEvent } from '../ports/events.ts';
 import type { HealthProber } from '../ports/health-prober.ts';
 import type { Ledger } from '../ports/ledger.ts';
+import type { NewHostLauncher } from '../ports/new-host.ts';
 import type { RegionDeployer } from '../ports/region-deployer.ts';
 import type { TaskCallbacks } from '../ports/task-callbacks.ts';
 
@@ -12,6 +13,8 @@ export interface Deps {
   ledger: Ledger;
   deployer: RegionDeployer;
   prober: HealthProber;
+  /** Starts and tears down the new-host gate's fresh instances (core/new-host.ts); absent: no new-host check. */
+  newHosts?: NewHostLauncher;
   events: EventSink;
   /** Milliseconds since the epoch; injected so tests and the core never read a clock themselves. */
   now: () => number;

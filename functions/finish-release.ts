@@ -74,9 +74,12 @@ async function unstage(
 }
 
 export const createFinishRelease =
-  (deps: Pick<Deps, 'ledger' | 'deployer' | 'events' | 'now' | 'callbacks'>) =>
+  (deps: Pick<Deps, 'ledger' | 'deployer' | 'events' | 'now' | 'callbacks' | 'newHosts'>) =>
   async (input: FinishInput): Promise<ReleaseOutcome> => {
     const { plan } = input;
+    // Whatever new host a path through the machine left up (an error between its start and its
+    // gate's decision) goes before the end is written: never a stranger holding a port after it.
+    await deps.newHosts?.stopLeft?.(plan.releaseId).catch(() => []);
     let record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
     if (input.conclusion === 'RolledBack' && input.results.length > 0) {

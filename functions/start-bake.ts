@@ -12,7 +12,7 @@ import { type Deps, isoAt } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { eventsFromEnv, proberFromEnv } from './runtime/ports.ts';
-import { deployedTasks, gateState, probeRound, releaseRecord } from './shared/bake.ts';
+import { deployedTasks, endNewHosts, gateState, launchNewHost, probeRound, releaseRecord } from './shared/bake.ts';
 import { loadPlan } from './shared/plan.ts';
 
 export interface StartBakeInput {
@@ -22,7 +22,7 @@ export interface StartBakeInput {
 }
 
 export const createStartBake =
-  (deps: Pick<Deps, 'ledger' | 'prober' | 'events' | 'now'>) =>
+  (deps: Pick<Deps, 'ledger' | 'prober' | 'events' | 'now' | 'newHosts'>) =>
   async ({ plan: ref, waveIndex, deployResults }: StartBakeInput): Promise<GateState> => {
     const plan = await loadPlan(deps, ref);
     // The wave's results, in two requests whatever its width: what each region runs now, and its phase.
@@ -40,8 +40,14 @@ export const createStartBake =
     const counts = Object.fromEntries(deployResults.map((r) => [r.region, r.samples]));
     const record = await releaseRecord(deps, plan);
     const earlier = deployedTasks(plan, waveIndex - 1, record);
-    const regions = failures.length > 0 ? counts : await probeRound(deps, plan, earlier, counts);
-    return gateState(deps, plan, waveIndex, record, timing, regions, failures);
+    // The new host starts (and is probed once) while the earlier regions are probed: its start is inside the bake.
+    const [regions, fresh] = await Promise.all([
+      failures.length > 0 ? counts : probeRound(deps, plan, earlier, counts),
+      launchNewHost(deps, plan, waveIndex, deployResults),
+    ]);
+    failures.push(...fresh.failures);
+    const state = await gateState(deps, plan, waveIndex, record, timing, regions, failures, fresh.hosts);
+    return endNewHosts(deps, state);
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */

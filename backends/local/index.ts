@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
+import { LocalNewHosts } from '../../adapters/local/new-host.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import { LocalTaskTokens } from '../../adapters/local/task-tokens.ts';
 import type { FlotillaConfig, LocalTarget } from '../../config/types.ts';
@@ -233,6 +234,14 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     );
     // This process holds the state dir now: the processes an earlier command left serving (on
     // purpose, or because it was killed) are ours to keep, once verified; never strangers on the port.
+    // New hosts are never adopted: one left by an orchestrator that died mid-gate (its guard takes
+    // it down with it; this is for anything left recorded) is stopped before anything else runs.
+    const newHosts = new LocalNewHosts({
+      stateDir,
+      readinessTimeoutMs: config.deploy.readinessTimeoutSeconds * 1000,
+      reservedPorts: localRegions.map((r) => r.target.port),
+    });
+    if (options.regions !== 'read') await newHosts.stopLeft();
     if (options.regions !== 'read') await liveFleet.adoptRunning(localRegions);
     const interrupted = await recoverInterrupted(ledger, liveFleet, config, now);
 
@@ -309,6 +318,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
           ledger,
           deployer: liveFleet,
           prober,
+          newHosts,
           events,
           now,
           regionStateMachineArn: localArn('flotilla-region'),
@@ -440,7 +450,10 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         return new Map(entries);
       },
       checkPorts: portsFree,
-      stopRegions: (reason) => liveFleet.stopRecorded(reason),
+      stopRegions: async (reason) => {
+        await newHosts.stopLeft();
+        return liveFleet.stopRecorded(reason);
+      },
       inFlight: () => [
         ...[...running].map(([releaseId, done]) => ({ releaseId, done })),
         ...[...starting].map((done) => ({ releaseId: '(starting)', done })),
@@ -491,6 +504,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         shutdown.abort();
         if (engineReady) (await engineReady.catch(() => undefined))?.engine.abortAll();
         await watcher;
+        if (options.regions !== 'read') await newHosts.stopLeft();
         await liveFleet.close();
         await copyLedger();
         await dynamo.close();

@@ -12,6 +12,7 @@ export const FAULT_KINDS = [
   'unhealthy',
   'flapping',
   'silent',
+  'fresh-start',
 ] as const satisfies readonly FaultSpec['kind'][];
 export const FAULT_ON = ['deploy', 'rollback', 'start', 'always'] as const satisfies readonly FaultSpec['on'][];
 export const DAMAGES = ['missing-CURRENT', 'truncated-table', 'missing-MANIFEST'] as const;

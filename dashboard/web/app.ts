@@ -117,6 +117,7 @@ function wave(w: WaveView, release: ReleaseView): HTMLElement {
             gateText(gate),
             gate.decidedBy ? ` (${gate.decidedBy})` : '',
             gate.early ? h('span', { class: 'gate-early', 'data-testid': 'gate-early' }, ` (${gate.early})`) : null,
+            gate.newHosts && gate.newHosts.length > 0 ? ` · with ${gate.newHosts.join(', ')}` : '',
           )
         : null,
       baking

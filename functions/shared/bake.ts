@@ -2,8 +2,9 @@
 import { type BakeTiming, bakeSecondsLeft, evaluateBake } from '../../core/bake.ts';
 import { controlState } from '../../core/control.ts';
 import { addSamples, emptyCounts } from '../../core/gate.ts';
+import { newHostName, newHostRegion, newHostStartFailure, newHostsDone } from '../../core/new-host.ts';
 import { afterCheck } from '../../core/rollback.ts';
-import type { GateState, RegionTask, ReleasePlan, SampleCounts } from '../../core/types.ts';
+import type { GateState, NewHostRef, RegionResult, RegionTask, ReleasePlan, SampleCounts } from '../../core/types.ts';
 import type { ReleaseRecord } from '../../ports/ledger.ts';
 import { type Deps, emit, isoAt, namedError } from '../deps.ts';
 
@@ -47,6 +48,74 @@ export async function probeRound(
 }
 
 /**
+ * Starts the wave's new host (core/new-host.ts decides whether and from which region) and probes it
+ * once, as the children's verification probed the regions. One that does not come up is a failed
+ * deploy of the wave. A launcher with no new host for the target leaves the wave to its regions.
+ */
+export async function launchNewHost(
+  deps: Pick<Deps, 'prober' | 'newHosts'>,
+  plan: ReleasePlan,
+  waveIndex: number,
+  results: readonly RegionResult[],
+): Promise<{ hosts: NewHostRef[]; failures: { region: string; message: string }[] }> {
+  const task = newHostRegion(plan, waveIndex, results);
+  if (!task?.revision || !deps.newHosts) return { hosts: [], failures: [] };
+  const launch = await deps.newHosts
+    .launch({
+      service: plan.service,
+      releaseId: plan.releaseId,
+      wave: waveIndex,
+      region: task.region,
+      name: newHostName(task.region),
+      target: task.target,
+      revision: task.revision,
+      gate: plan.gate,
+    })
+    .catch((error: unknown) => ({
+      kind: 'failed' as const,
+      message: error instanceof Error ? error.message : String(error),
+    }));
+  if (launch.kind === 'unsupported') return { hosts: [], failures: [] };
+  if (launch.kind === 'failed') return { hosts: [], failures: [newHostStartFailure(task.region, launch.message)] };
+  const host: NewHostRef = { ...launch.host, counts: addSamples(emptyCounts(), launch.samples) };
+  return { hosts: await probeNewHosts(deps, plan, [host]), failures: [] };
+}
+
+/** One probe round of each new host that has something to probe, added to its counts. */
+export async function probeNewHosts(
+  deps: Pick<Deps, 'prober'>,
+  plan: ReleasePlan,
+  hosts: readonly NewHostRef[],
+): Promise<NewHostRef[]> {
+  return Promise.all(
+    hosts.map(async (host) => {
+      if (!host.target) return host;
+      const samples = await deps.prober.probe({
+        region: host.name,
+        target: host.target,
+        expectedVersion: plan.version,
+        gate: plan.gate,
+        count: plan.gate.probes,
+      });
+      return { ...host, counts: addSamples(host.counts, samples) };
+    }),
+  );
+}
+
+/**
+ * Tears down the gate's new hosts once its decision no longer needs them (core/new-host.ts
+ * `newHostsDone`): passed or failed. A teardown that fails never changes the decision; the
+ * release's end and the next command stop whatever is left (the launcher's `stopLeft`).
+ */
+export async function endNewHosts(deps: Pick<Deps, 'newHosts'>, state: GateState): Promise<GateState> {
+  const hosts = state.newHosts ?? [];
+  if (hosts.length === 0 || !newHostsDone(state.decision) || !deps.newHosts) return state;
+  const launcher = deps.newHosts;
+  await Promise.all(hosts.map((host) => launcher.stop(host).catch(() => {})));
+  return { ...state, newHosts: [] };
+}
+
+/**
  * The gate's verdict (core/gate.ts), then what it leads to with what release managers asked for
  * (core/rollback.ts `afterCheck`): this only reads, calls the core and writes what it decided.
  */
@@ -58,15 +127,20 @@ export async function gateState(
   timing: BakeTiming,
   regions: Record<string, SampleCounts>,
   failedDeploys: readonly { region: string; message: string }[] = [],
+  newHosts: readonly NewHostRef[] = [],
   /** What an adaptive bake's early end is judged on (core/bake.ts `evaluateBake`); default `regions`. */
   evidence?: Readonly<Record<string, SampleCounts>>,
 ): Promise<GateState> {
   const names = deployedTasks(plan, waveIndex, record).map((t) => t.region);
   for (const name of names) regions[name] ??= emptyCounts();
   const now = deps.now();
+  // A new host is gated on as one more region (its samples in the verdict), kept apart in the state.
+  // One with nothing to probe (a Lambda's cold invocation) was judged by its launch alone.
+  const hostNames = newHosts.map((h) => h.name);
+  const probed = newHosts.filter((h) => h.target !== undefined);
   const evaluation = evaluateBake({
-    regions: names,
-    samples: regions,
+    regions: [...names, ...probed.map((h) => h.name)],
+    samples: { ...regions, ...Object.fromEntries(probed.map((h) => [h.name, h.counts])) },
     gate: plan.gate,
     now,
     startedAt: timing.startedAt,
@@ -97,6 +171,7 @@ export async function gateState(
     ...(next.decision === 'continue' ? { waitSeconds: bakeSecondsLeft(now, timing.bakeUntil) } : {}),
     ...(next.control ? { control: next.control } : {}),
     intentsSeen: intents.length + globalIntents.length,
+    newHosts: [...newHosts],
   };
   const hold =
     next.decision === 'hold' && evaluation.kind === 'Inconclusive'
@@ -124,6 +199,7 @@ export async function gateState(
     regions: names,
     evaluation,
     ...(state.control ? { control: state.control } : {}),
+    ...(hostNames.length > 0 ? { newHosts: hostNames } : {}),
   });
   return state;
 }

@@ -68,6 +68,28 @@ describe('defaults', () => {
     expect(result.ok && result.config.waves[0]?.bake).toBeUndefined();
   });
 
+  it('keeps a wave’s newHost and leaves it out where none is given (core/new-host.ts decides the default)', () => {
+    const result = parseEdited((data) => {
+      setAt(data, 'waves[0].newHost', false);
+      setAt(data, 'waves[2].newHost', true);
+    });
+    expect(result.ok && result.config.waves.map((wave) => wave.newHost)).toEqual([false, undefined, true]);
+  });
+
+  it('refuses a newHost that is not a boolean, at its path', () => {
+    const problems = problemsOf(parseEdited((data) => setAt(data, 'waves[1].newHost', 'yes')));
+    expect(problems).toEqual([{ path: 'waves[1].newHost', message: 'must be true or false (got "yes")' }]);
+  });
+
+  it('accepts the fresh-start fault', () => {
+    const result = parseEdited((data) =>
+      setAt(data, 'regions[0].target.faults', [{ kind: 'fresh-start', on: 'deploy' }]),
+    );
+    expect(result.ok && asLocal(result.config.regions[0]?.target).faults).toEqual([
+      { kind: 'fresh-start', on: 'deploy', ms: 0 },
+    ]);
+  });
+
   it('accepts an explicit zero bake', () => {
     const result = parseEdited((data) => {
       setAt(data, 'waves[2].bakeSeconds', 0);
@@ -188,7 +210,7 @@ describe('schema rules', () => {
       edit: (d) => setAt(d, 'regions[0].target.faults', [{ kind: 'crash-after-strat' }]),
       path: 'regions[0].target.faults[0].kind',
       message:
-        'must be one of "deploy-fail", "stage-fail", "slow-start", "crash-after-start", "unhealthy", "flapping", "silent" ' +
+        'must be one of "deploy-fail", "stage-fail", "slow-start", "crash-after-start", "fresh-start", "unhealthy", "flapping", "silent" ' +
         '(got "crash-after-strat") (did you mean "crash-after-start"?)',
     },
     {

@@ -62,6 +62,13 @@ describe('serviceEnvironment', () => {
     expect(serviceEnvironment({ ...base, healthFault: 'flapping' }).FLOTILLA_FAULT_HEALTH).toBe('flapping');
   });
 
+  it("sets FLOTILLA_FAULT_START only for an injected fresh-start fault, never from the target's env", () => {
+    expect('FLOTILLA_FAULT_START' in serviceEnvironment(base)).toBe(false);
+    const fromTarget = serviceEnvironment({ ...base, targetEnv: { FLOTILLA_FAULT_START: 'fresh-start' } });
+    expect('FLOTILLA_FAULT_START' in fromTarget).toBe(false);
+    expect(serviceEnvironment({ ...base, startFault: 'fresh-start' }).FLOTILLA_FAULT_START).toBe('fresh-start');
+  });
+
   it("lets the target's env win over PATH and passEnv, and Flotilla's own values win over the target's", () => {
     const env = serviceEnvironment({
       ...base,

@@ -96,15 +96,19 @@ describe('a region process gets a clean environment', () => {
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as { version: string; env: Record<string, string> });
-    // deploy 1.0.0; start-up of 1.0.0, deploy 2.0.0; start-up of 2.0.0, rollback to 1.0.0.
-    expect(starts.map((s) => s.version)).toEqual(['1.0.0', '1.0.0', '2.0.0', '2.0.0', '1.0.0']);
+    // The region's: deploy 1.0.0; start-up of 1.0.0, deploy 2.0.0; start-up of 2.0.0, rollback to 1.0.0.
+    const own = starts.filter((s) => s.env.PORT === String(port));
+    expect(own.map((s) => s.version)).toEqual(['1.0.0', '1.0.0', '2.0.0', '2.0.0', '1.0.0']);
+    // Each release's new host (core/new-host.ts), on a port of its own, with the same clean environment.
+    const fresh = starts.filter((s) => s.env.PORT !== String(port));
+    expect(fresh.map((s) => s.version)).toEqual(['1.0.0', '2.0.0']);
     for (const { version, env } of starts) {
       for (const name of [...Object.keys(SECRETS), ...Object.keys(flotillaOwn), 'NOT_NAMED'])
         expect(env, name).not.toHaveProperty(name);
       const values = Object.values(env);
       for (const secret of Object.values(SECRETS)) expect(values).not.toContain(secret);
       expect(env).toMatchObject({
-        PORT: String(port),
+        PORT: expect.stringMatching(/^\d+$/),
         FLOTILLA_VERSION: version,
         FLOTILLA_REGION: 'us-east-1',
         FLOTILLA_SERVICE: 'shop',
@@ -113,5 +117,5 @@ describe('a region process gets a clean environment', () => {
         PATH: process.env.PATH,
       });
     }
-  }, 90_000);
+  }, 180_000);
 });

@@ -53,7 +53,17 @@ export async function running(pid: number): Promise<boolean> {
 export async function stopRegionProcesses(root: string): Promise<number[]> {
   const base = await realpath(root).catch(() => root);
   const stopped: number[] = [];
-  for (const pid of (await recordedPids(root)).values()) {
+  // And any new host (core/new-host.ts) left recorded in `new-hosts/*.json`.
+  const hostFiles = (await readdir(root, { recursive: true }).catch(() => [] as string[])).filter(
+    (f) => f.endsWith('.json') && f.split('/').at(-2) === 'new-hosts',
+  );
+  const hostPids: number[] = [];
+  for (const file of hostFiles) {
+    const text = await readFile(join(root, file), 'utf8').catch(() => '');
+    const pid = Number(/"pid":(\d+)/.exec(text)?.[1]);
+    if (Number.isInteger(pid) && pid > 0) hostPids.push(pid);
+  }
+  for (const pid of [...(await recordedPids(root)).values(), ...hostPids]) {
     const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
     if (!cwd.startsWith(`${base}/`) || !(await running(pid))) continue;
     for (const target of [-pid, pid]) {

@@ -9,6 +9,12 @@ const region = process.env.FLOTILLA_REGION ?? 'unknown';
 const locale = process.env.LOCALE ?? 'en-US';
 const currency = process.env.CURRENCY ?? 'USD';
 const fault = process.env.FLOTILLA_FAULT_HEALTH; // unhealthy | flapping | silent (fault injection)
+// fresh-start (fault injection): this build's cold-start path is broken. A fresh host (a first start
+// with nothing warm: Flotilla's new-host check) dies at once; a region's own restart is not told.
+if (process.env.FLOTILLA_FAULT_START === 'fresh-start') {
+  console.error('Error: fresh-start fault: the first start of this build on a new host fails');
+  process.exit(1);
+}
 
 const products = [
   { name: 'Brass lantern', price: 24.5 },
