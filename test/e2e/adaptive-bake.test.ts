@@ -32,13 +32,19 @@ async function backendFor(config: FlotillaConfig) {
   return { backend, events: rec.events };
 }
 
-/** Seconds from a wave's first gate check (its bake's start) to its last. */
-function bakeLength(events: Stamped[], wave: number): number {
+/**
+ * Seconds from a wave's bake start to its last gate check. The start is read from the first check
+ * (its end minus what it had left of max): the first check comes after the wave's new host started,
+ * which is inside the bake.
+ */
+function bakeLength(events: Stamped[], wave: number, max: number): number {
   const gates = events.filter((e) => e.kind === 'gate' && e.wave === wave);
   const first = gates[0];
   const last = gates.at(-1);
   if (!first || !last) throw new Error(`no gate for wave ${wave + 1}`);
-  return (Date.parse(last.at) - Date.parse(first.at)) / 1000;
+  const left = first.kind === 'gate' && first.evaluation.kind === 'Baking' ? first.evaluation.remainingMs : max * 1000;
+  const startedAt = Date.parse(first.at) + left - max * 1000;
+  return (Date.parse(last.at) - startedAt) / 1000;
 }
 
 describe('an adaptive bake', () => {
@@ -57,12 +63,14 @@ describe('an adaptive bake', () => {
       const evaluation = passed?.kind === 'gate' ? passed.evaluation : undefined;
       expect(evaluation?.kind).toBe('Passed');
       const early = evaluation?.kind === 'Passed' ? evaluation.early : undefined;
-      // Every region deployed so far: wave 2's gate counts the canary too.
-      expect(early?.regions).toBe(wave + 1);
+      // Every region deployed so far (wave 2's gate counts the canary too), and the wave's new host.
+      const newHosts = passed?.kind === 'gate' ? (passed.newHosts?.length ?? 0) : 0;
+      expect(newHosts).toBe(1);
+      expect(early?.regions).toBe(wave + 1 + newHosts);
       expect(early?.samples).toBeGreaterThanOrEqual(config.gate.minSamples);
       expect(early?.afterSeconds).toBeGreaterThanOrEqual(2);
       // Near min, far from max (generous for a loaded machine: max is 30 s).
-      const length = bakeLength(events, wave);
+      const length = bakeLength(events, wave, 30);
       expect(length).toBeGreaterThanOrEqual(2);
       expect(length).toBeLessThan(15);
       if (passed)
@@ -84,6 +92,6 @@ describe('an adaptive bake', () => {
     const verdicts = events.filter((e) => e.kind === 'gate').map((e) => e.kind === 'gate' && e.evaluation.kind);
     expect(verdicts).not.toContain('Passed');
     expect(verdicts.at(-1)).toBe('Inconclusive');
-    expect(bakeLength(events, 0)).toBeGreaterThanOrEqual(6);
+    expect(bakeLength(events, 0, 6)).toBeGreaterThanOrEqual(6);
   }, 120_000);
 });
