@@ -17,11 +17,10 @@ import type { Duplex } from 'node:stream';
 import { processAlive } from '../backends/local/process.ts';
 import type { Intent } from '../core/control.ts';
 import { namedError } from '../core/errors.ts';
-import { CHALLENGE_PATH, newNonce, proofMatches, readToken } from './auth.ts';
+import { CHALLENGE_PATH, CONTROL_FILE, newNonce, proofMatches, readToken } from './auth.ts';
 import type { EventPage } from './event-log.ts';
 import type { ReleaseWithIntents, WhereAnswer } from './routes.ts';
 import type { IntentBody } from './schemas.ts';
-import { CONTROL_FILE } from './server.ts';
 
 export type { IntentBody, ReleaseWithIntents, WhereAnswer };
 

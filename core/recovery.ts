@@ -82,3 +82,25 @@ export function unlockRefusal(input: {
   }
   return null;
 }
+
+/** How many of a service's newest releases a local opener looks through for queued ones a dead process left. */
+export const QUEUED_LOOKBACK = 50;
+
+/** A local orchestrator's lock owner, `local:<host>:<pid>` (backends/local/index.ts). */
+export function localLockOwner(owner: string): { host: string; pid: string } | undefined {
+  const match = /^local:(.+):(\d+)$/.exec(owner);
+  return match ? { host: match[1] as string, pid: match[2] as string } : undefined;
+}
+
+/**
+ * Whether opening a local state dir finds what a process that is gone left behind, for the opener to
+ * close first: a release it queued (queued releases wait inside the process that ran them), or the
+ * lock it held (an opener holds the state dir, so no local orchestrator still runs from it). Reading
+ * the ledger as it stands would show them RUNNING or QUEUED, which no longer is the truth.
+ */
+export function localRecoveryDue(
+  recent: readonly Pick<ReleaseRecord, 'status'>[],
+  lock: { owner: string } | undefined,
+): boolean {
+  return recent.some((r) => r.status === 'QUEUED') || (lock !== undefined && localLockOwner(lock.owner) !== undefined);
+}

@@ -13,6 +13,7 @@ import type { Intent } from '../../core/control.ts';
 import { namedError, refused } from '../../core/errors.ts';
 import type { EmergencyRequest } from '../../core/model.ts';
 import { executionName } from '../../core/plan.ts';
+import { localLockOwner, QUEUED_LOOKBACK } from '../../core/recovery.ts';
 import { touchedRegions } from '../../core/rollback.ts';
 import type { ReleaseOutcome, StartReleaseInput } from '../../core/types.ts';
 import type { Deps } from '../../functions/deps.ts';
@@ -31,8 +32,9 @@ import type { LocalEngine } from './engine.ts';
 type FunctionFactories = typeof import('../../functions/index.ts').functionFactories;
 
 import { lostLedger, writeLedgerCopy } from './ledger-copy.ts';
+import { TABLE_NAME } from './ledger-files.ts';
 
-export const TABLE_NAME = 'flotilla';
+export { TABLE_NAME } from './ledger-files.ts';
 
 export interface LocalBackendOptions {
   stateDir: string;
@@ -130,7 +132,7 @@ async function recoverInterrupted(
   const { service } = config;
   // Queued releases wait inside the process that ran them; this process owns the state dir now,
   // so any still QUEUED belonged to one that is gone.
-  for (const queued of (await ledger.listReleases(service, 50)).filter((r) => r.status === 'QUEUED')) {
+  for (const queued of (await ledger.listReleases(service, QUEUED_LOOKBACK)).filter((r) => r.status === 'QUEUED')) {
     await ledger.updateRelease(service, queued.releaseId, {
       status: 'FAILED',
       hold: null,
@@ -144,8 +146,8 @@ async function recoverInterrupted(
   // for as long as it runs. This process holds it now, so whoever took this lock locally is gone,
   // whatever its pid or host said: a pid and a hostname are not unique over time (a container's
   // pid 1, a renamed host), and trusting them left a dead release's lock held for good.
-  const match = /^local:(.+):(\d+)$/.exec(lock.owner);
-  if (!match) return [];
+  const owner = localLockOwner(lock.owner);
+  if (!owner) return [];
   const record = await ledger.getRelease(service, lock.releaseId);
   if (record?.status === 'RUNNING') {
     const updatedAt = new Date(now()).toISOString();
@@ -165,7 +167,7 @@ async function recoverInterrupted(
     await ledger.updateRelease(service, lock.releaseId, {
       status: 'FAILED',
       hold: null,
-      reason: `interrupted: the process that ran it (pid ${match[2]} on ${match[1]}) exited before it ended`,
+      reason: `interrupted: the process that ran it (pid ${owner.pid} on ${owner.host}) exited before it ended`,
       endedAt: updatedAt,
     });
   }
