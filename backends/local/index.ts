@@ -5,7 +5,12 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
+import {
+  createLedgerTable,
+  type DocumentRequests,
+  DynamoDbLedger,
+  documentClientRequests,
+} from '../../adapters/dynamodb/ledger.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import { LocalTaskTokens } from '../../adapters/local/task-tokens.ts';
 import type { FlotillaConfig, LocalTarget } from '../../config/types.ts';
@@ -216,7 +221,17 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
   let fleet: LocalProcessFleet | undefined;
   try {
     await createLedgerTable(dynamo.client, TABLE_NAME);
-    const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME });
+    // Whether the ledger changed since its copy was last written: a command that only read it (down,
+    // a refused steering verb) leaves the copy alone, as the read verbs do.
+    let changed = false;
+    const sdk = documentClientRequests(dynamo.doc);
+    const requests: DocumentRequests = {
+      send(request) {
+        if (request.op !== 'Get' && request.op !== 'Query') changed = true;
+        return sdk.send(request);
+      },
+    };
+    const ledger = new DynamoDbLedger({ requests, tableName: TABLE_NAME });
     fleet = new LocalProcessFleet({
       stateDir,
       readinessTimeoutMs: config.deploy.readinessTimeoutSeconds * 1000,
@@ -261,11 +276,22 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       );
     };
 
-    // The recoverable copy (ledger-copy.ts), one write at a time, after each release and at close.
+    // The recoverable copy (ledger-copy.ts), one write at a time, after each release and at close,
+    // whenever the ledger changed since the last one.
     let copying: Promise<void> = Promise.resolve();
     const copyLedger = (): Promise<void> => {
       copying = copying
-        .then(() => writeLedgerCopy(dynamo.client, TABLE_NAME, stateDir, now()))
+        .then(() => {
+          if (!changed) return;
+          changed = false;
+          return writeLedgerCopy(dynamo.client, TABLE_NAME, stateDir, now()).then(
+            () => {},
+            (error: unknown) => {
+              changed = true;
+              throw error;
+            },
+          );
+        })
         .then(
           () => {},
           () => {

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type AttributeValue, BatchWriteItemCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LEDGER_COPY } from './ledger-files.ts';
 
 export { hasLedgerFiles, LEDGER_COPY, lostLedger } from './ledger-files.ts';
@@ -20,6 +20,8 @@ export interface LedgerCopy {
 
 /** Reads every item of the table (a scan, paged). */
 export async function scanTable(client: DynamoDBClient, table: string): Promise<Record<string, AttributeValue>[]> {
+  // Whoever made the client loaded the SDK; doctor, which reads only the copy, needs none of it.
+  const { ScanCommand } = await import('@aws-sdk/client-dynamodb');
   const items: Record<string, AttributeValue>[] = [];
   let start: Record<string, AttributeValue> | undefined;
   do {
@@ -71,6 +73,7 @@ export async function restoreItems(
   table: string,
   items: readonly Record<string, AttributeValue>[],
 ): Promise<void> {
+  const { BatchWriteItemCommand } = await import('@aws-sdk/client-dynamodb');
   for (let i = 0; i < items.length; i += 25) {
     let pending = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
     while (pending.length > 0) {
