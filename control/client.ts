@@ -10,7 +10,7 @@
  * sees the server is not ours, removes the file and works on the state directory itself.
  */
 import { readFile, unlink } from 'node:fs/promises';
-import { Agent, type AgentOptions, type ClientRequestArgs, request } from 'node:http';
+import type { AgentOptions, ClientRequestArgs, Agent as HttpAgent } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -23,6 +23,10 @@ import type { ReleaseWithIntents, WhereAnswer } from './routes.ts';
 import type { IntentBody } from './schemas.ts';
 
 export type { IntentBody, ReleaseWithIntents, WhereAnswer };
+
+// node:http as CommonJS gives it: an ESM import of it also evaluates its lazy WebSocket exports,
+// which loads undici, a good part of a read verb's start-up.
+const { Agent, request } = process.getBuiltinModule('node:http');
 
 export interface ControlEndpoint {
   url: string;
@@ -132,10 +136,10 @@ class ProvenAgent extends Agent {
   }
 }
 
-const agents = new WeakMap<ControlEndpoint, Agent>();
+const agents = new WeakMap<ControlEndpoint, HttpAgent>();
 
 /** The endpoint's agent: the one place its token is written, after the proof. */
-function agentOf(endpoint: ControlEndpoint): Agent {
+function agentOf(endpoint: ControlEndpoint): HttpAgent {
   const known = agents.get(endpoint);
   if (known) return known;
   const agent = new ProvenAgent(endpoint.token, 5_000);
