@@ -233,7 +233,10 @@ async function main() {
   log('where: a fresh CLI process, 6 regions serving from an earlier release');
   const whereRun = await whereFigures(Math.max(RUNS, 5));
   timings.where_ms = spread(whereRun.ms);
+  timings.status_ms = spread(whereRun.statusMs);
+  timings.history_ms = spread(whereRun.historyMs);
   log(`  where_ms: median ${timings.where_ms.median} ms`);
+  log(`  status_ms: median ${timings.status_ms.median} ms; history_ms: median ${timings.history_ms.median} ms`);
 
   log('history budget (simulated time on the real ASL)');
   const history = await historyFigures();
@@ -274,6 +277,8 @@ async function main() {
     real_fanout_ratio_8: round(real8.median / real1.median, 3),
     where_median_ms: timings.where_ms.median,
     where_started_nothing: whereRun.startedNothing,
+    status_median_ms: timings.status_ms.median,
+    history_median_ms: timings.history_ms.median,
     history_parent_events_10m: history.history_parent_events_10m,
     history_parent_events_10h: history.history_parent_events_10h,
     history_child_events_24h: history.history_child_events_24h,
@@ -376,6 +381,8 @@ async function main() {
       ['real_fanout_ratio_8', String(result.real_fanout_ratio_8), 'reported'],
       ['where_median_ms', String(result.where_median_ms), `≤ ${WHERE_TARGET_MS}`],
       ['where_started_nothing', String(result.where_started_nothing), 'true'],
+      ['status_median_ms', String(result.status_median_ms), 'reported'],
+      ['history_median_ms', String(result.history_median_ms), 'reported'],
       ['history_parent_events_10m', String(result.history_parent_events_10m), '≤ 3000'],
       ['history_parent_events_10h', String(result.history_parent_events_10h), '= 10m'],
       ['history_child_events_24h', String(result.history_child_events_24h), '≤ 10000'],

@@ -15,6 +15,9 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { namedError } from '../core/errors.ts';
 
+/** In the state dir while a control API serves it: its address (control/server.ts writes it, control/client.ts finds it). */
+export const CONTROL_FILE = 'control.json';
+
 export const TOKEN_FILE = 'control-token';
 
 /**

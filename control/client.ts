@@ -10,20 +10,23 @@
  * sees the server is not ours, removes the file and works on the state directory itself.
  */
 import { readFile, unlink } from 'node:fs/promises';
-import { Agent, type AgentOptions, type ClientRequestArgs, request } from 'node:http';
+import type { AgentOptions, ClientRequestArgs, Agent as HttpAgent } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { processAlive } from '../backends/local/process.ts';
 import type { Intent } from '../core/control.ts';
 import { namedError } from '../core/errors.ts';
-import { CHALLENGE_PATH, newNonce, proofMatches, readToken } from './auth.ts';
+import { CHALLENGE_PATH, CONTROL_FILE, newNonce, proofMatches, readToken } from './auth.ts';
 import type { EventPage } from './event-log.ts';
 import type { ReleaseWithIntents, WhereAnswer } from './routes.ts';
 import type { IntentBody } from './schemas.ts';
-import { CONTROL_FILE } from './server.ts';
 
 export type { IntentBody, ReleaseWithIntents, WhereAnswer };
+
+// node:http as CommonJS gives it: an ESM import of it also evaluates its lazy WebSocket exports,
+// which loads undici, a good part of a read verb's start-up.
+const { Agent, request } = process.getBuiltinModule('node:http');
 
 export interface ControlEndpoint {
   url: string;
@@ -133,10 +136,10 @@ class ProvenAgent extends Agent {
   }
 }
 
-const agents = new WeakMap<ControlEndpoint, Agent>();
+const agents = new WeakMap<ControlEndpoint, HttpAgent>();
 
 /** The endpoint's agent: the one place its token is written, after the proof. */
-function agentOf(endpoint: ControlEndpoint): Agent {
+function agentOf(endpoint: ControlEndpoint): HttpAgent {
   const known = agents.get(endpoint);
   if (known) return known;
   const agent = new ProvenAgent(endpoint.token, 5_000);

@@ -18,7 +18,7 @@ import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { authorized, CHALLENGE_PATH, challengeProof, freshToken, NONCE_PATTERN } from './auth.ts';
+import { authorized, CHALLENGE_PATH, CONTROL_FILE, challengeProof, freshToken, NONCE_PATTERN } from './auth.ts';
 import {
   GITHUB_PATH,
   type GithubServeOptions,
@@ -31,7 +31,7 @@ import {
 import { fail, refuse, send } from './http.ts';
 import { type ControlHandler, serveRoute } from './routes.ts';
 
-export const CONTROL_FILE = 'control.json';
+export { CONTROL_FILE } from './auth.ts';
 
 export interface ControlServerOptions {
   stateDir: string;

@@ -82,3 +82,20 @@ export function unlockRefusal(input: {
   }
   return null;
 }
+
+/** A local orchestrator's lock owner, `local:<host>:<pid>` (backends/local/index.ts). */
+export function localLockOwner(owner: string): { host: string; pid: string } | undefined {
+  const match = /^local:(.+):(\d+)$/.exec(owner);
+  return match ? { host: match[1] as string, pid: match[2] as string } : undefined;
+}
+
+/**
+ * Whether opening a local state dir finds what a process that is gone left behind, for the opener to
+ * close first: the lock it held (an opener holds the state dir, so no local orchestrator still runs
+ * from it). Reading the ledger as it stands would show its release RUNNING, which no longer is the
+ * truth. A QUEUED release is not left behind: its queue is the ledger, and the next process that runs
+ * releases resumes it, so QUEUED stays true.
+ */
+export function localRecoveryDue(lock: { owner: string } | undefined): boolean {
+  return lock !== undefined && localLockOwner(lock.owner) !== undefined;
+}

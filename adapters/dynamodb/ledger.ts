@@ -39,20 +39,21 @@
  *
  * All reads are strongly consistent: the ledger decides what to roll back to and who holds the lock.
  */
-import {
-  CreateTableCommand,
-  type CreateTableCommandInput,
-  DescribeTableCommand,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
-import {
-  BatchWriteCommand,
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
+import type { CreateTableCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type {
+  BatchWriteCommandInput,
+  BatchWriteCommandOutput,
+  DeleteCommandInput,
+  DeleteCommandOutput,
+  DynamoDBDocumentClient,
+  GetCommandInput,
+  GetCommandOutput,
+  PutCommandInput,
+  PutCommandOutput,
+  QueryCommandInput,
+  QueryCommandOutput,
+  UpdateCommandInput,
+  UpdateCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import type { Intent } from '../../core/control.ts';
 import { DYNAMO_EXPRESSION_LIMIT_BYTES } from '../../core/limits.ts';
@@ -76,10 +77,71 @@ export const RELEASES_BY_START_INDEX = 'byReleaseStart';
 
 type Item = Record<string, unknown>;
 
-export interface DynamoDbLedgerOptions {
-  client: DynamoDBDocumentClient;
-  tableName: string;
+/**
+ * The document client's operations the ledger sends, each as the input and output it has in
+ * `@aws-sdk/lib-dynamodb` (plain JS values, marshalled by the client).
+ */
+export interface DocumentOperations {
+  Get: [GetCommandInput, Omit<GetCommandOutput, '$metadata'>];
+  Query: [QueryCommandInput, Omit<QueryCommandOutput, '$metadata'>];
+  Put: [PutCommandInput, Omit<PutCommandOutput, '$metadata'>];
+  Update: [UpdateCommandInput, Omit<UpdateCommandOutput, '$metadata'>];
+  Delete: [DeleteCommandInput, Omit<DeleteCommandOutput, '$metadata'>];
+  BatchWrite: [BatchWriteCommandInput, Omit<BatchWriteCommandOutput, '$metadata'>];
 }
+export type DocumentOperation = keyof DocumentOperations;
+
+/** One request of the ledger: a document-client operation and its input. */
+export interface DocumentRequest<K extends DocumentOperation = DocumentOperation> {
+  op: K;
+  input: DocumentOperations[K][0];
+}
+
+/**
+ * Where the ledger's requests go: a DynamoDB document client (AWS, or the embedded dynalite
+ * server), or the local backend's in-process reader (backends/local/ledger-reader.ts), which
+ * answers Get and Query through dynalite's own code straight from its LevelDB and refuses writes.
+ */
+export interface DocumentRequests {
+  send<K extends DocumentOperation>(request: DocumentRequest<K>): Promise<DocumentOperations[K][1]>;
+}
+
+const request = <K extends DocumentOperation>(op: K, input: DocumentOperations[K][0]): DocumentRequest<K> => ({
+  op,
+  input,
+});
+
+type LibDynamodb = typeof import('@aws-sdk/lib-dynamodb');
+let libDynamodb: LibDynamodb | undefined;
+
+/**
+ * A document client's requests. The SDK is loaded on the first request (whoever made the client
+ * has loaded it already), so this module loads without it: the reader's `where` needs none of it.
+ */
+export function documentClientRequests(client: DynamoDBDocumentClient): DocumentRequests {
+  return {
+    async send(r) {
+      libDynamodb ??= await import('@aws-sdk/lib-dynamodb');
+      const commands = {
+        Get: libDynamodb.GetCommand,
+        Query: libDynamodb.QueryCommand,
+        Put: libDynamodb.PutCommand,
+        Update: libDynamodb.UpdateCommand,
+        Delete: libDynamodb.DeleteCommand,
+        BatchWrite: libDynamodb.BatchWriteCommand,
+      };
+      const Command = commands[r.op] as unknown as new (
+        input: unknown,
+      ) => Parameters<DynamoDBDocumentClient['send']>[0];
+      return client.send(new Command(r.input)) as never;
+    },
+  };
+}
+
+export type DynamoDbLedgerOptions = { tableName: string } & (
+  | { client: DynamoDBDocumentClient }
+  | { requests: DocumentRequests }
+);
 
 const servicePk = (service: string): string => `SERVICE#${service}`;
 const branchSk = (branch: string): string => `BRANCH#${branch}`;
@@ -126,11 +188,11 @@ function regionItem(state: RegionState): Item {
 const LOCK_ATTEMPTS = 5;
 
 export class DynamoDbLedger implements Ledger {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: DocumentRequests;
   readonly #table: string;
 
   constructor(options: DynamoDbLedgerOptions) {
-    this.#client = options.client;
+    this.#client = 'requests' in options ? options.requests : documentClientRequests(options.client);
     this.#table = options.tableName;
   }
 
@@ -150,7 +212,7 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async putRegion(state: RegionState): Promise<void> {
-    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: regionItem(state) })));
+    await this.#send(() => this.#client.send(request('Put', { TableName: this.#table, Item: regionItem(state) })));
   }
 
   async putRegions(states: readonly RegionState[]): Promise<void> {
@@ -169,7 +231,7 @@ export class DynamoDbLedger implements Ledger {
         }
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
         const out = await this.#send(() =>
-          this.#client.send(new BatchWriteCommand({ RequestItems: { [this.#table]: pending } })),
+          this.#client.send(request('BatchWrite', { RequestItems: { [this.#table]: pending } })),
         );
         pending = (out.UnprocessedItems?.[this.#table] ?? []) as typeof pending;
       }
@@ -188,7 +250,7 @@ export class DynamoDbLedger implements Ledger {
     try {
       await this.#send(() =>
         this.#client.send(
-          new PutCommand({
+          request('Put', {
             TableName: this.#table,
             Item: compact(item),
             ConditionExpression: 'attribute_not_exists(pk)',
@@ -215,7 +277,7 @@ export class DynamoDbLedger implements Ledger {
   async getReleaseRegion(service: string, releaseId: string, region: string): Promise<ReleaseRegion | undefined> {
     const out = await this.#send(() =>
       this.#client.send(
-        new GetCommand({
+        request('Get', {
           TableName: this.#table,
           Key: { pk: servicePk(service), sk: releaseSk(releaseId) },
           ConsistentRead: true,
@@ -248,7 +310,7 @@ export class DynamoDbLedger implements Ledger {
       // Written once: handlers may cache it, and a second release under the same id must not replace it.
       await this.#send(() =>
         this.#client.send(
-          new PutCommand({ TableName: this.#table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+          request('Put', { TableName: this.#table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
         ),
       );
     } catch (error) {
@@ -295,7 +357,7 @@ export class DynamoDbLedger implements Ledger {
     try {
       await this.#send(() =>
         this.#client.send(
-          new UpdateCommand({
+          request('Update', {
             TableName: this.#table,
             Key: { pk: servicePk(service), sk: releaseSk(releaseId) },
             // Never conjure up a half-made release or a region it does not have.
@@ -349,7 +411,7 @@ export class DynamoDbLedger implements Ledger {
       pk: intent.releaseId === null ? GLOBAL_PK : servicePk(intent.service),
       sk: intentSk(intent.releaseId, intent.id),
     });
-    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item })));
+    await this.#send(() => this.#client.send(request('Put', { TableName: this.#table, Item: item })));
   }
 
   async listIntents(service: string, releaseId: string | null): Promise<Intent[]> {
@@ -372,7 +434,7 @@ export class DynamoDbLedger implements Ledger {
       sk: `HOLD#${releaseId}#${token.at}#${token.token.slice(-16)}`,
       ...token,
     };
-    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item })));
+    await this.#send(() => this.#client.send(request('Put', { TableName: this.#table, Item: item })));
   }
 
   async takeHoldTokens(service: string, releaseId: string): Promise<HoldToken[]> {
@@ -383,7 +445,7 @@ export class DynamoDbLedger implements Ledger {
     await Promise.all(
       items.map((item) =>
         this.#send(() =>
-          this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { pk: item.pk, sk: item.sk } })),
+          this.#client.send(request('Delete', { TableName: this.#table, Key: { pk: item.pk, sk: item.sk } })),
         ),
       ),
     );
@@ -394,7 +456,7 @@ export class DynamoDbLedger implements Ledger {
 
   async putBake(watch: BakeWatch): Promise<void> {
     const item: Item = { pk: BAKE_PK, sk: bakeSk(watch.service, watch.releaseId), ...watch };
-    await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item })));
+    await this.#send(() => this.#client.send(request('Put', { TableName: this.#table, Item: item })));
   }
 
   async listBakes(): Promise<BakeWatch[]> {
@@ -439,7 +501,7 @@ export class DynamoDbLedger implements Ledger {
       try {
         await this.#send(() =>
           this.#client.send(
-            new UpdateCommand({
+            request('Update', {
               TableName: this.#table,
               Key: { pk: BAKE_PK, sk: bakeSk(watch.service, watch.releaseId) },
               UpdateExpression: `ADD ${adds.join(', ')}${sets.length > 0 ? ` SET ${sets.join(', ')}` : ''}`,
@@ -460,7 +522,7 @@ export class DynamoDbLedger implements Ledger {
   async takeBake(service: string, releaseId: string): Promise<BakeWatch | undefined> {
     const out = await this.#send(() =>
       this.#client.send(
-        new DeleteCommand({
+        request('Delete', {
           TableName: this.#table,
           Key: { pk: BAKE_PK, sk: bakeSk(service, releaseId) },
           ReturnValues: 'ALL_OLD',
@@ -485,7 +547,7 @@ export class DynamoDbLedger implements Ledger {
         // Free, or already ours (same release: idempotent, e.g. a retried or resumed step).
         await this.#send(() =>
           this.#client.send(
-            new PutCommand({
+            request('Put', {
               TableName: this.#table,
               Item: item,
               ConditionExpression: 'attribute_not_exists(pk) OR releaseId = :rid',
@@ -510,7 +572,7 @@ export class DynamoDbLedger implements Ledger {
     try {
       await this.#send(() =>
         this.#client.send(
-          new DeleteCommand({
+          request('Delete', {
             TableName: this.#table,
             Key: { pk: servicePk(service), sk: LOCK_SK },
             ConditionExpression: 'releaseId = :rid',
@@ -540,7 +602,7 @@ export class DynamoDbLedger implements Ledger {
     try {
       await this.#send(() =>
         this.#client.send(
-          new PutCommand({
+          request('Put', {
             TableName: this.#table,
             Item: { pk: claimPk(key), sk: CLAIM_SK, [LEDGER_TTL_ATTRIBUTE]: Math.ceil(expiresAt / 1000) },
             ConditionExpression: 'attribute_not_exists(pk)',
@@ -586,7 +648,7 @@ export class DynamoDbLedger implements Ledger {
             ExpressionAttributeValues: { ':commit': previous.commit, ':pushedAt': previous.pushedAt },
           };
     try {
-      await this.#send(() => this.#client.send(new PutCommand({ TableName: this.#table, Item: item, ...condition })));
+      await this.#send(() => this.#client.send(request('Put', { TableName: this.#table, Item: item, ...condition })));
       return true;
     } catch (error) {
       if (isConditionFailed(error)) return false;
@@ -598,7 +660,7 @@ export class DynamoDbLedger implements Ledger {
 
   async #get(pk: string, sk: string): Promise<Item | undefined> {
     const out = await this.#send(() =>
-      this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk, sk }, ConsistentRead: true })),
+      this.#client.send(request('Get', { TableName: this.#table, Key: { pk, sk }, ConsistentRead: true })),
     );
     return out.Item;
   }
@@ -619,7 +681,7 @@ export class DynamoDbLedger implements Ledger {
       const remaining = limit === undefined ? undefined : limit - items.length;
       const out = await this.#send(() =>
         this.#client.send(
-          new QueryCommand({
+          request('Query', {
             TableName: this.#table,
             ...input,
             ConsistentRead: true,
@@ -646,7 +708,7 @@ export class DynamoDbLedger implements Ledger {
     try {
       await this.#send(() =>
         this.#client.send(
-          new UpdateCommand({
+          request('Update', {
             TableName: this.#table,
             Key: { pk: servicePk(service), sk: releaseSk(releaseId) },
             // Never let an update conjure up a half-made release.
@@ -713,6 +775,7 @@ export async function createLedgerTable(
   tableName: string,
   options: { timeoutMs?: number } = {},
 ): Promise<void> {
+  const { CreateTableCommand, DescribeTableCommand } = await import('@aws-sdk/client-dynamodb');
   try {
     await client.send(new CreateTableCommand(ledgerTableDefinition(tableName)));
   } catch (error) {

@@ -37,7 +37,6 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { FaultSpec, LocalTarget, RegionTarget } from '../../config/types.ts';
@@ -55,6 +54,10 @@ import type {
 } from '../../ports/region-deployer.ts';
 import type { RegionLiveness } from '../../ports/region-liveness.ts';
 import { processCwd, processEnvironment, processRunning, STOP_GRACE_MS, signalProcess, stopPid } from './os-process.ts';
+
+// node:http as CommonJS gives it: an ESM import of it also evaluates its lazy WebSocket exports,
+// which loads undici, a good part of `flotilla where`'s start-up.
+const http = process.getBuiltinModule('node:http');
 
 export interface LocalProcessFleetOptions {
   /** Root of the fleet's files (releases, `current` links, logs). */

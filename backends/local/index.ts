@@ -5,7 +5,12 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
+import {
+  createLedgerTable,
+  type DocumentRequests,
+  DynamoDbLedger,
+  documentClientRequests,
+} from '../../adapters/dynamodb/ledger.ts';
 import { LocalNewHosts } from '../../adapters/local/new-host.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import { LocalTaskTokens } from '../../adapters/local/task-tokens.ts';
@@ -15,6 +20,7 @@ import { namedError, refused } from '../../core/errors.ts';
 import type { EmergencyRequest } from '../../core/model.ts';
 import { executionName } from '../../core/plan.ts';
 import { queuedToResume } from '../../core/queue.ts';
+import { localLockOwner } from '../../core/recovery.ts';
 import { touchedRegions } from '../../core/rollback.ts';
 import type { ReleaseOutcome, StartReleaseInput } from '../../core/types.ts';
 import type { Deps } from '../../functions/deps.ts';
@@ -33,8 +39,9 @@ import type { LocalEngine } from './engine.ts';
 type FunctionFactories = typeof import('../../functions/index.ts').functionFactories;
 
 import { lostLedger, writeLedgerCopy } from './ledger-copy.ts';
+import { TABLE_NAME } from './ledger-files.ts';
 
-export const TABLE_NAME = 'flotilla';
+export { TABLE_NAME } from './ledger-files.ts';
 
 export interface LocalBackendOptions {
   stateDir: string;
@@ -151,8 +158,8 @@ async function recoverInterrupted(
   // for as long as it runs. This process holds it now, so whoever took this lock locally is gone,
   // whatever its pid or host said: a pid and a hostname are not unique over time (a container's
   // pid 1, a renamed host), and trusting them left a dead release's lock held for good.
-  const match = /^local:(.+):(\d+)$/.exec(lock.owner);
-  if (!match) return [];
+  const owner = localLockOwner(lock.owner);
+  if (!owner) return [];
   const record = await ledger.getRelease(service, lock.releaseId);
   if (record?.status === 'RUNNING') {
     const updatedAt = new Date(now()).toISOString();
@@ -172,7 +179,7 @@ async function recoverInterrupted(
     await ledger.updateRelease(service, lock.releaseId, {
       status: 'FAILED',
       hold: null,
-      reason: `interrupted: the process that ran it (pid ${match[2]} on ${match[1]}) exited before it ended`,
+      reason: `interrupted: the process that ran it (pid ${owner.pid} on ${owner.host}) exited before it ended`,
       endedAt: updatedAt,
     });
   }
@@ -221,7 +228,17 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
   let fleet: LocalProcessFleet | undefined;
   try {
     await createLedgerTable(dynamo.client, TABLE_NAME);
-    const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME });
+    // Whether the ledger changed since its copy was last written: a command that only read it (down,
+    // a refused steering verb) leaves the copy alone, as the read verbs do.
+    let changed = false;
+    const sdk = documentClientRequests(dynamo.doc);
+    const requests: DocumentRequests = {
+      send(request) {
+        if (request.op !== 'Get' && request.op !== 'Query') changed = true;
+        return sdk.send(request);
+      },
+    };
+    const ledger = new DynamoDbLedger({ requests, tableName: TABLE_NAME });
     fleet = new LocalProcessFleet({
       stateDir,
       readinessTimeoutMs: config.deploy.readinessTimeoutSeconds * 1000,
@@ -274,11 +291,22 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       );
     };
 
-    // The recoverable copy (ledger-copy.ts), one write at a time, after each release and at close.
+    // The recoverable copy (ledger-copy.ts), one write at a time, after each release and at close,
+    // whenever the ledger changed since the last one.
     let copying: Promise<void> = Promise.resolve();
     const copyLedger = (): Promise<void> => {
       copying = copying
-        .then(() => writeLedgerCopy(dynamo.client, TABLE_NAME, stateDir, now()))
+        .then(() => {
+          if (!changed) return;
+          changed = false;
+          return writeLedgerCopy(dynamo.client, TABLE_NAME, stateDir, now()).then(
+            () => {},
+            (error: unknown) => {
+              changed = true;
+              throw error;
+            },
+          );
+        })
         .then(
           () => {},
           () => {

@@ -5,12 +5,12 @@
  * `flotilla repair` rebuilds a damaged ledger from it and from the regions themselves (repair.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { access, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type AttributeValue, BatchWriteItemCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LEDGER_COPY } from './ledger-files.ts';
 
-/** In the state directory, beside `ledger/`. */
-export const LEDGER_COPY = 'ledger-copy.json';
+export { hasLedgerFiles, LEDGER_COPY, lostLedger } from './ledger-files.ts';
 
 export interface LedgerCopy {
   table: string;
@@ -20,6 +20,8 @@ export interface LedgerCopy {
 
 /** Reads every item of the table (a scan, paged). */
 export async function scanTable(client: DynamoDBClient, table: string): Promise<Record<string, AttributeValue>[]> {
+  // Whoever made the client loaded the SDK; doctor, which reads only the copy, needs none of it.
+  const { ScanCommand } = await import('@aws-sdk/client-dynamodb');
   const items: Record<string, AttributeValue>[] = [];
   let start: Record<string, AttributeValue> | undefined;
   do {
@@ -71,6 +73,7 @@ export async function restoreItems(
   table: string,
   items: readonly Record<string, AttributeValue>[],
 ): Promise<void> {
+  const { BatchWriteItemCommand } = await import('@aws-sdk/client-dynamodb');
   for (let i = 0; i < items.length; i += 25) {
     let pending = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
     while (pending.length > 0) {
@@ -78,25 +81,4 @@ export async function restoreItems(
       pending = (answer.UnprocessedItems?.[table] ?? []) as typeof pending;
     }
   }
-}
-
-/** Whether a LevelDB directory holds any of a ledger's files. */
-export async function hasLedgerFiles(dir: string): Promise<boolean> {
-  const files = await readdir(dir).catch(() => [] as string[]);
-  return files.some((f) => f === 'CURRENT' || /^(MANIFEST-\d+|\d+\.(ldb|log|sst))$/.test(f));
-}
-
-/**
- * The ledger is gone (its directory deleted or emptied) while its copy is there: that is a lost
- * ledger, not a new one, and opening an empty one would forget every release, freeze and lock.
- */
-export async function lostLedger(stateDir: string): Promise<string | undefined> {
-  const dir = join(stateDir, 'ledger');
-  if (await hasLedgerFiles(dir)) return undefined;
-  const copy = join(stateDir, LEDGER_COPY);
-  const there = await access(copy).then(
-    () => true,
-    () => false,
-  );
-  return there ? `the ledger at ${dir} is missing, but its copy ${copy} is there` : undefined;
 }

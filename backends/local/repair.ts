@@ -10,9 +10,9 @@ import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledge
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
 import { refused } from '../../core/errors.ts';
-import { LedgerDamaged, StateDirLocked, startEmbeddedDynamo } from './dynalite-server.ts';
-import { TABLE_NAME } from './index.ts';
-import { hasLedgerFiles, LEDGER_COPY, readLedgerCopy, restoreItems } from './ledger-copy.ts';
+import { readLedgerCopy, restoreItems } from './ledger-copy.ts';
+import { hasLedgerFiles, LEDGER_COPY, LedgerDamaged, StateDirLocked, TABLE_NAME } from './ledger-files.ts';
+import { type LedgerReader, openLedgerReader } from './ledger-reader.ts';
 
 export type LedgerHealth =
   | { state: 'whole'; releases: number }
@@ -46,13 +46,16 @@ export interface RepairReport {
 
 const ledgerDirOf = (stateDir: string) => join(stateDir, 'ledger');
 
-/** How the ledger stands. Opening it is the test: what every command would meet. */
+/**
+ * How the ledger stands. Opening it is the test: the same guard, damage checks and LevelDB open as
+ * every command's, read-only (ledger-reader.ts), so looking changes nothing.
+ */
 export async function ledgerHealth(stateDir: string, service: string): Promise<LedgerHealth> {
   const dir = ledgerDirOf(stateDir);
   if (!(await hasLedgerFiles(dir))) return { state: 'new' };
-  let dynamo: Awaited<ReturnType<typeof startEmbeddedDynamo>>;
+  let reader: LedgerReader;
   try {
-    dynamo = await startEmbeddedDynamo({ dir });
+    reader = await openLedgerReader(stateDir, TABLE_NAME);
   } catch (error) {
     const name = (error as Error).name;
     if (name === LedgerDamaged) return { state: 'damaged', problem: (error as Error).message };
@@ -60,13 +63,11 @@ export async function ledgerHealth(stateDir: string, service: string): Promise<L
     throw error;
   }
   try {
-    await createLedgerTable(dynamo.client, TABLE_NAME);
-    const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME });
-    return { state: 'whole', releases: (await ledger.listReleases(service, 10_000)).length };
+    return { state: 'whole', releases: (await reader.ledger.listReleases(service, 10_000)).length };
   } catch (error) {
     return { state: 'damaged', problem: `the ledger at ${dir} opens but cannot be read: ${(error as Error).message}` };
   } finally {
-    await dynamo.close();
+    await reader.close();
   }
 }
 
@@ -131,6 +132,7 @@ export async function repairLedger(stateDir: string, config: FlotillaConfig, now
     movedTo = `${dir}.damaged-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
     await rename(dir, movedTo);
   }
+  const { startEmbeddedDynamo } = await import('./dynalite-server.ts');
   const dynamo = await startEmbeddedDynamo({ dir });
   try {
     await createLedgerTable(dynamo.client, TABLE_NAME);

@@ -10,7 +10,7 @@ export async function ledgerReads(
   config: FlotillaConfig,
   liveness?: () => Promise<Map<string, RegionLiveness>>,
 ): Promise<Omit<Reads, 'close'>> {
-  const { globalIntents, whereFromLedger } = await import('../../control/server.ts');
+  const { globalIntents, whereFromLedger } = await import('../../control/local-handler.ts');
   const withIntents = async (record: ReleaseRecord): Promise<ReleaseWithIntents> => ({
     ...record,
     intents: await ledger.listIntents(config.service, record.releaseId),

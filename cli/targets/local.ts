@@ -92,9 +92,19 @@ export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget
       }
     },
     async reads() {
-      // Reads start nothing: the ledger says what runs where, each region's pid and port whether it is up.
+      // Reads start nothing and write nothing: the ledger, opened read-only here, says what runs
+      // where; each region's pid and port whether it is up.
+      const [{ openLocalReads }, { ledgerReads }] = await Promise.all([
+        import('../../backends/local/reads.ts'),
+        import('./ledger-reads.ts'),
+      ]);
+      const local = await openLocalReads({ stateDir: ctx.stateDir(), config });
+      if (local) {
+        return { ...(await ledgerReads(local.ledger, config, () => local.liveness())), close: () => local.close() };
+      }
+      // A process that is gone left a release open, or the lock held: opening the backend closes
+      // them (and says so) first, as any command's would, so the read shows what is true now.
       const backend = await openLocal(ctx, config, undefined, 'read');
-      const { ledgerReads } = await import('./ledger-reads.ts');
       return {
         ...(await ledgerReads(backend.ledger, config, () => backend.liveness())),
         close: () => backend.close(),

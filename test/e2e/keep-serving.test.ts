@@ -4,7 +4,7 @@
  * nothing, `down` stops them all, and a port another program holds is refused before any deploy.
  * Real CLI processes, real region processes; every test stops what it leaves (tempDir's cleanup).
  */
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -114,6 +114,46 @@ describe('region processes after the command ends', () => {
     const again = await runCli(['down'], dir);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('no region process of shop was running');
+  }, 120_000);
+
+  it('read verbs change nothing in the state dir: the ledger copy is rewritten only when the ledger changed', async () => {
+    const { dir } = await workspace();
+    // A state dir with nothing in it yet: reading makes nothing there.
+    for (const verb of [['where'], ['status'], ['history'], ['doctor']]) {
+      const read = await runCli(verb, dir);
+      expect(read.code, `${verb}: ${read.stderr}`).toBe(0);
+    }
+    expect(await readdir(join(dir, '.flotilla')).catch(() => [])).toEqual([]);
+
+    const release = await runCli(['release', GOOD_BUILD], dir);
+    expect(release.code, release.stderr).toBe(0);
+    const copyFile = join(dir, '.flotilla', 'ledger-copy.json');
+    const copy = async () => ({ text: await readFile(copyFile, 'utf8'), at: (await stat(copyFile)).mtimeMs });
+    const written = await copy();
+    expect(JSON.parse(written.text).items.length).toBeGreaterThan(0);
+    const files = async () => (await readdir(join(dir, '.flotilla'))).sort();
+    const before = await files();
+    await new Promise((ok) => setTimeout(ok, 20)); // a rewrite would show in the mtime
+    for (const verb of [
+      ['where'],
+      ['where', '--json'],
+      ['status'],
+      ['status', 'shop-1.0.0'],
+      ['history'],
+      ['doctor'],
+    ]) {
+      const read = await runCli(verb, dir);
+      expect(read.code, `${verb}: ${read.stderr}`).toBe(0);
+      expect(await copy(), verb.join(' ')).toEqual(written);
+    }
+    expect(await files()).toEqual(before);
+
+    // A verb that changes the ledger rewrites it.
+    const freeze = await runCli(['freeze', '--reason', 'copy test'], dir);
+    expect(freeze.code, freeze.stderr).toBe(0);
+    const frozen = await copy();
+    expect(frozen.text).not.toEqual(written.text);
+    expect(frozen.text).toContain('copy test');
   }, 120_000);
 
   it('are adopted by the next release: regions it does not change keep their pid', async () => {

@@ -1,8 +1,8 @@
-/** Helpers for tests that run the CLI as a user does: a real `node cli/flotilla.ts` process. */
+/** Helpers for tests that run the CLI as a user does: a real `node cli/flotilla.js` process (the bin, which runs cli/flotilla.ts). */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
-export const CLI = resolve(import.meta.dirname, '../../cli/flotilla.ts');
+export const CLI = resolve(import.meta.dirname, '../../cli/flotilla.js');
 
 export interface RunResult {
   code: number;

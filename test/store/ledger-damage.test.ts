@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { LedgerDamaged, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
 import { TABLE_NAME } from '../../backends/local/index.ts';
+import { openLedgerReader } from '../../backends/local/ledger-reader.ts';
 import { runCli } from '../helpers/cli.ts';
 import { recordWith } from '../helpers/fixtures.ts';
 import { e2eConfig, tempDir } from '../helpers/local.ts';
@@ -142,6 +143,12 @@ describe('a damaged ledger', () => {
       await damage(ledgerDir);
       const before = (await readdir(ledgerDir)).sort();
       await expect(startEmbeddedDynamo({ dir: ledgerDir })).rejects.toMatchObject({
+        name: LedgerDamaged,
+        message: expect.stringMatching(says),
+      });
+      expect((await readdir(ledgerDir)).sort()).toEqual(before);
+      // The read verbs' read-only ledger meets the same checks.
+      await expect(openLedgerReader(join(dir, '.flotilla'), TABLE_NAME)).rejects.toMatchObject({
         name: LedgerDamaged,
         message: expect.stringMatching(says),
       });
