@@ -5,6 +5,7 @@
  */
 
 import { formatProblems, validateConfig } from '../config/validate.ts';
+import { formatArtifactProblems, resolveArtifacts } from '../core/artifacts.ts';
 import { initialRecord, planRef, planRelease } from '../core/plan.ts';
 import { planRollbackOf } from '../core/rollback.ts';
 import type { PlanRef, Revision, StartReleaseInput } from '../core/types.ts';
@@ -32,6 +33,9 @@ export const createPlanRelease =
     const parsed = validateConfig(input.config);
     if (!parsed.ok) throw namedError('InvalidConfig', formatProblems(parsed.problems));
     const config = parsed.config;
+    // Each region's build, checked against its platform before the lock (a rollback's builds are
+    // what each region ran before, from the ledger).
+    const revisions = input.rollbackOf ? undefined : regionRevisions(config, version, input);
     const plan = planRelease({
       config,
       releaseId: input.releaseId,
@@ -39,6 +43,7 @@ export const createPlanRelease =
       artifact: input.artifact,
       regionStateMachineArn: deps.regionStateMachineArn,
       owner: input.owner,
+      ...(revisions ? { revisions } : {}),
       ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
       ...(input.emergency ? { emergency: checkEmergency(input.emergency) } : {}),
     });
@@ -99,6 +104,21 @@ export const createPlanRelease =
     });
     return { plan: planRef(plan), waveIndex: 0, queued };
   };
+
+/** Every region's revision, or InvalidInput listing every region whose build cannot work there. */
+function regionRevisions(
+  config: Parameters<typeof resolveArtifacts>[0],
+  version: string,
+  input: StartReleaseInput,
+): Map<string, Revision> {
+  const resolved = resolveArtifacts(config, version, {
+    artifact: input.artifact,
+    ...(input.artifacts ? { artifacts: input.artifacts } : {}),
+    ...(input.copyFrom !== undefined ? { copyFrom: input.copyFrom } : {}),
+  });
+  if (!resolved.ok) throw namedError('InvalidInput', formatArtifactProblems(resolved.problems));
+  return resolved.revisions;
+}
 
 /** An emergency request names who asks and why; anything may start the state machine, so checked here too. */
 function checkEmergency(
