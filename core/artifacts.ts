@@ -160,8 +160,11 @@ function appSpecProblem(artifact: string, target: CodeDeployTarget): string | un
   return artifact.slice(APPSPEC.length).trim() === '' ? 'the AppSpec is empty' : undefined;
 }
 
-/** The values an AppSpec (YAML or JSON) gives a property, e.g. every `TaskDefinition: …`. */
-function propertyValues(content: string, property: string): string[] {
+/**
+ * The values an AppSpec (YAML or JSON) gives a property, e.g. every `TaskDefinition: …`: a scan,
+ * not a parse (core stays free of a YAML parser), enough for the few scalar properties read here.
+ */
+export function appSpecValues(content: string, property: string): string[] {
   const pattern = new RegExp(`["']?\\b${property}["']?\\s*:\\s*["']?([^\\s"',}\\]]+)`, 'g');
   return [...content.matchAll(pattern)].flatMap((m) => (m[1] ? [m[1]] : []));
 }
@@ -169,7 +172,7 @@ function propertyValues(content: string, property: string): string[] {
 const ECS_TASK_DEFINITION = /^arn:aws[a-z-]*:ecs:([a-z0-9-]+):(\d{12}):task-definition\/[A-Za-z0-9_-]{1,255}:\d+$/;
 
 function ecsProblem(content: string, target: CodeDeployTarget): string | undefined {
-  const values = propertyValues(content, 'TaskDefinition');
+  const values = appSpecValues(content, 'TaskDefinition');
   if (values.length === 0) return 'the AppSpec names no TaskDefinition (an ECS AppSpec needs the task definition ARN)';
   for (const value of values) {
     const match = ECS_TASK_DEFINITION.exec(value);
@@ -187,7 +190,7 @@ const LAMBDA_FUNCTION_ARN =
   /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]+(?::[A-Za-z0-9$_-]+)?$/;
 
 function lambdaProblem(content: string, target: CodeDeployTarget): string | undefined {
-  const names = propertyValues(content, 'Name');
+  const names = appSpecValues(content, 'Name');
   if (names.length === 0) return 'the AppSpec names no function (Properties.Name)';
   for (const name of names) {
     if (!name.startsWith('arn:')) continue;
@@ -197,7 +200,7 @@ function lambdaProblem(content: string, target: CodeDeployTarget): string | unde
       return `function ${name} is in ${match[1]}, but the group is in ${target.awsRegion}: Lambda versions are regional (use {awsRegion} or --artifacts)`;
     }
   }
-  const versions = propertyValues(content, 'TargetVersion');
+  const versions = appSpecValues(content, 'TargetVersion');
   if (versions.length === 0) return 'the AppSpec names no TargetVersion';
   const bad = versions.find((v) => !/^\d+$/.test(v));
   return bad === undefined ? undefined : `TargetVersion ${short(bad)} is not a published version number`;

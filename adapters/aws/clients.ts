@@ -9,10 +9,11 @@
  *
  * Bundles: `AwsClientCache` makes clients only with the factories it is given, so a Lambda bundle
  * built from it (functions/runtime/ports.ts) carries only the SDK clients its handler uses. `AwsClients`
- * adds every default factory: handy in tests and scripts, but it pulls all four clients into a bundle.
+ * adds every default factory: handy in tests and scripts, but it pulls every client into a bundle.
  */
 import { CloudWatchClient, type CloudWatchClientConfig } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient, type CodeDeployClientConfig } from '@aws-sdk/client-codedeploy';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SNSClient, type SNSClientConfig } from '@aws-sdk/client-sns';
 import { AssumeRoleCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import { awsCall } from './errors.ts';
@@ -41,6 +42,8 @@ export interface ClientFactories {
   sns: (config: SNSClientConfig & ClientSettings) => SNSClient;
   /** STS clients carry the function's own credentials: they are what assumes the roles. */
   sts: (config: STSClientConfig & ClientSettings) => STSClient;
+  /** Staging ahead (adapters/aws/revision-stager.ts): bundles copied between regions' buckets. */
+  s3?: (config: S3ClientConfig & ClientSettings) => S3Client;
 }
 
 export const defaultClientFactories: ClientFactories = {
@@ -48,10 +51,11 @@ export const defaultClientFactories: ClientFactories = {
   cloudwatch: (config) => new CloudWatchClient(config),
   sns: (config) => new SNSClient(config),
   sts: (config) => new STSClient(config),
+  s3: (config) => new S3Client(config),
 };
 
 export type AwsService = keyof ClientFactories;
-type ClientOf<S extends AwsService> = ReturnType<ClientFactories[S]>;
+type ClientOf<S extends AwsService> = ReturnType<NonNullable<ClientFactories[S]>>;
 
 /** Refresh assumed-role credentials this long before they expire. */
 export const REFRESH_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
@@ -102,6 +106,10 @@ export class AwsClientCache {
     return this.client('sns', awsRegion, roleArn);
   }
 
+  s3(awsRegion: string, roleArn?: string): S3Client {
+    return this.client('s3', awsRegion, roleArn);
+  }
+
   /** The cached client for (service, region, role), made on first use. */
   client<S extends AwsService>(service: S, awsRegion: string, roleArn?: string): ClientOf<S> {
     const key = `${service}|${awsRegion}|${roleArn ?? ''}`;
@@ -140,7 +148,7 @@ export class AwsClientCache {
   }
 }
 
-/** The cache with every default factory (any given ones win): all four SDK clients, for tests and scripts. */
+/** The cache with every default factory (any given ones win): every SDK client, for tests and scripts. */
 export class AwsClients extends AwsClientCache {
   constructor(options: AwsClientsOptions = {}) {
     super({ ...options, factories: { ...defaultClientFactories, ...options.factories } });
