@@ -22,7 +22,7 @@ export interface ArtifactRequest {
   artifacts?: Readonly<Record<string, string>>;
   /**
    * One S3 bundle (CI's upload) that Flotilla copies into each Server region's resolved location
-   * before that region deploys: staged ahead while the canary bakes, at its deploy for wave 1.
+   * before that region deploys (staging ahead, core/staging.ts `regionsToStage`).
    */
   copyFrom?: string;
 }

@@ -34,7 +34,7 @@ Per region: {awsRegion} and {region} in <build> (or in the AppSpec) are filled i
 region (s3://shop-builds-{awsRegion}/shop/1.4.0.zip); --artifacts FILE maps region names to
 their own builds (then <build> is the default, or may be left out if the map names every region).
 --copy-from s3://ci/shop/1.4.0.zip (aws, Server groups): copy that one bundle into each
-region's location (staged while the canary bakes). Every region's build is checked against its
+region's location (staged before the waves start). Every region's build is checked against its
 platform (S3 bundle for Server; task definition and Lambda ARNs in the group's own AWS region)
 before anything runs: a problem is exit 2, naming the region.
 With \`flotilla up\` running for the state dir the release runs there and this command follows it;
