@@ -27,6 +27,8 @@ export interface CliOptions {
   version?: string;
   watch?: boolean;
   emergency?: boolean;
+  artifacts?: string;
+  copyFrom?: string;
 }
 
 export type BackendName = 'local' | 'aws';

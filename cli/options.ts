@@ -22,6 +22,16 @@ export const OPTIONS = {
   watch: () => new Option('--watch', 'follow the release live until it ends, then exit with its exit code'),
   reason: () => new Option('--reason <text>', 'why (required; kept in the audit trail)'),
   actor: () => new Option('--actor <name>', 'who (default: $USER@<hostname>)'),
+  artifacts: () =>
+    new Option(
+      '--artifacts <file>',
+      "YAML or JSON map of region name -> that region's build (wins over <build> there); relative paths are from the file",
+    ),
+  copyFrom: () =>
+    new Option(
+      '--copy-from <s3-url>',
+      "aws, Server groups: the one bundle to copy into each region's bucket (<build> names where, e.g. s3://builds-{awsRegion}/k.zip)",
+    ),
   emergency: () =>
     new Option(
       '--emergency',

@@ -20,7 +20,7 @@ import { namedError } from '../core/errors.ts';
 import { CHALLENGE_PATH, CONTROL_FILE, newNonce, proofMatches, readToken } from './auth.ts';
 import type { EventPage } from './event-log.ts';
 import type { ReleaseWithIntents, WhereAnswer } from './routes.ts';
-import type { IntentBody } from './schemas.ts';
+import type { IntentBody, StartBody } from './schemas.ts';
 
 export type { IntentBody, ReleaseWithIntents, WhereAnswer };
 
@@ -288,8 +288,7 @@ export function controlClient(endpoint: ControlEndpoint) {
     endpoint,
     intent: (body: IntentBody) => json<Intent>(endpoint, 'POST', '/v1/intents', body),
     globalIntents: async () => (await json<{ intents: Intent[] }>(endpoint, 'GET', '/v1/intents')).intents,
-    startRelease: (body: { artifact: string; version: string }) =>
-      json<{ releaseId: string }>(endpoint, 'POST', '/v1/releases', body),
+    startRelease: (body: StartBody) => json<{ releaseId: string }>(endpoint, 'POST', '/v1/releases', body),
     rollback: (body: { releaseId: string; actor: string; reason: string }) =>
       json<{ releaseId: string }>(endpoint, 'POST', '/v1/rollbacks', body),
     getRelease: (releaseId: string) =>

@@ -23,6 +23,7 @@ import {
   parseParams,
   parseRollbackBody,
   parseStartBody,
+  type StartBody,
 } from './schemas.ts';
 
 /** A release as the API returns it: the ledger's record and its audit trail, oldest first. */
@@ -46,7 +47,7 @@ export interface WhereAnswer {
 export interface ControlHandler {
   intent(request: IntentBody): Promise<Intent>;
   /** Starts a release; resolves once it is recorded (it goes on in the background). */
-  start(request: { artifact: string; version: string }): Promise<{ releaseId: string }>;
+  start(request: StartBody): Promise<{ releaseId: string }>;
   /** Starts the release that puts back what a SUCCEEDED release changed. */
   rollback(releaseId: string, who: { actor: string; reason: string }): Promise<{ releaseId: string }>;
   getRelease(releaseId: string): Promise<ReleaseRecord | undefined>;

@@ -40,14 +40,29 @@ const intentBody = z
   }));
 
 /** POST /v1/releases. */
-const startBody = z.strictObject({
-  artifact: z.string().min(1),
-  // The one version rule (core/version.ts), with its own message.
-  version: z.string().superRefine((value, ctx) => {
-    const problem = versionProblem(value);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-  }),
-});
+const startBody = z
+  .strictObject({
+    artifact: z.string(),
+    artifacts: z.record(z.string(), z.string().min(1)).optional(),
+    // The one version rule (core/version.ts), with its own message.
+    version: z.string().superRefine((value, ctx) => {
+      const problem = versionProblem(value);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  })
+  // Empty only when `artifacts` names the builds (core/artifacts.ts checks it names every region's).
+  .superRefine((body, ctx) => {
+    if (body.artifact === '' && body.artifacts === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['artifact'], message: 'must not be empty' });
+    }
+  });
+
+/** What POST /v1/releases starts: the build (or one per region) and its version. */
+export interface StartBody {
+  artifact: string;
+  artifacts?: Record<string, string>;
+  version: string;
+}
 
 /** POST /v1/rollbacks. */
 const rollbackBody = z.strictObject({ releaseId: z.string(), actor: z.string(), reason: z.string() });
@@ -94,8 +109,7 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, subject: string):
 }
 
 export const parseIntentBody = (body: unknown): IntentBody => parse(intentBody, body, 'the request body');
-export const parseStartBody = (body: unknown): { artifact: string; version: string } =>
-  parse(startBody, body, 'the request body');
+export const parseStartBody = (body: unknown): StartBody => parse(startBody, body, 'the request body');
 export const parseRollbackBody = (body: unknown): z.output<typeof rollbackBody> =>
   parse(rollbackBody, body, 'the request body');
 export const parseListQuery = (query: URLSearchParams): { limit: number } =>

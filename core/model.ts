@@ -12,6 +12,12 @@ export interface Revision {
    * (an S3 bundle for Server platforms) or `appspec:<content>` (AppSpec content for Lambda and ECS).
    */
   artifact: string;
+  /**
+   * CodeDeploy Server regions: an S3 bundle to copy into `artifact` (this region's bucket) before
+   * the region deploys, when `artifact` is not there yet: CI uploads one bundle, and the deployer's
+   * staging puts a copy in each region's bucket (core/artifacts.ts `resolveArtifacts`).
+   */
+  copyFrom?: string;
 }
 
 /** One probe's result. `missing` means no answer in time: it is neither a pass nor a failure. */

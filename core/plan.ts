@@ -21,6 +21,11 @@ export interface PlanInput {
   owner: string;
   rollbackOf?: string;
   emergency?: EmergencyRequest;
+  /**
+   * Each region's own revision (core/artifacts.ts `resolveArtifacts`); a region it leaves out gets
+   * `{version, artifact}`.
+   */
+  revisions?: ReadonlyMap<string, Revision>;
 }
 
 /**
@@ -55,7 +60,7 @@ export function planRelease(input: PlanInput): ReleasePlan {
         region,
         wave: index,
         action: 'deploy' as const,
-        revision,
+        revision: input.revisions?.get(region) ?? revision,
         target,
         ...(window ? { window } : {}),
         gate: config.gate,

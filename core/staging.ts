@@ -7,10 +7,16 @@
 import type { ReleaseRecord } from './model.ts';
 import type { RegionTask, ReleasePlan } from './types.ts';
 
-/** The regions to stage in as the release starts: every region of every wave after the first. */
+/**
+ * The regions to stage in as the release starts: every region of every wave after the first, and
+ * a first-wave region whose bundle must be copied into its own bucket first (`copyFrom`, AWS:
+ * staging is the only step that copies, so the canary's copy is made before its wave too).
+ */
 export function regionsToStage(plan: ReleasePlan): RegionTask[] {
   if (plan.mode !== 'release') return [];
-  return plan.waves.slice(1).flatMap((wave) => wave.regions.filter((task) => task.revision !== null));
+  return plan.waves.flatMap((wave, index) =>
+    wave.regions.filter((task) => task.revision !== null && (index > 0 || task.revision.copyFrom !== undefined)),
+  );
 }
 
 /** How a region's staging went, as the deployer reports it when its wave is about to start. */

@@ -264,6 +264,10 @@ export interface StartReleaseInput {
   releaseId: string;
   version: string;
   artifact: string;
+  /** Region name → its own artifact, overriding `artifact` there (core/artifacts.ts). */
+  artifacts?: Record<string, string>;
+  /** An S3 bundle the deployer copies into each Server region's bucket (core/artifacts.ts). */
+  copyFrom?: string;
   /** The release config; validated here again and rejected with every problem listed. */
   config: unknown;
   /** Who started it, for the lock: `local:<host>:<pid>` or an execution ARN. */

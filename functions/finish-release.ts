@@ -6,8 +6,7 @@
 
 import { concludeRelease, observedStates, resultPatches, resultStates } from '../core/outcome.ts';
 import { regionsToPutBack, touchedRegions } from '../core/rollback.ts';
-import { regionsToUnstage } from '../core/staging.ts';
-import type { PlanRef, RegionResult, ReleaseOutcome, ReleasePlan, RollbackCause } from '../core/types.ts';
+import type { PlanRef, RegionResult, ReleaseOutcome, RollbackCause } from '../core/types.ts';
 import type { ReleaseRecord } from '../ports/ledger.ts';
 import { wakeQueued } from '../services/queue.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
@@ -15,6 +14,7 @@ import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { callbacksFromEnv, deployerFromEnv, eventsFromEnv } from './runtime/ports.ts';
 import { loadPlan } from './shared/plan.ts';
+import { unstage } from './shared/unstage.ts';
 
 export type FinishInput =
   | { plan: PlanRef; conclusion: 'Succeeded' }
@@ -40,37 +40,6 @@ function resultsFromLedger(record: ReleaseRecord): RegionResult[] {
       samples: { ok: 0, errors: 0, missing: 0 },
     };
   });
-}
-
-/**
- * Removes the build from every region of the release that does not run it now (core/staging.ts
- * `regionsToUnstage`): staged ahead and never switched to, or rolled back. A removal that fails
- * is logged and never changes the outcome: a stray copy costs disk, not safety.
- */
-async function unstage(
-  deps: Partial<Pick<Deps, 'deployer'>>,
-  plan: ReleasePlan,
-  record: ReleaseRecord,
-  versions: Record<string, string | null>,
-): Promise<void> {
-  const removeStaged = deps.deployer?.removeStaged?.bind(deps.deployer);
-  if (!removeStaged) return;
-  await Promise.all(
-    regionsToUnstage(plan, record, versions).map(async (task) => {
-      if (!task.revision) return;
-      try {
-        await removeStaged({
-          service: task.service,
-          releaseId: task.releaseId,
-          region: task.region,
-          target: task.target,
-          revision: task.revision,
-        });
-      } catch (error) {
-        console.warn(`${task.region}: could not remove the build staged by ${task.releaseId}: ${String(error)}`);
-      }
-    }),
-  );
 }
 
 export const createFinishRelease =

@@ -5,6 +5,7 @@
  */
 
 import { formatProblems, validateConfig } from '../config/validate.ts';
+import { formatArtifactProblems, resolveArtifacts } from '../core/artifacts.ts';
 import { initialRecord, planRef, planRelease } from '../core/plan.ts';
 import { resumeQueued } from '../core/queue.ts';
 import { planRollbackOf } from '../core/rollback.ts';
@@ -34,6 +35,9 @@ export const createPlanRelease =
     if (!parsed.ok) throw namedError('InvalidConfig', formatProblems(parsed.problems));
     const config = parsed.config;
     if (input.resume) return resumed(deps, config.service, input.releaseId, version, input.owner);
+    // Each region's build, checked against its platform before the lock (a rollback's builds are
+    // what each region ran before, from the ledger).
+    const revisions = input.rollbackOf ? undefined : regionRevisions(config, version, input);
     const plan = planRelease({
       config,
       releaseId: input.releaseId,
@@ -41,6 +45,7 @@ export const createPlanRelease =
       artifact: input.artifact,
       regionStateMachineArn: deps.regionStateMachineArn,
       owner: input.owner,
+      ...(revisions ? { revisions } : {}),
       ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
       ...(input.emergency ? { emergency: checkEmergency(input.emergency) } : {}),
     });
@@ -129,6 +134,21 @@ async function resumed(
     waves: plan.waves.map((w) => ({ name: w.name, regions: w.regions.map((r) => r.region) })),
   });
   return { plan: { ...planRef(plan), owner }, waveIndex: 0, queued: true };
+}
+
+/** Every region's revision, or InvalidInput listing every region whose build cannot work there. */
+function regionRevisions(
+  config: Parameters<typeof resolveArtifacts>[0],
+  version: string,
+  input: StartReleaseInput,
+): Map<string, Revision> {
+  const resolved = resolveArtifacts(config, version, {
+    artifact: input.artifact,
+    ...(input.artifacts ? { artifacts: input.artifacts } : {}),
+    ...(input.copyFrom !== undefined ? { copyFrom: input.copyFrom } : {}),
+  });
+  if (!resolved.ok) throw namedError('InvalidInput', formatArtifactProblems(resolved.problems));
+  return resolved.revisions;
 }
 
 /** An emergency request names who asks and why; anything may start the state machine, so checked here too. */

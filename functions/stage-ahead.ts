@@ -9,13 +9,15 @@
 import { regionsToStage } from '../core/staging.ts';
 import type { PlanRef } from '../core/types.ts';
 import type { ReleaseRegionPatch } from '../ports/ledger.ts';
+import type { RegionDeployer } from '../ports/region-deployer.ts';
 import { type Deps, isoAt } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
+import { stagerFromEnv } from './runtime/ports.ts';
 import { loadPlan } from './shared/plan.ts';
 
 export const createStageAhead =
-  (deps: Pick<Deps, 'ledger' | 'now'> & Partial<Pick<Deps, 'deployer'>>) =>
+  (deps: Pick<Deps, 'ledger' | 'now'> & { deployer?: Pick<RegionDeployer, 'startStaging'> }) =>
   async ({ plan: ref }: { plan: PlanRef }): Promise<{ staging: number }> => {
     const startStaging = deps.deployer?.startStaging?.bind(deps.deployer);
     if (!startStaging) return { staging: 0 };
@@ -42,7 +44,10 @@ export const createStageAhead =
   };
 
 /**
- * The Lambda entry point on AWS. The CodeDeploy deployer does not stage yet (each deployment
- * fetches its revision), so this one needs no deployer and stages nothing there.
+ * The Lambda entry point on AWS: the AWS stager stages each later region's revision
+ * (adapters/aws/revision-stager.ts: an S3 copy into the region's bucket, or a check that its ECS
+ * task definition or Lambda version exists there) and the stage id records how it went.
  */
-export const handler = lambda(() => createStageAhead({ ledger: ledgerFromEnv(), now: Date.now }));
+export const handler = lambda(() =>
+  createStageAhead({ ledger: ledgerFromEnv(), deployer: stagerFromEnv(), now: Date.now }),
+);

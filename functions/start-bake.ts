@@ -27,9 +27,15 @@ export const createStartBake =
     const plan = await loadPlan(deps, ref);
     // The wave's results, in two requests whatever its width: what each region runs now, and its phase.
     const updatedAt = isoAt(deps);
-    const revision = { version: plan.version, artifact: plan.artifact };
+    // Each region's own revision (per-region artifacts): what a later rollback of it redeploys.
+    const revisions = new Map(plan.waves.flatMap((w) => w.regions.map((t) => [t.region, t.revision] as const)));
+    const fallback = { version: plan.version, artifact: plan.artifact };
     await deps.ledger.putRegions(
-      resultStates(deployResults, () => revision, { service: plan.service, releaseId: plan.releaseId, updatedAt }),
+      resultStates(deployResults, (r) => revisions.get(r.region) ?? fallback, {
+        service: plan.service,
+        releaseId: plan.releaseId,
+        updatedAt,
+      }),
     );
     await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(deployResults, updatedAt));
     const wave = plan.waves[waveIndex];

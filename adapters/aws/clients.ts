@@ -14,6 +14,7 @@
 import { CloudWatchClient, type CloudWatchClientConfig } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient, type CodeDeployClientConfig } from '@aws-sdk/client-codedeploy';
 import { LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SNSClient, type SNSClientConfig } from '@aws-sdk/client-sns';
 import { AssumeRoleCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import { awsCall } from './errors.ts';
@@ -44,6 +45,8 @@ export interface ClientFactories {
   lambda: (config: LambdaClientConfig & ClientSettings) => LambdaClient;
   /** STS clients carry the function's own credentials: they are what assumes the roles. */
   sts: (config: STSClientConfig & ClientSettings) => STSClient;
+  /** Staging ahead (adapters/aws/revision-stager.ts): bundles copied between regions' buckets. */
+  s3?: (config: S3ClientConfig & ClientSettings) => S3Client;
 }
 
 export const defaultClientFactories: ClientFactories = {
@@ -52,10 +55,11 @@ export const defaultClientFactories: ClientFactories = {
   sns: (config) => new SNSClient(config),
   lambda: (config) => new LambdaClient(config),
   sts: (config) => new STSClient(config),
+  s3: (config) => new S3Client(config),
 };
 
 export type AwsService = keyof ClientFactories;
-type ClientOf<S extends AwsService> = ReturnType<ClientFactories[S]>;
+type ClientOf<S extends AwsService> = ReturnType<NonNullable<ClientFactories[S]>>;
 
 /** Refresh assumed-role credentials this long before they expire. */
 export const REFRESH_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
@@ -108,6 +112,10 @@ export class AwsClientCache {
 
   lambda(awsRegion: string, roleArn?: string): LambdaClient {
     return this.client('lambda', awsRegion, roleArn);
+  }
+
+  s3(awsRegion: string, roleArn?: string): S3Client {
+    return this.client('s3', awsRegion, roleArn);
   }
 
   /** The cached client for (service, region, role), made on first use. */

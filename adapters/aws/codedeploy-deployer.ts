@@ -44,6 +44,8 @@ import type {
   DeploymentStatus,
   RegionDeployer,
   Revision,
+  StageRef,
+  StageStatus,
 } from '../../ports/region-deployer.ts';
 import type { AwsClients } from './clients.ts';
 import {
@@ -57,6 +59,7 @@ import {
   UnsupportedRollback,
   UnsupportedTarget,
 } from './errors.ts';
+import { stagedStatus } from './stage-id.ts';
 
 /** Statuses of a deployment that still holds its group (CodeDeploy allows one per group). */
 export const ACTIVE_STATUSES: CodeDeployStatus[] = ['Created', 'Queued', 'InProgress', 'Ready', 'Baking'];
@@ -165,6 +168,14 @@ export class CodeDeployDeployer implements RegionDeployer {
         );
       }
     }
+  }
+
+  /**
+   * Staging ahead on AWS runs in StageAhead (adapters/aws/revision-stager.ts), which records how
+   * it went in its stage id; EnterWave reads it here, with no AWS call.
+   */
+  async awaitStaging(ref: StageRef): Promise<StageStatus> {
+    return stagedStatus(ref.stageId);
   }
 
   async getDeployment(ref: DeploymentRef): Promise<DeploymentStatus> {

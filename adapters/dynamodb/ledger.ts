@@ -862,8 +862,11 @@ export function expressionChunks(patches: readonly ReleaseRegionPatch[]): Releas
 
 // --- mapping -----------------------------------------------------------------------------------
 
-/** A plan as stored: each task keeps only what differs between regions. */
-type StoredTask = Pick<RegionTask, 'region' | 'target' | 'window'>;
+/**
+ * A plan as stored: each task keeps only what differs between regions, its revision only when it
+ * is not the release's one (per-region artifacts, core/artifacts.ts).
+ */
+type StoredTask = Pick<RegionTask, 'region' | 'target' | 'window'> & { revision?: RegionTask['revision'] };
 type StoredPlan = Omit<ReleasePlan, 'waves'> & { waves: (Omit<WavePlan, 'regions'> & { regions: StoredTask[] })[] };
 
 function storedPlan(plan: ReleasePlan): StoredPlan {
@@ -871,9 +874,26 @@ function storedPlan(plan: ReleasePlan): StoredPlan {
     ...plan,
     waves: plan.waves.map((wave) => ({
       ...wave,
-      regions: wave.regions.map((t) => compact({ region: t.region, target: t.target, window: t.window })),
+      regions: wave.regions.map((t) =>
+        compact({
+          region: t.region,
+          target: t.target,
+          window: t.window,
+          revision: sameAs(t.revision, plan) ? undefined : t.revision,
+        }),
+      ),
     })),
   });
+}
+
+/** The task's revision is the release's own `{version, artifact}`, nothing more. */
+function sameAs(revision: RegionTask['revision'], plan: ReleasePlan): boolean {
+  return (
+    revision !== null &&
+    revision.version === plan.version &&
+    revision.artifact === plan.artifact &&
+    revision.copyFrom === undefined
+  );
 }
 
 function expandPlan(stored: StoredPlan): ReleasePlan {
@@ -888,7 +908,7 @@ function expandPlan(stored: StoredPlan): ReleasePlan {
         region: t.region,
         wave: wave.index,
         action: 'deploy' as const,
-        revision,
+        revision: t.revision === undefined ? revision : t.revision,
         target: t.target,
         ...(t.window ? { window: t.window } : {}),
         gate: stored.gate,

@@ -15,6 +15,7 @@ import {
 } from '../../adapters/aws/step-functions.ts';
 import { DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import type { AwsBackendSettings, FlotillaConfig } from '../../config/types.ts';
+import type { ArtifactRequest } from '../../core/artifacts.ts';
 import type { Intent } from '../../core/control.ts';
 import type { EmergencyRequest } from '../../core/model.ts';
 import { isFinished, outcomeOfRecord } from '../../core/outcome.ts';
@@ -132,17 +133,20 @@ export class AwsCliBackend {
    * Starts the release. The same service, version and attempt give the same execution name and
    * input, which Step Functions treats as the same execution: starting twice starts it once.
    */
-  async start(request: {
-    version: string;
-    artifact: string;
-    attempt?: number;
-    emergency?: EmergencyRequest;
-  }): Promise<StartedRelease> {
+  async start(
+    request: {
+      version: string;
+      attempt?: number;
+      emergency?: EmergencyRequest;
+    } & ArtifactRequest,
+  ): Promise<StartedRelease> {
     const releaseId = executionName(this.#config.service, request.version, request.attempt ?? 1);
     const input: StartReleaseInput = {
       releaseId,
       version: request.version,
       artifact: request.artifact,
+      ...(request.artifacts ? { artifacts: request.artifacts } : {}),
+      ...(request.copyFrom !== undefined ? { copyFrom: request.copyFrom } : {}),
       config: this.#config,
       // No host, pid or time here: the input must be identical for a repeated start to be idempotent.
       owner: 'flotilla-cli',

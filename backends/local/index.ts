@@ -68,8 +68,10 @@ export interface LocalBackendOptions {
 
 export interface ReleaseRequest {
   version: string;
-  /** Absolute path of the build directory. */
+  /** Absolute path of the build directory (`{region}` fills in each region's name). */
   artifact: string;
+  /** Region name → that region's own build directory (core/artifacts.ts). */
+  artifacts?: Record<string, string>;
   /** The break-glass lane: who asks and why (a second, distinct person approves before wave 1). */
   emergency?: EmergencyRequest;
 }
@@ -433,6 +435,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         releaseId: executionName(config.service, request.version, attempt),
         version: request.version,
         artifact: request.artifact,
+        ...(request.artifacts ? { artifacts: request.artifacts } : {}),
         config: config as unknown as StartReleaseInput['config'],
         owner,
         ...(request.emergency ? { emergency: request.emergency } : {}),

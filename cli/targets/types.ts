@@ -1,5 +1,6 @@
 /** The release target's interface (chosen in cli/release-target.ts), shared by its implementations here. */
 import type { IntentBody, ReleaseWithIntents, WhereAnswer } from '../../control/server.ts';
+import type { ArtifactRequest } from '../../core/artifacts.ts';
 import type { Intent } from '../../core/control.ts';
 import type { EmergencyRequest } from '../../core/model.ts';
 import type { ReleaseOutcome } from '../../core/types.ts';
@@ -22,7 +23,7 @@ export interface ReleaseTarget {
    * Starts a release and follows it (with live progress) to its end; with --no-wait (aws, a
    * control server) returns it RUNNING once started.
    */
-  release(request: { version: string; artifact: string; emergency?: EmergencyRequest }): Promise<ReleaseOutcome>;
+  release(request: { version: string; emergency?: EmergencyRequest } & ArtifactRequest): Promise<ReleaseOutcome>;
   /**
    * Local only: runs here, to its end, the release `releaseId` that a process that is gone left
    * QUEUED (and any other it left queued), as the next `release` would; one that has ended gives

@@ -8,12 +8,14 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AwsClientCache, type ClientFactories } from '../../adapters/aws/clients.ts';
 import { CloudWatchProber } from '../../adapters/aws/cloudwatch-prober.ts';
 import { CodeDeployDeployer } from '../../adapters/aws/codedeploy-deployer.ts';
+import { AwsRevisionStager } from '../../adapters/aws/revision-stager.ts';
 import { SnsEventSink } from '../../adapters/aws/sns-events.ts';
 import { StepFunctionsTaskCallbacks } from '../../adapters/aws/step-functions.ts';
 import type { EventSink } from '../../ports/events.ts';
@@ -32,6 +34,15 @@ export const awsClients = (factories: Partial<ClientFactories>): AwsClientCache 
 /** CodeDeploy in each target's region, through the target's role when it names one. */
 export function deployerFromEnv(): RegionDeployer {
   return new CodeDeployDeployer({ clients: awsClients({ codedeploy: (config) => new CodeDeployClient(config) }) });
+}
+
+/**
+ * Staging ahead on AWS (StageAhead, UnstageRelease): S3 in each target's region, through the
+ * target's role when it names one; no CodeDeploy client in those bundles.
+ */
+export function stagerFromEnv(): AwsRevisionStager {
+  const clients = awsClients({ s3: (config) => new S3Client(config) });
+  return new AwsRevisionStager((awsRegion, roleArn) => clients.s3(awsRegion, roleArn));
 }
 
 /** CloudWatch alarms (and health URLs) of each target's region. */

@@ -210,7 +210,7 @@ beforeAll(async () => {
   };
   await Promise.all(
     [
-      ['release', 's3://builds/shop/1.3.0.zip', '--version', '1.3.0', '--no-wait'],
+      ['release', 's3://builds-{awsRegion}/shop/1.3.0.zip', '--version', '1.3.0', '--no-wait'],
       ['status', releaseId],
       ['history'],
       ['promote', releaseId, '--reason', 'graphs fine'],

@@ -106,6 +106,14 @@ describe('request bodies are strict', () => {
     expect(calls).toEqual([]);
   });
 
+  it('takes a build per region (POST /v1/releases artifacts), with or without a default build', async () => {
+    const artifacts = { 'us-east-1': '/builds/use1', 'eu-west-1': '/builds/euw1' };
+    expect((await api('/v1/releases', 'POST', { artifact: '', artifacts, version: '1.0.0' })).status).toBe(202);
+    expect(calls).toEqual([['start', { artifact: '', artifacts, version: '1.0.0' }]]);
+    const bad = await api('/v1/releases', 'POST', { artifact: '/b', artifacts: { 'us-east-1': '' }, version: '1' });
+    expect(bad).toMatchObject({ status: 400, body: { error: 'artifacts.us-east-1 must not be empty' } });
+  });
+
   it('passes a null releaseId or region on as left out', async () => {
     expect(
       (await api('/v1/intents', 'POST', { ...intent, verb: 'freeze', releaseId: null, region: null })).status,

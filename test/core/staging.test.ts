@@ -20,6 +20,13 @@ describe('regionsToStage', () => {
     expect(regionsToStage(p).map((t) => t.region)).toEqual(['eu-west-1', 'eu-central-1', 'ap-1']);
   });
 
+  it('stages a first-wave region too when its bundle must be copied into its own bucket first', () => {
+    const p = plan([['us-east-1', 'us-west-2'], ['eu-west-1']]);
+    const first = p.waves[0]?.regions[1];
+    if (first?.revision) first.revision = { ...first.revision, copyFrom: 's3://ci/shop.zip' };
+    expect(regionsToStage(p).map((t) => t.region)).toEqual(['us-west-2', 'eu-west-1']);
+  });
+
   it('stages nothing for a single wave or for a rollback-only release', () => {
     expect(regionsToStage(plan([['us-east-1']]))).toEqual([]);
     expect(regionsToStage(plan([['us-east-1'], ['eu-west-1']], 'rollback'))).toEqual([]);

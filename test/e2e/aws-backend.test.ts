@@ -162,7 +162,7 @@ const deploymentsOf = (purpose: string) => fake.deployments.filter((d) => d.desc
 describe('the release state machine with the AWS adapters', () => {
   it('ships 3 regions in 2 waves through CodeDeploy and records what runs where', async () => {
     useFake();
-    const outcome = await release('1.1.0', 's3://builds/shop/1.1.0.zip');
+    const outcome = await release('1.1.0', 's3://builds-{awsRegion}/shop/1.1.0.zip');
     expect(outcome.status).toBe('SUCCEEDED');
     const deploys = deploymentsOf('deploy').filter((d) => d.origin === 'create');
     expect(deploys.map((d) => [d.awsRegion, d.deploymentGroup, d.status]).sort()).toEqual([
@@ -190,7 +190,7 @@ describe('the release state machine with the AWS adapters', () => {
     fake.seed(group('ap-southeast-2'), { revision: older, description: 'flotilla shop 0.9.0 shop-0.9.0 deploy' });
     trip = { alarm: 'shop-eu-west-1-errors', after: 1 };
 
-    const outcome = await release('1.1.0', 's3://builds/shop/1.1.0.zip');
+    const outcome = await release('1.1.0', 's3://builds-{awsRegion}/shop/1.1.0.zip');
     expect(outcome.status, outcome.reason).toBe('ROLLED_BACK');
     expect(outcome.reason).toContain('alarm shop-eu-west-1-errors is ALARM');
     const rollbacks = deploymentsOf('rollback');
@@ -207,7 +207,7 @@ describe('the release state machine with the AWS adapters', () => {
 
   it('retries throttled CreateDeployment calls and then succeeds', async () => {
     useFake({ throttle: { CreateDeployment: 2 } });
-    const outcome = await release('1.1.0', 's3://builds/shop/1.1.0.zip');
+    const outcome = await release('1.1.0', 's3://builds-{awsRegion}/shop/1.1.0.zip');
     expect(outcome.status).toBe('SUCCEEDED');
     expect(fake.calls.CreateDeployment).toBe(5);
     expect(deploymentsOf('deploy').filter((d) => d.origin === 'create')).toHaveLength(3);
@@ -219,7 +219,7 @@ describe('the release state machine with the AWS adapters', () => {
         g.deploymentGroup === 'shop-us-east-1' && revision.s3Location?.key === 'shop/1.0.0.zip',
     });
     trip = { alarm: 'shop-ap-southeast-2-errors', after: 1 };
-    const outcome = await release('1.1.0', 's3://builds/shop/1.1.0.zip');
+    const outcome = await release('1.1.0', 's3://builds-{awsRegion}/shop/1.1.0.zip');
     expect(outcome.status).toBe('ROLLBACK_FAILED');
     expect(outcome.reason).toMatch(/rollback failed in us-east-1/);
     expect(outcome.regions.find((r) => r.region === 'us-east-1')?.phase).toBe('rollback-failed');
