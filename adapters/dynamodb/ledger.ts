@@ -111,24 +111,34 @@ const request = <K extends DocumentOperation>(op: K, input: DocumentOperations[K
   input,
 });
 
-type LibDynamodb = typeof import('@aws-sdk/lib-dynamodb');
-let libDynamodb: LibDynamodb | undefined;
+type Commands = typeof import('./commands.ts');
+let libDynamodb: Commands | undefined;
 
 /**
- * A document client's requests. The SDK is loaded on the first request (whoever made the client
- * has loaded it already), so this module loads without it: the reader's `where` needs none of it.
+ * The SDK's commands, loaded on the first request. The specifier is a URL, not a literal, so that no
+ * Lambda bundle takes this path in: esbuild keeps every export of a module imported lazily, which
+ * put the whole of DynamoDB's client in each bundle (two went past 600 KiB). Lambdas pass their
+ * commands in, imported statically (functions/runtime/ledger.ts), and never reach this.
  */
-export function documentClientRequests(client: DynamoDBDocumentClient): DocumentRequests {
+export const loadCommands = async (): Promise<Commands> =>
+  (libDynamodb ??= (await import(new URL('./commands.ts', import.meta.url).href)) as Commands);
+
+/**
+ * A document client's requests. Without `commands` the SDK's are loaded on the first request
+ * (whoever made the client has loaded the SDK already), so this module loads without it: the
+ * reader's `where` needs none of it.
+ */
+export function documentClientRequests(client: DynamoDBDocumentClient, given?: Commands): DocumentRequests {
   return {
     async send(r) {
-      libDynamodb ??= await import('@aws-sdk/lib-dynamodb');
+      const lib = given ?? (await loadCommands());
       const commands = {
-        Get: libDynamodb.GetCommand,
-        Query: libDynamodb.QueryCommand,
-        Put: libDynamodb.PutCommand,
-        Update: libDynamodb.UpdateCommand,
-        Delete: libDynamodb.DeleteCommand,
-        BatchWrite: libDynamodb.BatchWriteCommand,
+        Get: lib.GetCommand,
+        Query: lib.QueryCommand,
+        Put: lib.PutCommand,
+        Update: lib.UpdateCommand,
+        Delete: lib.DeleteCommand,
+        BatchWrite: lib.BatchWriteCommand,
       };
       const Command = commands[r.op] as unknown as new (
         input: unknown,
@@ -775,7 +785,7 @@ export async function createLedgerTable(
   tableName: string,
   options: { timeoutMs?: number } = {},
 ): Promise<void> {
-  const { CreateTableCommand, DescribeTableCommand } = await import('@aws-sdk/client-dynamodb');
+  const { CreateTableCommand, DescribeTableCommand } = await loadCommands();
   try {
     await client.send(new CreateTableCommand(ledgerTableDefinition(tableName)));
   } catch (error) {

@@ -380,8 +380,10 @@ describe('npm run package', () => {
     };
     const item = (command: string) => iam[command] ?? command;
     const used = new Set(
-      [...source.matchAll(/new (\w+)Command\(/g)]
-        .map((m) => m[1] as string)
+      // The ledger's requests are named operations (`request('Put', …)`, adapters/dynamodb/ledger.ts),
+      // sent as the document client's commands; CreateTable and DescribeTable are SDK commands.
+      [...source.matchAll(/new (\w+)Command\(|request\('(\w+)'/g)]
+        .map((m) => (m[1] ?? m[2]) as string)
         // Creating and describing the table is for the local backend and tests; on AWS the stack owns it.
         .filter((command) => !['CreateTable', 'DescribeTable'].includes(command))
         .map((command) => `dynamodb:${item(command)}`),
