@@ -4,9 +4,9 @@
  * The shape follows CodeDeploy on purpose: start a deployment, then poll it.
  */
 import type { RegionTarget } from '../core/config.ts';
-import type { Revision } from '../core/model.ts';
+import type { DeploymentStatus, Revision } from '../core/model.ts';
 
-export type { Revision };
+export type { DeploymentStatus, Revision };
 
 /** Why a deployment happens: drives fault injection locally and audit everywhere. */
 export type DeployPurpose = 'deploy' | 'rollback';
@@ -20,15 +20,6 @@ export interface DeploymentRequest {
   /** The revision to run, or null to take the service out of the region (it had none before). */
   revision: Revision | null;
 }
-
-export type DeploymentStatus =
-  | { status: 'InProgress' }
-  | { status: 'Succeeded' }
-  /**
-   * `untouched`: the deployer knows the region still runs what it ran before (the failure came
-   * before anything there was stopped or switched), so it needs no rollback. Absent: unknown.
-   */
-  | { status: 'Failed'; message: string; untouched?: boolean };
 
 export interface DeploymentRef {
   region: string;
