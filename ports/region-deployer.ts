@@ -1,7 +1,8 @@
 /**
  * Port: puts a revision of the service into one region and reports how that went.
  * The local adapter runs real processes on 127.0.0.1; the AWS adapter drives CodeDeploy.
- * The shape follows CodeDeploy on purpose: start a deployment, then poll it.
+ * The shape follows CodeDeploy on purpose: start a deployment, then read its state when it changes
+ * (the local fleet says when; CodeDeploy's EventBridge event does on AWS).
  */
 import type { RegionTarget } from '../core/config.ts';
 import type { DeploymentStatus, Revision } from '../core/model.ts';

@@ -1,6 +1,6 @@
 /**
  * RegionDeployer on AWS CodeDeploy: one deployment group per region. Flotilla starts a deployment,
- * the state machine polls it, and a rollback is simply a new deployment of the region's
+ * the region's child waits until its state-change event (or a re-check) says it ended, and a rollback is simply a new deployment of the region's
  * last-known-good revision (CodeDeploy cannot "remove" a revision).
  *
  * Artifacts (Revision.artifact):
