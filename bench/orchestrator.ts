@@ -4,8 +4,10 @@
  * the machine, not the orchestrator), probes answer from a script, the ledger is a real dynalite.
  */
 import { createLedgerTable, DynamoDbLedger } from '../adapters/dynamodb/ledger.ts';
+import { LocalTaskTokens } from '../adapters/local/task-tokens.ts';
 import type { EmbeddedDynamo } from '../backends/local/dynalite-server.ts';
 import { LocalEngine, loadDefinition, localArn } from '../backends/local/engine.ts';
+import { watchBakes } from '../backends/local/index.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import type { ReleaseOutcome } from '../core/types.ts';
 import type { Deps } from '../functions/deps.ts';
@@ -13,6 +15,7 @@ import { functionFactories } from '../functions/index.ts';
 import type { Stamped } from '../ports/events.ts';
 import type { ProbeSample } from '../ports/health-prober.ts';
 import type { DeploymentStatus, RegionDeployer, Revision } from '../ports/region-deployer.ts';
+import { deploymentChanged } from '../services/deploy-watch.ts';
 import { benchGate, regionNames, splitWaves } from './fleet.ts';
 
 /** A region target that only waits: every deployment takes exactly `deployMs`. */
@@ -22,6 +25,8 @@ export class WaitingDeployer implements RegionDeployer {
   readonly #done = new Map<string, Promise<void>>();
   readonly #current = new Map<string, Revision | null>();
   #ids = 0;
+  /** Told as each deployment ends, as the local fleet tells the backend (which wakes the waiting child). */
+  onEnd: (deploymentId: string) => void = () => {};
 
   constructor(deployMs: number) {
     this.#deployMs = deployMs;
@@ -35,6 +40,7 @@ export class WaitingDeployer implements RegionDeployer {
         this.#current.set(request.region, request.revision);
         this.#status.set(deploymentId, { status: 'Succeeded' });
         resolve();
+        this.onEnd(deploymentId);
       }, this.#deployMs),
     );
     this.#done.set(deploymentId, done);
@@ -88,6 +94,10 @@ export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<
   const total = s.waves.reduce((a, b) => a + b, 0);
   const names = regionNames(total);
   const deployer = new WaitingDeployer(s.deployMs);
+  const tokens = new LocalTaskTokens();
+  deployer.onEnd = (deploymentId) => {
+    void deploymentChanged({ ledger, deployer, callbacks: tokens, now: Date.now }, deploymentId).catch(() => {});
+  };
   if (s.startOn) {
     for (const region of names) {
       await ledger.putRegion({
@@ -120,11 +130,17 @@ export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<
     },
     now: Date.now,
     regionStateMachineArn: localArn('region'),
-    longPollMs: 10_000,
-    pollEveryMs: 5,
+    waitForToken: (token, signal) => tokens.wait(token, signal),
+    callbacks: tokens,
   };
   const functions = Object.fromEntries(Object.entries(functionFactories).map(([n, make]) => [n, make(deps)]));
   const engine = new LocalEngine({ functions, retryIntervalMs: 50 });
+  // The bakes' watcher, as the local backend runs it: a signal turning bad fails the bake's wait.
+  const stopWatching = new AbortController();
+  const watcher = watchBakes(
+    { ledger, prober: deps.prober, callbacks: tokens, events: deps.events, now: Date.now },
+    stopWatching.signal,
+  );
   engine.register('region', loadDefinition('region'));
   const arn = engine.register('release', loadDefinition('release'));
   const config: FlotillaConfig = {
@@ -148,6 +164,8 @@ export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<
     .run(arn, { releaseId: `${service}-2.0.0`, version: '2.0.0', artifact: '/b', config, owner: 'bench' } as never)
     .catch(() => {});
   const wallMs = performance.now() - started;
+  stopWatching.abort();
+  await watcher;
   if (!outcome) throw new Error(`${service}: release ended without an outcome`);
   return { wallMs, outcome, events };
 }

@@ -129,8 +129,6 @@ export async function simulatePayloads(s: PayloadScenario): Promise<PayloadResul
       events: { emit: () => {} },
       now: () => clock,
       regionStateMachineArn: localArn('region'),
-      longPollMs: 0,
-      pollEveryMs: 0,
     };
     const functions = Object.fromEntries(
       Object.entries(functionFactories).map(([n, make]) => {

@@ -50,8 +50,6 @@ export async function signalToRollbackMs(): Promise<number> {
       events,
       now: Date.now,
       regionStateMachineArn: localArn('region'),
-      longPollMs: 0,
-      pollEveryMs: 0,
       waitForToken: (token, signal) => tokens.wait(token, signal),
       callbacks,
     };

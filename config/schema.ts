@@ -321,8 +321,10 @@ export const deploySchema = z
     readinessTimeoutSeconds: seconds(1, LIMITS.readinessTimeoutSeconds)
       .default(20)
       .describe('How long a process may take to answer after a restart.'),
-    pollSeconds: seconds(1, LIMITS.pollSeconds).default(1).describe('First poll interval while a deployment runs.'),
-    maxPollSeconds: seconds(1, LIMITS.pollSeconds).default(30).describe('The poll interval doubles up to this.'),
+    pollSeconds: seconds(1, LIMITS.pollSeconds)
+      .default(1)
+      .describe("A deployment's wait re-checks it after this long, for an event that never came."),
+    maxPollSeconds: seconds(1, LIMITS.pollSeconds).default(30).describe('The re-check interval doubles up to this.'),
   })
   .describe('Deployment settings.');
 

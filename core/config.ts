@@ -128,7 +128,10 @@ export interface GateSettings {
 export interface DeploySettings {
   /** How long a region's process may take to answer after a restart. */
   readinessTimeoutSeconds: number;
-  /** First poll interval while a deployment runs; doubles up to maxPollSeconds. */
+  /**
+   * A region's child waits on its deployment's end (an event); after this long it re-checks once,
+   * the fallback for a missed event, and the interval doubles up to maxPollSeconds.
+   */
   pollSeconds: number;
   maxPollSeconds: number;
 }

@@ -5,6 +5,16 @@
  */
 
 /** What gets deployed: a version and where its bits are. */
+/** How a deployment stands, as every deployer reports it (ports/region-deployer.ts). */
+export type DeploymentStatus =
+  | { status: 'InProgress' }
+  | { status: 'Succeeded' }
+  /**
+   * `untouched`: the deployer knows the region still runs what it ran before (the failure came
+   * before anything there was stopped or switched), so it needs no rollback. Absent: unknown.
+   */
+  | { status: 'Failed'; message: string; untouched?: boolean };
+
 export interface Revision {
   version: string;
   /**

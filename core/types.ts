@@ -3,6 +3,7 @@
  * JSON shapes; the pure functions in this folder decide, the functions in `functions/` act.
  */
 import type { DeploySettings, DeployWindow, GateSettings, RegionTarget } from './config.ts';
+import type { DeploymentHandle } from './deploy-wait.ts';
 import type { EmergencyRequest, RegionPhase, ReleaseStatus, Revision } from './model.ts';
 
 export type { ReleaseStatus, Revision };
@@ -122,6 +123,26 @@ export interface BakeWatch {
   regions: { region: string; target: RegionTarget }[];
   /** Samples the watchers gathered during this wait, by region. */
   samples: Record<string, SampleCounts>;
+}
+
+/**
+ * A region's deployment waited on (core/deploy-wait.ts): the child's task token, kept under the
+ * deployment's id so that its state change (CodeDeploy's event on AWS, the local fleet) finds the
+ * waiting child, and what the waker needs to read the deployment and settle the wait.
+ */
+export interface DeployWait {
+  deploymentId: string;
+  /** The token of the child's current wait (each round of the wait has its own on AWS). */
+  token: string;
+  service: string;
+  releaseId: string;
+  region: string;
+  target: RegionTarget;
+  deploy: Pick<DeploySettings, 'pollSeconds' | 'maxPollSeconds'>;
+  /** The child's handle as of this wait, which the waker settles. */
+  handle: DeploymentHandle;
+  /** When the wait began (ISO). */
+  at: string;
 }
 
 /** Gate verdicts, best to worst. */

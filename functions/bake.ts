@@ -9,7 +9,7 @@
 import { bakeTiming } from '../core/bake.ts';
 import { emptyCounts } from '../core/gate.ts';
 import type { GateState, PlanRef } from '../core/types.ts';
-import { type Deps, isoAt } from './deps.ts';
+import { type Deps, isoAt, namedError } from './deps.ts';
 import { endOwnWait } from './hold.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
@@ -67,8 +67,23 @@ export const createBake =
       return { woke: 'intent' };
     }
     if (!deps.waitForToken) return { woke: 'token stored' };
-    return deps.waitForToken(taskToken, deps.signal);
+    return untilBakeEnd(deps.waitForToken(taskToken, deps.signal), gate.bakeUntil - deps.now());
   };
+
+/**
+ * The local engine's wait also ends at the bake's end to the millisecond, as the task's timeout
+ * (`States.Timeout`, caught into the final check): Step Functions takes whole seconds, rounded up
+ * from when the bake started, so its own timeout would land up to a second after the bake.
+ */
+function untilBakeEnd(woken: Promise<Record<string, unknown>>, leftMs: number): Promise<Record<string, unknown>> {
+  woken.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const ended = new Promise<never>((_, reject) => {
+    // +1: a timer may fire within the millisecond before; the final check must see the bake over.
+    timer = setTimeout(() => reject(namedError('States.Timeout', 'the bake ran its length')), Math.max(0, leftMs) + 1);
+  });
+  return Promise.race([woken, ended]).finally(() => clearTimeout(timer));
+}
 
 /** The Lambda entry point on AWS: keep the bake and the token; a watcher, a verb or the timeout ends the wait. */
 export const handler = lambda(() =>

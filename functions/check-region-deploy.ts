@@ -1,49 +1,28 @@
 /**
- * CheckRegionDeploy (child execution): one poll of a running deployment. Returns the next wait
- * with back-off, so a long deploy costs a bounded number of history events per hour.
+ * CheckDeployment (child execution): the fallback for a missed event. The child's wait on the
+ * deployment (functions/await-deployment.ts) timed out without its state change arriving, so this
+ * looks at the deployment once: finished, it ends the wait as the event would have; still running
+ * (or between steps, as blue/green's Ready), it says how long the next wait lasts (core/deploy-wait.ts).
  */
-
-import { nextPollSeconds } from '../core/outcome.ts';
+import { type DeploymentHandle, deploymentStep } from '../core/deploy-wait.ts';
 import type { RegionTask } from '../core/types.ts';
-import type { DeploymentStatus } from '../ports/region-deployer.ts';
 import type { Deps } from './deps.ts';
-import { lambda, longPollMs } from './runtime/lambda.ts';
+import { lambda } from './runtime/lambda.ts';
+import { ledgerFromEnv } from './runtime/ledger.ts';
 import { deployerFromEnv } from './runtime/ports.ts';
-import type { DeploymentHandle } from './start-region-deploy.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const createCheckRegionDeploy =
-  (deps: Pick<Deps, 'deployer' | 'now' | 'longPollMs' | 'pollEveryMs'>) =>
+  (deps: Pick<Deps, 'deployer' | 'ledger' | 'now'>) =>
   async ({ task, deployment }: { task: RegionTask; deployment: DeploymentHandle }): Promise<DeploymentHandle> => {
-    const deadline = deps.now() + deps.longPollMs;
     const ref = { region: task.region, target: task.target, deploymentId: deployment.deploymentId };
-    let status: DeploymentStatus;
-    if (deps.deployer.awaitDeployment && deps.longPollMs > 0) {
-      status = await deps.deployer.awaitDeployment(ref, deps.longPollMs);
-    } else {
-      status = await deps.deployer.getDeployment(ref);
-      while (status.status === 'InProgress' && deps.now() < deadline) {
-        await sleep(deps.pollEveryMs);
-        status = await deps.deployer.getDeployment(ref);
-      }
-    }
-    const polls = deployment.polls + 1;
-    const waitSeconds =
-      polls === 1
-        ? task.deploy.pollSeconds
-        : nextPollSeconds(deployment.waitSeconds, task.deploy.pollSeconds, task.deploy.maxPollSeconds);
-    return {
-      deploymentId: deployment.deploymentId,
-      status: status.status,
-      ...(status.status === 'Failed' ? { message: status.message } : {}),
-      ...(status.status === 'Failed' && status.untouched ? { untouched: true } : {}),
-      waitSeconds,
-      polls,
-    };
+    const status = await deps.deployer.getDeployment(ref);
+    const step = deploymentStep({ handle: deployment, status, deploy: task.deploy, now: deps.now() });
+    // Settled here: the wait kept for the event is no longer anyone's.
+    if (step.kind === 'settled') await deps.ledger.takeDeployWait(deployment.deploymentId);
+    return step.handle;
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
 export const handler = lambda(() =>
-  createCheckRegionDeploy({ deployer: deployerFromEnv(), now: Date.now, longPollMs: longPollMs(), pollEveryMs: 5_000 }),
+  createCheckRegionDeploy({ deployer: deployerFromEnv(), ledger: ledgerFromEnv(), now: Date.now }),
 );

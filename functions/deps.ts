@@ -21,13 +21,6 @@ export interface Deps {
   /** The child state machine the parent starts per region. */
   regionStateMachineArn: string;
   /**
-   * How long CheckRegionDeploy may wait for a deployment to change before it returns.
-   * Locally deploys take about a second, so a short long-poll saves whole Wait rounds; on AWS 0.
-   */
-  longPollMs: number;
-  /** Pause between polls inside the long-poll. */
-  pollEveryMs: number;
-  /**
    * Holds (waiting for people) wait inside the handler (local engine) rather than keeping a task
    * token for SendTaskSuccess (AWS).
    */

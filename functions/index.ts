@@ -3,6 +3,7 @@
  * (`...:function:flotilla-<name>`). The local engine binds Task states through this table;
  * serverless.yml deploys the same handlers.
  */
+import { createAwaitDeployment } from './await-deployment.ts';
 import { createBake } from './bake.ts';
 import { createCheckGate } from './check-gate.ts';
 import { createCheckRegionDeploy } from './check-region-deploy.ts';
@@ -37,6 +38,7 @@ export const functionFactories: Record<string, (deps: Deps) => AnyHandler> = {
   hold: (deps) => createHold({ ...deps, waitHere: deps.waitAtHolds ?? false }),
   'load-region-task': createLoadRegionTask,
   'start-region-deploy': createStartRegionDeploy,
+  'await-deployment': createAwaitDeployment,
   'check-region-deploy': createCheckRegionDeploy,
   'verify-region': createVerifyRegion,
   'record-region-result': createRecordRegionResult,

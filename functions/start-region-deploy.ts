@@ -2,25 +2,17 @@
  * StartRegionDeploy (child execution): starts the deployment (a deploy of the new build, or a
  * rollback to the region's last-known-good). The parent marked the region touched in the ledger
  * before this child started (EnterWave, PlanRollback), so a crash from here on still leaves it on
- * the rollback list.
+ * the rollback list. The child then waits for the deployment's end (functions/await-deployment.ts).
  */
 
+import { type DeploymentHandle, startedHandle } from '../core/deploy-wait.ts';
 import type { RegionTask } from '../core/types.ts';
 import { type Deps, emit } from './deps.ts';
 import { deployStarterFromEnv } from './runtime/deploy-starter.ts';
 import { lambda } from './runtime/lambda.ts';
 import { eventsFromEnv } from './runtime/ports.ts';
 
-export interface DeploymentHandle {
-  deploymentId: string;
-  status: 'InProgress' | 'Succeeded' | 'Failed';
-  message?: string;
-  /** A failed deployment the deployer knows changed nothing in the region. */
-  untouched?: boolean;
-  /** Seconds the child waits before the next poll (back-off). */
-  waitSeconds: number;
-  polls: number;
-}
+export type { DeploymentHandle };
 
 export const createStartRegionDeploy =
   (deps: Pick<Deps, 'deployer' | 'events' | 'now'>) =>
@@ -40,7 +32,7 @@ export const createStartRegionDeploy =
       purpose: task.action,
       revision: task.revision,
     });
-    return { deploymentId, status: 'InProgress', waitSeconds: task.deploy.pollSeconds, polls: 0 };
+    return startedHandle(deploymentId, task.deploy, deps.now());
   };
 
 /** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */

@@ -15,7 +15,7 @@ import type {
   ReleaseRegionPatch,
   ReleaseStatus,
 } from '../core/model.ts';
-import type { BakeWatch, ReleasePlan, SampleCounts } from '../core/types.ts';
+import type { BakeWatch, DeployWait, ReleasePlan, SampleCounts } from '../core/types.ts';
 
 export type {
   BranchHead,
@@ -91,6 +91,16 @@ export interface Ledger {
   ): Promise<boolean>;
   /** Stops watching a release's bake and returns it with what the watchers gathered. */
   takeBake(service: string, releaseId: string): Promise<BakeWatch | undefined>;
+
+  /** Keeps (or replaces: each round of the wait has a new token) the wait on a deployment, under its id. */
+  putDeployWait(wait: DeployWait): Promise<void>;
+  /** The wait on a deployment, if a child waits on it now. */
+  getDeployWait(deploymentId: string): Promise<DeployWait | undefined>;
+  /**
+   * Forgets the wait on a deployment and returns it: of two wakers racing (the event and the
+   * re-check), exactly one gets it back, so the child is woken once.
+   */
+  takeDeployWait(deploymentId: string): Promise<DeployWait | undefined>;
 
   /** Takes the service's release lock if free (or already held by this release: idempotent). */
   acquireLock(service: string, holder: LockHolder): Promise<LockResult>;

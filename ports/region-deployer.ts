@@ -1,12 +1,13 @@
 /**
  * Port: puts a revision of the service into one region and reports how that went.
  * The local adapter runs real processes on 127.0.0.1; the AWS adapter drives CodeDeploy.
- * The shape follows CodeDeploy on purpose: start a deployment, then poll it.
+ * The shape follows CodeDeploy on purpose: start a deployment, then read its state when it changes
+ * (the local fleet says when; CodeDeploy's EventBridge event does on AWS).
  */
 import type { RegionTarget } from '../core/config.ts';
-import type { Revision } from '../core/model.ts';
+import type { DeploymentStatus, Revision } from '../core/model.ts';
 
-export type { Revision };
+export type { DeploymentStatus, Revision };
 
 /** Why a deployment happens: drives fault injection locally and audit everywhere. */
 export type DeployPurpose = 'deploy' | 'rollback';
@@ -20,15 +21,6 @@ export interface DeploymentRequest {
   /** The revision to run, or null to take the service out of the region (it had none before). */
   revision: Revision | null;
 }
-
-export type DeploymentStatus =
-  | { status: 'InProgress' }
-  | { status: 'Succeeded' }
-  /**
-   * `untouched`: the deployer knows the region still runs what it ran before (the failure came
-   * before anything there was stopped or switched), so it needs no rollback. Absent: unknown.
-   */
-  | { status: 'Failed'; message: string; untouched?: boolean };
 
 export interface DeploymentRef {
   region: string;

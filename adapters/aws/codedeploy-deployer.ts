@@ -1,7 +1,8 @@
 /**
  * RegionDeployer on AWS CodeDeploy: one deployment group per region. Flotilla starts a deployment,
- * the state machine polls it, and a rollback is simply a new deployment of the region's
- * last-known-good revision (CodeDeploy cannot "remove" a revision).
+ * the region's child waits until its state-change event (or a re-check) says it ended, and a
+ * rollback is simply a new deployment of the region's last-known-good revision (CodeDeploy cannot
+ * "remove" a revision).
  *
  * Artifacts (Revision.artifact), one for each of CodeDeploy's RevisionLocation types:
  *   s3://bucket/key.zip[?version=<S3 version id>&etag=<ETag>]   S3 bundle (.zip, .tar, .tar.gz/.tgz): Server only

@@ -22,6 +22,11 @@
  * (BakeWatch): the local prober, the scheduled prober and the alarm-event handler list them with one
  * Query; there are only as many as releases baking right now.
  *
+ * A region's deployment waited on lives under pk = DEPLOYWAIT#<deploymentId>, sk = WAIT (DeployWait):
+ * the deployment's state-change event names only the deployment, and finds the waiting child's
+ * token with one GetItem. It carries `expiresAt` (a week on), so one left by an execution that ended
+ * abnormally goes with DynamoDB's TTL.
+ *
  * and, outside any service, pk = CLAIM#<key>, sk = CLAIM: a one-time key (claimRequest: a Slack
  * request's signature, so a replay inside Slack's five-minute window is refused). Each claim is its
  * own partition (no hot key), and carries `expiresAt` in epoch seconds, the table's TTL attribute
@@ -57,7 +62,7 @@ import type {
 } from '@aws-sdk/lib-dynamodb';
 import type { Intent } from '../../core/control.ts';
 import { DYNAMO_EXPRESSION_LIMIT_BYTES } from '../../core/limits.ts';
-import type { BakeWatch, RegionTask, ReleasePlan, SampleCounts, WavePlan } from '../../core/types.ts';
+import type { BakeWatch, DeployWait, RegionTask, ReleasePlan, SampleCounts, WavePlan } from '../../core/types.ts';
 import type {
   BranchHead,
   HoldToken,
@@ -176,6 +181,15 @@ const BAKE_REGIONS_PER_UPDATE = 20;
 function bakeOf(item: Item): BakeWatch {
   const { pk: _pk, sk: _sk, ...watch } = item;
   return watch as unknown as BakeWatch;
+}
+
+const deployWaitKey = (deploymentId: string) => ({ pk: `DEPLOYWAIT#${deploymentId}`, sk: 'WAIT' });
+/** How long a deployment's wait is kept at most (a deployment, Ready included, ends well before). */
+const DEPLOY_WAIT_TTL_MS = 7 * 24 * 3_600_000;
+
+function deployWaitOf(item: Item): DeployWait {
+  const { pk: _pk, sk: _sk, [LEDGER_TTL_ATTRIBUTE]: _ttl, ...wait } = item;
+  return wait as unknown as DeployWait;
 }
 
 /** BatchWriteItem's limit per request, and how often unprocessed items are retried. */
@@ -540,6 +554,32 @@ export class DynamoDbLedger implements Ledger {
       ),
     );
     return out.Attributes ? bakeOf(out.Attributes) : undefined;
+  }
+
+  // --- deployments waited on ------------------------------------------------------------------
+
+  async putDeployWait(wait: DeployWait): Promise<void> {
+    const expiresAt = Math.ceil((Date.parse(wait.at) + DEPLOY_WAIT_TTL_MS) / 1000);
+    const item: Item = { ...deployWaitKey(wait.deploymentId), ...wait, [LEDGER_TTL_ATTRIBUTE]: expiresAt };
+    await this.#send(() => this.#client.send(request('Put', { TableName: this.#table, Item: item })));
+  }
+
+  async getDeployWait(deploymentId: string): Promise<DeployWait | undefined> {
+    const out = await this.#send(() =>
+      this.#client.send(
+        request('Get', { TableName: this.#table, Key: deployWaitKey(deploymentId), ConsistentRead: true }),
+      ),
+    );
+    return out.Item ? deployWaitOf(out.Item) : undefined;
+  }
+
+  async takeDeployWait(deploymentId: string): Promise<DeployWait | undefined> {
+    const out = await this.#send(() =>
+      this.#client.send(
+        request('Delete', { TableName: this.#table, Key: deployWaitKey(deploymentId), ReturnValues: 'ALL_OLD' }),
+      ),
+    );
+    return out.Attributes ? deployWaitOf(out.Attributes) : undefined;
   }
 
   // --- lock ------------------------------------------------------------------------------------

@@ -72,6 +72,11 @@ export interface LocalProcessFleetOptions {
   keepServing?: boolean;
   /** The path that answers with the service's health and version (`gate.healthPath`), checked before adopting. */
   healthPath?: string;
+  /**
+   * Told as each deployment ends (its status is final by then): the local backend wakes the region's
+   * child waiting on it, as CodeDeploy's state-change event does on AWS. A throwing listener changes nothing here.
+   */
+  onDeploymentEnd?: (deploymentId: string, region: string) => void | Promise<void>;
 }
 
 /** What `adoptRunning` did with each region's recorded process. */
@@ -177,6 +182,7 @@ export class LocalProcessFleet implements RegionDeployer {
   readonly #log: (line: string) => void;
   readonly #keepServing: boolean;
   readonly #healthPath: string;
+  readonly #onDeploymentEnd: NonNullable<LocalProcessFleetOptions['onDeploymentEnd']>;
   readonly #deployments = new Map<string, DeploymentRecord>();
   readonly #processes = new Map<string, RunningProcess>();
   /** Tail of each region's queue of work: deployments in one region run one after the other. */
@@ -191,6 +197,7 @@ export class LocalProcessFleet implements RegionDeployer {
     this.#log = options.log ?? (() => {});
     this.#keepServing = options.keepServing === true;
     this.#healthPath = options.healthPath ?? '/';
+    this.#onDeploymentEnd = options.onDeploymentEnd ?? (() => {});
   }
 
   async startDeployment(request: DeploymentRequest): Promise<{ deploymentId: string }> {
@@ -211,6 +218,7 @@ export class LocalProcessFleet implements RegionDeployer {
       this.#deployments.set(deploymentId, { region: request.region, status, done });
       const what = `${request.purpose} of ${request.revision ? request.revision.version : 'nothing (removal)'}`;
       this.#log(status.status === 'Failed' ? `${status.message} [${what}]` : `${request.region}: ${what} succeeded`);
+      this.#signalEnd(deploymentId, request.region);
     });
     this.#deployments.set(deploymentId, { region: request.region, status: { status: 'InProgress' }, done });
     return { deploymentId };
@@ -273,6 +281,18 @@ export class LocalProcessFleet implements RegionDeployer {
       await rm(releaseDir, { recursive: true, force: true });
       this.#log(`${region}: removed ${revision.version}, staged by ${releaseId} and not run here`);
     });
+  }
+
+  /** Tells the listener a deployment ended, without holding up the region's queue or failing on its errors. */
+  #signalEnd(deploymentId: string, region: string): void {
+    void (async () => {
+      try {
+        await this.#onDeploymentEnd(deploymentId, region);
+      } catch (error) {
+        // The child's own re-check (its wait's timeout) still finds the deployment finished.
+        this.#log(`${region}: could not signal the end of deployment ${deploymentId}: ${errorMessage(error)}`);
+      }
+    })();
   }
 
   /** Resolves when the deployment ends (or after `timeoutMs`): no polling needed in this process. */

@@ -29,6 +29,7 @@ import type { Ledger, ReleaseRecord } from '../../ports/ledger.ts';
 import type { RegionLiveness } from '../../ports/region-liveness.ts';
 import type { ReleaseStarter } from '../../ports/release-starter.ts';
 import { probeBakes } from '../../services/bake-watch.ts';
+import { deploymentChanged } from '../../services/deploy-watch.ts';
 import { recoverRelease } from '../../services/recovery.ts';
 import type { RollbackDeps } from '../../services/rollback.ts';
 import { type IntentRequest, submitIntent } from '../../services/steering.ts';
@@ -197,7 +198,7 @@ const WATCH_TICK_MS = 100;
  * probes its regions every gate interval in the background (services/bake-watch.ts), so a signal
  * turning bad fails the release's bake wait at once. The release itself never polls.
  */
-async function watchBakes(deps: Parameters<typeof probeBakes>[0], signal: AbortSignal): Promise<void> {
+export async function watchBakes(deps: Parameters<typeof probeBakes>[0], signal: AbortSignal): Promise<void> {
   const lastRound = new Map<string, number>();
   const due = (watch: { releaseId: string; wave: number; startedAt: number; gate: { intervalSeconds: number } }) => {
     const key = `${watch.releaseId}#${watch.wave}`;
@@ -241,11 +242,17 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       },
     };
     const ledger = new DynamoDbLedger({ requests, tableName: TABLE_NAME });
+    // The local engine's SendTaskSuccess/Failure: the fleet settles a region child's wait on its
+    // deployment as the deployment ends (CodeDeploy's state-change event does it on AWS).
+    const tokens = new LocalTaskTokens();
     fleet = new LocalProcessFleet({
       stateDir,
       readinessTimeoutMs: config.deploy.readinessTimeoutSeconds * 1000,
       keepServing: options.keepServing === true,
       healthPath: config.gate.healthPath,
+      onDeploymentEnd: async (deploymentId) => {
+        if (fleet) await deploymentChanged({ ledger, deployer: fleet, callbacks: tokens, now }, deploymentId);
+      },
     });
     const liveFleet = fleet;
     const localRegions = config.regions.flatMap((r) =>
@@ -329,7 +336,6 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         return options.events?.emit(event);
       },
     };
-    const tokens = new LocalTaskTokens();
     let watcher: Promise<void> = Promise.resolve();
     // Made at the first release: the engine and the handlers are most of the backend's start-up, and
     // the read verbs (`where` is meant to answer in a blink) never run one.
@@ -352,8 +358,6 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
           events,
           now,
           regionStateMachineArn: localArn('flotilla-region'),
-          longPollMs: 10_000,
-          pollEveryMs: 25,
           waitAtHolds: true,
           waitForToken: (token, signal) => tokens.wait(token, signal),
           callbacks: tokens,

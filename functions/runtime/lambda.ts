@@ -22,9 +22,3 @@ export function requireEnv(name: string): string {
   }
   return value;
 }
-
-/** Milliseconds a CheckRegionDeploy call may wait inside the Lambda for a deployment to change. */
-export function longPollMs(): number {
-  const raw = Number(process.env.FLOTILLA_LONG_POLL_MS ?? 0);
-  return Number.isFinite(raw) && raw >= 0 ? raw : 0;
-}

@@ -177,6 +177,43 @@ describe('LocalProcessFleet', () => {
     await expect(fetch(`http://127.0.0.1:${target.port}/health`)).rejects.toThrow();
   });
 
+  it('tells its listener as each deployment ends, once its final status can be read (how a waiting child is woken locally)', async () => {
+    const ended: { deploymentId: string; region: string; status: DeploymentStatus }[] = [];
+    const listened = new LocalProcessFleet({
+      stateDir,
+      readinessTimeoutMs: 5_000,
+      onDeploymentEnd: async (deploymentId, region) => {
+        ended.push({
+          deploymentId,
+          region,
+          status: await listened.getDeployment({ region, target: anyTarget, deploymentId }),
+        });
+      },
+    });
+    try {
+      const target = await localTarget();
+      const ok = await listened.startDeployment(request(target, '1.0.0'));
+      const faulty = {
+        ...target,
+        faults: [{ kind: 'deploy-fail', on: 'deploy', version: '1.1.0', ms: 0 }] as FaultSpec[],
+      };
+      const failed = await listened.startDeployment(request(faulty, '1.1.0', broken));
+      expect(ended).toEqual([]);
+      const deadline = Date.now() + 10_000;
+      while (ended.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(ended).toEqual([
+        { deploymentId: ok.deploymentId, region: 'eu-west-1', status: { status: 'Succeeded' } },
+        {
+          deploymentId: failed.deploymentId,
+          region: 'eu-west-1',
+          status: { status: 'Failed', message: 'eu-west-1: injected deploy failure', untouched: true },
+        },
+      ]);
+    } finally {
+      await listened.stopAll();
+    }
+  });
+
   it('reports unknown deployments as DeploymentNotFound', async () => {
     await expect(
       fleet.getDeployment({ region: 'eu-west-1', target: anyTarget, deploymentId: 'nope' }),

@@ -143,8 +143,6 @@ async function release(version: string, artifact: string): Promise<ReleaseOutcom
     },
     now: Date.now,
     regionStateMachineArn: localArn('region'),
-    longPollMs: 0,
-    pollEveryMs: 0,
   };
   const functions = Object.fromEntries(Object.entries(functionFactories).map(([n, make]) => [n, make(deps)]));
   // Waits shortened: the fake moves on per poll, not per second.

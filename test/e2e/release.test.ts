@@ -89,6 +89,22 @@ describe('a release on the local backend', () => {
     expect(await backend.ledger.getLock('shop')).toBeUndefined();
   });
 
+  it("wakes each region's child as its restart ends: the deploy's re-check, an hour away, never comes into it", async () => {
+    const config = await e2eConfig([
+      [{ name: 'us-east-1', currency: 'USD' }],
+      [{ name: 'eu-central-1', currency: 'EUR' }],
+    ]);
+    const slowRecheck = { ...config, deploy: { ...config.deploy, pollSeconds: 3600, maxPollSeconds: 3600 } };
+    const { backend, events } = await backendFor(slowRecheck);
+    const started = Date.now();
+    const good = await backend.release({ version: '1.0.0', artifact: GOOD_BUILD });
+    expect(good.status).toBe('SUCCEEDED');
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const deployed = events.filter((e) => e.kind === 'region' && e.state === 'deployed');
+    expect(deployed).toHaveLength(2);
+    for (const r of config.regions) expect(await servedVersion(asLocal(r.target).port)).toBe('1.0.0');
+  }, 90_000);
+
   it('survives the process: a new backend on the same state dir knows what runs where and rolls back to it', async () => {
     const config = await e2eConfig([
       [{ name: 'us-east-1', currency: 'USD' }],

@@ -256,11 +256,8 @@ describe('npm run package', () => {
         expect(env.FLOTILLA_SLACK_SIGNING_SECRET_PARAM).toBe('/flotilla/slack-signing-secret');
         expect(env.FLOTILLA_CONFIG_PARAM).toBe('/flotilla/release-config');
       }
-      if (file === 'check-region-deploy') {
-        // The long poll must end well inside the function's own timeout.
-        expect(Number(env.FLOTILLA_LONG_POLL_MS)).toBe(45_000);
-        expect(l.Properties.Timeout * 1000).toBeGreaterThan(Number(env.FLOTILLA_LONG_POLL_MS) + 5_000);
-      }
+      // Deploys are waited on, not long-polled: no function waits inside its call any more.
+      expect(env.FLOTILLA_LONG_POLL_MS, id).toBeUndefined();
     }
   });
 
@@ -500,12 +497,25 @@ describe('npm run package', () => {
     ]);
     // Besides it, only what ends a wait on an event wakes releases: the release ahead ending (and
     // the abnormal-end rule), the bake's watchers (the CLI does too, with the user's own credentials),
-    // and the hold and the bake themselves, ending their own wait when a verb landed before the token.
+    // and the hold and the bake themselves, ending their own wait when a verb landed before the token;
+    // and region children, only what ends a deploy's wait (the deployment's event, the wait's own look).
     const wakers = new Set(['finish-release', 'execution-ended', 'probe-bakes', 'alarm-changed', 'hold', 'bake']);
+    const regionWakers = new Set(['deployment-changed', 'await-deployment']);
+    const wakeArns = (l: Json) =>
+      roleStatements(l)
+        .filter((s) => actions(s).includes('states:SendTaskSuccess'))
+        .flatMap((s) => asArray(s.Resource))
+        .map((r) => JSON.stringify(r));
     for (const [id, l] of lambdas()) {
       if (l === buttons) continue;
-      const woke = roleStatements(l).flatMap(actions).includes('states:SendTaskSuccess');
-      expect(woke, id).toBe(wakers.has(fileOf(l) ?? ''));
+      const arns = wakeArns(l);
+      const toRegions = (r: string) => /:(stateMachine|execution):flotilla-[a-z0-9-]+-region\b/.test(r);
+      expect(
+        arns.some((r) => !toRegions(r)),
+        id,
+      ).toBe(wakers.has(fileOf(l) ?? ''));
+      // The region machine's own executions, and those of no other machine.
+      expect(arns.some(toRegions), id).toBe(regionWakers.has(fileOf(l) ?? ''));
     }
   });
 

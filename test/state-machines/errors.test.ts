@@ -24,6 +24,7 @@ function runRegion(
     functions: {
       'load-region-task': loadTask,
       'start-region-deploy': startDeploy,
+      'await-deployment': async () => ({ deploymentId: 'd-1', status: 'Succeeded', waitSeconds: 0, polls: 1 }),
       'check-region-deploy': async () => ({ deploymentId: 'd-1', status: 'Succeeded', waitSeconds: 1, polls: 1 }),
       'verify-region': async () => ({ ok: 1, errors: 0, missing: 0 }),
       'record-region-result': async (state: Parameters<typeof regionResult>[0]) => regionResult(state),

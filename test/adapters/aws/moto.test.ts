@@ -59,7 +59,10 @@ import { DeploymentNotFound } from '../../../adapters/aws/errors.ts';
 import { LambdaRollbacks } from '../../../adapters/aws/lambda-rollback.ts';
 import { SnsEventSink } from '../../../adapters/aws/sns-events.ts';
 import { StepFunctionsHoldWaker, StepFunctionsReleaseStarter } from '../../../adapters/aws/step-functions.ts';
+import { createLedgerTable, DynamoDbLedger } from '../../../adapters/dynamodb/ledger.ts';
+import { startEmbeddedDynamo } from '../../../backends/local/dynalite-server.ts';
 import type { Intent } from '../../../core/control.ts';
+import { createDeploymentChanged, DEPLOYMENT_STATE_CHANGE } from '../../../functions/deployment-changed.ts';
 import { githubWebhookFromEnv } from '../../../functions/github-webhook.ts';
 import { CONFIG_TTL_MS, configFromSsm, secretFromSsm } from '../../../functions/runtime/env.ts';
 import type { Stamped } from '../../../ports/events.ts';
@@ -173,6 +176,65 @@ describe.skipIf(SKIP)('CodeDeployDeployer on moto', () => {
     await expect(
       deployer.getDeployment({ deploymentId: 'd-NOSUCH000', region: 'eu-west', target }),
     ).rejects.toMatchObject({ name: DeploymentNotFound });
+  });
+
+  it('the deployment-changed handler leaves a child waiting on a deployment CodeDeploy has not finished, and fails one CodeDeploy does not know', async () => {
+    const dynamo = await startEmbeddedDynamo({});
+    try {
+      await createLedgerTable(dynamo.client, 'moto-waits');
+      const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: 'moto-waits' });
+      const deployer = new CodeDeployDeployer({ clients: motoClients() });
+      const target = cdTarget({ awsRegion: region, application: 'shop', deploymentGroup: 'shop-prod' });
+      const calls: string[] = [];
+      const callbacks = {
+        async succeed(token: string) {
+          calls.push(`success ${token}`);
+          return 'woken' as const;
+        },
+        async fail(token: string, error: string) {
+          calls.push(`failure ${token} ${error}`);
+          return 'woken' as const;
+        },
+      };
+      const wait = (deploymentId: string, token: string) =>
+        ledger.putDeployWait({
+          deploymentId,
+          token,
+          service: 'shop',
+          releaseId: 'shop-1.1.0-r1',
+          region: 'eu-west',
+          target,
+          deploy: { pollSeconds: 60, maxPollSeconds: 900 },
+          handle: { deploymentId, status: 'InProgress', waitSeconds: 60, polls: 0, startedAt: 0 },
+          at: new Date().toISOString(),
+        });
+      const changed = createDeploymentChanged({ ledger, deployer, now: Date.now, callbacks });
+      const event = (deploymentId: string, state: string) => ({
+        'detail-type': DEPLOYMENT_STATE_CHANGE,
+        region,
+        detail: { deploymentId, state, application: 'shop', deploymentGroup: 'shop-prod' },
+      });
+      const { deploymentId } = await deployer.startDeployment(deployRequest({ target }));
+      await wait(deploymentId, 'token-1');
+      // moto leaves it Created: whatever the event's state says, GetDeployment says it is not over.
+      expect(await changed(event(deploymentId, 'SUCCESS'))).toEqual({ deploymentId, kind: 'waiting' });
+      expect(await ledger.getDeployWait(deploymentId)).toMatchObject({ token: 'token-1' });
+      await wait('d-NOSUCH000', 'token-2');
+      expect(await changed(event('d-NOSUCH000', 'FAILURE'))).toEqual({
+        deploymentId: 'd-NOSUCH000',
+        kind: 'lost',
+        woke: 'woken',
+      });
+      expect(calls).toEqual(['failure token-2 DeploymentNotFound']);
+      expect(await ledger.getDeployWait('d-NOSUCH000')).toBeUndefined();
+      // Someone else's deployment: nobody waits on it, nothing is read or woken.
+      expect(await changed(event('d-OTHER0000', 'SUCCESS'))).toEqual({
+        deploymentId: 'd-OTHER0000',
+        kind: 'not-waited',
+      });
+    } finally {
+      await dynamo.close();
+    }
   });
 
   it("passes an unknown deployment group through with AWS's own error name (terminal, not retried)", async () => {

@@ -1,0 +1,64 @@
+/**
+ * Waking a region's child execution when its deployment ends. The child sleeps on one task token
+ * for the whole deployment (no polling in its history); whoever learns that the deployment changed
+ * calls `deploymentChanged`: on AWS the handler of CodeDeploy's "Deployment State-change
+ * Notification" (EventBridge, relayed from the target region), locally the process fleet as a
+ * restart ends, and the child itself when it starts a round of the wait (the deployment may have
+ * ended before the token was kept). It reads the deployment's state, asks the core whether that
+ * ends the wait (core/deploy-wait.ts `deploymentStep`) and, if so, wakes the child with it.
+ */
+import { type DeploymentHandle, deploymentStep } from '../core/deploy-wait.ts';
+import type { Ledger } from '../ports/ledger.ts';
+import type { RegionDeployer } from '../ports/region-deployer.ts';
+import type { TaskCallbacks } from '../ports/task-callbacks.ts';
+
+export interface DeployWatchDeps {
+  ledger: Pick<Ledger, 'getDeployWait' | 'takeDeployWait' | 'putDeployWait'>;
+  deployer: Pick<RegionDeployer, 'getDeployment'>;
+  callbacks: TaskCallbacks;
+  now: () => number;
+}
+
+/** What a look at a waited-on deployment did. */
+export type DeployWake =
+  /** No child waits on this deployment (not Flotilla's, or already woken). */
+  | { kind: 'not-waited' }
+  /** Not finished (running, queued, blue/green Ready...): the child keeps waiting. */
+  | { kind: 'waiting' }
+  /** Finished: the child was woken with `handle` (`gone`: its wait had already moved on). */
+  | { kind: 'settled'; handle: DeploymentHandle; woke: 'woken' | 'gone' }
+  /** The deployment is unknown to its platform: the child's wait was failed with DeploymentNotFound. */
+  | { kind: 'lost'; woke: 'woken' | 'gone' }
+  /** Another waker (the event and the child's own look racing) took the wait first. */
+  | { kind: 'taken' };
+
+export type DeployWakeOutcome = { deploymentId: string } & DeployWake;
+
+/** The deployment `deploymentId` may have changed state: wake its waiting child if it has finished. */
+export async function deploymentChanged(deps: DeployWatchDeps, deploymentId: string): Promise<DeployWakeOutcome> {
+  const wait = await deps.ledger.getDeployWait(deploymentId);
+  if (!wait) return { deploymentId, kind: 'not-waited' };
+  let status: Awaited<ReturnType<RegionDeployer['getDeployment']>>;
+  try {
+    status = await deps.deployer.getDeployment({ region: wait.region, target: wait.target, deploymentId });
+  } catch (error) {
+    if (!(error instanceof Error) || error.name !== 'DeploymentNotFound') throw error;
+    const taken = await deps.ledger.takeDeployWait(deploymentId);
+    if (!taken) return { deploymentId, kind: 'taken' };
+    const woke = await deps.callbacks.fail(taken.token, 'DeploymentNotFound', error.message);
+    return { deploymentId, kind: 'lost', woke };
+  }
+  const step = deploymentStep({ handle: wait.handle, status, deploy: wait.deploy, now: deps.now() });
+  if (step.kind === 'wait') return { deploymentId, kind: 'waiting' };
+  const taken = await deps.ledger.takeDeployWait(deploymentId);
+  if (!taken) return { deploymentId, kind: 'taken' };
+  let woke: 'woken' | 'gone';
+  try {
+    woke = await deps.callbacks.succeed(taken.token, { ...step.handle });
+  } catch (error) {
+    // Not reached (throttled, the network): keep the wait for the next waker or the re-check.
+    await deps.ledger.putDeployWait(taken);
+    throw error;
+  }
+  return { deploymentId, kind: 'settled', handle: step.handle, woke };
+}
