@@ -94,14 +94,27 @@ export interface LevelDb {
 }
 type LevelConstructor = new (location: string) => LevelDb;
 
-/** Opens a LevelDB, turning "someone holds its LOCK" into StateDirLocked. */
-export async function openOrLocked(location: string, stateDir: string): Promise<LevelDb> {
-  const db = new (loadLevel())(location);
-  try {
-    await db.open();
-    return db;
-  } catch (error) {
-    throw lockedOr(error, stateDir);
+/**
+ * How long an opener waits for a LOCK someone else holds before saying the state dir is in use. A
+ * read verb (`where`, `status`) holds the ledger for a moment only: a command starting just then
+ * must not fail for it (a `release` that lost that race once said "another flotilla process is using"
+ * while nothing else ran). A long holder (an orchestrator, `flotilla up`) is still refused.
+ */
+export const LOCK_WAIT_MS = 3_000;
+
+/** Opens a LevelDB, turning "someone holds its LOCK" (for longer than `waitMs`) into StateDirLocked. */
+export async function openOrLocked(location: string, stateDir: string, waitMs = LOCK_WAIT_MS): Promise<LevelDb> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const db = new (loadLevel())(location);
+    try {
+      await db.open();
+      return db;
+    } catch (error) {
+      const locked = lockedOr(error, stateDir);
+      if (locked === error || Date.now() >= deadline) throw locked;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

@@ -48,6 +48,8 @@ export interface ChaosSummary {
   states: Record<string, number>;
   kills: number;
   damages: Record<string, number>;
+  /** Runs after which a region was left unhealthy and was restarted (`flotilla down`) before the next. */
+  heals: number;
   violations: { run: number; plan: RunPlan; found: string[] }[];
 }
 
@@ -104,6 +106,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     states: {},
     kills: 0,
     damages: {},
+    heals: 0,
     violations: [],
   };
   const count = (table: Record<string, number>, key: string) => {
@@ -243,6 +246,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
           count(summary.damages, plan.damage);
           found.push(...(await damageAndRecover(t.dir, ledgerDir, plan.damage, ledger.releases)));
         }
+      }
+
+      // A region a run left unhealthy (a rollback that could not bring it back, a fault that outlived
+      // its run) blocks every later release at wave entry, and the storm would test nothing else: a
+      // 500-run storm once ended 424 times BLOCKED after one ROLLBACK_FAILED at run 32. An operator
+      // restarts such a region; here `flotilla down`, and the next command brings every region back up
+      // on its current version under the next run's config. The checks above have already run.
+      const sick = after.some((o) => o.health === 'error' || o.health === 'silent');
+      const blocked = ledger?.record?.status === 'BLOCKED' || ledger?.record?.status === 'ROLLBACK_FAILED';
+      if (sick || blocked) {
+        const down = await runCli(['down'], t.dir);
+        if (down.code === 0) summary.heals += 1;
+        else found.push(`flotilla down (to heal the fleet) exited ${down.code}: ${down.stderr.slice(0, 300)}`);
       }
 
       summary.runs = index;
