@@ -8,6 +8,13 @@ export function regionNames(count: number): string[] {
 
 /** Splits names into consecutive waves of the given sizes. */
 /** Stand-in CodeDeploy regions for the simulated releases (the deployer is a stand-in; nothing reaches AWS). */
+/**
+ * The simulated regions' build: a Lambda AppSpec as CodeDeploy takes it (a function and a published
+ * TargetVersion), which the platform checks before the lock (core/artifacts.ts) accept.
+ */
+export const SIMULATED_APPSPEC =
+  'appspec:{"version":0.0,"Resources":[{"shop":{"Type":"AWS::Lambda::Function","Properties":{"Name":"shop","Alias":"live","CurrentVersion":"1","TargetVersion":"2"}}}]}';
+
 export function simulatedRegions(names: readonly string[]): FlotillaConfig['regions'] {
   return names.map((name) => ({
     name,

@@ -17,7 +17,7 @@ import type { Deps } from '../functions/deps.ts';
 import { functionFactories } from '../functions/index.ts';
 import type { DeploymentHandle } from '../functions/start-region-deploy.ts';
 import type { RegionDeployer } from '../ports/region-deployer.ts';
-import { regionNames, simulatedRegions, splitWaves } from './fleet.ts';
+import { regionNames, SIMULATED_APPSPEC, simulatedRegions, splitWaves } from './fleet.ts';
 
 export interface HistoryScenario {
   regions: number;
@@ -168,7 +168,7 @@ export async function simulateHistory(s: HistoryScenario): Promise<HistoryResult
     const outcome = (await engine.run(release, {
       releaseId: 'sim-1',
       version: '1.0.0',
-      artifact: 'appspec:{}',
+      artifact: SIMULATED_APPSPEC,
       config: scenarioConfig(s),
       owner: 'bench',
     } as never)) as { status?: string };

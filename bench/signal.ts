@@ -5,6 +5,7 @@
  * SendTaskFailure reaches the local engine's waiting task) while the real release ASL bakes on the
  * local engine. The parent has no Wait state left: nothing in it polls.
  */
+
 import type { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { StepFunctionsTaskCallbacks } from '../adapters/aws/step-functions.ts';
 import { createLedgerTable, DynamoDbLedger } from '../adapters/dynamodb/ledger.ts';
@@ -14,6 +15,7 @@ import { LocalEngine, loadDefinition, localArn } from '../backends/local/engine.
 import { createAlarmChanged } from '../functions/alarm-changed.ts';
 import type { Deps } from '../functions/deps.ts';
 import { functionFactories } from '../functions/index.ts';
+import { SIMULATED_APPSPEC } from './fleet.ts';
 import { awsDefaults, scenarioConfig } from './history.ts';
 
 export async function signalToRollbackMs(): Promise<number> {
@@ -69,7 +71,7 @@ export async function signalToRollbackMs(): Promise<number> {
     const run = engine.run(release, {
       releaseId: 'signal-1',
       version: '1.0.0',
-      artifact: 'appspec:{}',
+      artifact: SIMULATED_APPSPEC,
       config,
       owner: 'bench',
     } as never);

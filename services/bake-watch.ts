@@ -14,6 +14,7 @@
 import { bakeWake, withWatched } from '../core/bake.ts';
 import { addSamples, emptyCounts } from '../core/gate.ts';
 import type { ProbeSample } from '../core/model.ts';
+import { isNewHostName } from '../core/new-host.ts';
 import type { BakeWatch, EarlyEnd, SampleCounts } from '../core/types.ts';
 import type { EventSink, ReleaseEvent } from '../ports/events.ts';
 import type { HealthProber } from '../ports/health-prober.ts';
@@ -114,10 +115,14 @@ async function record(
     ...(watch.bakeMinUntil === undefined ? {} : { bakeMinUntil: watch.bakeMinUntil }),
   });
   if (wake.kind === 'keep-baking') {
+    // The wave's new hosts are watched by name beside its regions; the event names them apart, as
+    // the gate's own events do ("1 region + new host (us-east-1)").
+    const hosts = regions.filter(isNewHostName);
     await emitSafely(deps, watch, {
       kind: 'gate',
       wave,
-      regions,
+      regions: regions.filter((r) => !isNewHostName(r)),
+      ...(hosts.length > 0 ? { newHosts: hosts } : {}),
       evaluation: { kind: 'Baking', remainingMs: Math.max(0, watch.bakeUntil - now) },
     });
     return { releaseId, wave, kind: 'baking' };

@@ -50,6 +50,8 @@ export interface ChaosSummary {
   damages: Record<string, number>;
   /** Runs after which a region was left unhealthy and was restarted (`flotilla down`) before the next. */
   heals: number;
+  /** Runs after which a region was left on a build no release may deploy over: a fresh fleet followed. */
+  resets: number;
   violations: { run: number; plan: RunPlan; found: string[] }[];
 }
 
@@ -107,6 +109,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     kills: 0,
     damages: {},
     heals: 0,
+    resets: 0,
     violations: [],
   };
   const count = (table: Record<string, number>, key: string) => {
@@ -248,17 +251,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
         }
       }
 
-      // A region a run left unhealthy (a rollback that could not bring it back, a fault that outlived
-      // its run) blocks every later release at wave entry, and the storm would test nothing else: a
-      // 500-run storm once ended 424 times BLOCKED after one ROLLBACK_FAILED at run 32. An operator
-      // restarts such a region; here `flotilla down`, and the next command brings every region back up
-      // on its current version under the next run's config. The checks above have already run.
+      // A region a run left unhealthy blocks every later release at wave entry (core/entry.ts
+      // `healthAtEntry`), and the storm would test nothing else: a 500-run storm once ended 424 times
+      // BLOCKED after one ROLLBACK_FAILED at run 32. The checks above have already run; then, as an
+      // operator would: a region sick on its last good version (a fault that outlived its run) is
+      // restarted (`flotilla down`; the next command brings it back up under the next run's config).
+      // A region left on a build no release may deploy over (ROLLBACK_FAILED, or a killed release that
+      // never ended) has no way back through Flotilla today: the fleet is replaced by a fresh one.
       const sick = after.some((o) => o.health === 'error' || o.health === 'silent');
-      const blocked = ledger?.record?.status === 'BLOCKED' || ledger?.record?.status === 'ROLLBACK_FAILED';
-      if (sick || blocked) {
+      const status = ledger?.record?.status;
+      const stuck = status === 'ROLLBACK_FAILED' || status === 'FAILED' || status === undefined;
+      if (sick || status === 'BLOCKED' || status === 'ROLLBACK_FAILED') {
         const down = await runCli(['down'], t.dir);
-        if (down.code === 0) summary.heals += 1;
-        else found.push(`flotilla down (to heal the fleet) exited ${down.code}: ${down.stderr.slice(0, 300)}`);
+        if (down.code !== 0)
+          found.push(`flotilla down (to heal the fleet) exited ${down.code}: ${down.stderr.slice(0, 300)}`);
+        else if (stuck) {
+          await rm(stateDir, { recursive: true, force: true });
+          summary.resets += 1;
+        } else summary.heals += 1;
       }
 
       summary.runs = index;

@@ -81,7 +81,10 @@ describe('three builds queued behind a release', () => {
         '1.0.0',
         '1.3.0',
       ]);
-      expect((await readdir(join(regionDir, 'logs'))).sort()).toEqual(['1.0.0.log', '1.3.0.log']);
+      // Each build that ran logs there, and so does its wave's new host (a fresh start of that build).
+      const logs = (await readdir(join(regionDir, 'logs'))).sort();
+      expect(logs.filter((f) => !f.endsWith('.new-host.log'))).toEqual(['1.0.0.log', '1.3.0.log']);
+      expect(logs.filter((f) => /^1\.[12]\.0/.test(f))).toEqual([]);
     }
     // Served only while a command holds the regions: `where` reads them back.
     const where = JSON.parse((await runCli(['where', '--json'], dir)).stdout) as { regions: { version: string }[] };

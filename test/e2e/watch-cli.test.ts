@@ -45,7 +45,7 @@ describe('status --watch', () => {
     const watch = started(['status', '--watch'], dir);
     const json = started(['watch', '--json'], dir);
     // The watcher's view: the real wave names, the bake as it goes.
-    await watch.waitForOutput(/wave 1 gate \(1 region\): baking, \d+s left/, 60_000);
+    await watch.waitForOutput(/wave 1 gate \(1 region \+ new host \(us-east-1\)\): baking, \d+s left/, 60_000);
     expect(watch.output().stdout).toMatch(/canary: us-east-1 \| europe: eu-west-1/);
 
     expect((await runCli(['promote', '--reason', 'canary fine', '--actor', 'ann@test'], dir)).code).toBe(0);
@@ -54,9 +54,9 @@ describe('status --watch', () => {
     expect(await watch.exited).toBe(1);
     expect(await json.exited).toBe(1);
     const seen = watch.output().stdout;
-    expect(seen).toMatch(/wave 1 gate \(1 region\): promoted by ann@test — canary fine/);
+    expect(seen).toMatch(/wave 1 gate \(1 region \+ new host \(us-east-1\)\): promoted by ann@test — canary fine/);
     expect(seen).toMatch(/wave 2 \(europe\): eu-west-1/);
-    expect(seen).toMatch(/wave 2 gate \(2 regions\): FAILED: eu-west-1/);
+    expect(seen).toMatch(/wave 2 gate \(2 regions \+ new host \(eu-west-1\)\): FAILED: eu-west-1/);
     expect(seen).toMatch(/ROLLING BACK/);
     expect(seen).toMatch(/^ROLLED_BACK: shop 1\.1\.0/m);
     expect(JSON.parse(json.output().stdout)).toMatchObject({ status: 'ROLLED_BACK', version: '1.1.0' });
@@ -78,8 +78,8 @@ describe('status --watch', () => {
     expect(release.stdout).toMatch(
       /release shop-1\.0\.0: shop 1\.0\.0 in 2 waves \(canary: us-east-1 \| europe: eu-west-1\)/,
     );
-    expect(release.stdout).toMatch(/wave 1 gate \(1 region\): baking, \d+s left/);
-    expect(release.stdout).toMatch(/wave 1 gate \(1 region\): passed/);
+    expect(release.stdout).toMatch(/wave 1 gate \(1 region \+ new host \(us-east-1\)\): baking, \d+s left/);
+    expect(release.stdout).toMatch(/wave 1 gate \(1 region \+ new host \(us-east-1\)\): passed/);
     expect(release.stdout).toMatch(/wave 2 \(europe\): eu-west-1/);
     expect(release.stdout).toMatch(/^SUCCEEDED: shop 1\.0\.0/m);
     expect(release.stdout).not.toMatch(/wave-1/);
