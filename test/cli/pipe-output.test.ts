@@ -46,4 +46,34 @@ describe('output through a pipe', () => {
     }
     expect((await runCli(['validate'], t.dir)).code).toBe(2);
   });
+
+  it('ends quietly when the reader stops early (`| head -1`), with no EPIPE stack trace', async () => {
+    const t = await tempDir('flotilla-pipe-');
+    cleanups.push(t.cleanup);
+    const lines = [
+      'service: shop',
+      'regions:',
+      '  - name: us-east-1',
+      '    target: {kind: local-process, port: 7000, command: [node, server.js]}',
+      'waves:',
+      '  - {name: one, regions: [us-east-1]}',
+      ...Array.from({ length: 3000 }, (_, i) => `bogus${i}: 1`),
+    ];
+    await writeFile(join(t.dir, 'flotilla.yml'), `${lines.join('\n')}\n`);
+    // validate prints its 3,000 problems on stdout with --json; `head -c 1` closes the pipe at once.
+    const stderr = await new Promise<string>((ok, fail) => {
+      const child = spawn(
+        'sh',
+        ['-c', `"${process.execPath}" "${CLI}" validate --json 2>err.txt | head -c 1 >/dev/null; cat err.txt`],
+        { cwd: t.dir },
+      );
+      let out = '';
+      child.stdout.on('data', (c) => {
+        out += c;
+      });
+      child.on('error', fail);
+      child.on('close', () => ok(out));
+    });
+    expect(stderr).not.toMatch(/EPIPE|Unhandled 'error' event|at .*stream_base_commons/);
+  });
 });
