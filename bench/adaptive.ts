@@ -13,7 +13,7 @@ import { openLocalBackend } from '../backends/local/index.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import type { Stamped } from '../core/events.ts';
 import { freePorts } from '../test/helpers/local.ts';
-import { benchGate } from './fleet.ts';
+import { benchGate, realRegions } from './fleet.ts';
 
 export const ADAPTIVE_WAVES = 3;
 export const ADAPTIVE_MIN_S = 1;
@@ -49,16 +49,7 @@ async function releaseMs(adaptive: boolean): Promise<{ wallMs: number; bakeMs: n
     const names = Array.from({ length: ADAPTIVE_WAVES }, (_, i) => `region-${i + 1}`);
     const config: FlotillaConfig = {
       service: 'shop',
-      regions: names.map((name, i) => ({
-        name,
-        target: {
-          kind: 'local-process',
-          port: ports[i] as number,
-          command: [process.execPath, 'server.js'],
-          env: { CURRENCY: 'USD' },
-          faults: [],
-        },
-      })),
+      regions: realRegions(names, ports),
       waves: names.map((name, i) => ({
         name: `wave-${i + 1}`,
         regions: [name],

@@ -6,8 +6,6 @@ export function regionNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `region-${String(i + 1).padStart(2, '0')}`);
 }
 
-/** Splits names into consecutive waves of the given sizes. */
-/** Stand-in CodeDeploy regions for the simulated releases (the deployer is a stand-in; nothing reaches AWS). */
 /**
  * The simulated regions' build: a Lambda AppSpec as CodeDeploy takes it (a function and a published
  * TargetVersion), which the platform checks before the lock (core/artifacts.ts) accept.
@@ -15,6 +13,7 @@ export function regionNames(count: number): string[] {
 export const SIMULATED_APPSPEC =
   'appspec:{"version":0.0,"Resources":[{"shop":{"Type":"AWS::Lambda::Function","Properties":{"Name":"shop","Alias":"live","CurrentVersion":"1","TargetVersion":"2"}}}]}';
 
+/** Stand-in CodeDeploy regions for the simulated releases (the deployer is a stand-in; nothing reaches AWS). */
 export function simulatedRegions(names: readonly string[]): FlotillaConfig['regions'] {
   return names.map((name) => ({
     name,
@@ -29,6 +28,21 @@ export function simulatedRegions(names: readonly string[]): FlotillaConfig['regi
   }));
 }
 
+/** Real local regions running the example service (`server.js` of the build), one per free port. */
+export function realRegions(names: readonly string[], ports: readonly number[]): FlotillaConfig['regions'] {
+  return names.map((name, i) => ({
+    name,
+    target: {
+      kind: 'local-process',
+      port: ports[i] as number,
+      command: [process.execPath, 'server.js'],
+      env: { CURRENCY: 'USD' },
+      faults: [],
+    },
+  }));
+}
+
+/** Splits names into consecutive waves of the given sizes. */
 export function splitWaves(names: readonly string[], sizes: readonly number[]): string[][] {
   const waves: string[][] = [];
   let start = 0;

@@ -12,7 +12,7 @@ import { openLocalBackend } from '../backends/local/index.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import { freePorts } from '../test/helpers/local.ts';
 import { ADAPTIVE_MAX_S, ADAPTIVE_MIN_S, ADAPTIVE_WAVES, adaptiveBakeRun } from './adaptive.ts';
-import { benchGate } from './fleet.ts';
+import { benchGate, realRegions } from './fleet.ts';
 import { shipByHand, stopHandShipped } from './hand-script.ts';
 import { historyFigures, waitFigures } from './history.ts';
 import { runScenario, type Scenario, type ScenarioRun } from './orchestrator.ts';
@@ -185,23 +185,15 @@ async function main() {
     const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-'));
     // Free ports only: a fixed range crashed the whole bench (PortInUse) while another program held it.
     const ports = await freePorts(n);
+    const names = Array.from({ length: n }, (_, i) => `region-${i + 1}`);
     try {
       const config: FlotillaConfig = {
         service: 'shop',
-        regions: Array.from({ length: n }, (_, i) => ({
-          name: `region-${i + 1}`,
-          target: {
-            kind: 'local-process',
-            port: ports[i] as number,
-            command: ['node', 'server.js'],
-            env: { CURRENCY: 'USD' },
-            faults: [],
-          },
-        })),
+        regions: realRegions(names, ports),
         waves: [
           {
             name: 'all',
-            regions: Array.from({ length: n }, (_, i) => `region-${i + 1}`),
+            regions: names,
             bakeSeconds: 0,
             approval: false,
           },
@@ -447,16 +439,7 @@ async function flotillaVsScript(n: number): Promise<[number, number]> {
     const names = Array.from({ length: n }, (_, i) => `region-${i + 1}`);
     const config: FlotillaConfig = {
       service: 'shop',
-      regions: names.map((name, i) => ({
-        name,
-        target: {
-          kind: 'local-process',
-          port: ports[i] as number,
-          command: [process.execPath, 'server.js'],
-          env: { CURRENCY: 'USD' },
-          faults: [],
-        },
-      })),
+      regions: realRegions(names, ports),
       waves: [{ name: 'all', regions: names, bakeSeconds: 0, approval: false }],
       gate: benchGate(0),
       deploy: { readinessTimeoutSeconds: 30, pollSeconds: 1, maxPollSeconds: 5 },

@@ -7,13 +7,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { FlotillaConfig } from '../config/types.ts';
-import { benchGate } from './fleet.ts';
+import { freePorts } from '../test/helpers/local.ts';
+import { benchGate, realRegions } from './fleet.ts';
 
 const CLI = resolve(import.meta.dirname, '../cli/flotilla.js');
 const GOOD = resolve(import.meta.dirname, '../examples/shop/builds/good');
@@ -30,17 +30,6 @@ function cli(args: string[], cwd: string): Promise<{ code: number; ms: number; o
       out += c;
     });
     child.on('close', (code) => ok({ code: code ?? -1, ms: performance.now() - started, out }));
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
   });
 }
 
@@ -64,18 +53,7 @@ export async function whereFigures(
     const names = ['us-east-1', 'eu-west-1', 'eu-central-1', 'ap-southeast-2', 'us-west-2', 'ap-northeast-1'];
     const config: FlotillaConfig = {
       service: 'shop',
-      regions: await Promise.all(
-        names.map(async (name) => ({
-          name,
-          target: {
-            kind: 'local-process' as const,
-            port: await freePort(),
-            command: ['node', 'server.js'],
-            env: { CURRENCY: 'USD' },
-            faults: [],
-          },
-        })),
-      ),
+      regions: realRegions(names, await freePorts(names.length)),
       waves: [{ name: 'all', regions: names, bakeSeconds: 0, approval: false }],
       gate: benchGate(0),
       deploy: { readinessTimeoutSeconds: 30, pollSeconds: 1, maxPollSeconds: 5 },

@@ -71,7 +71,13 @@ export function contextOf(options: CliOptions): Context {
   const configPath = () => resolve(options.config ?? process.env.FLOTILLA_CONFIG ?? 'flotilla.yml');
   // Loaded on demand: the schema (zod) is most of a command's start-up, and --help needs none of it;
   // a config this code already found valid is read back from the cache (config/cache.ts).
-  const readConfig = async () => (await import('../config/cache.ts')).loadConfigCached(configPath());
+  const readConfig = async () => {
+    const [{ loadConfigCached }, { userCacheDir }] = await Promise.all([
+      import('../config/cache.ts'),
+      import('./strip-cache.js'),
+    ]);
+    return loadConfigCached(configPath(), userCacheDir());
+  };
   const backend = (): BackendName => {
     const name = options.backend ?? process.env.FLOTILLA_BACKEND ?? 'local';
     if (name !== 'local' && name !== 'aws') throw new UsageError(`--backend must be local or aws (got "${name}")`);

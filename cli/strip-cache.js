@@ -22,17 +22,9 @@ const ROOT = new URL('../', import.meta.url).href;
 
 /** Registers the hook (once per process, before the first of the repository's `.ts` files loads). */
 export function cacheStrippedTypes(env = process.env) {
-  if (env.FLOTILLA_STRIP_CACHE === '0' || env.NODE_DISABLE_COMPILE_CACHE) return;
-  const uid = process.getuid?.();
-  const dir = join(tmpdir(), `flotilla-strip-cache-${uid ?? 'user'}`);
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    // Only a directory of this user's that nobody else may write to: its files are run as code.
-    const info = statSync(dir);
-    if ((uid !== undefined && info.uid !== uid) || (info.mode & 0o022) !== 0) return;
-  } catch {
-    return;
-  }
+  if (env.NODE_DISABLE_COMPILE_CACHE) return;
+  const dir = userCacheDir(env);
+  if (!dir) return;
   registerHooks({
     load(url, context, nextLoad) {
       if (!url.startsWith(ROOT) || !url.endsWith('.ts') || url.includes('/node_modules/')) {
@@ -57,6 +49,27 @@ export function cacheStrippedTypes(env = process.env) {
       }
     },
   });
+}
+
+/**
+ * The CLI's cache directory under the OS temp dir (this file's cache and the config cache,
+ * config/cache.ts), or undefined when it is off (`FLOTILLA_STRIP_CACHE=0`) or not safe: only a
+ * directory of this user's that nobody else may write to, since what is kept there is run as code.
+ * @param {NodeJS.ProcessEnv} [env]
+ * @returns {string | undefined}
+ */
+export function userCacheDir(env = process.env) {
+  if (env.FLOTILLA_STRIP_CACHE === '0') return undefined;
+  const uid = process.getuid?.();
+  const dir = join(tmpdir(), `flotilla-strip-cache-${uid ?? 'user'}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const info = statSync(dir);
+    if ((uid !== undefined && info.uid !== uid) || (info.mode & 0o022) !== 0) return undefined;
+    return dir;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -5,14 +5,13 @@
  * named by the hash of the file's path and text, the Node version, and the text of every module
  * under config/ and core/ (what validation runs): an edited config or an edited rule is a new name,
  * so nothing stale is ever read. Only valid configs are kept (a problem is always reported afresh).
- * Only a directory of this user's that nobody else may write to is used: a config names the
- * commands the regions run. `FLOTILLA_STRIP_CACHE=0` (the launcher's switch, cli/strip-cache.js)
- * turns it off; anything going wrong here falls back to parsing.
+ * The directory is the CLI's (cli/strip-cache.js `userCacheDir`: this user's only, since a config
+ * names the commands the regions run; none with `FLOTILLA_STRIP_CACHE=0`, and then this parses).
+ * Anything going wrong here falls back to parsing.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigResult } from './validate.ts';
 
@@ -41,24 +40,9 @@ function codeKey(): string {
   return codeHash;
 }
 
-function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
-  if (env.FLOTILLA_STRIP_CACHE === '0') return undefined;
-  const uid = process.getuid?.();
-  const dir = join(tmpdir(), `flotilla-strip-cache-${uid ?? 'user'}`);
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const info = statSync(dir);
-    if ((uid !== undefined && info.uid !== uid) || (info.mode & 0o022) !== 0) return undefined;
-    return dir;
-  } catch {
-    return undefined;
-  }
-}
-
 /** `loadConfigFile(path)`, answered from the cache when this very text was found valid by this very code. */
-export async function loadConfigCached(path: string, env: NodeJS.ProcessEnv = process.env): Promise<ConfigResult> {
+export async function loadConfigCached(path: string, dir: string | undefined): Promise<ConfigResult> {
   const parse = async () => (await import('./load.ts')).loadConfigFile(path);
-  const dir = cacheDir(env);
   if (!dir) return parse();
   let text: string;
   try {

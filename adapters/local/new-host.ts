@@ -12,13 +12,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, open, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { FaultSpec, LocalTarget } from '../../config/types.ts';
 import { type HealthFault, serviceEnvironment } from '../../core/service-env.ts';
 import type { NewHostLaunch, NewHostLauncher, NewHostRef, NewHostRequest } from '../../ports/new-host.ts';
 import { processCwd, processRunning, stopPid } from './os-process.ts';
+import { httpAnswers, lastLogLine } from './process-fleet.ts';
 
 export interface LocalNewHostsOptions {
   stateDir: string;
@@ -146,13 +146,13 @@ export class LocalNewHosts implements NewHostLauncher {
       gone = why;
     });
     while (gone === null && Date.now() < deadline) {
-      if (await answers(port, Math.min(1_000, Math.max(1, deadline - Date.now())))) break;
+      if (await httpAnswers(port, Math.min(1_000, Math.max(1, deadline - Date.now())))) break;
       await new Promise((ok) => setTimeout(ok, 50));
     }
-    if (gone !== null || !(await answers(port, 500))) {
+    if (gone !== null || !(await httpAnswers(port, 500))) {
       const why = gone ?? `nothing answered HTTP on port ${port} within ${this.#readinessTimeoutMs} ms`;
       await this.#stopRecorded(record, file);
-      const last = await lastLine(logFile, logOffset);
+      const last = await lastLogLine(logFile, logOffset);
       return {
         kind: 'failed',
         message: `process ${why} before it was ready${last ? `: ${last}` : ''} (log: ${logFile})`,
@@ -229,33 +229,4 @@ async function readRecord(file: string): Promise<Recorded | null> {
   } catch {
     return null;
   }
-}
-
-function answers(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
-      res.resume();
-      resolve(true);
-      req.destroy();
-    });
-    const timer = setTimeout(() => req.destroy(), timeoutMs);
-    req.once('error', () => resolve(false));
-    req.once('close', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-  });
-}
-
-/** The last error line the process wrote since `offset`, else its last line. */
-async function lastLine(file: string, offset: number): Promise<string | null> {
-  const text = await readFile(file).then(
-    (buf) => buf.subarray(offset).toString('utf8'),
-    () => '',
-  );
-  const lines = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('at ') && !/^Node\.js v\d/.test(l));
-  return lines.findLast((l) => /^([A-Za-z]*Error|Uncaught)\b/.test(l)) ?? lines.at(-1) ?? null;
 }

@@ -985,7 +985,7 @@ async function portInUse(port: number): Promise<boolean> {
 }
 
 /** True when an HTTP request to the port gets any answer within timeoutMs. */
-function httpAnswers(port: number, timeoutMs: number): Promise<boolean> {
+export function httpAnswers(port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
       res.resume();
@@ -1002,7 +1002,7 @@ function httpAnswers(port: number, timeoutMs: number): Promise<boolean> {
 }
 
 /** The most telling line the process wrote since `offset`: the last error line, else the last line. */
-async function lastLogLine(logFile: string, offset: number): Promise<string | null> {
+export async function lastLogLine(logFile: string, offset: number): Promise<string | null> {
   const text = await readFile(logFile).then(
     (buf) => buf.subarray(offset).toString('utf8'),
     () => '',

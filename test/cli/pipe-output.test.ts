@@ -14,20 +14,25 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
+/** A config with 3,000 unknown keys: `validate` has 3,000 problem lines to print. */
+async function writeBogusConfig(dir: string): Promise<void> {
+  const lines = [
+    'service: shop',
+    'regions:',
+    '  - name: us-east-1',
+    '    target: {kind: local-process, port: 7000, command: [node, server.js]}',
+    'waves:',
+    '  - {name: one, regions: [us-east-1]}',
+    ...Array.from({ length: 3000 }, (_, i) => `bogus${i}: 1`),
+  ];
+  await writeFile(join(dir, 'flotilla.yml'), `${lines.join('\n')}\n`);
+}
+
 describe('output through a pipe', () => {
   it('delivers every one of 3,000 problem lines of validate', async () => {
     const t = await tempDir('flotilla-pipe-');
     cleanups.push(t.cleanup);
-    const lines = [
-      'service: shop',
-      'regions:',
-      '  - name: us-east-1',
-      '    target: {kind: local-process, port: 7000, command: [node, server.js]}',
-      'waves:',
-      '  - {name: one, regions: [us-east-1]}',
-      ...Array.from({ length: 3000 }, (_, i) => `bogus${i}: 1`),
-    ];
-    await writeFile(join(t.dir, 'flotilla.yml'), `${lines.join('\n')}\n`);
+    await writeBogusConfig(t.dir);
     // Through a shell pipe into `cat`, as `flotilla validate 2>&1 | less` would: an exit before the
     // pipe drained lost the tail in two runs out of three, so it runs a few times.
     for (let run = 0; run < 4; run += 1) {
@@ -50,16 +55,7 @@ describe('output through a pipe', () => {
   it('ends quietly when the reader stops early (`| head -1`), with no EPIPE stack trace', async () => {
     const t = await tempDir('flotilla-pipe-');
     cleanups.push(t.cleanup);
-    const lines = [
-      'service: shop',
-      'regions:',
-      '  - name: us-east-1',
-      '    target: {kind: local-process, port: 7000, command: [node, server.js]}',
-      'waves:',
-      '  - {name: one, regions: [us-east-1]}',
-      ...Array.from({ length: 3000 }, (_, i) => `bogus${i}: 1`),
-    ];
-    await writeFile(join(t.dir, 'flotilla.yml'), `${lines.join('\n')}\n`);
+    await writeBogusConfig(t.dir);
     // validate prints its 3,000 problems on stdout with --json; `head -c 1` closes the pipe at once.
     const stderr = await new Promise<string>((ok, fail) => {
       const child = spawn(

@@ -6,19 +6,21 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { userCacheDir } from '../../cli/strip-cache.js';
 import { loadConfigCached } from '../../config/cache.ts';
 import { loadConfigFile } from '../../config/load.ts';
 
 const EXAMPLE = resolve(import.meta.dirname, '../../flotilla.yml');
 let root: string;
-let env: NodeJS.ProcessEnv;
+let dir: string | undefined;
 const saved = process.env.TMPDIR;
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'flotilla-config-cache-'));
   // os.tmpdir() follows TMPDIR, so the cache lands where this test can look.
   process.env.TMPDIR = join(root, 'tmp');
-  env = {};
+  dir = userCacheDir({});
+  expect(dir).toBeDefined();
 });
 afterEach(async () => {
   if (saved === undefined) delete process.env.TMPDIR;
@@ -41,41 +43,46 @@ describe('the config cache', () => {
     const path = join(root, 'flotilla.yml');
     await writeFile(path, await readFile(EXAMPLE, 'utf8'));
     const parsed = await loadConfigFile(path);
-    expect(await loadConfigCached(path, env)).toEqual(parsed);
+    expect(await loadConfigCached(path, dir)).toEqual(parsed);
     const [file, ...more] = await cacheFiles();
     expect(more).toEqual([]);
     // The second load is the cache's: a change made there shows, so it was read and not parsed again.
     const kept = JSON.parse(await readFile(file as string, 'utf8'));
     await writeFile(file as string, JSON.stringify({ ...kept, service: 'from-the-cache' }));
-    const again = await loadConfigCached(path, env);
+    const again = await loadConfigCached(path, dir);
     expect(again.ok && again.config.service).toBe('from-the-cache');
     // An edited config is another key: parsed afresh.
     await writeFile(path, (await readFile(EXAMPLE, 'utf8')).replace(/^service: .*$/m, 'service: edited'));
-    const edited = await loadConfigCached(path, env);
+    const edited = await loadConfigCached(path, dir);
     expect(edited.ok && edited.config.service).toBe('edited');
   });
 
   it('never keeps a config with problems', async () => {
     const path = join(root, 'flotilla.yml');
     await writeFile(path, 'service: shop\nregions: []\nwaves: []\nbogus: 1\n');
-    const first = await loadConfigCached(path, env);
+    const first = await loadConfigCached(path, dir);
     expect(first.ok).toBe(false);
-    expect(await loadConfigCached(path, env)).toEqual(first);
+    expect(await loadConfigCached(path, dir)).toEqual(first);
     expect(await cacheFiles()).toEqual([]);
   });
 
   it('ignores a cache directory others may write to, and is off with FLOTILLA_STRIP_CACHE=0', async () => {
     const path = join(root, 'flotilla.yml');
     await writeFile(path, await readFile(EXAMPLE, 'utf8'));
-    await loadConfigCached(path, env);
+    await loadConfigCached(path, dir);
     const [file] = await cacheFiles();
     const kept = JSON.parse(await readFile(file as string, 'utf8'));
     await writeFile(file as string, JSON.stringify({ ...kept, service: 'planted' }));
     await chmod(join(file as string, '..'), 0o777);
-    const open = await loadConfigCached(path, env);
+    expect(userCacheDir({})).toBeUndefined();
+    const open = await loadConfigCached(path, userCacheDir({}));
     expect(open.ok && open.config.service).not.toBe('planted');
     await chmod(join(file as string, '..'), 0o700);
-    const off = await loadConfigCached(path, { FLOTILLA_STRIP_CACHE: '0' });
+    expect(userCacheDir({ FLOTILLA_STRIP_CACHE: '0' })).toBeUndefined();
+    const off = await loadConfigCached(path, userCacheDir({ FLOTILLA_STRIP_CACHE: '0' }));
     expect(off.ok && off.config.service).not.toBe('planted');
+    // The same directory again once it is this user's alone.
+    const back = await loadConfigCached(path, userCacheDir({}));
+    expect(back.ok && back.config.service).toBe('planted');
   });
 });
