@@ -4,22 +4,21 @@
  * GetAlias in the target's region (through its role), and core/appspec.ts writes the AppSpec that
  * shifts from the alias's live version to the last good one, sent as JSON AppSpec content.
  *
- * The AppSpec file is fetched from S3 with one SigV4-signed GET (the signer every SDK client already
- * carries, with the Lambda client's credentials: the same role), not with the S3 client: that
- * client would add ~140 KB to the bundle of the handler that starts deployments, past its limit
+ * The AppSpec file is fetched from S3 with one SigV4-signed GET (adapters/aws/signed-s3.ts, with the
+ * Lambda client's credentials: the same role), not with the S3 client: that client would add
+ * ~125 KiB to the bundle of the handler that starts deployments, past its limit
  * (test/infra/package.test.ts). Needs lambda:GetAlias, and s3:GetObject (s3:GetObjectVersion for a
  * recorded object version) on the AppSpec's bucket.
  */
-import { createHash, createHmac } from 'node:crypto';
 import type { RevisionLocation } from '@aws-sdk/client-codedeploy';
 import { GetAliasCommand } from '@aws-sdk/client-lambda';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { parse as parseYaml } from 'yaml';
 import type { CodeDeployTarget } from '../../config/types.ts';
 import { lambdaAppSpecTarget, lambdaRollbackAppSpec } from '../../core/appspec.ts';
 import type { AwsClientCache } from './clients.ts';
 import { invalid, type LambdaRollbackSource, sha256, short } from './codedeploy-deployer.ts';
 import { awsCall, errorMessage, InvalidRevision, namedError } from './errors.ts';
+import { SignedS3 } from './signed-s3.ts';
 
 export interface LambdaRollbacksOptions {
   clients: AwsClientCache;
@@ -30,13 +29,16 @@ export interface LambdaRollbacksOptions {
 
 export class LambdaRollbacks implements LambdaRollbackSource {
   readonly #clients: AwsClientCache;
-  readonly #s3Endpoint: (awsRegion: string) => string;
-  readonly #fetch: typeof fetch;
+  readonly #s3: SignedS3;
 
   constructor(options: LambdaRollbacksOptions) {
     this.#clients = options.clients;
-    this.#s3Endpoint = options.s3Endpoint ?? ((awsRegion) => `https://s3.${awsRegion}.amazonaws.com`);
-    this.#fetch = options.fetch ?? fetch;
+    // The Lambda client's credentials: the same role reads the AppSpec file.
+    this.#s3 = new SignedS3({
+      credentials: (awsRegion, roleArn) => this.#clients.lambda(awsRegion, roleArn).config.credentials(),
+      ...(options.s3Endpoint ? { endpoint: options.s3Endpoint } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
   }
 
   async revision(
@@ -79,84 +81,13 @@ export class LambdaRollbacks implements LambdaRollbackSource {
     if (revision.revisionType !== 'S3' || !s3?.bucket || !s3.key) {
       throw invalid(`cannot roll back to ${short(artifact)}: a Lambda rollback needs an AppSpec`);
     }
-    const where = `S3 GetObject s3://${s3.bucket}/${s3.key} in ${target.awsRegion}`;
-    const lambda = this.#clients.lambda(target.awsRegion, target.roleArn);
-    const credentials = await lambda.config.credentials();
-    const base = new URL(this.#s3Endpoint(target.awsRegion));
-    const path = `${base.pathname.replace(/\/$/, '')}/${encodeURIComponent(s3.bucket)}/${s3.key
-      .split('/')
-      .map(encodeURIComponent)
-      .join('/')}`;
-    const query: Record<string, string> = s3.version ? { versionId: s3.version } : {};
-    const signer = new SignatureV4({
-      service: 's3',
-      region: target.awsRegion,
-      credentials,
-      sha256: Sha256,
-      uriEscapePath: false, // S3 signs the path as sent, not encoded twice
-      applyChecksum: false,
+    return this.#s3.getText({
+      awsRegion: target.awsRegion,
+      ...(target.roleArn ? { roleArn: target.roleArn } : {}),
+      bucket: s3.bucket,
+      key: s3.key,
+      ...(s3.version ? { versionId: s3.version } : {}),
+      ...(s3.eTag ? { eTag: s3.eTag } : {}),
     });
-    const signed = await signer.sign({
-      method: 'GET',
-      protocol: base.protocol,
-      hostname: base.hostname,
-      ...(base.port ? { port: Number(base.port) } : {}),
-      path,
-      query,
-      headers: {
-        host: base.host,
-        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-        ...(s3.eTag ? { 'if-match': s3.eTag } : {}),
-      },
-    });
-    const url = new URL(`${base.protocol}//${base.host}${path}`);
-    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
-    const response = await awsCall(where, () =>
-      this.#fetch(url, { method: 'GET', headers: signed.headers as Record<string, string> }),
-    );
-    const body = await response.text();
-    if (!response.ok) {
-      // S3's errors are XML: <Error><Code>NoSuchKey</Code><Message>…</Message></Error>.
-      const code = /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? `S3Http${response.status}`;
-      const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? body.slice(0, 200);
-      throw namedError(code, `${where}: HTTP ${response.status} ${code}: ${message}`);
-    }
-    return body;
-  }
-}
-
-/** What the signer hashes: a string or bytes (SourceData in @smithy/types). */
-type Source = string | ArrayBuffer | ArrayBufferView;
-const bytes = (data: Source): Buffer =>
-  typeof data === 'string'
-    ? Buffer.from(data, 'utf8')
-    : data instanceof ArrayBuffer
-      ? Buffer.from(data)
-      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-
-/** SHA-256 (and HMAC-SHA-256, given a secret) for the signer, from node:crypto. */
-class Sha256 {
-  readonly #secret: Buffer | undefined;
-  #hash: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-
-  constructor(secret?: Source) {
-    this.#secret = secret === undefined ? undefined : bytes(secret);
-    this.#hash = this.#fresh();
-  }
-
-  #fresh() {
-    return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
-  }
-
-  update(data: Source): void {
-    this.#hash.update(bytes(data));
-  }
-
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#hash.digest());
-  }
-
-  reset(): void {
-    this.#hash = this.#fresh();
   }
 }
