@@ -110,3 +110,64 @@ export function lambdaRollbackAppSpec(lastGood: unknown, liveVersion: string): L
   };
   return { kind: 'Deploy', appSpec, from: live, to: target.targetVersion };
 }
+
+/**
+ * What a staged region deploys: its release's AppSpec naming what staging made there instead of
+ * where it was made from (core/artifacts.ts `buildToMake`). An ECS AppSpec gets the registered
+ * task definition's ARN as its TaskDefinition; a Lambda AppSpec the published version as its
+ * TargetVersion, shifting from `liveVersion` (what the alias serves at deploy time: the versions a
+ * region numbered itself differ by region, so no AppSpec written ahead can name them). Everything
+ * else (the service, the load balancer, the alias, the hooks) is kept.
+ */
+export type StagedAppSpec =
+  | { kind: 'Deploy'; appSpec: Record<string, unknown> }
+  /** The alias already serves the published version (the code was live already): nothing to shift. */
+  | { kind: 'AlreadyLive'; version: string }
+  | { kind: 'Invalid'; message: string };
+
+export function stagedAppSpec(
+  doc: unknown,
+  made: { kind: 'TaskDefinition'; arn: string } | { kind: 'LambdaVersion'; version: string; liveVersion: string },
+): StagedAppSpec {
+  if (made.kind === 'LambdaVersion') {
+    const target = lambdaAppSpecTarget(doc);
+    if (target.kind === 'Invalid') return target;
+    const withTarget = withProperties(doc as Record<string, unknown>, (p) => ({ ...p, TargetVersion: made.version }));
+    const shifted = lambdaRollbackAppSpec(withTarget, made.liveVersion);
+    return shifted.kind === 'Deploy' ? { kind: 'Deploy', appSpec: shifted.appSpec } : shifted;
+  }
+  if (!isRecord(doc) || !Array.isArray(doc.Resources) || doc.Resources.length === 0) {
+    return { kind: 'Invalid', message: 'the AppSpec has no Resources' };
+  }
+  let named = 0;
+  const appSpec = withProperties(doc, (p) => {
+    if (!('TaskDefinition' in p)) return p;
+    named++;
+    return { ...p, TaskDefinition: made.arn };
+  });
+  return named === 1
+    ? { kind: 'Deploy', appSpec }
+    : { kind: 'Invalid', message: `the ECS AppSpec names ${named} TaskDefinition properties; it must name one` };
+}
+
+/** `doc` with each resource's Properties mapped, and YAML's `version: 0.0` (the number 0) back to "0.0". */
+function withProperties(
+  doc: Record<string, unknown>,
+  map: (properties: Record<string, unknown>) => Record<string, unknown>,
+): Record<string, unknown> {
+  const resources = (doc.Resources as unknown[]).map((entry) => {
+    if (!isRecord(entry)) return entry;
+    return Object.fromEntries(
+      Object.entries(entry).map(([key, resource]) =>
+        isRecord(resource) && isRecord(resource.Properties)
+          ? [key, { ...resource, Properties: map(resource.Properties) }]
+          : [key, resource],
+      ),
+    );
+  });
+  return {
+    ...doc,
+    ...(typeof doc.version === 'number' ? { version: doc.version.toFixed(1) } : {}),
+    Resources: resources,
+  };
+}

@@ -174,14 +174,67 @@ const ECS_TASK_DEFINITION = /^arn:aws[a-z-]*:ecs:([a-z0-9-]+):(\d{12}):task-defi
 function ecsProblem(content: string, target: CodeDeployTarget): string | undefined {
   const values = appSpecValues(content, 'TaskDefinition');
   if (values.length === 0) return 'the AppSpec names no TaskDefinition (an ECS AppSpec needs the task definition ARN)';
+  if (values.some((v) => v.startsWith(S3))) {
+    if (values.length > 1)
+      return 'the AppSpec names more than one TaskDefinition; one to register is the most it may name';
+    return stagedObjectProblem(values[0] as string, 'TaskDefinition', '.json', 'task-definition document', target);
+  }
   for (const value of values) {
     const match = ECS_TASK_DEFINITION.exec(value);
     if (!match) {
-      return `TaskDefinition ${short(value)} is not a task definition ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>)`;
+      return `TaskDefinition ${short(value)} is not a task definition ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>) or a task-definition document to register (s3://bucket/key.json)`;
     }
     if (match[1] !== target.awsRegion) {
       return `TaskDefinition ${value} is in ${match[1]}, but the group is in ${target.awsRegion}: task definitions are regional (use {awsRegion} or --artifacts)`;
     }
+  }
+  return undefined;
+}
+
+/**
+ * Why an S3 object staging makes a region's build from (an ECS task-definition document, a Lambda
+ * code zip) cannot serve `target`: not `s3://bucket/key<ext>`, or a bucket named for another AWS
+ * region (Lambda reads a code zip only from a bucket of the function's region; StageAhead reads a
+ * document through the target's region).
+ */
+function stagedObjectProblem(
+  value: string,
+  property: string,
+  extension: string,
+  what: string,
+  target: CodeDeployTarget,
+): string | undefined {
+  const s3 = parseS3Url(value);
+  if (!s3?.key.toLowerCase().endsWith(extension)) {
+    return `${property} ${short(value)} is not a ${what} in S3 (s3://bucket/key${extension})`;
+  }
+  const named = AWS_REGION.exec(s3.bucket)?.[1];
+  if (named !== undefined && named !== target.awsRegion) {
+    return `${property} ${short(value)}: bucket ${s3.bucket} is named for ${named}, but the group is in ${target.awsRegion}: staging reads the ${what} from a bucket of the group's region (use {awsRegion} or --artifacts)`;
+  }
+  return undefined;
+}
+
+/**
+ * What staging makes in a region before it deploys, when the region's AppSpec names it by where it
+ * is made from rather than by what AWS numbered it: an ECS `TaskDefinition: s3://…/taskdef.json`
+ * (registered in the region: RegisterTaskDefinition) or a Lambda `TargetVersion: s3://…/code.zip`
+ * (published there: UpdateFunctionCode, then PublishVersion). Undefined when the AppSpec names an
+ * existing task definition ARN or version number (CI made it), or for any other artifact. The
+ * region's deploy then names what staging made (adapters/aws/staged-appspec.ts).
+ */
+export type StagedBuild = { kind: 'TaskDefinition'; document: string } | { kind: 'LambdaVersion'; code: string };
+
+export function buildToMake(artifact: string, target: RegionTarget): StagedBuild | undefined {
+  if (target.kind !== 'codedeploy' || !artifact.startsWith(APPSPEC)) return undefined;
+  const content = artifact.slice(APPSPEC.length);
+  if (target.platform === 'ECS') {
+    const document = appSpecValues(content, 'TaskDefinition').find((v) => v.startsWith(S3));
+    return document === undefined ? undefined : { kind: 'TaskDefinition', document };
+  }
+  if (target.platform === 'Lambda') {
+    const code = appSpecValues(content, 'TargetVersion').find((v) => v.startsWith(S3));
+    return code === undefined ? undefined : { kind: 'LambdaVersion', code };
   }
   return undefined;
 }
@@ -202,8 +255,15 @@ function lambdaProblem(content: string, target: CodeDeployTarget): string | unde
   }
   const versions = appSpecValues(content, 'TargetVersion');
   if (versions.length === 0) return 'the AppSpec names no TargetVersion';
+  if (versions.some((v) => v.startsWith(S3))) {
+    if (versions.length > 1)
+      return 'the AppSpec names more than one TargetVersion; one to publish is the most it may name';
+    return stagedObjectProblem(versions[0] as string, 'TargetVersion', '.zip', 'code zip', target);
+  }
   const bad = versions.find((v) => !/^\d+$/.test(v));
-  return bad === undefined ? undefined : `TargetVersion ${short(bad)} is not a published version number`;
+  return bad === undefined
+    ? undefined
+    : `TargetVersion ${short(bad)} is not a published version number or a code zip to publish (s3://bucket/key.zip)`;
 }
 
 /** One S3 bucket lives in one AWS region: Server groups of different AWS regions cannot share a bundle. */

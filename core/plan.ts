@@ -122,8 +122,12 @@ export function regionTask(
   ref: Pick<RegionRef, 'region' | 'action'>,
 ): RegionTask | undefined {
   const task = plan.waves.flatMap((w) => w.regions).find((t) => t.region === ref.region);
-  if (!task || ref.action === 'deploy') return task;
   const entry = record.regions[ref.region];
+  if (!task || ref.action === 'deploy') {
+    // A deploy names what staging made there, if anything (core/staging.ts).
+    const stageId = entry?.staging?.id;
+    return task && stageId !== undefined ? { ...task, stageId } : task;
+  }
   return entry ? rollbackTask(task, entry) : undefined;
 }
 

@@ -17,6 +17,12 @@ export interface RegionTask {
   action: 'deploy' | 'rollback';
   /** The revision to put there; null only when rolling back a region that had nothing before. */
   revision: Revision | null;
+  /**
+   * A deploy's staging in the region (its release record's `staging.id`, LoadRegionTask reads it):
+   * the deployer deploys what it staged, e.g. the task definition it registered or the Lambda
+   * version it published there (adapters/aws/stage-id.ts). Absent: nothing was staged.
+   */
+  stageId?: string;
   target: RegionTarget;
   /** When the region may be deployed to (its local time); none: always. */
   window?: DeployWindow;

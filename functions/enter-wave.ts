@@ -17,7 +17,7 @@ import { controlState, freezeOf } from '../core/control.ts';
 import { entryDecision, healthAtEntry } from '../core/entry.ts';
 import { addSamples, emptyCounts } from '../core/gate.ts';
 import { regionRef } from '../core/plan.ts';
-import { type StagingReport, stagingAtEntry } from '../core/staging.ts';
+import { mustStage, type StagingReport, stagingAtEntry } from '../core/staging.ts';
 import type { PlanRef, RegionTask, WaveEntry } from '../core/types.ts';
 import { describeWindow, secondsUntilOpen, windowOpen } from '../core/windows.ts';
 import type { ReleaseRecord, ReleaseRegionPatch } from '../ports/ledger.ts';
@@ -131,7 +131,8 @@ export const createEnterWave =
       regions: tasks.map((r) => r.region),
     });
     // The build staged ahead in this wave's regions (StageAhead): a staging that failed stops the
-    // release here, before the wave, naming the region; one still running finishes inside the deploy.
+    // release here, before the wave, naming the region; one still running finishes inside the
+    // deploy, unless only staging can make what that region deploys (core/staging.ts mustStage).
     const staged = stagingAtEntry(await stagingReports(deps, record, tasks), plan.version);
     if (staged.kind === 'Blocked') {
       await emit(deps, plan.service, plan.releaseId, {
@@ -196,9 +197,10 @@ async function stagingReports(
   return Promise.all(
     tasks.map(async (task): Promise<StagingReport> => {
       const id = record.regions[task.region]?.staging?.id;
-      if (!awaitStaging || !id) return { region: task.region, status: 'NotStaged' };
+      const required = mustStage(task);
+      if (!awaitStaging || !id) return { region: task.region, status: 'NotStaged', required };
       const status = await awaitStaging({ region: task.region, target: task.target, stageId: id }, STAGING_WAIT_MS);
-      return { region: task.region, ...status };
+      return { region: task.region, ...status, required };
     }),
   );
 }

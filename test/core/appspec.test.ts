@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { lambdaAppSpecTarget, lambdaRollbackAppSpec } from '../../core/appspec.ts';
+import { lambdaAppSpecTarget, lambdaRollbackAppSpec, stagedAppSpec } from '../../core/appspec.ts';
 
 /** The AppSpec of the region's last good deployment: it shifted shop-api:live from 6 to 7. */
 const lastGood = parse(`version: 0.0
@@ -95,6 +95,61 @@ describe('lambdaRollbackAppSpec', () => {
     expect(lambdaRollbackAppSpec(lastGood, '')).toEqual({
       kind: 'Invalid',
       message: 'the alias live has no live version',
+    });
+  });
+});
+
+describe('stagedAppSpec', () => {
+  const ecs = parse(
+    'version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: s3://b/td.json\n        LoadBalancerInfo: { ContainerName: web, ContainerPort: 80 }\n',
+  );
+  const lambda = parse(
+    'version: 0.0\nResources:\n  - shop:\n      Type: AWS::Lambda::Function\n      Properties: { Name: shop, Alias: live, TargetVersion: s3://b/code.zip }\n',
+  );
+  const arn = 'arn:aws:ecs:eu-west-1:111122223333:task-definition/shop:14';
+
+  it('names the registered task definition instead of its document, keeping the rest', () => {
+    expect(stagedAppSpec(ecs, { kind: 'TaskDefinition', arn })).toEqual({
+      kind: 'Deploy',
+      appSpec: {
+        version: '0.0',
+        Resources: [
+          {
+            TargetService: {
+              Type: 'AWS::ECS::Service',
+              Properties: { TaskDefinition: arn, LoadBalancerInfo: { ContainerName: 'web', ContainerPort: 80 } },
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  it('refuses an ECS AppSpec that names no TaskDefinition to put the ARN in', () => {
+    expect(
+      stagedAppSpec(parse('version: 0.0\nResources:\n  - s: { Properties: {} }\n'), { kind: 'TaskDefinition', arn }),
+    ).toEqual({
+      kind: 'Invalid',
+      message: 'the ECS AppSpec names 0 TaskDefinition properties; it must name one',
+    });
+  });
+
+  it('shifts a Lambda alias from the version it serves now to the published one', () => {
+    const out = stagedAppSpec(lambda, { kind: 'LambdaVersion', version: '9', liveVersion: '4' });
+    expect(out.kind === 'Deploy' && out.appSpec.Resources).toEqual([
+      {
+        shop: {
+          Type: 'AWS::Lambda::Function',
+          Properties: { Name: 'shop', Alias: 'live', CurrentVersion: '4', TargetVersion: '9' },
+        },
+      },
+    ]);
+  });
+
+  it('deploys nothing when the alias already serves the published version', () => {
+    expect(stagedAppSpec(lambda, { kind: 'LambdaVersion', version: '9', liveVersion: '9' })).toEqual({
+      kind: 'AlreadyLive',
+      version: '9',
     });
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type ArtifactRequest, artifactProblem, resolveArtifacts } from '../../core/artifacts.ts';
+import {
+  type ArtifactRequest,
+  artifactProblem,
+  buildToMake,
+  formatArtifactProblems,
+  resolveArtifacts,
+} from '../../core/artifacts.ts';
 import type { CodeDeployTarget, FlotillaConfig, RegionTarget } from '../../core/config.ts';
 import { planRelease } from '../../core/plan.ts';
 import { createPlanRelease } from '../../functions/plan-release.ts';
@@ -196,6 +202,48 @@ describe('artifactProblem', () => {
       cd('eu-west-1', 'Lambda'),
       /TargetVersion \$LATEST is not a published version number/,
     ],
+    [
+      'ECS: a task-definition document to register, in a bucket of its region',
+      ecsAppSpec('s3://shop-builds-eu-west-1/shop/1.4.0/taskdef.json'),
+      cd('eu-west-1', 'ECS'),
+      undefined,
+    ],
+    [
+      'ECS: a task-definition document in a bucket named for another region',
+      ecsAppSpec('s3://shop-builds-us-east-1/shop/1.4.0/taskdef.json'),
+      cd('eu-west-1', 'ECS'),
+      /TaskDefinition s3:\/\/shop-builds-us-east-1\/shop\/1\.4\.0\/taskdef\.json: bucket shop-builds-us-east-1 is named for us-east-1, but the group is in eu-west-1/,
+    ],
+    [
+      'ECS: a task-definition document that is not JSON',
+      ecsAppSpec('s3://shop-builds-eu-west-1/shop/taskdef.yaml'),
+      cd('eu-west-1', 'ECS'),
+      /is not a task-definition document in S3 \(s3:\/\/bucket\/key\.json\)/,
+    ],
+    [
+      'ECS: a document to register beside a second TaskDefinition',
+      `${ecsAppSpec('s3://shop-builds-eu-west-1/shop/taskdef.json')}  - Other:\n      Properties:\n        TaskDefinition: "arn:aws:ecs:eu-west-1:111122223333:task-definition/shop:1"\n`,
+      cd('eu-west-1', 'ECS'),
+      /more than one TaskDefinition/,
+    ],
+    [
+      'Lambda: a code zip to publish, in a bucket of its region',
+      lambdaAppSpec('shop', 's3://shop-builds-eu-west-1/shop/1.4.0.zip'),
+      cd('eu-west-1', 'Lambda'),
+      undefined,
+    ],
+    [
+      'Lambda: a code zip in a bucket named for another region',
+      lambdaAppSpec('shop', 's3://shop-builds-us-west-2/shop/1.4.0.zip'),
+      cd('eu-west-1', 'Lambda'),
+      /bucket shop-builds-us-west-2 is named for us-west-2, but the group is in eu-west-1: staging reads the code zip from a bucket of the group's region/,
+    ],
+    [
+      'Lambda: code to publish that is no zip',
+      lambdaAppSpec('shop', 's3://shop-builds-eu-west-1/shop/1.4.0.tgz'),
+      cd('eu-west-1', 'Lambda'),
+      /TargetVersion s3:\/\/shop-builds-eu-west-1\/shop\/1\.4\.0\.tgz is not a code zip in S3/,
+    ],
     ['local: an absolute build directory', '/builds/shop', localTarget(), undefined],
     ['local: an S3 bundle', 's3://b/k.zip', localTarget(), /a local region needs a build directory/],
   ])('%s', (_what, artifact, target, expected) => {
@@ -208,6 +256,37 @@ describe('artifactProblem', () => {
 function localTarget(): RegionTarget {
   return { kind: 'local-process', port: 7101, command: ['node', 'server.js'], env: {}, faults: [] };
 }
+
+describe('buildToMake', () => {
+  it('says what staging makes: a task definition from a document, a version from a zip; nothing for ARNs and numbers', () => {
+    expect(buildToMake(ecsAppSpec('s3://b-eu-west-1/td.json'), cd('eu-west-1', 'ECS'))).toEqual({
+      kind: 'TaskDefinition',
+      document: 's3://b-eu-west-1/td.json',
+    });
+    expect(buildToMake(lambdaAppSpec('shop', 's3://b/code.zip'), cd('eu-west-1', 'Lambda'))).toEqual({
+      kind: 'LambdaVersion',
+      code: 's3://b/code.zip',
+    });
+    expect(
+      buildToMake(ecsAppSpec('arn:aws:ecs:eu-west-1:111122223333:task-definition/shop:12'), cd('eu-west-1', 'ECS')),
+    ).toBeUndefined();
+    expect(buildToMake(lambdaAppSpec('shop'), cd('eu-west-1', 'Lambda'))).toBeUndefined();
+    expect(buildToMake('s3://b/k.zip', cd('eu-west-1', 'Server'))).toBeUndefined();
+  });
+
+  it('reports every region whose staged build cannot serve it, one line each, before anything runs', () => {
+    const result = resolve(
+      { euw1: cd('eu-west-1', 'Lambda'), apse2: cd('ap-southeast-2', 'Lambda'), use1: cd('us-east-1', 'Lambda') },
+      {
+        artifact: lambdaAppSpec('shop', 's3://shop-builds-{awsRegion}/shop/1.4.0.zip'),
+        artifacts: { apse2: lambdaAppSpec('shop', 's3://shop-builds-eu-west-1/shop/1.4.0.zip') },
+      },
+    );
+    expect(formatArtifactProblems(problems(result))).toBe(
+      "apse2: TargetVersion s3://shop-builds-eu-west-1/shop/1.4.0.zip: bucket shop-builds-eu-west-1 is named for eu-west-1, but the group is in ap-southeast-2: staging reads the code zip from a bucket of the group's region (use {awsRegion} or --artifacts)",
+    );
+  });
+});
 
 describe('PlanRelease', () => {
   it('refuses a build its region cannot run before it touches the ledger (anything may start the machine)', async () => {

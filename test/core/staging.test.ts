@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initialRecord, planRelease } from '../../core/plan.ts';
-import { regionsToStage, regionsToUnstage, stagingAtEntry } from '../../core/staging.ts';
+import { mustStage, regionsToStage, regionsToUnstage, stagingAtEntry } from '../../core/staging.ts';
 import { configWith } from '../helpers/fixtures.ts';
 
 const plan = (waves: string[][], mode: 'release' | 'rollback' = 'release') =>
@@ -27,6 +27,27 @@ describe('regionsToStage', () => {
     expect(regionsToStage(p).map((t) => t.region)).toEqual(['us-west-2', 'eu-west-1']);
   });
 
+  it('stages a first-wave region too when only staging can make what it deploys (a task definition, a Lambda version)', () => {
+    const p = plan([['us-east-1', 'us-west-2'], ['eu-west-1']]);
+    const first = p.waves[0]?.regions[0];
+    if (first) {
+      first.target = {
+        kind: 'codedeploy',
+        awsRegion: 'us-east-1',
+        application: 'shop',
+        deploymentGroup: 'shop',
+        platform: 'ECS',
+        alarms: { names: [] },
+      };
+      first.revision = {
+        version: '2.0.0',
+        artifact: 'appspec:Resources: [{ s: { Properties: { TaskDefinition: s3://b/td.json } } }]',
+      };
+    }
+    expect(regionsToStage(p).map((t) => t.region)).toEqual(['us-east-1', 'eu-west-1']);
+    expect(p.waves[0]?.regions.map(mustStage)).toEqual([true, false]);
+  });
+
   it('stages nothing for a single wave or for a rollback-only release', () => {
     expect(regionsToStage(plan([['us-east-1']]))).toEqual([]);
     expect(regionsToStage(plan([['us-east-1'], ['eu-west-1']], 'rollback'))).toEqual([]);
@@ -49,6 +70,26 @@ describe('stagingAtEntry', () => {
       signals: [
         'eu-west-1: 2.0.0 could not be staged before its wave (disk full)',
         'ap-1: 2.0.0 could not be staged before its wave',
+      ],
+    });
+  });
+
+  it('blocks a region whose deploy needs what only staging makes, unless its staging finished', () => {
+    expect(
+      stagingAtEntry(
+        [
+          { region: 'eu-west-1', status: 'NotStaged', required: true },
+          { region: 'eu-central-1', status: 'InProgress', required: true },
+          { region: 'ap-1', status: 'Staged', required: true },
+          { region: 'us-1', status: 'NotStaged' },
+        ],
+        '2.0.0',
+      ),
+    ).toEqual({
+      kind: 'Blocked',
+      signals: [
+        'eu-west-1: 2.0.0 is not staged before its wave (it was never staged; only staging makes what it deploys)',
+        'eu-central-1: 2.0.0 is not staged before its wave (its staging had not finished; only staging makes what it deploys)',
       ],
     });
   });
