@@ -15,11 +15,12 @@ import { loadPlan } from './shared/plan.ts';
 export const createLoadRegionTask =
   (deps: Pick<Deps, 'ledger'>) =>
   async ({ task: ref }: { task: RegionRef }): Promise<RegionTask> => {
-    // A deploy's task is all in the plan; a rollback also needs what the region ran before, its
-    // entry of the release record (read alone: the record of 100 regions weighs ~225 KB).
+    // The task is in the plan; its region's entry of the release record (read alone: the record
+    // of 100 regions weighs ~225 KB) adds what staging made there (a deploy) or what the region
+    // ran before (a rollback).
     const [plan, entry] = await Promise.all([
       loadPlan(deps, ref),
-      ref.action === 'rollback' ? deps.ledger.getReleaseRegion(ref.service, ref.releaseId, ref.region) : undefined,
+      deps.ledger.getReleaseRegion(ref.service, ref.releaseId, ref.region),
     ]);
     const task = regionTask(plan, { regions: entry ? { [ref.region]: entry } : {} }, ref);
     if (!task)

@@ -44,9 +44,10 @@ export const createStageAhead =
   };
 
 /**
- * The Lambda entry point on AWS: the AWS stager stages each later region's revision
- * (adapters/aws/revision-stager.ts: an S3 copy into the region's bucket, or a check that its ECS
- * task definition or Lambda version exists there) and the stage id records how it went.
+ * The Lambda entry point on AWS: the AWS stager stages each region's revision
+ * (adapters/aws/revision-stager.ts: an S3 copy into the region's bucket or a check that the bundle
+ * is there; an ECS task definition registered or a Lambda version published there) and the stage
+ * id records how it went and what it made, for that region's deploy and the cleanup.
  */
 export const handler = lambda(() =>
   createStageAhead({ ledger: ledgerFromEnv(), deployer: stagerFromEnv(), now: Date.now }),

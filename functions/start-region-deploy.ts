@@ -31,6 +31,7 @@ export const createStartRegionDeploy =
       target: task.target,
       purpose: task.action,
       revision: task.revision,
+      ...(task.action === 'deploy' && task.stageId !== undefined ? { stageId: task.stageId } : {}),
     });
     return startedHandle(deploymentId, task.deploy, deps.now());
   };

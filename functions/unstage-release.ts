@@ -1,9 +1,10 @@
 /**
- * UnstageRelease (AWS only): when a release execution ends, however it ended, removes the bundles
- * its staging copied into regions that do not run its build (core/staging.ts `regionsToUnstage`;
- * adapters/aws/revision-stager.ts deletes only objects marked with this release). Run by an
+ * UnstageRelease (AWS only): when a release execution ends, however it ended, removes what its
+ * staging made in regions that do not run its build (core/staging.ts `regionsToUnstage`): copied
+ * bundles, registered task definitions, published Lambda versions no alias serves;
+ * adapters/aws/revision-stager.ts removes only what is marked with this release. Run by an
  * EventBridge rule on the release state machine's status changes rather than by FinishRelease, so
- * FinishRelease's bundle needs no S3 client and abnormal ends (which never reach FinishRelease) are
+ * FinishRelease's bundle needs no S3, ECS or Lambda calls and abnormal ends (which never reach FinishRelease) are
  * cleaned up too. Locally FinishRelease removes staged builds itself, through the local fleet.
  */
 

@@ -20,6 +20,8 @@ export interface DeploymentRequest {
   purpose: DeployPurpose;
   /** The revision to run, or null to take the service out of the region (it had none before). */
   revision: Revision | null;
+  /** This release's staging in the region (startStaging's id), if any: the deploy uses what it staged. */
+  stageId?: string;
 }
 
 export interface DeploymentRef {
@@ -38,6 +40,8 @@ export interface StageRequest {
   region: string;
   target: RegionTarget;
   revision: Revision;
+  /** For removeStaged: the id startStaging returned there (the release record keeps it). */
+  stageId?: string;
 }
 
 export type StageStatus = { status: 'InProgress' } | { status: 'Staged' } | { status: 'Failed'; message: string };

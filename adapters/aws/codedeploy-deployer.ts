@@ -38,6 +38,7 @@ import {
   StopDeploymentCommand,
 } from '@aws-sdk/client-codedeploy';
 import type { CodeDeployTarget, RegionTarget } from '../../config/types.ts';
+import { buildToMake } from '../../core/artifacts.ts';
 import { readDeploymentStatus } from '../../core/deployment-status.ts';
 import type {
   DeploymentRef,
@@ -90,10 +91,25 @@ export interface LambdaRollbackSource {
   ): Promise<{ kind: 'Deploy'; revision: RevisionLocation } | { kind: 'AlreadyLive'; version: string }>;
 }
 
+/**
+ * The revision of a region whose AppSpec names a build staging makes (core/artifacts.ts
+ * `buildToMake`): that AppSpec naming what StageAhead made there (adapters/aws/staged-appspec.ts).
+ */
+export interface StagedRevisionSource {
+  revision(
+    target: CodeDeployTarget,
+    region: string,
+    artifact: string,
+    stageId: string | undefined,
+  ): Promise<{ kind: 'Deploy'; revision: RevisionLocation } | { kind: 'AlreadyLive'; version: string }>;
+}
+
 export interface CodeDeployDeployerOptions {
   clients: AwsClients;
   /** Needed to start a Lambda rollback; a deployer without it refuses one (UnsupportedRollback). */
   lambdaRollback?: LambdaRollbackSource;
+  /** Needed to deploy a staged build (a registered task definition, a published version); without it one is refused. */
+  staged?: StagedRevisionSource;
   /** Pause before the one re-try of a create whose busy group had emptied meanwhile. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -102,10 +118,12 @@ export class CodeDeployDeployer implements RegionDeployer {
   readonly #clients: AwsClients;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #lambdaRollback: LambdaRollbackSource | undefined;
+  readonly #staged: StagedRevisionSource | undefined;
 
   constructor(options: CodeDeployDeployerOptions) {
     this.#clients = options.clients;
     this.#lambdaRollback = options.lambdaRollback;
+    this.#staged = options.staged;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
@@ -118,6 +136,19 @@ export class CodeDeployDeployer implements RegionDeployer {
     const where = `CodeDeploy ${target.application}/${target.deploymentGroup} in ${target.awsRegion}`;
     const location = toRevisionLocation(wanted.artifact, target.platform);
     let revision = location;
+    if (request.purpose === 'deploy' && buildToMake(wanted.artifact, target) !== undefined) {
+      if (this.#staged === undefined) {
+        throw namedError(
+          InvalidRevision,
+          `${request.region}: this deployer was built without staged builds (adapters/aws/staged-appspec.ts)`,
+        );
+      }
+      const staged = await this.#staged.revision(target, request.region, wanted.artifact, request.stageId);
+      if (staged.kind === 'AlreadyLive') {
+        return { deploymentId: `${ALREADY_LIVE_PREFIX}${target.awsRegion}:${staged.version}` };
+      }
+      revision = staged.revision;
+    }
     if (request.purpose === 'rollback' && target.platform === 'Lambda') {
       if (this.#lambdaRollback === undefined) {
         throw namedError(

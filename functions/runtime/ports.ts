@@ -8,7 +8,8 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
-import { S3Client } from '@aws-sdk/client-s3';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -16,6 +17,7 @@ import { AwsClientCache, type ClientFactories } from '../../adapters/aws/clients
 import { CloudWatchProber } from '../../adapters/aws/cloudwatch-prober.ts';
 import { CodeDeployDeployer } from '../../adapters/aws/codedeploy-deployer.ts';
 import { AwsRevisionStager } from '../../adapters/aws/revision-stager.ts';
+import { SignedS3 } from '../../adapters/aws/signed-s3.ts';
 import { SnsEventSink } from '../../adapters/aws/sns-events.ts';
 import { StepFunctionsTaskCallbacks } from '../../adapters/aws/step-functions.ts';
 import type { EventSink } from '../../ports/events.ts';
@@ -36,14 +38,25 @@ export function deployerFromEnv(): RegionDeployer {
   return new CodeDeployDeployer({ clients: awsClients({ codedeploy: (config) => new CodeDeployClient(config) }) });
 }
 
+// --- staging ahead (StageAhead, UnstageRelease) ---
 /**
- * Staging ahead on AWS (StageAhead, UnstageRelease): S3 in each target's region, through the
- * target's role when it names one; no CodeDeploy client in those bundles.
+ * Staging ahead on AWS: ECS (task definitions) and Lambda (versions) clients in each target's
+ * region, through the target's role when it names one, and S3 through signed requests with the
+ * Lambda client's credentials (adapters/aws/signed-s3.ts: the S3 client would take these bundles
+ * past 600 KiB); no CodeDeploy client in those bundles.
  */
 export function stagerFromEnv(): AwsRevisionStager {
-  const clients = awsClients({ s3: (config) => new S3Client(config) });
-  return new AwsRevisionStager((awsRegion, roleArn) => clients.s3(awsRegion, roleArn));
+  const clients = awsClients({
+    ecs: (config) => new ECSClient(config),
+    lambda: (config) => new LambdaClient(config),
+  });
+  return new AwsRevisionStager({
+    s3: new SignedS3({ credentials: (awsRegion, roleArn) => clients.lambda(awsRegion, roleArn).config.credentials() }),
+    ecs: (awsRegion, roleArn) => clients.ecs(awsRegion, roleArn),
+    lambda: (awsRegion, roleArn) => clients.lambda(awsRegion, roleArn),
+  });
 }
+// --- end staging ahead ---
 
 /** CloudWatch alarms (and health URLs) of each target's region. */
 export function proberFromEnv(): HealthProber {

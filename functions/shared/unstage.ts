@@ -20,6 +20,7 @@ export async function unstage(
   await Promise.all(
     regionsToUnstage(plan, record, versions).map(async (task) => {
       if (!task.revision) return;
+      const stageId = record.regions[task.region]?.staging?.id;
       try {
         await removeStaged({
           service: task.service,
@@ -27,6 +28,7 @@ export async function unstage(
           region: task.region,
           target: task.target,
           revision: task.revision,
+          ...(stageId !== undefined ? { stageId } : {}),
         });
       } catch (error) {
         console.warn(`${task.region}: could not remove the build staged by ${task.releaseId}: ${String(error)}`);

@@ -335,11 +335,16 @@ describe('npm run package', () => {
     }
   });
 
-  it('allows Resource "*" for cloudwatch:DescribeAlarms only (composite alarms need it)', () => {
+  it('allows Resource "*" only for cloudwatch:DescribeAlarms (composite alarms need it) and the ECS task-definition reads and deregistration (no narrower resource exists)', () => {
     const wildcard = statements()
       .filter(({ statement }) => statement.Effect === 'Allow' && asArray(statement.Resource).includes('*'))
       .flatMap(({ statement }) => actions(statement));
-    expect([...new Set(wildcard)]).toEqual(['cloudwatch:DescribeAlarms']);
+    // cfn-lint's IAM data (AdditionalSpecs/Policies.json) lists no resource type for the two ECS actions.
+    expect([...new Set(wildcard)].sort()).toEqual([
+      'cloudwatch:DescribeAlarms',
+      'ecs:DeregisterTaskDefinition',
+      'ecs:DescribeTaskDefinition',
+    ]);
   });
 
   it('scopes DynamoDB to the ledger table and its index, and SNS to the alerts topic', () => {
@@ -396,6 +401,7 @@ describe('npm run package', () => {
       CloudWatch: 'cloudwatch',
       Lambda: 'lambda',
       S3: 's3',
+      ECS: 'ecs',
       DynamoDB: 'dynamodb',
       SNS: 'sns',
       SSM: 'ssm',
@@ -418,13 +424,32 @@ describe('npm run package', () => {
           .map((a) => a.split(':')[0] as string)
           .filter((service) => !['logs', 'sts'].includes(service)),
       );
-      expect([...granted].sort(), id).toEqual([...new Set(clients.map((c) => prefixes[c]))].sort());
+      const expected = new Set(clients.map((c) => prefixes[c] as string));
+      // A role that may register task definitions hands their roles to ECS with iam:PassRole
+      // (scoped below), and only such a role may pass roles.
+      if (roleStatements(l).some((s) => actions(s).includes('ecs:RegisterTaskDefinition'))) expected.add('iam');
+      expect([...granted].sort(), id).toEqual([...expected].sort());
       // Assumed roles are how the clients of target regions (CodeDeploy, CloudWatch, and staging's
       // S3) reach other accounts.
       const assumes = roleStatements(l).some((s) => actions(s).includes('sts:AssumeRole'));
       expect(assumes, id).toBe(['codedeploy', 'cloudwatch', 's3'].some((s) => granted.has(s)));
     }
     expect(roles.size).toBe(lambdas().length);
+  });
+
+  it('passes roles to ECS tasks only, wherever a function may pass one', () => {
+    const passes = lambdas().flatMap(([id, l]) =>
+      roleStatements(l)
+        .filter((s) => actions(s).includes('iam:PassRole'))
+        .map((s) => [id, s] as const),
+    );
+    expect(passes.map(([id]) => id)).toContain('StageAheadLambdaFunction');
+    for (const [id, statement] of passes) {
+      expect(actions(statement), id).toEqual(['iam:PassRole']);
+      expect((statement as { Condition?: unknown }).Condition, id).toEqual({
+        StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+      });
+    }
   });
 
   it('lets the GitHub webhook read its secret and config parameters, read and put branch heads and start releases, nothing more', () => {

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AwsClientCache } from '../../../adapters/aws/clients.ts';
 import { CodeDeployDeployer } from '../../../adapters/aws/codedeploy-deployer.ts';
 import { AwsRevisionStager, STAGED_FOR } from '../../../adapters/aws/revision-stager.ts';
+import { SignedS3 } from '../../../adapters/aws/signed-s3.ts';
 import type { CodeDeployTarget, FlotillaConfig } from '../../../config/types.ts';
 import { resolveArtifacts } from '../../../core/artifacts.ts';
 import { initialRecord, planRelease } from '../../../core/plan.ts';
@@ -36,8 +37,11 @@ let moto: MotoServer;
 const s3Config = (region: string): S3ClientConfig => ({ ...moto.client(region), forcePathStyle: true });
 const s3 = (region: string) => new S3Client(s3Config(region));
 
+/** The stager as StageAhead builds it, its S3 calls signed by hand (adapters/aws/signed-s3.ts) against moto. */
 function stager(): AwsRevisionStager {
-  return new AwsRevisionStager((region) => new S3Client(s3Config(region)));
+  return new AwsRevisionStager({
+    s3: new SignedS3({ credentials: async () => moto.client('us-east-1').credentials, endpoint: () => moto.endpoint }),
+  });
 }
 
 const server = (awsRegion: string): CodeDeployTarget =>
@@ -117,7 +121,7 @@ describe.skipIf(SKIP)('staging a Server bundle on moto', () => {
     expect(status).toMatchObject({
       status: 'Failed',
       message:
-        'copying s3://ci-builds/shop/never-uploaded.zip into s3://shop-builds-eu-west-1/shop/missing.zip failed: The specified key does not exist.',
+        'copying s3://ci-builds/shop/never-uploaded.zip into s3://shop-builds-eu-west-1/shop/missing.zip failed: HTTP 404 NoSuchKey: The specified key does not exist.',
     });
     expect(await body('eu-west-1', 'shop-builds-eu-west-1', 'shop/missing.zip')).toBeUndefined();
   });
