@@ -30,6 +30,7 @@ import type { CodeDeployTarget, FlotillaConfig } from '../../../config/types.ts'
 import { resolveArtifacts } from '../../../core/artifacts.ts';
 import { initialRecord, planRelease } from '../../../core/plan.ts';
 import type { ReleasePlan } from '../../../core/types.ts';
+import { createEnterWave } from '../../../functions/enter-wave.ts';
 import { createLoadRegionTask } from '../../../functions/load-region-task.ts';
 import { createStageAhead } from '../../../functions/stage-ahead.ts';
 import { createStartRegionDeploy } from '../../../functions/start-region-deploy.ts';
@@ -390,5 +391,39 @@ describe.skipIf(SKIP)('a staged ECS release, StageAhead to UnstageRelease, on mo
     } finally {
       codedeploy.restore();
     }
+  });
+});
+
+describe('EnterWave before a region that deploys what only staging makes', () => {
+  it('blocks the wave before it starts when that region was never staged, and touches no region', async () => {
+    const p = ecsPlan();
+    const record = initialRecord(p, [], '');
+    const touched: ReleaseRegionPatch[] = [];
+    const ledger = {
+      ...memoryLedger(p, record, {}),
+      takeHoldTokens: async () => [],
+      listIntents: async () => [],
+      updateRelease: async () => {},
+      updateReleaseRegions: async (_s: string, _r: string, patches: ReleaseRegionPatch[]) => {
+        touched.push(...patches);
+      },
+    } as unknown as Ledger;
+    const unused = () => {
+      throw new Error('not expected before a blocked wave');
+    };
+    // The deployer EnterWave has on AWS: it reads stage ids, with no AWS client.
+    const deployer = new CodeDeployDeployer({ clients: new AwsClientCache({ factories: {} }) });
+    const entry = await createEnterWave({
+      ledger,
+      deployer,
+      prober: { probe: unused },
+      events: { emit: () => {} },
+      now: () => Date.parse('2026-12-01T12:00:00Z'),
+    })({ plan: p as never, waveIndex: 0 });
+    expect(entry).toEqual({
+      kind: 'Blocked',
+      signals: ['euw1: 2.0.0 is not staged before its wave (it was never staged; only staging makes what it deploys)'],
+    });
+    expect(touched).toEqual([]);
   });
 });
