@@ -518,7 +518,23 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       async rollback(releaseId, who) {
         const { startRollback } = await import('../../services/rollback.ts');
         const started = await startRollback(
-          { ledger, now, starter, config: config as unknown as RollbackDeps['config'], owner },
+          {
+            ledger,
+            now,
+            starter,
+            config: config as unknown as RollbackDeps['config'],
+            owner,
+            // What each region runs, from the region itself (its `current` release), not the ledger.
+            regions: async () =>
+              new Map(
+                await Promise.all(
+                  localRegions.map(
+                    async (r) =>
+                      [r.region, await liveFleet.currentRevision(r.region, r.target).catch(() => undefined)] as const,
+                  ),
+                ),
+              ),
+          },
           { releaseId, ...who },
         );
         if (!started.done) throw new Error(`rollback ${started.releaseId} started without a way to follow it`);
