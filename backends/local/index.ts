@@ -378,7 +378,17 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     /** Whether this process's engine runs the release (none runs before the first release). */
     const engineRuns = (releaseId: string) => engineNow?.isRunning(releaseId) ?? false;
 
-    const recoveryDeps = { ledger, callbacks: tokens, events, now };
+    /** What each region runs, from the region itself (its `current` release), not the ledger. */
+    const readRegions = async () =>
+      new Map(
+        await Promise.all(
+          localRegions.map(
+            async (r) =>
+              [r.region, await liveFleet.currentRevision(r.region, r.target).catch(() => undefined)] as const,
+          ),
+        ),
+      );
+    const recoveryDeps = { ledger, callbacks: tokens, events, now, regions: readRegions };
     /** Why an operator stopped a release, for its record. */
     const stopReasons = new Map<string, string>();
     const running = new Map<string, Promise<ReleaseOutcome>>();
@@ -524,16 +534,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
             starter,
             config: config as unknown as RollbackDeps['config'],
             owner,
-            // What each region runs, from the region itself (its `current` release), not the ledger.
-            regions: async () =>
-              new Map(
-                await Promise.all(
-                  localRegions.map(
-                    async (r) =>
-                      [r.region, await liveFleet.currentRevision(r.region, r.target).catch(() => undefined)] as const,
-                  ),
-                ),
-              ),
+            regions: readRegions,
           },
           { releaseId, ...who },
         );

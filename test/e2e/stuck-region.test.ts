@@ -9,13 +9,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { type LocalBackend, openLocalBackend } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
+import { createStartBake } from '../../functions/start-bake.ts';
 import { runCli } from '../helpers/cli.ts';
 import { asLocal } from '../helpers/fixtures.ts';
 import { BROKEN_BUILD, e2eConfig, GOOD_BUILD, servedVersion, tempDir } from '../helpers/local.ts';
 
+const open: LocalBackend[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
+  for (const backend of open.splice(0)) await backend.close();
   for (const c of cleanups.splice(0)) await c();
 });
 
@@ -112,4 +116,41 @@ describe('a region stuck on a bad build after ROLLBACK_FAILED', () => {
     expect(fixed.status, fixed.reason).toBe('SUCCEEDED');
     expect(await served(config)).toEqual({ 'us-east-1': '1.2.0', 'eu-west-1': '1.2.0' });
   }, 240_000);
+
+  it('after an execution that died once a wave switched: the record and the ledger say what the region runs, and rollback puts it back', async () => {
+    const config = await e2eConfig([[{ name: 'us-east-1', currency: 'USD' }]]);
+    const t = await tempDir('flotilla-stuck-died-');
+    cleanups.push(t.cleanup);
+    // 2.0.0's StartBake answers without recording the wave or giving the bake's length: the
+    // execution dies (States.Runtime at PrepareBake) after us-east-1 switched to 2.0.0, and no step
+    // wrote that down.
+    const backend = await openLocalBackend({
+      stateDir: t.dir,
+      config,
+      functionOverrides: {
+        'start-bake': (deps) => {
+          const real = createStartBake(deps);
+          return async (input: Parameters<typeof real>[0]) =>
+            input.plan.version === '2.0.0'
+              ? ({ decision: 'continue' } as Awaited<ReturnType<typeof real>>)
+              : real(input);
+        },
+      },
+    });
+    open.push(backend);
+    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    const died = await backend.start({ version: '2.0.0', artifact: GOOD_BUILD });
+    await expect(died.done).rejects.toThrow();
+    const port = asLocal(config.regions[0]?.target).port;
+    expect(await servedVersion(port)).toBe('2.0.0');
+    const record = await backend.ledger.getRelease('shop', 'shop-2.0.0');
+    expect(record?.status).toBe('FAILED');
+    expect(record?.reason).toMatch(/no rollback ran: us-east-1 runs 2\.0\.0/);
+    expect((await backend.ledger.getRegion('shop', 'us-east-1'))?.current?.version).toBe('2.0.0');
+
+    const rollback = await backend.rollback('shop-2.0.0', { actor: 'rm@test', reason: 'died mid-release' });
+    expect((await rollback.done).status).toBe('ROLLED_BACK');
+    expect(await servedVersion(port)).toBe('1.0.0');
+    expect((await backend.ledger.listIntents('shop', 'shop-2.0.0')).map((i) => i.regions)).toEqual([['us-east-1']]);
+  }, 120_000);
 });
