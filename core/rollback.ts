@@ -102,7 +102,7 @@ export function rollbackCause(input: RollbackInput): RollbackCause {
 }
 
 /** A region counts as touched once it was marked for deploying, whatever came of it; skipped ones never are. */
-export function touchedRegions(record: ReleaseRecord): string[] {
+export function touchedRegions(record: Pick<ReleaseRecord, 'regions'>): string[] {
   return Object.values(record.regions)
     .filter((r) => r.phase !== 'pending' && r.phase !== 'skipped')
     .sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region))

@@ -6,9 +6,8 @@
  * release still holds it, drops its waits, wakes the next queued release and alerts.
  */
 import type { Revision } from '../core/model.ts';
-import { observedStates } from '../core/outcome.ts';
+import { observedStatesOf } from '../core/outcome.ts';
 import { type AbnormalEnd, recoverAbnormalEnd } from '../core/recovery.ts';
-import { touchedRegions } from '../core/rollback.ts';
 import type { EventSink } from '../ports/events.ts';
 import type { Ledger } from '../ports/ledger.ts';
 import type { TaskCallbacks } from '../ports/task-callbacks.ts';
@@ -47,19 +46,18 @@ export async function recoverRelease(
   if (record) {
     const states = await deps.ledger.listRegions(service);
     const observed = (await deps.regions?.().catch(() => undefined)) ?? new Map();
-    const touched = new Set(touchedRegions(record));
-    const drifted = observedStates(
+    const drifted = observedStatesOf(
+      record,
       new Map(states.map((s) => [s.region, s.current])),
-      new Map([...observed].filter(([region]) => touched.has(region))),
-      { service, releaseId, updatedAt: new Date(deps.now()).toISOString() },
+      observed,
+      new Date(deps.now()).toISOString(),
     );
-    if (drifted.length > 0 && (record.status === 'RUNNING' || record.status === 'QUEUED'))
-      await deps.ledger.putRegions(drifted);
     const versions = Object.fromEntries(
       [...states, ...drifted].map((s) => [s.region, s.current?.version ?? null] as const),
     );
     const recovery = recoverAbnormalEnd(record, end, versions, deps.now());
     if (recovery.kind === 'close') {
+      if (drifted.length > 0) await deps.ledger.putRegions(drifted);
       await deps.ledger.updateRelease(service, releaseId, recovery.patch);
       closed = true;
       try {

@@ -11,9 +11,9 @@
 import type { Intent } from '../core/control.ts';
 import { namedError, REFUSALS, refused } from '../core/errors.ts';
 import type { Revision } from '../core/model.ts';
-import { observedStates } from '../core/outcome.ts';
+import { observedStatesOf } from '../core/outcome.ts';
 import { rollbackName } from '../core/plan.ts';
-import { planRollbackOf, touchedRegions } from '../core/rollback.ts';
+import { planRollbackOf } from '../core/rollback.ts';
 import type { StartReleaseInput } from '../core/types.ts';
 import type { Ledger } from '../ports/ledger.ts';
 import type { ReleaseStarter, StartedRun } from '../ports/release-starter.ts';
@@ -54,13 +54,7 @@ export async function startRollback(
   ]);
   const now = deps.now();
   const recorded = new Map(states.map((s) => [s.region, s.current]));
-  // Only the regions the target touched: what moved elsewhere is not this release's doing.
-  const touched = new Set(touchedRegions(target));
-  const drifted = observedStates(recorded, new Map([...observed].filter(([region]) => touched.has(region))), {
-    service,
-    releaseId: target.releaseId,
-    updatedAt: new Date(now).toISOString(),
-  });
+  const drifted = observedStatesOf(target, recorded, observed, new Date(now).toISOString());
   const current = new Map(recorded);
   for (const state of drifted) current.set(state.region, state.current);
   const decision = planRollbackOf({ target, releases, current, lock, now });
