@@ -19,9 +19,10 @@ export function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? '' : 's'}`;
 }
 
-/** One audit line: `at actor verb [region] — reason` (without `at` where the line has its own time). */
+/** One audit line: `at actor verb [region | regions] — reason` (without `at` where the line has its own time). */
 export function auditLine(intent: Intent, withTime = true): string {
-  const what = `${intent.actor} ${intent.verb}${intent.region ? ` ${intent.region}` : ''} — ${intent.reason}`;
+  const where = intent.region ? ` ${intent.region}` : intent.regions?.length ? ` ${intent.regions.join(', ')}` : '';
+  const what = `${intent.actor} ${intent.verb}${where} — ${intent.reason}`;
   return withTime ? `${intent.at} ${what}` : what;
 }
 

@@ -95,25 +95,12 @@ export function controlHandlerFor(
   const recorded = (started: StartedRelease) => recordedRelease(ledger, service, started, hooks);
   const log = hooks.events;
 
-  /** A rollback is refused up front while another release runs, so its intent is not recorded in vain. */
-  const unlocked = async () => {
-    const lock = await ledger.getLock(service);
-    if (lock) {
-      throw namedError(
-        'ServiceLocked',
-        `${service} is being released by ${lock.releaseId} (${lock.owner}, since ${lock.acquiredAt})`,
-      );
-    }
-  };
-
   return {
     intent: (request) => backend.intent(request),
     // A release started while another runs queues behind it (the newest queued build runs next).
     start: async (request) => recorded(await backend.start(request)),
-    async rollback(releaseId, who) {
-      await unlocked();
-      return recorded(await backend.rollback(releaseId, who));
-    },
+    // Refused up front while another release holds the lock (core/rollback.ts planRollbackOf).
+    rollback: async (releaseId, who) => recorded(await backend.rollback(releaseId, who)),
     getRelease: (releaseId) => ledger.getRelease(service, releaseId),
     listReleases: (limit) => ledger.listReleases(service, limit),
     listIntents: (releaseId) =>

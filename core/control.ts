@@ -24,6 +24,8 @@ export interface Intent {
   region?: string;
   /** force: the wave whose hold it was given for; it passes that hold only, once. */
   wave?: number;
+  /** rollback: the regions it set out to put back (core/rollback.ts `planRollbackOf`). */
+  regions?: string[];
   /** Unique per intent (time-ordered), so two equal clicks are two audit lines. */
   id: string;
 }

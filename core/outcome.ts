@@ -2,7 +2,7 @@
  * Terminal states. Every release ends in one of them, and says region by region what runs there now.
  */
 import type { RegionState, ReleaseRecord, ReleaseRegionPatch, ReleaseStatus, Revision } from './model.ts';
-import { describeCause } from './rollback.ts';
+import { describeCause, touchedRegions } from './rollback.ts';
 import type { RegionResult, ReleaseOutcome, RollbackCause } from './types.ts';
 
 /**
@@ -114,6 +114,25 @@ export function observedStates(
     states.push({ ...context, region, current });
   }
   return states;
+}
+
+/**
+ * `observedStates` for the regions one release touched, written in its name: where a release whose
+ * end nobody recorded (an execution that died, a rollback asked for later) left the regions, as they
+ * say it themselves. A region it never touched is not its to write.
+ */
+export function observedStatesOf(
+  record: Pick<ReleaseRecord, 'service' | 'releaseId' | 'regions'>,
+  recorded: ReadonlyMap<string, Revision | null>,
+  observed: ReadonlyMap<string, Revision | null | undefined>,
+  updatedAt: string,
+): RegionState[] {
+  const touched = new Set(touchedRegions(record));
+  return observedStates(recorded, new Map([...observed].filter(([region]) => touched.has(region))), {
+    service: record.service,
+    releaseId: record.releaseId,
+    updatedAt,
+  });
 }
 
 /** A release as it stands in the ledger, as an outcome: its status and, region by region, what runs there. */

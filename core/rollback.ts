@@ -9,7 +9,7 @@
 import type { GateSettings } from './config.ts';
 import { type ControlState, type Intent, latest } from './control.ts';
 import { REFUSALS, type Refusal } from './errors.ts';
-import type { ReleaseRecord, ReleaseRegion, Revision } from './model.ts';
+import type { LockHolder, ReleaseRecord, ReleaseRegion, Revision } from './model.ts';
 import type {
   ControlAction,
   GateDecision,
@@ -102,7 +102,7 @@ export function rollbackCause(input: RollbackInput): RollbackCause {
 }
 
 /** A region counts as touched once it was marked for deploying, whatever came of it; skipped ones never are. */
-export function touchedRegions(record: ReleaseRecord): string[] {
+export function touchedRegions(record: Pick<ReleaseRecord, 'regions'>): string[] {
   return Object.values(record.regions)
     .filter((r) => r.phase !== 'pending' && r.phase !== 'skipped')
     .sort((a, b) => a.wave - b.wave || a.region.localeCompare(b.region))
@@ -152,22 +152,45 @@ export const sameRevision = (a: Revision | null | undefined, b: Revision | null 
   (a ?? null) === null ? (b ?? null) === null : a?.version === b?.version;
 
 export type RollbackOfDecision =
-  | { kind: 'Plan'; regions: { region: string; wave: number; to: Revision }[] }
+  | {
+      kind: 'Plan';
+      /** Each region that goes back, to what it ran before the release (null: it ran nothing, see below). */
+      regions: { region: string; wave: number; to: Revision | null }[];
+      /** What the audit records with who and why: when it was decided and which regions go back. */
+      audit: { at: string; regions: string[] };
+    }
   | { kind: 'Refused'; refusal: Refusal; message: string };
 
 /**
- * The `rollback` verb: which regions a rollback of a finished release puts back. Only regions
- * that still run what that release deployed go back, each to what it ran before; a region that
- * moved on since (a newer release, a rollback) makes the whole request refused, naming it, and so
- * does one that had nothing before (rolling it back would leave it with nothing). A release still
- * running is aborted instead; one already rolled back says by which release.
+ * The `rollback` verb: whether a rollback of a finished release may run now, and which regions it
+ * puts back, each to what. Only regions that still run what that release deployed go back, each to
+ * what it ran before; regions already back are left alone. That makes it the way back for a release
+ * that ended ROLLBACK_FAILED (a region's redeploy of its last good build failed, and the region still
+ * runs the bad build, which wave entry then refuses to deploy over) and for one that ended FAILED
+ * (interrupted, or its execution died) with regions left on its build: the same request retries
+ * exactly the regions not back yet, and can be run again until every region is.
+ *
+ * `current` must say what each region runs as the regions themselves report it where they can (the
+ * caller reads them; the ledger only where it cannot): a release that died may have switched a
+ * region without the ledger hearing of it.
+ *
+ * Refused: a release still running (abort it instead); a rollback release (roll back its target);
+ * one already rolled back or being rolled back (says by which release); any release while another
+ * holds the service's lock (Busy: a rollback never deploys beside a release in flight); a region
+ * that moved on since (a newer release: roll that one back instead), naming it; a region that ran
+ * nothing before (a rollback never leaves a region with nothing where something ran), except when
+ * the release's own rollback had already set out to take it out again (ROLLBACK_FAILED): finishing
+ * that is what the retry is for; and nothing left to put back.
  */
 export function planRollbackOf(input: {
   target: ReleaseRecord;
   /** The service's releases (any order), to find an earlier rollback of the target. */
   releases: readonly ReleaseRecord[];
-  /** What each region runs now. */
+  /** What each region runs now (see above). */
   current: ReadonlyMap<string, Revision | null>;
+  /** Who holds the service's release lock, if anyone. */
+  lock: Pick<LockHolder, 'releaseId' | 'owner' | 'acquiredAt'> | undefined;
+  now: number;
 }): RollbackOfDecision {
   const { target } = input;
   const refuse = (refusal: Refusal, message: string): RollbackOfDecision => ({ kind: 'Refused', refusal, message });
@@ -180,21 +203,32 @@ export function planRollbackOf(input: {
   if (target.rollbackOf !== undefined) {
     return refuse(
       REFUSALS.NotApplicable,
-      `${target.releaseId} is itself the rollback of ${target.rollbackOf}: release the build you want instead`,
+      target.status === 'ROLLBACK_FAILED'
+        ? `${target.releaseId} is itself the rollback of ${target.rollbackOf}: to retry it, roll back ${target.rollbackOf} again (flotilla rollback ${target.rollbackOf})`
+        : `${target.releaseId} is itself the rollback of ${target.rollbackOf}: release the build you want instead`,
     );
   }
-  const earlier = input.releases.find(
-    (r) =>
-      r.rollbackOf === target.releaseId &&
-      (r.status === 'RUNNING' || r.status === 'QUEUED' || r.status === 'SUCCEEDED' || r.status === 'ROLLED_BACK'),
+  const mine = input.releases.filter((r) => r.rollbackOf === target.releaseId);
+  const earlier = mine.find(
+    (r) => r.status === 'RUNNING' || r.status === 'QUEUED' || r.status === 'SUCCEEDED' || r.status === 'ROLLED_BACK',
   );
   if (earlier) {
     const how =
       earlier.status === 'RUNNING' || earlier.status === 'QUEUED' ? 'being rolled back' : 'already rolled back';
     return refuse(REFUSALS.NoChange, `${target.releaseId} is ${how} by ${earlier.releaseId}`);
   }
+  if (input.lock) {
+    const { releaseId, owner, acquiredAt } = input.lock;
+    const own = releaseId === target.releaseId;
+    return refuse(
+      REFUSALS.Busy,
+      own
+        ? `${target.releaseId} still holds ${target.service}'s lock (${owner}, since ${acquiredAt}): if nothing runs it any more, flotilla unlock --reason R first`
+        : `${releaseId} holds ${target.service}'s lock (${owner}, since ${acquiredAt}): roll back once it has ended, or abort it`,
+    );
+  }
   const deployed: Revision = { version: target.version, artifact: target.artifact };
-  const regions: { region: string; wave: number; to: Revision }[] = [];
+  const regions: { region: string; wave: number; to: Revision | null }[] = [];
   const moved: string[] = [];
   const empty: string[] = [];
   for (const region of touchedRegions(target)) {
@@ -202,7 +236,9 @@ export function planRollbackOf(input: {
     if (!entry) continue;
     const now = input.current.get(region) ?? null;
     if (sameRevision(now, deployed)) {
-      if (entry.before === null) empty.push(region);
+      // A ROLLBACK_FAILED release's own rollback already set out to take such a region out again
+      // (it ran nothing before): retrying that is what this is for.
+      if (entry.before === null && target.status !== 'ROLLBACK_FAILED') empty.push(region);
       else regions.push({ region, wave: entry.wave, to: entry.before });
     } else if (!sameRevision(now, entry.before)) {
       moved.push(`${region} (now ${now?.version ?? 'nothing'})`);
@@ -226,7 +262,11 @@ export function planRollbackOf(input: {
       `nothing to roll back: every region ${target.releaseId} touched already runs what it ran before`,
     );
   }
-  return { kind: 'Plan', regions };
+  return {
+    kind: 'Plan',
+    regions,
+    audit: { at: new Date(input.now).toISOString(), regions: regions.map((r) => r.region) },
+  };
 }
 
 export function describeCause(cause: RollbackCause): string {

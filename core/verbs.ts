@@ -42,7 +42,11 @@ export const VERB_INFO: Readonly<Record<Verb, VerbInfo>> = {
     summary: 'end the current bake now, approve a wave waiting for approval, or pass an Inconclusive gate',
   },
   abort: { scope: 'release', needsRegion: false, summary: 'roll back every region touched so far (ABORTED)' },
-  rollback: { scope: 'release', needsRegion: false, summary: 'put back what a finished release changed' },
+  rollback: {
+    scope: 'release',
+    needsRegion: false,
+    summary: 'put back what a finished release changed (after ROLLBACK_FAILED: retry what is not back)',
+  },
   'skip-region': { scope: 'release', needsRegion: true, summary: 'leave a region out; it keeps its version' },
   freeze: { scope: 'service', needsRegion: false, summary: 'no release of the service starts a new wave' },
   unfreeze: { scope: 'service', needsRegion: false, summary: 'end a freeze' },

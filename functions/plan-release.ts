@@ -6,6 +6,7 @@
 
 import { formatProblems, validateConfig } from '../config/validate.ts';
 import { formatArtifactProblems, resolveArtifacts } from '../core/artifacts.ts';
+import type { LockHolder } from '../core/model.ts';
 import { initialRecord, planRef, planRelease } from '../core/plan.ts';
 import { resumeQueued } from '../core/queue.ts';
 import { planRollbackOf } from '../core/rollback.ts';
@@ -52,20 +53,28 @@ export const createPlanRelease =
     // The rollback verb: the core says which regions may go back, each to what (the same rules the
     // services checked before starting this; a rollback started by anything else obeys them too).
     const target = input.rollbackOf ? await deps.ledger.getRelease(config.service, input.rollbackOf) : undefined;
-    let putBack: Map<string, Revision> | undefined;
+    let putBack: Map<string, Revision | null> | undefined;
+    let decideRollback: ((lock: LockHolder | undefined) => Map<string, Revision | null>) | undefined;
     if (input.rollbackOf) {
       if (!target) throw namedError('NotFound', `${config.service} has no release ${input.rollbackOf}`);
-      const [releases, states] = await Promise.all([
+      const [releases, states, lock] = await Promise.all([
         deps.ledger.listReleases(config.service),
         deps.ledger.listRegions(config.service),
+        deps.ledger.getLock(config.service),
       ]);
-      const decision = planRollbackOf({
-        target,
-        releases: releases.filter((r) => r.releaseId !== input.releaseId),
-        current: new Map(states.map((s) => [s.region, s.current])),
-      });
-      if (decision.kind === 'Refused') throw namedError(decision.refusal, decision.message);
-      putBack = new Map(decision.regions.map((r) => [r.region, r.to]));
+      decideRollback = (holder) => {
+        const decision = planRollbackOf({
+          target,
+          releases: releases.filter((r) => r.releaseId !== input.releaseId),
+          current: new Map(states.map((s) => [s.region, s.current])),
+          lock: holder,
+          now: deps.now(),
+        });
+        if (decision.kind === 'Refused') throw namedError(decision.refusal, decision.message);
+        return new Map(decision.regions.map((r) => [r.region, r.to]));
+      };
+      // A retried PlanRelease of this very rollback may hold the lock already.
+      putBack = decideRollback(lock?.releaseId === input.releaseId ? undefined : lock);
     }
 
     const startedAt = isoAt(deps);
@@ -74,6 +83,9 @@ export const createPlanRelease =
       owner: input.owner,
       acquiredAt: startedAt,
     });
+    // A rollback never queues: it is refused (Busy) while another release holds the lock, as the
+    // service refused it before starting this; a release took the lock in between.
+    if (!lock.acquired && decideRollback) decideRollback(lock.heldBy);
     // Another release of the service is in flight: this one queues behind it (ClaimTurn); when that
     // one ends, only the newest queued build runs, the others end SUPERSEDED.
     const queued = !lock.acquired;
@@ -84,8 +96,9 @@ export const createPlanRelease =
         // Only the regions that go back count as touched here, each with what it goes back to.
         for (const [region, mine] of Object.entries(record.regions)) {
           // The others stay pending: this release never touches them.
-          const to = putBack.get(region);
-          if (to) record.regions[region] = { ...mine, phase: 'deployed', before: to };
+          // `to` may be null: a ROLLBACK_FAILED release's retry takes out a region that ran nothing before.
+          if (putBack.has(region))
+            record.regions[region] = { ...mine, phase: 'deployed', before: putBack.get(region) ?? null };
         }
         record.rollbackOf = target.releaseId;
       }

@@ -5,6 +5,8 @@
  * ends without FinishRelease. It closes the record (core/recovery.ts decides), frees the lock if the
  * release still holds it, drops its waits, wakes the next queued release and alerts.
  */
+import type { Revision } from '../core/model.ts';
+import { observedStatesOf } from '../core/outcome.ts';
 import { type AbnormalEnd, recoverAbnormalEnd } from '../core/recovery.ts';
 import type { EventSink } from '../ports/events.ts';
 import type { Ledger } from '../ports/ledger.ts';
@@ -16,6 +18,13 @@ export interface RecoveryDeps {
   callbacks: TaskCallbacks;
   events: EventSink;
   now: () => number;
+  /**
+   * What each region runs, read from the region itself (`undefined`: it cannot say). The execution
+   * died where no step recorded what it did, say right after a wave's regions switched: the record
+   * and the ledger then say what the regions say, so a later `rollback` puts back what runs there.
+   * Absent (AWS's execution-ended Lambda has no deployer), the ledger is all there is.
+   */
+  regions?: () => Promise<ReadonlyMap<string, Revision | null | undefined>>;
 }
 
 export interface Recovered {
@@ -36,9 +45,19 @@ export async function recoverRelease(
   let closed = false;
   if (record) {
     const states = await deps.ledger.listRegions(service);
-    const versions = Object.fromEntries(states.map((s) => [s.region, s.current?.version ?? null]));
+    const observed = (await deps.regions?.().catch(() => undefined)) ?? new Map();
+    const drifted = observedStatesOf(
+      record,
+      new Map(states.map((s) => [s.region, s.current])),
+      observed,
+      new Date(deps.now()).toISOString(),
+    );
+    const versions = Object.fromEntries(
+      [...states, ...drifted].map((s) => [s.region, s.current?.version ?? null] as const),
+    );
     const recovery = recoverAbnormalEnd(record, end, versions, deps.now());
     if (recovery.kind === 'close') {
+      if (drifted.length > 0) await deps.ledger.putRegions(drifted);
       await deps.ledger.updateRelease(service, releaseId, recovery.patch);
       closed = true;
       try {

@@ -1,11 +1,17 @@
 /**
  * Starting a rollback release (the `rollback` verb), the one way every entry point does it: the
- * core decides which regions may go back (core/rollback.ts `planRollbackOf`) before anything is
- * recorded; then the intent is recorded and a release named `<release>-rollback` (`-2`, … once
- * taken) is started that puts back only those regions. PlanRelease asks the core again, so a
- * rollback started by anything else obeys the same rules.
+ * core decides whether it may run now and which regions go back (core/rollback.ts `planRollbackOf`)
+ * before anything is recorded, from what the regions themselves run where the entry point can read
+ * them (`regions`); then the intent is recorded (who, why, which regions) and a release named
+ * `<release>-rollback` (`-2`, … once taken) is started that puts back only those regions. The same
+ * request is the way back after ROLLBACK_FAILED: run again, it retries the regions not back yet.
+ * PlanRelease asks the core again, so a rollback started by anything else obeys the same rules.
  */
+
+import type { Intent } from '../core/control.ts';
 import { namedError, REFUSALS, refused } from '../core/errors.ts';
+import type { Revision } from '../core/model.ts';
+import { observedStatesOf } from '../core/outcome.ts';
 import { rollbackName } from '../core/plan.ts';
 import { planRollbackOf } from '../core/rollback.ts';
 import type { StartReleaseInput } from '../core/types.ts';
@@ -21,6 +27,12 @@ export interface RollbackDeps {
   config: { service: string } & Record<string, unknown>;
   /** Who runs it, for the lock (`local:…`, `flotilla-cli`, `slack`). */
   owner: string;
+  /**
+   * What each region runs, read from the region itself (locally the fleet's `current` release;
+   * `undefined` for a region it cannot read). Absent: the ledger's record is all there is. Where it
+   * differs from the ledger (a release that died after switching a region), the ledger follows it.
+   */
+  regions?: () => Promise<ReadonlyMap<string, Revision | null | undefined>>;
 }
 
 /** Names taken by executions that never reached the ledger are skipped; this many at most. */
@@ -34,19 +46,33 @@ export async function startRollback(
   const service = deps.config.service;
   const target = await deps.ledger.getRelease(service, request.releaseId);
   if (!target) throw refused(REFUSALS.NotFound, `${service} has no release ${request.releaseId}`);
-  const releases = await deps.ledger.listReleases(service);
-  const current = new Map((await deps.ledger.listRegions(service)).map((s) => [s.region, s.current]));
-  const decision = planRollbackOf({ target, releases, current });
+  const [releases, states, lock, observed] = await Promise.all([
+    deps.ledger.listReleases(service),
+    deps.ledger.listRegions(service),
+    deps.ledger.getLock(service),
+    deps.regions?.() ?? Promise.resolve(new Map<string, Revision | null | undefined>()),
+  ]);
+  const now = deps.now();
+  const recorded = new Map(states.map((s) => [s.region, s.current]));
+  const drifted = observedStatesOf(target, recorded, observed, new Date(now).toISOString());
+  const current = new Map(recorded);
+  for (const state of drifted) current.set(state.region, state.current);
+  const decision = planRollbackOf({ target, releases, current, lock, now });
   if (decision.kind === 'Refused') throw refused(decision.refusal, decision.message);
 
-  await deps.ledger.putIntent({
+  // No release is in flight (the lock is free): the ledger says what the regions say before
+  // PlanRelease reads it again.
+  if (drifted.length > 0) await deps.ledger.putRegions(drifted);
+  const intent: Intent = {
     service,
     releaseId: target.releaseId,
     verb: 'rollback',
     actor: request.actor,
     reason: request.reason,
-    ...newIntentStamp(deps.now),
-  });
+    regions: decision.audit.regions,
+    ...newIntentStamp(() => Date.parse(decision.audit.at)),
+  };
+  await deps.ledger.putIntent(intent);
   const taken = new Set(releases.map((r) => r.releaseId));
   let attempt = 1;
   while (taken.has(rollbackName(target.releaseId, attempt))) attempt += 1;

@@ -47,11 +47,12 @@ export function parseButtonValue(value: unknown): ButtonValue | null {
  *   pending, or the events say nothing about holds).
  * - An emergency release waiting for its second, distinct approver: approve first (core/steering.ts
  *   refuses the one who asked for it, and a second approval).
- * - SUCCEEDED: rollback.
+ * - SUCCEEDED: rollback; ROLLBACK_FAILED: rollback, the retry of the regions not back yet (the
+ *   same service as `flotilla rollback`, which refuses, saying why, when nothing is left).
  * - Anything else (ended otherwise, or rolling back already): none.
  */
 export function applicableVerbs(view: ReleaseView): ButtonVerb[] {
-  if (view.status === 'SUCCEEDED') return ['rollback'];
+  if (view.status === 'SUCCEEDED' || view.status === 'ROLLBACK_FAILED') return ['rollback'];
   if (view.status !== 'RUNNING' || view.rollingBack) return [];
   const paused = view.held?.paused;
   return [
@@ -116,7 +117,9 @@ function button(verb: ButtonVerb, view: ReleaseView, value: string): Button {
         style: 'danger',
         confirm: confirmDialog(
           `Roll back ${what}?`,
-          `Starts a rollback release that puts every region ${view.releaseId} changed back on what it ran before.`,
+          view.status === 'ROLLBACK_FAILED'
+            ? `Starts a rollback release that retries the regions ${view.releaseId}'s rollback could not put back, each to what it ran before.`
+            : `Starts a rollback release that puts every region ${view.releaseId} changed back on what it ran before.`,
           'Roll back',
         ),
       };

@@ -378,7 +378,17 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     /** Whether this process's engine runs the release (none runs before the first release). */
     const engineRuns = (releaseId: string) => engineNow?.isRunning(releaseId) ?? false;
 
-    const recoveryDeps = { ledger, callbacks: tokens, events, now };
+    /** What each region runs, from the region itself (its `current` release), not the ledger. */
+    const readRegions = async () =>
+      new Map(
+        await Promise.all(
+          localRegions.map(
+            async (r) =>
+              [r.region, await liveFleet.currentRevision(r.region, r.target).catch(() => undefined)] as const,
+          ),
+        ),
+      );
+    const recoveryDeps = { ledger, callbacks: tokens, events, now, regions: readRegions };
     /** Why an operator stopped a release, for its record. */
     const stopReasons = new Map<string, string>();
     const running = new Map<string, Promise<ReleaseOutcome>>();
@@ -518,7 +528,14 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       async rollback(releaseId, who) {
         const { startRollback } = await import('../../services/rollback.ts');
         const started = await startRollback(
-          { ledger, now, starter, config: config as unknown as RollbackDeps['config'], owner },
+          {
+            ledger,
+            now,
+            starter,
+            config: config as unknown as RollbackDeps['config'],
+            owner,
+            regions: readRegions,
+          },
           { releaseId, ...who },
         );
         if (!started.done) throw new Error(`rollback ${started.releaseId} started without a way to follow it`);

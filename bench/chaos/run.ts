@@ -48,7 +48,9 @@ else {
   );
   console.log(`states:     ${table(summary.states)}`);
   console.log(`kills:      ${summary.kills}`);
-  console.log(`heals:      ${summary.heals} (restarted)  resets: ${summary.resets} (a fresh fleet)`);
+  console.log(
+    `heals:      ${summary.heals} (restarted)  retried: ${summary.retried} (flotilla rollback)  resets: ${summary.resets} (a fresh fleet)`,
+  );
   console.log(`damages:    ${table(summary.damages)}`);
   console.log(
     `violations: ${summary.violations.reduce((n, v) => n + v.found.length, 0)} in ${summary.violations.length} runs`,

@@ -50,7 +50,12 @@ export interface ChaosSummary {
   damages: Record<string, number>;
   /** Runs after which a region was left unhealthy and was restarted (`flotilla down`) before the next. */
   heals: number;
-  /** Runs after which a region was left on a build no release may deploy over: a fresh fleet followed. */
+  /**
+   * Runs that ended ROLLBACK_FAILED (or FAILED, killed) with a sick fleet, after which `flotilla
+   * rollback <release>` put back the regions not back yet: the Flotilla way back, tried first.
+   */
+  retried: number;
+  /** Runs after which the fleet was still stuck (the retry refused or failed): a fresh fleet followed. */
   resets: number;
   violations: { run: number; plan: RunPlan; found: string[] }[];
 }
@@ -109,6 +114,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     kills: 0,
     damages: {},
     heals: 0,
+    retried: 0,
     resets: 0,
     violations: [],
   };
@@ -254,14 +260,34 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       // A region a run left unhealthy blocks every later release at wave entry (core/entry.ts
       // `healthAtEntry`), and the storm would test nothing else: a 500-run storm once ended 424 times
       // BLOCKED after one ROLLBACK_FAILED at run 32. The checks above have already run; then, as an
-      // operator would: a region sick on its last good version (a fault that outlived its run) is
-      // restarted (`flotilla down`; the next command brings it back up under the next run's config).
-      // A region left on a build no release may deploy over (ROLLBACK_FAILED, or a killed release that
-      // never ended) has no way back through Flotilla today: the fleet is replaced by a fresh one.
-      const sick = after.some((o) => o.health === 'error' || o.health === 'silent');
-      const status = ledger?.record?.status;
-      const stuck = status === 'ROLLBACK_FAILED' || status === 'FAILED' || status === undefined;
-      if (sick || status === 'BLOCKED' || status === 'ROLLBACK_FAILED') {
+      // operator would. A release that ended ROLLBACK_FAILED, or FAILED (killed) with a sick fleet,
+      // is rolled back again through Flotilla (`flotilla rollback`, under this run's config without
+      // its faults: they were the transient part), which must put back exactly the regions not on
+      // what they ran before and no other. A region still sick after that, on its last good version
+      // (a fault that outlived its run), is restarted (`flotilla down`: the next command brings it
+      // back up under the next run's config). Only when the retry is refused or fails is the fleet
+      // replaced by a fresh one.
+      let sick = after.some((o) => o.health === 'error' || o.health === 'silent');
+      const record = ledger?.record;
+      const status = record?.status;
+      let stuck = status === 'ROLLBACK_FAILED' || status === 'FAILED' || status === undefined;
+      let retried = false;
+      if (record && (status === 'ROLLBACK_FAILED' || (status === 'FAILED' && sick))) {
+        const retry = await retryRollback(t.dir, index, record.releaseId, prev, {
+          config: configFor(ports, {}, dice.readinessMs),
+          observe: observeAll,
+        });
+        found.push(...retry.found);
+        if (retry.back) {
+          stuck = false;
+          retried = retry.retried;
+          if (retried) summary.retried += 1;
+          sick = (await observeAll()).some((o) => o.health === 'error' || o.health === 'silent');
+        }
+      }
+      // (ROLLBACK_FAILED with nothing left to put back: every region is on its last good version,
+      // and one whose rollback did not come up is restarted.)
+      if (sick || status === 'BLOCKED' || (status === 'ROLLBACK_FAILED' && !retried)) {
         const down = await runCli(['down'], t.dir);
         if (down.code !== 0)
           found.push(`flotilla down (to heal the fleet) exited ${down.code}: ${down.stderr.slice(0, 300)}`);
@@ -290,6 +316,53 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   }
   summary.seconds = Math.round((Date.now() - started) / 100) / 10;
   return summary;
+}
+
+/**
+ * `flotilla rollback <release>` after a run left regions off what they ran before: it must put back
+ * exactly those regions (none already back), and end with every region on its `prev` link. `back`:
+ * the fleet is on what it ran before the run (retried, or nothing was left to put back).
+ */
+async function retryRollback(
+  dir: string,
+  run: number,
+  releaseId: string,
+  prev: Readonly<Record<string, string | null>>,
+  use: { config: FlotillaConfig; observe: () => Promise<Observed[]> },
+): Promise<{ back: boolean; retried: boolean; found: string[] }> {
+  const found: string[] = [];
+  const off = (await use.observe()).filter((o) => o.link !== (prev[o.region] ?? null)).map((o) => o.region);
+  await writeFile(join(dir, 'flotilla.yml'), stringify(use.config));
+  const result = await runCli(
+    ['rollback', releaseId, '--reason', `chaos run ${run}: put back what it left`, '--actor', 'chaos', '--json'],
+    dir,
+  );
+  const links = (await use.observe()).filter((o) => o.link !== (prev[o.region] ?? null));
+  const named = (what: readonly string[]) => what.join(', ') || 'none';
+  if (result.code === 6) {
+    // Refused, nothing to put back: right only when every region runs what it ran before.
+    if (off.length > 0) found.push(`rollback ${releaseId} said nothing to put back, but ${named(off)} are off`);
+    return { back: off.length === 0, retried: false, found };
+  }
+  if (result.code !== 0) return { back: false, retried: false, found };
+  let outcome: ReleaseOutcome | undefined;
+  try {
+    outcome = JSON.parse(result.stdout) as ReleaseOutcome;
+  } catch {
+    found.push(`rollback ${releaseId} exited 0 without printing its outcome: ${result.stdout.slice(0, 200)}`);
+  }
+  const touched = (outcome?.regions ?? []).filter((r) => r.phase !== 'pending').map((r) => r.region);
+  if (outcome && named([...touched].sort()) !== named([...off].sort())) {
+    found.push(
+      `rollback ${releaseId} put back ${named(touched)}; the regions off what they ran before were ${named(off)}`,
+    );
+  }
+  if (links.length > 0) {
+    found.push(
+      `rollback ${releaseId} exited 0 but ${links.map((o) => `${o.region} is on ${o.link ?? 'nothing'}, not ${prev[o.region] ?? 'nothing'}`).join(', ')}`,
+    );
+  }
+  return { back: links.length === 0, retried: true, found };
 }
 
 function fakeRecord(version: string) {

@@ -1,4 +1,7 @@
-/** `flotilla rollback <release-id>`: put back what a SUCCEEDED release changed, as a rollback release. */
+/**
+ * `flotilla rollback <release-id>`: put back what a finished release changed, as a rollback release;
+ * after ROLLBACK_FAILED, the retry of the regions not back yet (core/rollback.ts planRollbackOf).
+ */
 import type { Command } from 'commander';
 import { VERB_INFO } from '../../core/verbs.ts';
 import { rollbackExit } from '../exit-codes.ts';
@@ -16,9 +19,17 @@ export function register(program: Command): void {
   command.addHelpText(
     'after',
     `
-Records the intent (the release must have SUCCEEDED) and runs a release named
-<release-id>-rollback that puts every region it changed back to what ran there before. Exits 0
-once every region is back.`,
+Puts every region <release-id> changed that still runs its build back to what ran there before,
+as a release named <release-id>-rollback (-2, -3, ... for a retry), and leaves regions already
+back alone. It applies to a finished release: SUCCEEDED, FAILED (interrupted), and ROLLBACK_FAILED,
+where it retries the regions the release's own rollback could not put back (a region stuck on the
+bad build blocks every later release at wave entry); run it again until every region is back.
+What each region runs is read from the region itself where it can be (locally its current release).
+The audit records who (--actor), why (--reason) and which regions.
+
+Exits 0 once every region is back; 1 if a region could not be put back (run it again); refused in
+one line: 3 while another release holds the lock, 5 for a running release (abort it) or a region
+that moved on since, 6 with nothing left to put back or when already rolled back.`,
   );
   handle(command, async (ctx, releaseId: string) => {
     const person = ctx.who('rollback');

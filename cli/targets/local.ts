@@ -49,8 +49,11 @@ export function localTarget(ctx: Context, config: FlotillaConfig): ReleaseTarget
         const where = await whereFromLedger(backend.ledger, config);
         return outcomeOfRecord(ended, new Map(where.regions.map((r) => [r.region, r.version])));
       }),
+    // Refused (nothing left to put back, the lock held, still running) before anything is served.
     rollback: (releaseId, person) =>
-      runLocally(ctx, config, (backend) => backend.rollback(releaseId, person).then((s) => s.done)),
+      runLocally<StartedRelease>(ctx, config, (_backend, started) => started.done, {
+        start: (backend) => backend.rollback(releaseId, person),
+      }),
     async intent(body) {
       const backend = await openLocal(ctx, config, undefined, 'read');
       try {
@@ -191,25 +194,28 @@ export async function resumeLeftQueue(backend: LocalBackend): Promise<StartedRel
   return resumed;
 }
 
-/** Runs a release (or rollback) here, serving the control API meanwhile; Ctrl-C closes the API and exits. */
-async function runLocally(
+/**
+ * Runs a release (or rollback) here, serving the control API meanwhile; Ctrl-C closes the API and
+ * exits. `start`, when given, runs before anything is served: a request refused there says so alone.
+ */
+async function runLocally<T>(
   ctx: Context,
   config: FlotillaConfig,
-  run: (backend: LocalBackend) => Promise<ReleaseOutcome>,
-  options: { checkPorts?: boolean } = {},
+  run: (backend: LocalBackend, started: T) => Promise<ReleaseOutcome>,
+  options: { checkPorts?: boolean; start?: (backend: LocalBackend) => Promise<T> } = {},
 ): Promise<ReleaseOutcome> {
   const events = ctx.progress();
   const { EventLog } = await import('../../control/event-log.ts');
   const log = new EventLog();
   const backend = await openLocal(ctx, config, teeEvents(events, log));
-  if (options.checkPorts) {
+  let started = undefined as T;
+  try {
     // A port another program holds is refused before anything is served or deployed (the release checks again).
-    try {
-      await backend.checkPorts();
-    } catch (error) {
-      await backend.close();
-      throw error;
-    }
+    if (options.checkPorts) await backend.checkPorts();
+    if (options.start) started = await options.start(backend);
+  } catch (error) {
+    await backend.close();
+    throw error;
   }
   let server: ControlServer | undefined;
   try {
@@ -230,7 +236,7 @@ async function runLocally(
     return 130;
   });
   try {
-    const outcome = await run(backend);
+    const outcome = await run(backend, started);
     // Releases submitted to this process's control API (queued behind this one, say) run here:
     // leaving now would drop them. Wait for each to end; Ctrl-C still stops (they are interrupted).
     let hosted = false;

@@ -173,7 +173,7 @@ function audit(intents: readonly Intent[]): HTMLElement | null {
         { 'data-verb': i.verb },
         h('span', { class: 'muted' }, `${dateTime(i.at)} `),
         h('strong', {}, i.verb),
-        i.region ? ` ${i.region}` : '',
+        i.region ? ` ${i.region}` : i.regions?.length ? ` ${i.regions.join(', ')}` : '',
         ' by ',
         h('span', { class: 'mono' }, i.actor),
         ': ',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkPolicy } from '../../config/policy.ts';
 import { executionNameProblem, jsonBytes } from '../../core/limits.ts';
-import { concludeRelease, nextPollSeconds, observedStates } from '../../core/outcome.ts';
+import { concludeRelease, nextPollSeconds, observedStates, observedStatesOf } from '../../core/outcome.ts';
 import {
   EMERGENCY_MIN_BAKE_SECONDS,
   ENGINE_MAX_PARALLEL,
@@ -354,5 +354,33 @@ describe('observedStates', () => {
       ['us-east-1', undefined],
     ]);
     expect(observedStates(recorded, observed, context)).toEqual([{ ...context, region: 'eu-west-1', current: null }]);
+  });
+});
+
+describe('observedStatesOf', () => {
+  const rev = (version: string) => ({ version, artifact: `/r/${version}` });
+  it('writes, in the release’s name, only the regions it touched that drifted from the ledger', () => {
+    const record = recordWith([
+      { region: 'us-east-1', wave: 0, phase: 'deploying', before: '1.0.0' },
+      { region: 'eu-west-1', wave: 1, phase: 'pending', before: '1.0.0' },
+    ]);
+    const recorded = new Map([
+      ['us-east-1', rev('1.0.0')],
+      ['eu-west-1', rev('1.0.0')],
+    ]);
+    // A region the release never reached shows something else: not the release's doing.
+    const observed = new Map([
+      ['us-east-1', rev('2.0.0')],
+      ['eu-west-1', rev('9.9.9')],
+    ]);
+    expect(observedStatesOf(record, recorded, observed, '2026-12-01T00:00:00.000Z')).toEqual([
+      {
+        service: 'shop',
+        releaseId: 'shop-2.0.0',
+        region: 'us-east-1',
+        current: rev('2.0.0'),
+        updatedAt: '2026-12-01T00:00:00.000Z',
+      },
+    ]);
   });
 });

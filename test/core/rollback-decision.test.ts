@@ -11,6 +11,7 @@ import type { Verb } from '../../core/verbs.ts';
 import { intentOf, recordWith } from '../helpers/fixtures.ts';
 
 const intent = intentOf;
+const NOW = Date.parse('2026-12-01T12:00:00.000Z');
 
 describe('afterCheck', () => {
   const baking: GateEvaluation = { kind: 'Baking', remainingMs: 1000 };
@@ -142,6 +143,8 @@ describe('planRollbackOf', () => {
       target: target(),
       releases: [],
       current: current({ 'us-east-1': '2.0.0', 'eu-west-1': '2.0.0', 'ap-south-1': '1.0.0' }),
+      lock: undefined,
+      now: NOW,
     });
     expect(decision).toEqual({
       kind: 'Plan',
@@ -149,6 +152,7 @@ describe('planRollbackOf', () => {
         { region: 'us-east-1', wave: 0, to: rev('1.0.0') },
         { region: 'eu-west-1', wave: 1, to: rev('1.0.0') },
       ],
+      audit: { at: '2026-12-01T12:00:00.000Z', regions: ['us-east-1', 'eu-west-1'] },
     });
   });
   it('leaves out a touched region that never changed (its deploy failed), and rolls back a FAILED release', () => {
@@ -156,8 +160,10 @@ describe('planRollbackOf', () => {
       target: target('FAILED'),
       releases: [],
       current: current({ 'us-east-1': '2.0.0', 'eu-west-1': '1.0.0' }),
+      lock: undefined,
+      now: NOW,
     });
-    expect(decision).toEqual({ kind: 'Plan', regions: [{ region: 'us-east-1', wave: 0, to: rev('1.0.0') }] });
+    expect(decision).toMatchObject({ kind: 'Plan', regions: [{ region: 'us-east-1', wave: 0, to: rev('1.0.0') }] });
   });
   const refusals: {
     name: string;
@@ -207,6 +213,8 @@ describe('planRollbackOf', () => {
         target: row.t ?? target(),
         releases: row.releases ?? [],
         current: current(row.now),
+        lock: undefined,
+        now: NOW,
       });
       expect(decision).toMatchObject({ kind: 'Refused', refusal: row.want, message: expect.stringMatching(row.match) });
     });
@@ -216,10 +224,151 @@ describe('planRollbackOf', () => {
       ...recordWith([{ region: 'us-east-1', wave: 0, phase: 'deployed', before: null }]),
       status: 'SUCCEEDED',
     };
-    const decision = planRollbackOf({ target: first, releases: [], current: current({ 'us-east-1': '2.0.0' }) });
+    const decision = planRollbackOf({
+      target: first,
+      releases: [],
+      current: current({ 'us-east-1': '2.0.0' }),
+      lock: undefined,
+      now: NOW,
+    });
     expect(decision).toMatchObject({
       kind: 'Refused',
       message: expect.stringMatching(/us-east-1 ran nothing before it/),
+    });
+  });
+});
+
+describe('planRollbackOf, the way back after ROLLBACK_FAILED', () => {
+  const rev = (version: string): Revision => ({ version, artifact: `/builds/${version}` });
+  const current = (entries: Record<string, string | null>) =>
+    new Map(Object.entries(entries).map(([r, v]) => [r, v === null ? null : rev(v)]));
+  /** shop-2.0.0 failed its gate in wave 2; us-east-1 went back, eu-west-1's redeploy of 1.0.0 failed. */
+  function rollbackFailed(before: { 'eu-west-1': string | null } = { 'eu-west-1': '1.0.0' }): ReleaseRecord {
+    return {
+      ...recordWith([
+        { region: 'us-east-1', wave: 0, phase: 'rolled-back', before: '1.0.0' },
+        { region: 'eu-west-1', wave: 1, phase: 'rollback-failed', before: before['eu-west-1'] },
+        { region: 'ap-south-1', wave: 2, phase: 'pending', before: '1.0.0' },
+      ]),
+      status: 'ROLLBACK_FAILED',
+    };
+  }
+  const decide = (over: Partial<Parameters<typeof planRollbackOf>[0]>) =>
+    planRollbackOf({
+      target: rollbackFailed(),
+      releases: [],
+      current: current({ 'us-east-1': '1.0.0', 'eu-west-1': '2.0.0', 'ap-south-1': '1.0.0' }),
+      lock: undefined,
+      now: NOW,
+      ...over,
+    });
+
+  it('puts back only the region still on the bad build; the ones already back are left alone', () => {
+    expect(decide({})).toEqual({
+      kind: 'Plan',
+      regions: [{ region: 'eu-west-1', wave: 1, to: rev('1.0.0') }],
+      audit: { at: '2026-12-01T12:00:00.000Z', regions: ['eu-west-1'] },
+    });
+  });
+  it('retries again after an earlier retry that also ended ROLLBACK_FAILED', () => {
+    const earlier: ReleaseRecord = {
+      ...rollbackFailed(),
+      releaseId: 'shop-2.0.0-rollback',
+      rollbackOf: 'shop-2.0.0',
+      status: 'ROLLBACK_FAILED',
+    };
+    expect(decide({ releases: [earlier] })).toMatchObject({ kind: 'Plan', audit: { regions: ['eu-west-1'] } });
+  });
+  it('finishes taking out a region that ran nothing before, as the release’s own rollback set out to', () => {
+    const decision = decide({ target: rollbackFailed({ 'eu-west-1': null }) });
+    expect(decision).toMatchObject({ kind: 'Plan', regions: [{ region: 'eu-west-1', wave: 1, to: null }] });
+  });
+  it('still never takes out a region that ran nothing before a release that SUCCEEDED or FAILED', () => {
+    for (const status of ['SUCCEEDED', 'FAILED'] as const) {
+      const decision = decide({ target: { ...rollbackFailed({ 'eu-west-1': null }), status } });
+      expect(decision).toMatchObject({
+        kind: 'Refused',
+        refusal: 'NotApplicable',
+        message: expect.stringMatching(/eu-west-1 ran nothing before it/),
+      });
+    }
+  });
+  it('goes by what the regions run: a region the ledger thought back but that runs the build goes back', () => {
+    // (a FAILED release whose execution died after switching a region: the caller reads the region)
+    const failed: ReleaseRecord = { ...rollbackFailed(), status: 'FAILED' };
+    const decision = decide({
+      target: failed,
+      current: current({ 'us-east-1': '2.0.0', 'eu-west-1': '2.0.0' }),
+    });
+    expect(decision).toMatchObject({ kind: 'Plan', audit: { regions: ['us-east-1', 'eu-west-1'] } });
+  });
+
+  const refusals: { name: string; over: Partial<Parameters<typeof planRollbackOf>[0]>; want: string; match: RegExp }[] =
+    [
+      {
+        name: 'every region is back already',
+        over: { current: current({ 'us-east-1': '1.0.0', 'eu-west-1': '1.0.0' }) },
+        want: 'NoChange',
+        match: /^nothing to roll back: every region shop-2\.0\.0 touched already runs what it ran before$/,
+      },
+      {
+        name: 'another release holds the lock',
+        over: {
+          lock: { releaseId: 'shop-2.1.0', owner: 'local:box:42', acquiredAt: '2026-12-01T11:59:00.000Z' },
+        },
+        want: 'Busy',
+        match:
+          /^shop-2\.1\.0 holds shop's lock \(local:box:42, since 2026-12-01T11:59:00\.000Z\): roll back once it has ended, or abort it$/,
+      },
+      {
+        name: 'the release itself still holds the lock (its process is gone)',
+        over: {
+          lock: { releaseId: 'shop-2.0.0', owner: 'local:box:42', acquiredAt: '2026-12-01T11:00:00.000Z' },
+        },
+        want: 'Busy',
+        match: /still holds shop's lock .*flotilla unlock/,
+      },
+      {
+        name: 'the release is still running',
+        over: { target: { ...rollbackFailed(), status: 'RUNNING' } },
+        want: 'NotApplicable',
+        match: /shop-2\.0\.0 is RUNNING: abort it instead/,
+      },
+      {
+        name: 'a retry is running',
+        over: {
+          releases: [
+            { ...rollbackFailed(), releaseId: 'shop-2.0.0-rollback-2', rollbackOf: 'shop-2.0.0', status: 'RUNNING' },
+          ],
+          lock: { releaseId: 'shop-2.0.0-rollback-2', owner: 'local:box:42', acquiredAt: '2026-12-01T11:59:00.000Z' },
+        },
+        want: 'NoChange',
+        match: /being rolled back by shop-2\.0\.0-rollback-2/,
+      },
+      {
+        name: 'a region moved on since',
+        over: { current: current({ 'us-east-1': '1.0.0', 'eu-west-1': '3.0.0' }) },
+        want: 'NotApplicable',
+        match: /eu-west-1 \(now 3\.0\.0\) moved on since/,
+      },
+    ];
+  for (const row of refusals) {
+    it(`refuses, in one line, when ${row.name}`, () => {
+      const decision = decide(row.over);
+      expect(decision).toMatchObject({ kind: 'Refused', refusal: row.want, message: expect.stringMatching(row.match) });
+      expect(decision.kind === 'Refused' && decision.message.includes('\n')).toBe(false);
+    });
+  }
+  it('points a failed retry’s own id back at the release it rolls back', () => {
+    const retry: ReleaseRecord = {
+      ...rollbackFailed(),
+      releaseId: 'shop-2.0.0-rollback',
+      rollbackOf: 'shop-2.0.0',
+    };
+    expect(decide({ target: retry })).toMatchObject({
+      kind: 'Refused',
+      refusal: 'NotApplicable',
+      message: expect.stringMatching(/roll back shop-2\.0\.0 again \(flotilla rollback shop-2\.0\.0\)/),
     });
   });
 });

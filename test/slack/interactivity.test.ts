@@ -493,12 +493,17 @@ describe('the buttons on the message', () => {
     expect(notableKey(s({ kind: 'wave-held', wave: 1, reasons: ['waiting for approval (promote)'] }))).toBe(null);
   });
 
-  it('offers roll back, behind a confirmation, only for a release that SUCCEEDED', () => {
+  it('offers roll back, behind a confirmation, only for a release that SUCCEEDED or ended ROLLBACK_FAILED', () => {
     const [rollback, ...others] = buttons(view({ status: 'SUCCEEDED' }));
     expect(others).toEqual([]);
     expect(rollback?.action_id).toBe('rollback');
     expect(rollback?.confirm).toMatchObject({ confirm: { text: 'Roll back' }, deny: { text: 'Cancel' } });
-    for (const status of ['ROLLED_BACK', 'ROLLBACK_FAILED', 'ABORTED', 'BLOCKED', 'FAILED'] as const) {
+    // After ROLLBACK_FAILED, the way back for the regions its rollback could not put back.
+    const [retry, ...more] = buttons(view({ status: 'ROLLBACK_FAILED' }));
+    expect(more).toEqual([]);
+    expect(retry?.action_id).toBe('rollback');
+    expect(JSON.stringify(retry?.confirm)).toMatch(/retries the regions/);
+    for (const status of ['ROLLED_BACK', 'ABORTED', 'BLOCKED', 'FAILED'] as const) {
       expect(releaseActions(view({ status })), status).toBeUndefined();
     }
     // Rolling back already: nothing left to steer.
@@ -890,7 +895,9 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
     expect(await ledger.listIntents('shop', record.releaseId)).toEqual([]);
     expect(responses[0]?.message.text).toMatch(/abort/);
 
+    // It ends as FinishRelease ends it: SUCCEEDED, the lock free (a held lock refuses a rollback: Busy).
     await ledger.updateRelease('shop', record.releaseId, { status: 'SUCCEEDED' });
+    await ledger.releaseLock('shop', record.releaseId);
     await ledger.putRegion({
       service: 'shop',
       region: 'us-east-1',
@@ -911,7 +918,7 @@ describe('on AWS: SSM and Step Functions at the SDK boundary, the real ledger on
       rollbackOf: record.releaseId,
     });
     expect(await ledger.listIntents('shop', record.releaseId)).toEqual([
-      expect.objectContaining({ verb: 'rollback', actor: 'slack:alice' }),
+      expect.objectContaining({ verb: 'rollback', actor: 'slack:alice', regions: ['us-east-1'] }),
     ]);
     expect(responses[1]?.message).toMatchObject({
       response_type: 'in_channel',
