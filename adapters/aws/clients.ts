@@ -13,6 +13,7 @@
  */
 import { CloudWatchClient, type CloudWatchClientConfig } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient, type CodeDeployClientConfig } from '@aws-sdk/client-codedeploy';
+import type { ECSClient, ECSClientConfig } from '@aws-sdk/client-ecs';
 import { LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SNSClient, type SNSClientConfig } from '@aws-sdk/client-sns';
@@ -47,6 +48,8 @@ export interface ClientFactories {
   sts: (config: STSClientConfig & ClientSettings) => STSClient;
   /** Staging ahead (adapters/aws/revision-stager.ts): bundles copied between regions' buckets. */
   s3?: (config: S3ClientConfig & ClientSettings) => S3Client;
+  /** The new-host gate's one-off ECS tasks (adapters/aws/ecs-new-host.ts); no default: only the gate's bundles carry it. */
+  ecs?: (config: ECSClientConfig & ClientSettings) => ECSClient;
 }
 
 export const defaultClientFactories: ClientFactories = {
@@ -116,6 +119,10 @@ export class AwsClientCache {
 
   s3(awsRegion: string, roleArn?: string): S3Client {
     return this.client('s3', awsRegion, roleArn);
+  }
+
+  ecs(awsRegion: string, roleArn?: string): ECSClient {
+    return this.client('ecs', awsRegion, roleArn);
   }
 
   /** The cached client for (service, region, role), made on first use. */

@@ -76,7 +76,7 @@ export class LambdaColdInvoke implements NewHostLauncher {
         name: request.name,
         region: request.region,
         wave: request.wave,
-        handle: { function: fn.functionName, version: fn.version, cold: cold ? 'yes' : 'no' },
+        handle: { platform: 'Lambda', function: fn.functionName, version: fn.version, cold: cold ? 'yes' : 'no' },
       },
       samples: [{ kind: 'ok', ...(answer.StatusCode ? { status: answer.StatusCode } : {}) }],
     };

@@ -390,10 +390,23 @@ describe('npm run package', () => {
     for (const action of used) expect(granted, action).toContain(action);
   });
 
+  it('lets iam:PassRole hand roles to ECS tasks only, and tags only the tasks RunTask creates', () => {
+    const all = statements().map((s) => s.statement as Statement & { Condition?: Json });
+    const passes = all.filter((s) => actions(s).includes('iam:PassRole'));
+    expect(passes.length).toBeGreaterThan(0);
+    for (const s of passes) {
+      expect(actions(s)).toEqual(['iam:PassRole']);
+      expect(s.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    }
+    for (const s of all.filter((s) => actions(s).includes('ecs:TagResource')))
+      expect(s.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
+  });
+
   it('gives each function a role of its own that grants exactly the services its bundle has clients for', () => {
     const prefixes: Record<string, string> = {
       CodeDeploy: 'codedeploy',
       CloudWatch: 'cloudwatch',
+      ECS: 'ecs',
       Lambda: 'lambda',
       S3: 's3',
       DynamoDB: 'dynamodb',
@@ -412,17 +425,18 @@ describe('npm run package', () => {
         .filter((service) => service in prefixes);
       // S3 is reached without its client (a Lambda rollback's signed GET, adapters/aws/lambda-rollback.ts).
       if (/service:"s3"/.test(code)) clients.push('S3');
+      const all = roleStatements(l).flatMap(actions);
+      // iam:PassRole has no client: it is what ecs:RunTask needs to hand a task its roles.
+      const passes = all.filter((a) => a.startsWith('iam:'));
+      expect(passes, id).toEqual(all.includes('ecs:RunTask') ? ['iam:PassRole'] : []);
       const granted = new Set(
-        roleStatements(l)
-          .flatMap(actions)
-          .map((a) => a.split(':')[0] as string)
-          .filter((service) => !['logs', 'sts'].includes(service)),
+        all.map((a) => a.split(':')[0] as string).filter((service) => !['logs', 'sts', 'iam'].includes(service)),
       );
       expect([...granted].sort(), id).toEqual([...new Set(clients.map((c) => prefixes[c]))].sort());
-      // Assumed roles are how the clients of target regions (CodeDeploy, CloudWatch, and staging's
-      // S3) reach other accounts.
+      // Assumed roles are how the clients of target regions (CodeDeploy, CloudWatch, ECS, Lambda and
+      // staging's S3) reach other accounts.
       const assumes = roleStatements(l).some((s) => actions(s).includes('sts:AssumeRole'));
-      expect(assumes, id).toBe(['codedeploy', 'cloudwatch', 's3'].some((s) => granted.has(s)));
+      expect(assumes, id).toBe(['codedeploy', 'cloudwatch', 's3', 'ecs'].some((s) => granted.has(s)));
     }
     expect(roles.size).toBe(lambdas().length);
   });
