@@ -59,7 +59,7 @@ export interface NewHostLauncher {
     host: Pick<NewHostRef, 'name' | 'region' | 'handle' | 'target'>,
     request: NewHostProbeRequest,
   ): Promise<ProbeSample[]>;
-  /** Tears it down and waits until it is gone; idempotent (one already gone is fine). */
+  /** Tears it down (locally: waits until the process is gone; ECS: StopTask, which ECS finishes); idempotent. */
   stop(host: Pick<NewHostRef, 'name' | 'region' | 'handle'>): Promise<void>;
   /**
    * Tears down every new host of the release still up (all of them, without a release id): the

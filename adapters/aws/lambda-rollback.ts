@@ -10,7 +10,6 @@
  * (test/infra/package.test.ts). Needs lambda:GetAlias, and s3:GetObject (s3:GetObjectVersion for a
  * recorded object version) on the AppSpec's bucket.
  */
-import { createHash, createHmac } from 'node:crypto';
 import type { RevisionLocation } from '@aws-sdk/client-codedeploy';
 import { GetAliasCommand } from '@aws-sdk/client-lambda';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -20,6 +19,7 @@ import { lambdaAppSpecTarget, lambdaRollbackAppSpec } from '../../core/appspec.t
 import type { AwsClientCache } from './clients.ts';
 import { invalid, type LambdaRollbackSource, sha256, short } from './codedeploy-deployer.ts';
 import { awsCall, errorMessage, InvalidRevision, namedError } from './errors.ts';
+import { Sha256 } from './sha256.ts';
 
 export interface LambdaRollbacksOptions {
   clients: AwsClientCache;
@@ -122,41 +122,5 @@ export class LambdaRollbacks implements LambdaRollbackSource {
       throw namedError(code, `${where}: HTTP ${response.status} ${code}: ${message}`);
     }
     return body;
-  }
-}
-
-/** What the signer hashes: a string or bytes (SourceData in @smithy/types). */
-type Source = string | ArrayBuffer | ArrayBufferView;
-const bytes = (data: Source): Buffer =>
-  typeof data === 'string'
-    ? Buffer.from(data, 'utf8')
-    : data instanceof ArrayBuffer
-      ? Buffer.from(data)
-      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-
-/** SHA-256 (and HMAC-SHA-256, given a secret) for the signer, from node:crypto. */
-class Sha256 {
-  readonly #secret: Buffer | undefined;
-  #hash: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-
-  constructor(secret?: Source) {
-    this.#secret = secret === undefined ? undefined : bytes(secret);
-    this.#hash = this.#fresh();
-  }
-
-  #fresh() {
-    return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
-  }
-
-  update(data: Source): void {
-    this.#hash.update(bytes(data));
-  }
-
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#hash.digest());
-  }
-
-  reset(): void {
-    this.#hash = this.#fresh();
   }
 }

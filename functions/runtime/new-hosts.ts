@@ -1,13 +1,13 @@
 /**
  * The new-host gate's ports on AWS (adapters/aws/new-hosts.ts), apart from functions/runtime/ports.ts
- * so that only the handlers that start, probe or sweep new hosts carry the ECS and Lambda clients
- * (and the AppSpec reader) in their bundles.
+ * so that only the handlers that start, probe or sweep new hosts carry the ECS client (and the
+ * AppSpec reader) in their bundles.
  */
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { EcsOneOffTask } from '../../adapters/aws/ecs-new-host.ts';
 import { ecsServiceOfGroup } from '../../adapters/aws/ecs-service.ts';
+import { signedInvoke } from '../../adapters/aws/lambda-invoke.ts';
 import { LambdaColdInvoke } from '../../adapters/aws/lambda-new-host.ts';
 import { AwsNewHosts } from '../../adapters/aws/new-hosts.ts';
 import type { HealthProber } from '../../ports/health-prober.ts';
@@ -18,14 +18,18 @@ import { awsClients } from './ports.ts';
  * The new-host gate on AWS (adapters/aws/new-hosts.ts), three ways, so each bundle carries only
  * the SDK clients its handler uses. StartBake launches: RunTask of an ECS group's new task
  * definition (ECS, and CodeDeploy to find the group's service) or a cold invocation of a Lambda
- * group's new version (Lambda), then probes and, if the gate is done at once, stops it.
+ * group's new version (a signed Invoke, no Lambda client), then probes and, if the gate is done at
+ * once, stops it.
  */
 export function newHostLauncherFromEnv(prober: HealthProber): NewHostLauncher {
   const clients = awsClients({
     ecs: (config) => new ECSClient(config),
     codedeploy: (config) => new CodeDeployClient(config),
-    lambda: (config) => new LambdaClient(config),
   });
+  // Invoke is signed with the credentials the region's ECS client has (its role's, or the function's
+  // own): no Lambda client in this bundle (adapters/aws/lambda-invoke.ts).
+  const invoke = (roleArn: string | undefined) =>
+    signedInvoke({ credentials: (awsRegion) => clients.ecs(awsRegion, roleArn).config.credentials() });
   return new AwsNewHosts({
     ecs: new EcsOneOffTask(
       {
@@ -34,7 +38,7 @@ export function newHostLauncherFromEnv(prober: HealthProber): NewHostLauncher {
       },
       { prober },
     ),
-    lambda: new LambdaColdInvoke((awsRegion, roleArn) => clients.lambda(awsRegion, roleArn)),
+    lambda: new LambdaColdInvoke(({ roleArn, ...call }) => invoke(roleArn)(call)),
   });
 }
 

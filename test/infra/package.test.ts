@@ -423,8 +423,10 @@ describe('npm run package', () => {
       const clients = [...code.matchAll(/serviceId\?\?"([^"]+)"/g)]
         .map((m) => m[1] as string)
         .filter((service) => service in prefixes);
-      // S3 is reached without its client (a Lambda rollback's signed GET, adapters/aws/lambda-rollback.ts).
+      // S3 is reached without its client (a Lambda rollback's signed GET, adapters/aws/lambda-rollback.ts),
+      // and so is Lambda's Invoke (the new-host gate's signed POST, adapters/aws/lambda-invoke.ts).
       if (/service:"s3"/.test(code)) clients.push('S3');
+      if (/service:"lambda"/.test(code)) clients.push('Lambda');
       const all = roleStatements(l).flatMap(actions);
       // iam:PassRole has no client: it is what ecs:RunTask needs to hand a task its roles.
       const passes = all.filter((a) => a.startsWith('iam:'));

@@ -1,7 +1,8 @@
 /**
- * The AWS new hosts at the SDK boundary (aws-sdk-client-mock): a cold invocation of the new Lambda
- * version, and a one-off ECS task of the new task definition. moto runs neither a Lambda (it needs
- * Docker) nor an ECS task's containers, so neither a cold start nor a task going STOPPED with
+ * The AWS new hosts: a cold invocation of the new Lambda version (a signed Invoke, against a real
+ * HTTP server standing in for Lambda's endpoint), and a one-off ECS task of the new task definition
+ * at the SDK boundary (aws-sdk-client-mock). moto runs neither a Lambda (it needs Docker) nor an
+ * ECS task's containers, so neither a cold start nor a task going STOPPED with
  * reasons, UNHEALTHY or refused is something it can show (test/adapters/aws/ecs-new-host-moto.test.ts
  * runs what it can). The task's health URL is a real HTTP server on 127.0.0.1, probed by the real
  * CloudWatchProber, as on AWS.
@@ -19,23 +20,21 @@ import {
   StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AwsClients } from '../../../adapters/aws/clients.ts';
 import { CloudWatchProber } from '../../../adapters/aws/cloudwatch-prober.ts';
 import { EcsOneOffTask, STARTED_BY } from '../../../adapters/aws/ecs-new-host.ts';
 import { ecsServiceOfGroup } from '../../../adapters/aws/ecs-service.ts';
+import { signedInvoke } from '../../../adapters/aws/lambda-invoke.ts';
 import { LambdaColdInvoke } from '../../../adapters/aws/lambda-new-host.ts';
 import { AwsNewHosts, SERVER_WHY } from '../../../adapters/aws/new-hosts.ts';
 import type { NewHostLaunch, NewHostRef, NewHostRequest } from '../../../ports/new-host.ts';
 import { cdTarget, gate, localTarget } from './helpers.ts';
 
-const lambda = mockClient(LambdaClient);
 const ecs = mockClient(ECSClient);
 const codedeploy = mockClient(CodeDeployClient);
 afterEach(() => {
-  lambda.reset();
   ecs.reset();
   codedeploy.reset();
 });
@@ -81,19 +80,56 @@ const request = (platform: 'Lambda' | 'ECS', artifact: string, over: Partial<New
 });
 
 const tail = (lines: string) => Buffer.from(lines).toString('base64');
-/** A response payload as the SDK hands it over (bytes that can also say themselves as text). */
-const payload = (text: string) => Object.assign(new TextEncoder().encode(text), { transformToString: () => text });
+
+/**
+ * Lambda's Invoke endpoint as a real HTTP server: what each request was (path, query, headers,
+ * body) and what it answers (`lambdaAnswer`: Invoke's status, headers and the function's payload).
+ */
+let lambdaServer: Server;
+let lambdaUrl: string;
+let lambdaAnswer: { status: number; headers?: Record<string, string>; body: string };
+const invoked: { method?: string; url?: string; headers: Record<string, unknown>; body: string }[] = [];
+beforeAll(async () => {
+  lambdaServer = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      invoked.push({ method: req.method, url: req.url, headers: req.headers, body });
+      res.writeHead(lambdaAnswer.status, { 'content-type': 'application/json', ...lambdaAnswer.headers });
+      res.end(lambdaAnswer.body);
+    });
+  });
+  await new Promise<void>((ok) => lambdaServer.listen(0, '127.0.0.1', ok));
+  lambdaUrl = `http://127.0.0.1:${(lambdaServer.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((ok) => lambdaServer.close(() => ok())));
+afterEach(() => {
+  invoked.length = 0;
+});
 
 describe('LambdaColdInvoke', () => {
-  const launcher = new LambdaColdInvoke((region) => new LambdaClient({ region }));
+  const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token' };
+  const roles: (string | undefined)[] = [];
+  const launcher = new LambdaColdInvoke(({ roleArn, ...call }) => {
+    roles.push(roleArn);
+    return signedInvoke({ credentials: async () => credentials, endpoint: () => lambdaUrl })(call);
+  });
 
-  it('invokes the new version by its qualifier and passes a cold start that answered', async () => {
-    lambda.on(InvokeCommand).resolves({
-      StatusCode: 200,
-      LogResult: tail('START RequestId: 1\nREPORT RequestId: 1 Duration: 3.1 ms Init Duration: 212.4 ms\n'),
-      Payload: payload('{"ok":true}'),
-    });
-    const launch = await launcher.launch(request('Lambda', LAMBDA_APPSPEC));
+  it('invokes the new version by its qualifier with a signed POST, and passes a cold start that answered', async () => {
+    lambdaAnswer = {
+      status: 200,
+      headers: {
+        'x-amz-log-result': tail('START RequestId: 1\nREPORT RequestId: 1 Duration: 3.1 ms Init Duration: 212.4 ms\n'),
+      },
+      body: '{"ok":true}',
+    };
+    const launch = await launcher.launch(
+      request('Lambda', LAMBDA_APPSPEC, {
+        target: cdTarget({ platform: 'Lambda', roleArn: 'arn:aws:iam::444455556666:role/flotilla-deployer-shop' }),
+      }),
+    );
     expect(launch).toEqual({
       kind: 'started',
       host: {
@@ -104,34 +140,59 @@ describe('LambdaColdInvoke', () => {
       },
       samples: [{ kind: 'ok', status: 200 }],
     });
-    const input = lambda.commandCalls(InvokeCommand)[0]?.args[0].input;
-    expect(input).toMatchObject({
-      FunctionName: 'shop-api',
-      Qualifier: '7',
-      LogType: 'Tail',
-      InvocationType: 'RequestResponse',
+    expect(roles).toEqual(['arn:aws:iam::444455556666:role/flotilla-deployer-shop']);
+    const call = invoked[0];
+    expect(call?.method).toBe('POST');
+    expect(call?.url).toBe('/2015-03-31/functions/shop-api/invocations?Qualifier=7');
+    expect(call?.headers).toMatchObject({
+      'x-amz-invocation-type': 'RequestResponse',
+      'x-amz-log-type': 'Tail',
+      'x-amz-security-token': 'token',
+      // SigV4 for Lambda in the group's region, with the given credentials.
+      authorization: expect.stringMatching(
+        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/lambda\/aws4_request, /,
+      ),
     });
-    expect(JSON.parse(new TextDecoder().decode(input?.Payload as Uint8Array))).toMatchObject({
+    expect(JSON.parse(call?.body ?? '')).toMatchObject({
       'detail-type': 'new-host-check',
-      detail: { version: '1.1.0' },
+      detail: { version: '1.1.0', releaseId: 'shop-1.1.0-1' },
     });
   });
 
   it('fails on a function error, saying it was a cold start and what the function threw', async () => {
-    lambda.on(InvokeCommand).resolves({
-      StatusCode: 200,
-      FunctionError: 'Unhandled',
-      LogResult: tail('REPORT RequestId: 1 Duration: 9 ms Init Duration: 180 ms\n'),
-      Payload: payload('{"errorType":"Error","errorMessage":"config key missing on a fresh start"}'),
-    });
+    lambdaAnswer = {
+      status: 200,
+      headers: {
+        'x-amz-function-error': 'Unhandled',
+        'x-amz-log-result': tail('REPORT RequestId: 1 Duration: 9 ms Init Duration: 180 ms\n'),
+      },
+      body: '{"errorType":"Error","errorMessage":"config key missing on a fresh start"}',
+    };
     expect(await launcher.launch(request('Lambda', LAMBDA_APPSPEC))).toEqual({
       kind: 'failed',
       message: 'a cold invocation of shop-api:7 failed (Unhandled): Error: config key missing on a fresh start',
     });
   });
 
+  it('fails when Lambda refuses the call, with its error type and message', async () => {
+    lambdaAnswer = {
+      status: 404,
+      headers: { 'x-amzn-errortype': 'ResourceNotFoundException:http://internal.amazon.com/coral/' },
+      body: '{"Type":"User","message":"Function not found: arn:aws:lambda:eu-west-1:123456789012:function:shop-api:7"}',
+    };
+    expect(await launcher.launch(request('Lambda', LAMBDA_APPSPEC))).toEqual({
+      kind: 'failed',
+      message:
+        'invoking shop-api:7 failed: Lambda Invoke shop-api:7 in eu-west-1: HTTP 404 ResourceNotFoundException: Function not found: arn:aws:lambda:eu-west-1:123456789012:function:shop-api:7',
+    });
+  });
+
   it('says when the environment was warm, and refuses other targets and AppSpecs without a TargetVersion', async () => {
-    lambda.on(InvokeCommand).resolves({ StatusCode: 200, LogResult: tail('REPORT RequestId: 1 Duration: 2 ms\n') });
+    lambdaAnswer = {
+      status: 200,
+      headers: { 'x-amz-log-result': tail('REPORT RequestId: 1 Duration: 2 ms\n') },
+      body: 'null',
+    };
     const warm = await launcher.launch(request('Lambda', LAMBDA_APPSPEC));
     expect(warm.kind === 'started' && warm.host.handle.cold).toBe('no');
     expect((await launcher.launch(request('ECS', ECS_APPSPEC))).kind).toBe('unsupported');
@@ -458,7 +519,12 @@ describe('AwsNewHosts', () => {
   );
   const hosts = new AwsNewHosts({
     ecs: ecsPart,
-    lambda: new LambdaColdInvoke((region) => new LambdaClient({ region })),
+    lambda: new LambdaColdInvoke((call) =>
+      signedInvoke({
+        credentials: async () => ({ accessKeyId: 'a', secretAccessKey: 'b' }),
+        endpoint: () => lambdaUrl,
+      })(call),
+    ),
   });
 
   it('has no new host for a Server group or a non-CodeDeploy target, and says why', async () => {
@@ -475,9 +541,11 @@ describe('AwsNewHosts', () => {
   });
 
   it('sends a Lambda group to the cold invocation, and stops only what is an ECS task', async () => {
-    lambda
-      .on(InvokeCommand)
-      .resolves({ StatusCode: 200, LogResult: tail('REPORT RequestId: 1 Init Duration: 9 ms\n') });
+    lambdaAnswer = {
+      status: 200,
+      headers: { 'x-amz-log-result': tail('REPORT RequestId: 1 Init Duration: 9 ms\n') },
+      body: '{}',
+    };
     const launch = await hosts.launch(request('Lambda', LAMBDA_APPSPEC));
     expect(launch.kind === 'started' && launch.host.handle).toMatchObject({ platform: 'Lambda', cold: 'yes' });
     if (launch.kind === 'started') await hosts.stop(launch.host);
