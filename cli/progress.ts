@@ -43,6 +43,8 @@ export class TerminalProgress {
   private bake: { wave: number; untilMs: number } | undefined;
   /** The hold the release waits at now (wave-held), replaced at every re-check. */
   private hold: { wave: number; reasons: string[] } | undefined;
+  /** Waves whose gate said it has no new host (noted once, with why). */
+  private readonly noNewHostSaid = new Set<number>();
   /** The time the countdown is drawn at: the latest event's, or a tick's. */
   private nowMs = 0;
   private drawn = 0;
@@ -67,6 +69,10 @@ export class TerminalProgress {
       case 'gate': {
         const evaluation = event.evaluation;
         const wave = `wave ${event.wave + 1} gate`;
+        if (event.noNewHost && !this.noNewHostSaid.has(event.wave)) {
+          this.noNewHostSaid.add(event.wave);
+          this.notes.push(`${wave}: no new host: ${event.noNewHost}`);
+        }
         if (event.control) {
           this.bake = undefined;
           this.notes.push(`${wave}: ${controlLine(event.control, evaluation)}`);

@@ -36,7 +36,12 @@ function line(event: Stamped): string {
               ? `passed: ${e.early.text}`
               : 'passed'
             : `${e.kind.toUpperCase()}: ${e.signals.join('; ')}`;
-      const hosts = event.newHosts && event.newHosts.length > 0 ? ` + ${event.newHosts.join(', ')}` : '';
+      const hosts =
+        event.newHosts && event.newHosts.length > 0
+          ? ` + ${event.newHosts.join(', ')}`
+          : event.noNewHost
+            ? `, no new host: ${event.noNewHost}`
+            : '';
       return `${time} wave ${event.wave + 1} gate (${event.regions.length} region${event.regions.length === 1 ? '' : 's'}${hosts}): ${detail}`;
     }
     case 'rollback-started':

@@ -41,6 +41,8 @@ export type ReleaseEvent =
       control?: ControlAction;
       /** The new hosts the gate counted besides its regions (core/new-host.ts), e.g. `new host (eu-west-1)`. */
       newHosts?: string[];
+      /** Why the wave has no new host although it asked for one (its platform has none on this backend). */
+      noNewHost?: string;
     }
   | { kind: 'rollback-started'; regions: string[]; reason: string }
   | { kind: 'release-finished'; outcome: ReleaseOutcome };

@@ -7,7 +7,8 @@
  * scale-out). These are its decisions: whether a wave gets one, from which region's build, what
  * it is called, how a failed start counts, and when it goes. Pure.
  */
-import type { GateDecision, RegionResult, RegionTask, ReleasePlan } from './types.ts';
+import type { ProbeSample } from './model.ts';
+import type { GateDecision, NewHostRef, RegionResult, RegionTask, ReleasePlan } from './types.ts';
 
 export type { NewHostRef } from './types.ts';
 
@@ -52,4 +53,66 @@ export function newHostStartFailure(region: string, message: string): { region: 
  */
 export function newHostsDone(decision: GateDecision): boolean {
   return decision === 'next-wave' || decision === 'rollback';
+}
+
+/**
+ * Whether a new host's samples are in the gate's verdict as one more region: one that something
+ * probes through the bake (the ordinary prober on its `target`, or its launcher, a one-off ECS task
+ * asked first whether it is up). One with neither (a Lambda's cold invocation) was judged by its
+ * launch alone: a failed launch fails the gate, a good one adds nothing to wait for.
+ */
+export function countsInGate(host: Pick<NewHostRef, 'target' | 'probedBy'>): boolean {
+  return host.target !== undefined || host.probedBy === 'launcher';
+}
+
+/** What a new host's own platform says of it, before its health URL is asked (core/ecs-task.ts for ECS). */
+export type HostReadiness =
+  | { kind: 'up'; why: string }
+  | { kind: 'starting'; why: string }
+  | { kind: 'down'; why: string };
+
+/**
+ * What one probe round of a new host that starts on its own (a one-off ECS task, launched without
+ * waiting) makes of its readiness: up → probe its health URL; still starting within the readiness
+ * timeout → no samples at all (missing data never passes: a host never up leaves the gate short of
+ * samples, never passed); still starting past it, or down (stopped, unhealthy) → every probe of the
+ * round fails, naming why, so the gate fails at once as it does for a local process that exits.
+ */
+export function readinessRound(input: {
+  readiness: HostReadiness;
+  /** When it was launched and how long it may take to be up (the regions' readiness timeout). */
+  launchedAt: number;
+  timeoutMs: number;
+  now: number;
+  /** The round's probes (`gate.probes`). */
+  count: number;
+  /** Names it in the message, e.g. `task arn:…/abc of shop:8`. */
+  what: string;
+}): { kind: 'probe' } | { kind: 'samples'; samples: ProbeSample[] } {
+  const { readiness, launchedAt, timeoutMs, now, count, what } = input;
+  if (readiness.kind === 'up') return { kind: 'probe' };
+  const fail = (message: string) => ({
+    kind: 'samples' as const,
+    samples: Array.from({ length: Math.max(1, count) }, () => ({ kind: 'error' as const, message })),
+  });
+  if (readiness.kind === 'down') return fail(`${what} ${readiness.why}`);
+  if (now - launchedAt > timeoutMs) {
+    return fail(`${what} not up within ${Math.round(timeoutMs / 1000)} s of its start (${readiness.why})`);
+  }
+  return { kind: 'samples', samples: [] };
+}
+
+/**
+ * The health-URL probes of a new host that ECS already says runs, as the gate counts them: within
+ * its readiness timeout one that does not answer yet (no answer, a refused connection: no HTTP
+ * status) is still starting, and those probes are left out; any HTTP answer counts as it is, and
+ * past the timeout everything does. So a build that takes a while to listen is not failed for it,
+ * and one that never listens fails once its time is up, as a local process does.
+ */
+export function startingProbes(
+  samples: readonly ProbeSample[],
+  input: { launchedAt: number; timeoutMs: number; now: number },
+): ProbeSample[] {
+  if (input.now - input.launchedAt > input.timeoutMs) return [...samples];
+  return samples.filter((s) => s.kind === 'ok' || (s.kind === 'error' && s.status !== undefined));
 }

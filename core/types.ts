@@ -125,8 +125,11 @@ export interface BakeWatch {
   /** The version every region must report. */
   version: string;
   gate: GateSettings;
-  /** Every region deployed so far in the release, with what to probe. */
-  regions: { region: string; target: RegionTarget }[];
+  /**
+   * Every region deployed so far in the release, with what to probe, and the wave's new hosts by
+   * name; `newHost`: the handle of one its launcher probes (NewHostRef `probedBy: 'launcher'`).
+   */
+  regions: { region: string; target: RegionTarget; newHost?: Record<string, string | number> }[];
   /** Samples the watchers gathered during this wait, by region. */
   samples: Record<string, SampleCounts>;
 }
@@ -206,6 +209,8 @@ export interface GateState {
   intentsSeen: number;
   /** The wave's new hosts (core/new-host.ts), gated on with the regions until the gate passes or fails. */
   newHosts?: NewHostRef[];
+  /** Why the wave asked for a new host and has none (its platform has none here): said in every gate event. */
+  noNewHost?: string;
 }
 
 /** A new host the gate counts: what the launcher started, as the release's state carries it. */
@@ -219,6 +224,12 @@ export interface NewHostRef {
   target?: RegionTarget;
   /** The launcher's own handle (a pid and port, a task ARN), passed back to stop it. */
   handle: Record<string, string | number>;
+  /**
+   * `launcher`: each probe round asks the launcher (NewHostLauncher.probe), which first asks its
+   * platform whether the host is up yet (a one-off ECS task launched without waiting), not the
+   * ordinary prober. Absent: the ordinary prober probes `target`.
+   */
+  probedBy?: 'launcher';
   /** The samples gathered from it so far. */
   counts: SampleCounts;
 }

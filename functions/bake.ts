@@ -32,10 +32,15 @@ export const createBake =
     const record = await releaseRecord(deps, plan);
     const tasks = deployedTasks(plan, waveIndex, record);
     const minUntil = bakeTiming(plan.waves[waveIndex], gate.startedAt).bakeMinUntil;
-    // The wave's new hosts are watched like its regions (by name, on their own port).
+    // The wave's new hosts are watched like its regions (by name, on their own port); one its
+    // launcher probes (a one-off ECS task) with its handle, for the watcher's launcher to ask.
     const watched = [
       ...tasks.map((t) => ({ region: t.region, target: t.target })),
-      ...(gate.newHosts ?? []).flatMap((h) => (h.target ? [{ region: h.name, target: h.target }] : [])),
+      ...(gate.newHosts ?? []).flatMap((h) =>
+        h.target
+          ? [{ region: h.name, target: h.target, ...(h.probedBy === 'launcher' ? { newHost: h.handle } : {}) }]
+          : [],
+      ),
     ];
     await deps.ledger.putBake({
       service,

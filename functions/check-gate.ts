@@ -11,6 +11,7 @@ import type { GateState, PlanRef } from '../core/types.ts';
 import type { Deps } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
+import { newHostProberFromEnv } from './runtime/new-hosts.ts';
 import { eventsFromEnv, proberFromEnv } from './runtime/ports.ts';
 import { deployedTasks, endNewHosts, gateState, probeNewHosts, probeRound, releaseRecord } from './shared/bake.ts';
 import { loadPlan } from './shared/plan.ts';
@@ -41,10 +42,20 @@ export const createCheckGate =
     // An adaptive bake ends early on the evidence its watcher judged (this wait's samples, the new
     // hosts' included): the watcher and this check then agree, and a wake this check refused is not
     // repeated every round.
-    return endNewHosts(deps, await gateState(deps, plan, waveIndex, record, gate, regions, [], probedHosts, seen));
+    return endNewHosts(
+      deps,
+      await gateState(deps, plan, waveIndex, record, gate, regions, [], probedHosts, seen, gate.noNewHost),
+    );
   };
 
-/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
-export const handler = lambda(() =>
-  createCheckGate({ ledger: ledgerFromEnv(), prober: proberFromEnv(), events: eventsFromEnv(), now: Date.now }),
-);
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets; the wave's ECS new host probed and stopped. */
+export const handler = lambda(() => {
+  const prober = proberFromEnv();
+  return createCheckGate({
+    ledger: ledgerFromEnv(),
+    prober,
+    newHosts: newHostProberFromEnv(prober),
+    events: eventsFromEnv(),
+    now: Date.now,
+  });
+});

@@ -3,7 +3,8 @@
  * that ended FAILED, TIMED_OUT or ABORTED (the rule in serverless.yml matches only those, only of
  * the release state machine). A States.Runtime, States.DataLimitExceeded, the history limit, an
  * operator's StopExecution or a timeout ends it without FinishRelease: services/recovery.ts closes
- * the record, frees the lock, wakes the next queued release and alerts. A release that ended through
+ * the record, frees the lock, stops a new host it left mid-gate, wakes the next queued release and
+ * alerts. A release that ended through
  * its own Fail states (rolled back, say) also ends FAILED: the recovery sees it closed and only
  * makes sure the lock is free.
  */
@@ -14,6 +15,7 @@ import { type Recovered, recoverRelease } from '../services/recovery.ts';
 import type { Deps } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
+import { newHostSweeperFromEnv } from './runtime/new-hosts.ts';
 import { callbacksFromEnv, eventsFromEnv } from './runtime/ports.ts';
 
 export interface ExecutionStatusChangeEvent {
@@ -51,7 +53,7 @@ export function parseExecutionEnd(
 }
 
 export const createExecutionEnded =
-  (deps: Pick<Deps, 'ledger' | 'events' | 'now'> & { callbacks: NonNullable<Deps['callbacks']> }) =>
+  (deps: Pick<Deps, 'ledger' | 'events' | 'now' | 'newHosts'> & { callbacks: NonNullable<Deps['callbacks']> }) =>
   async (event: ExecutionStatusChangeEvent): Promise<Recovered | { ignored: string }> => {
     const end = parseExecutionEnd(event);
     if (!end) return { ignored: `status ${event.detail?.status}` };
@@ -62,6 +64,8 @@ export const createExecutionEnded =
 export const handler = lambda(() =>
   createExecutionEnded({
     ledger: ledgerFromEnv(),
+    // A one-off ECS task the dead execution left mid-gate.
+    newHosts: newHostSweeperFromEnv(),
     events: eventsFromEnv(),
     now: Date.now,
     callbacks: callbacksFromEnv(),

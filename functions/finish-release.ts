@@ -12,6 +12,7 @@ import { wakeQueued } from '../services/queue.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
+import { newHostSweeperFromEnv } from './runtime/new-hosts.ts';
 import { callbacksFromEnv, deployerFromEnv, eventsFromEnv } from './runtime/ports.ts';
 import { loadPlan } from './shared/plan.ts';
 import { unstage } from './shared/unstage.ts';
@@ -46,9 +47,12 @@ export const createFinishRelease =
   (deps: Pick<Deps, 'ledger' | 'deployer' | 'events' | 'now' | 'callbacks' | 'newHosts'>) =>
   async (input: FinishInput): Promise<ReleaseOutcome> => {
     const { plan } = input;
+    const full = await loadPlan(deps, plan);
     // Whatever new host a path through the machine left up (an error between its start and its
-    // gate's decision) goes before the end is written: never a stranger holding a port after it.
-    await deps.newHosts?.stopLeft?.(plan.releaseId).catch(() => []);
+    // gate's decision) goes before the end is written: never a stranger holding a port (or an ECS
+    // task) after it. The release's targets say where the AWS launcher looks (its ECS clusters).
+    const everywhere = full.waves.flatMap((w) => w.regions.map((t) => t.target));
+    await deps.newHosts?.stopLeft?.(plan.releaseId, everywhere).catch(() => []);
     let record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
     if (input.conclusion === 'RolledBack' && input.results.length > 0) {
@@ -66,7 +70,6 @@ export const createFinishRelease =
       record = (await deps.ledger.getRelease(plan.service, plan.releaseId)) ?? record;
     }
     // Every touched region's final state is what the region itself says now, read back before the end.
-    const full = await loadPlan(deps, plan);
     const targets = new Map(full.waves.flatMap((w) => w.regions.map((t) => [t.region, t.target] as const)));
     const observed = new Map(
       await Promise.all(
@@ -139,6 +142,8 @@ export const handler = lambda(() =>
   createFinishRelease({
     ledger: ledgerFromEnv(),
     deployer: deployerFromEnv(),
+    // A one-off ECS task a path through the machine left running (ListTasks by startedBy and tag).
+    newHosts: newHostSweeperFromEnv(),
     events: eventsFromEnv(),
     now: Date.now,
     callbacks: callbacksFromEnv(),

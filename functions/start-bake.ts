@@ -11,6 +11,7 @@ import type { GateState, PlanRef, RegionResult } from '../core/types.ts';
 import { type Deps, isoAt } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
+import { newHostLauncherFromEnv } from './runtime/new-hosts.ts';
 import { eventsFromEnv, proberFromEnv } from './runtime/ports.ts';
 import { deployedTasks, endNewHosts, gateState, launchNewHost, probeRound, releaseRecord } from './shared/bake.ts';
 import { loadPlan } from './shared/plan.ts';
@@ -52,11 +53,29 @@ export const createStartBake =
       launchNewHost(deps, plan, waveIndex, deployResults),
     ]);
     failures.push(...fresh.failures);
-    const state = await gateState(deps, plan, waveIndex, record, timing, regions, failures, fresh.hosts);
+    const state = await gateState(
+      deps,
+      plan,
+      waveIndex,
+      record,
+      timing,
+      regions,
+      failures,
+      fresh.hosts,
+      undefined,
+      fresh.noNewHost,
+    );
     return endNewHosts(deps, state);
   };
 
-/** The Lambda entry point on AWS: ports from the environment serverless.yml sets. */
-export const handler = lambda(() =>
-  createStartBake({ ledger: ledgerFromEnv(), prober: proberFromEnv(), events: eventsFromEnv(), now: Date.now }),
-);
+/** The Lambda entry point on AWS: ports from the environment serverless.yml sets; the new host per platform. */
+export const handler = lambda(() => {
+  const prober = proberFromEnv();
+  return createStartBake({
+    ledger: ledgerFromEnv(),
+    prober,
+    newHosts: newHostLauncherFromEnv(prober),
+    events: eventsFromEnv(),
+    now: Date.now,
+  });
+});

@@ -4,7 +4,8 @@
  * Locally: one more process from the region's staged `releases/<version>/` on a spare port
  * (adapters/local/new-host.ts). On AWS, per platform: a one-off ECS task of the new task
  * definition (adapters/aws/ecs-new-host.ts), a cold invocation of the new Lambda version
- * (adapters/aws/lambda-new-host.ts); an extra EC2 instance through Auto Scaling is not supported.
+ * (adapters/aws/lambda-new-host.ts), dispatched per platform by adapters/aws/new-hosts.ts; an
+ * extra EC2 instance through Auto Scaling is not supported (`unsupported`, with why).
  */
 import type { GateSettings, RegionTarget } from '../core/config.ts';
 import type { ProbeSample } from '../core/model.ts';
@@ -23,23 +24,48 @@ export interface NewHostRequest {
   target: RegionTarget;
   revision: Revision;
   gate: GateSettings;
+  /** How long it may take to be up: the regions' readiness timeout (`deploy.readinessTimeoutSeconds`). */
+  readinessTimeoutMs: number;
 }
 
 export type NewHostLaunch =
-  /** It runs: `host.target` (if any) is what the ordinary prober probes; `samples` came with the launch itself. */
+  /**
+   * It runs, or is starting (`host.probedBy: 'launcher'`: the launcher's `probe` says when it is up):
+   * `host.target` (if any) is what is probed; `samples` came with the launch itself.
+   */
   | { kind: 'started'; host: Omit<NewHostRef, 'counts'>; samples: ProbeSample[] }
   /** It did not come up (exited, never answered, the platform refused): the gate fails, naming it. */
   | { kind: 'failed'; message: string }
   /** This target's platform has no new host here: the wave is gated on its regions alone, and says so. */
   | { kind: 'unsupported'; why: string };
 
+/** One probe round of a new host its launcher probes: what the ordinary prober is asked for a region. */
+export interface NewHostProbeRequest {
+  expectedVersion: string;
+  gate: GateSettings;
+  /** How many probes the round makes (`gate.probes`). */
+  count: number;
+}
+
 export interface NewHostLauncher {
+  /** Starts it; returns at once where its platform starts it on its own (then `probe` says when it is up). */
   launch(request: NewHostRequest): Promise<NewHostLaunch>;
-  /** Tears it down and waits until it is gone; idempotent (one already gone is fine). */
+  /**
+   * One probe round of a host launched with `probedBy: 'launcher'`: its platform is asked first
+   * whether it is up (core/new-host.ts `readinessRound`): not yet → no samples; down or past its
+   * readiness timeout → failed probes naming why; up → its health URL is probed.
+   */
+  probe?(
+    host: Pick<NewHostRef, 'name' | 'region' | 'handle' | 'target'>,
+    request: NewHostProbeRequest,
+  ): Promise<ProbeSample[]>;
+  /** Tears it down (locally: waits until the process is gone; ECS: StopTask, which ECS finishes); idempotent. */
   stop(host: Pick<NewHostRef, 'name' | 'region' | 'handle'>): Promise<void>;
   /**
    * Tears down every new host of the release still up (all of them, without a release id): the
-   * safety net of a release's end and of an orchestrator that died mid-gate.
+   * safety net of a release's end and of an orchestrator that died mid-gate. `targets`: the
+   * release's region targets, where a launcher that keeps no record of its own (AWS) looks for them
+   * (the clusters of its ECS groups); the local one reads its records and ignores them.
    */
-  stopLeft?(releaseId?: string): Promise<string[]>;
+  stopLeft?(releaseId?: string, targets?: readonly RegionTarget[]): Promise<string[]>;
 }

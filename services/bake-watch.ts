@@ -19,11 +19,14 @@ import type { BakeWatch, EarlyEnd, SampleCounts } from '../core/types.ts';
 import type { EventSink, ReleaseEvent } from '../ports/events.ts';
 import type { HealthProber } from '../ports/health-prober.ts';
 import type { Ledger } from '../ports/ledger.ts';
+import type { NewHostLauncher } from '../ports/new-host.ts';
 import type { TaskCallbacks } from '../ports/task-callbacks.ts';
 
 export interface BakeWatchDeps {
   ledger: Pick<Ledger, 'listBakes' | 'addBakeSamples'>;
   prober: HealthProber;
+  /** Probes the new hosts their launcher probes (a one-off ECS task: is it up yet, then its health URL). */
+  newHosts?: Pick<NewHostLauncher, 'probe'>;
   callbacks: TaskCallbacks;
   events: EventSink;
   now: () => number;
@@ -52,14 +55,21 @@ export async function probeBakes(
     bakes.map(async (watch) => {
       const round: Record<string, SampleCounts> = {};
       await Promise.all(
-        watch.regions.map(async ({ region, target }) => {
-          const samples = await deps.prober.probe({
-            region,
-            target,
-            expectedVersion: watch.version,
-            gate: watch.gate,
-            count: watch.gate.probes,
-          });
+        watch.regions.map(async ({ region, target, newHost }) => {
+          const request = { expectedVersion: watch.version, gate: watch.gate, count: watch.gate.probes };
+          // A new host its launcher probes: no launcher here, no samples (the gate's own checks probe it).
+          const samples = newHost
+            ? deps.newHosts?.probe
+              ? await deps.newHosts
+                  .probe({ name: region, region, handle: newHost, target }, request)
+                  .catch((error: unknown): ProbeSample[] => [
+                    {
+                      kind: 'missing',
+                      message: `${region}: ${error instanceof Error ? error.message : String(error)}`,
+                    },
+                  ])
+              : []
+            : await deps.prober.probe({ region, target, ...request });
           round[region] = addSamples(emptyCounts(), samples);
         }),
       );

@@ -10,6 +10,7 @@ import { observedStatesOf } from '../core/outcome.ts';
 import { type AbnormalEnd, recoverAbnormalEnd } from '../core/recovery.ts';
 import type { EventSink } from '../ports/events.ts';
 import type { Ledger } from '../ports/ledger.ts';
+import type { NewHostLauncher } from '../ports/new-host.ts';
 import type { TaskCallbacks } from '../ports/task-callbacks.ts';
 import { wakeQueued } from './queue.ts';
 
@@ -25,6 +26,8 @@ export interface RecoveryDeps {
    * Absent (AWS's execution-ended Lambda has no deployer), the ledger is all there is.
    */
   regions?: () => Promise<ReadonlyMap<string, Revision | null | undefined>>;
+  /** Stops a new host the release left mid-gate (on AWS a one-off ECS task; locally the backend's own sweep does). */
+  newHosts?: Pick<NewHostLauncher, 'stopLeft'>;
 }
 
 export interface Recovered {
@@ -75,6 +78,12 @@ export async function recoverRelease(
   }
   await deps.ledger.takeBake(service, releaseId);
   await deps.ledger.takeHoldTokens(service, releaseId);
+  if (deps.newHosts?.stopLeft) {
+    // Where its new hosts may run: the plan's targets. Best effort: the lock and the record matter more.
+    const plan = await deps.ledger.getPlan(service, releaseId).catch(() => undefined);
+    const targets = (plan?.waves ?? []).flatMap((w) => w.regions.map((t) => t.target));
+    if (targets.length > 0) await deps.newHosts.stopLeft(releaseId, targets).catch(() => []);
+  }
   const lockFreed = (await deps.ledger.getLock(service))?.releaseId === releaseId;
   if (lockFreed) await deps.ledger.releaseLock(service, releaseId);
   const woken = lockFreed ? await wakeQueued(deps, service, releaseId) : [];

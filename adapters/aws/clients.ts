@@ -48,7 +48,7 @@ export interface ClientFactories {
   sts: (config: STSClientConfig & ClientSettings) => STSClient;
   /** Staging ahead (adapters/aws/revision-stager.ts): bundles copied between regions' buckets. */
   s3?: (config: S3ClientConfig & ClientSettings) => S3Client;
-  /** Staging ahead: task definitions registered (and cleaned up) in each region. No default: only staging's bundles carry it. */
+  /** One-off ECS tasks of the new-host gate (adapters/aws/ecs-new-host.ts) and task definitions staging registers (and cleans up); no default: only those bundles carry it. */
   ecs?: (config: ECSClientConfig & ClientSettings) => ECSClient;
 }
 

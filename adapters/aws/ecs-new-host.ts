@@ -2,51 +2,95 @@
  * An ECS group's new host: one one-off task (RunTask) of the new task definition the AppSpec
  * names, in the cluster of the group's ECS service, with that service's launch type or capacity
  * providers and its awsvpc network (the AppSpec's NetworkConfiguration wins), started by
- * `flotilla-new-host`. It counts as up once ECS says RUNNING and, where the task definition has a
- * health check, HEALTHY; STOPPED or UNHEALTHY first is a failed fresh start, with ECS's reasons and
- * exit codes. While it runs, the gate probes the region's health URL path on the task's own private
- * IP and container port (none without a health URL). Torn down with StopTask.
+ * `flotilla-new-host` and tagged with its release.
+ *
+ * Event-driven, no Lambda waits for it: `launch` runs the task and returns at once with the host
+ * starting (`probedBy: 'launcher'`). Its readiness is gate evidence: every probe round of it (the
+ * bake's first and final checks, the scheduled watcher between) asks DescribeTasks first
+ * (core/ecs-task.ts says up, starting or down; core/new-host.ts `readinessRound` what that counts):
+ * not yet up → no samples; STOPPED or UNHEALTHY, or still not up past the readiness timeout →
+ * failed probes naming ECS's reasons and exit codes; up → the region's health URL path on the
+ * task's own private IP and container port (awsvpc), through the ordinary prober. Without a
+ * health URL, ECS saying it runs (and its container health check not failing) is the evidence.
+ * Torn down with StopTask; `stopLeft` finds what a release left (ListTasks by `startedBy` in its
+ * groups' clusters, its `flotilla:release` tag) and stops it.
  */
-import { type CodeDeployClient, GetDeploymentGroupCommand } from '@aws-sdk/client-codedeploy';
 import {
   DescribeServicesCommand,
   DescribeTasksCommand,
   type ECSClient,
+  ListTasksCommand,
   RunTaskCommand,
   type RunTaskCommandInput,
   StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
-import type { CodeDeployTarget } from '../../config/types.ts';
-import type { NewHostLaunch, NewHostLauncher, NewHostRef, NewHostRequest } from '../../ports/new-host.ts';
+import type { CodeDeployTarget, RegionTarget } from '../../config/types.ts';
+import { ecsTaskReadiness } from '../../core/ecs-task.ts';
+import type { ProbeSample } from '../../core/model.ts';
+import { newHostName, readinessRound, startingProbes } from '../../core/new-host.ts';
+import type { HealthProber } from '../../ports/health-prober.ts';
+import type {
+  NewHostLaunch,
+  NewHostLauncher,
+  NewHostProbeRequest,
+  NewHostRef,
+  NewHostRequest,
+} from '../../ports/new-host.ts';
 import { ecsTaskSpec } from './appspec.ts';
+import type { EcsServiceOf } from './ecs-service.ts';
 import { errorMessage } from './errors.ts';
 
 export interface EcsNewHostClients {
   ecs: (awsRegion: string, roleArn?: string) => ECSClient;
-  codedeploy: (awsRegion: string, roleArn?: string) => CodeDeployClient;
+  /**
+   * The group's ECS service (adapters/aws/ecs-service.ts, CodeDeploy GetDeploymentGroup): launching
+   * and `stopLeft` need it, probing and stopping do not (their bundles carry no CodeDeploy client).
+   */
+  serviceOf?: EcsServiceOf;
 }
 
 export interface EcsNewHostOptions {
-  /** How long the task may take to be RUNNING (and HEALTHY): the regions' readiness timeout. */
-  readinessTimeoutMs: number;
-  pollMs?: number;
-  sleep?: (ms: number) => Promise<void>;
+  /** How long a task may take to be RUNNING when its handle does not say (the request's readiness timeout does). */
+  readinessTimeoutMs?: number;
+  /** Probes the health URL on the task's own IP once ECS says it runs (the region's own prober). */
+  prober?: HealthProber;
+  now?: () => number;
 }
 
 export const STARTED_BY = 'flotilla-new-host';
+export const RELEASE_TAG = 'flotilla:release';
+export const REGION_TAG = 'flotilla:new-host';
+/** DescribeTasks takes at most 100 tasks a call. */
+const DESCRIBE_LIMIT = 100;
+
+type Handle = NewHostRef['handle'];
+
+/** The handle's fields this launcher wrote, or null when it is not an ECS task's. */
+function taskOf(handle: Handle): { awsRegion: string; cluster: string; taskArn: string; roleArn?: string } | null {
+  const { awsRegion, cluster, taskArn, roleArn } = handle;
+  if (typeof awsRegion !== 'string' || typeof cluster !== 'string' || typeof taskArn !== 'string') return null;
+  return { awsRegion, cluster, taskArn, ...(typeof roleArn === 'string' ? { roleArn } : {}) };
+}
 
 export class EcsOneOffTask implements NewHostLauncher {
   readonly #clients: EcsNewHostClients;
   readonly #timeoutMs: number;
-  readonly #pollMs: number;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #prober: HealthProber | undefined;
+  readonly #now: () => number;
 
   constructor(clients: EcsNewHostClients, options: EcsNewHostOptions) {
     this.#clients = clients;
-    this.#timeoutMs = options.readinessTimeoutMs;
-    this.#pollMs = options.pollMs ?? 5_000;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((ok) => setTimeout(ok, ms)));
+    this.#timeoutMs = options.readinessTimeoutMs ?? 5 * 60_000;
+    this.#prober = options.prober;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The cluster and service of the group's (first) ECS service. */
+  #service(target: CodeDeployTarget): ReturnType<EcsServiceOf> {
+    if (!this.#clients.serviceOf)
+      throw new Error('this function cannot find an ECS group’s service (no CodeDeploy client)');
+    return this.#clients.serviceOf(target);
   }
 
   async launch(request: NewHostRequest): Promise<NewHostLaunch> {
@@ -55,22 +99,13 @@ export class EcsOneOffTask implements NewHostLauncher {
       return { kind: 'unsupported', why: 'not an ECS deployment group' };
     }
     const ecs = this.#clients.ecs(target.awsRegion, target.roleArn);
-    let cluster: string;
-    let taskArn: string;
     let spec: ReturnType<typeof ecsTaskSpec>;
     try {
       spec = ecsTaskSpec(request.revision.artifact);
-      const group = await this.#clients.codedeploy(target.awsRegion, target.roleArn).send(
-        new GetDeploymentGroupCommand({
-          applicationName: target.application,
-          deploymentGroupName: target.deploymentGroup,
-        }),
-      );
-      const service = group.deploymentGroupInfo?.ecsServices?.[0];
-      if (!service?.clusterName || !service.serviceName) {
+      const service = await this.#service(target);
+      if (!service)
         return { kind: 'failed', message: `deployment group ${target.deploymentGroup} names no ECS service` };
-      }
-      cluster = service.clusterName;
+      const cluster = service.clusterName;
       const described = await ecs.send(new DescribeServicesCommand({ cluster, services: [service.serviceName] }));
       const running = described.services?.[0];
       const vpc = running?.networkConfiguration?.awsvpcConfiguration;
@@ -98,8 +133,8 @@ export class EcsOneOffTask implements NewHostLauncher {
             }
           : {}),
         tags: [
-          { key: 'flotilla:release', value: request.releaseId },
-          { key: 'flotilla:new-host', value: request.region },
+          { key: RELEASE_TAG, value: request.releaseId },
+          { key: REGION_TAG, value: request.region },
         ],
       };
       const run = await ecs.send(new RunTaskCommand(input));
@@ -111,108 +146,192 @@ export class EcsOneOffTask implements NewHostLauncher {
           message: `RunTask of ${spec.taskDefinition} refused: ${failure?.reason ?? 'no task'}${failure?.detail ? ` (${failure.detail})` : ''}`,
         };
       }
-      taskArn = task.taskArn;
+      const health = target.healthUrl ? new URL(target.healthUrl) : undefined;
+      // What the probe rounds need: the task, when it started, and where on it the health URL is.
+      const handle: Handle = {
+        platform: 'ECS',
+        awsRegion: target.awsRegion,
+        cluster,
+        taskArn: task.taskArn,
+        taskDefinition: spec.taskDefinition,
+        launchedAt: this.#now(),
+        readinessTimeoutMs: request.readinessTimeoutMs,
+        ...(target.roleArn ? { roleArn: target.roleArn } : {}),
+        ...(spec.containerName ? { container: spec.containerName } : {}),
+        ...(spec.containerPort ? { port: spec.containerPort } : {}),
+        ...(health ? { healthPath: `${health.pathname}${health.search}` } : {}),
+      };
+      // The region's target without its alarms (they gate the region, not this task) or its URL
+      // (the task's own is known once it runs): nothing an ordinary prober could probe by mistake.
+      const { healthUrl: _url, ...rest } = target;
+      return {
+        kind: 'started',
+        host: {
+          name: request.name,
+          region: request.region,
+          wave: request.wave,
+          handle,
+          target: { ...rest, alarms: { names: [] } },
+          probedBy: 'launcher',
+        },
+        samples: [],
+      };
     } catch (error) {
       return { kind: 'failed', message: errorMessage(error) };
     }
+  }
 
-    const handle = {
-      awsRegion: target.awsRegion,
-      cluster,
-      taskArn,
-      ...(target.roleArn ? { roleArn: target.roleArn } : {}),
-    };
-    const deadline = Date.now() + this.#timeoutMs;
-    for (;;) {
-      let task: Task | undefined;
-      try {
-        task = (await ecs.send(new DescribeTasksCommand({ cluster, tasks: [taskArn] }))).tasks?.[0];
-      } catch (error) {
-        await this.stop({ name: request.name, region: request.region, handle });
-        return { kind: 'failed', message: `DescribeTasks of ${taskArn} failed: ${errorMessage(error)}` };
-      }
-      const state = taskState(task);
-      if (state.kind === 'up') {
-        const probe = healthTarget(target, task, spec.containerName, spec.containerPort);
-        return {
-          kind: 'started',
-          host: {
-            name: request.name,
-            region: request.region,
-            wave: request.wave,
-            handle,
-            ...(probe ? { target: probe } : {}),
-          },
-          samples: [{ kind: 'ok' }],
-        };
-      }
-      if (state.kind === 'down') {
-        await this.stop({ name: request.name, region: request.region, handle });
-        return { kind: 'failed', message: `task ${taskArn} of ${spec.taskDefinition} ${state.why}` };
-      }
-      if (Date.now() >= deadline) {
-        await this.stop({ name: request.name, region: request.region, handle });
-        return {
-          kind: 'failed',
-          message: `task ${taskArn} of ${spec.taskDefinition} not RUNNING and healthy within ${this.#timeoutMs} ms (${state.why})`,
-        };
-      }
-      await this.#sleep(this.#pollMs);
+  async probe(
+    host: Pick<NewHostRef, 'name' | 'region' | 'handle' | 'target'>,
+    request: NewHostProbeRequest,
+  ): Promise<ProbeSample[]> {
+    const task = taskOf(host.handle);
+    const count = Math.max(1, request.count);
+    const missing = (message: string): ProbeSample[] =>
+      Array.from({ length: count }, () => ({ kind: 'missing' as const, message }));
+    if (!task) return missing(`${host.name}: not an ECS task's handle`);
+    let described: Task | undefined;
+    try {
+      const out = await this.#clients
+        .ecs(task.awsRegion, task.roleArn)
+        .send(new DescribeTasksCommand({ cluster: task.cluster, tasks: [task.taskArn] }));
+      described = out.tasks?.find((t) => t.taskArn === task.taskArn) ?? out.tasks?.[0];
+    } catch (error) {
+      // Not knowing is no evidence either way: unanswered, never passing.
+      return missing(`DescribeTasks of ${task.taskArn} failed: ${errorMessage(error)}`);
     }
+    const launched = Number(host.handle.launchedAt);
+    const timeout = Number(host.handle.readinessTimeoutMs);
+    const launchedAt = Number.isFinite(launched) ? launched : this.#now();
+    const timeoutMs = Number.isFinite(timeout) && timeout > 0 ? timeout : this.#timeoutMs;
+    const round = readinessRound({
+      readiness: ecsTaskReadiness(described),
+      launchedAt,
+      timeoutMs,
+      now: this.#now(),
+      count,
+      what: `task ${task.taskArn} of ${host.handle.taskDefinition ?? 'its task definition'}`,
+    });
+    if (round.kind === 'samples') return round.samples;
+    const path = host.handle.healthPath;
+    // No health URL: ECS saying it runs, its container health check not failing, is the evidence.
+    if (typeof path !== 'string') return Array.from({ length: count }, () => ({ kind: 'ok' as const }));
+    const url = taskUrl(described, host.handle, path);
+    if (!url) {
+      return missing(
+        `task ${task.taskArn} is RUNNING but has no private IP and port to probe ${path} on (the new host needs an awsvpc task)`,
+      );
+    }
+    if (!this.#prober || host.target?.kind !== 'codedeploy') return missing(`${host.name}: nothing here probes ${url}`);
+    const answers = await this.#prober.probe({
+      region: host.name,
+      target: { ...host.target, alarms: { names: [] }, healthUrl: url },
+      expectedVersion: request.expectedVersion,
+      gate: request.gate,
+      count,
+    });
+    return startingProbes(answers, { launchedAt, timeoutMs, now: this.#now() });
   }
 
   async stop(host: Pick<NewHostRef, 'name' | 'region' | 'handle'>): Promise<void> {
-    const { awsRegion, cluster, taskArn, roleArn } = host.handle;
-    if (typeof awsRegion !== 'string' || typeof cluster !== 'string' || typeof taskArn !== 'string') return;
+    const task = taskOf(host.handle);
+    if (!task) return;
     await this.#clients
-      .ecs(awsRegion, typeof roleArn === 'string' ? roleArn : undefined)
-      .send(new StopTaskCommand({ cluster, task: taskArn, reason: `flotilla: ${host.name} checked` }));
-  }
-}
-
-function taskState(task: Task | undefined): { kind: 'up' | 'down' | 'starting'; why: string } {
-  if (!task) return { kind: 'down', why: 'is gone' };
-  if (task.lastStatus === 'STOPPED' || task.desiredStatus === 'STOPPED') {
-    const exits = (task.containers ?? [])
-      .filter((c) => c.exitCode !== undefined || c.reason)
-      .map((c) =>
-        `${c.name}: ${c.exitCode !== undefined ? `exit ${c.exitCode}` : ''}${c.reason ? ` ${c.reason}` : ''}`.trim(),
+      .ecs(task.awsRegion, task.roleArn)
+      .send(
+        new StopTaskCommand({ cluster: task.cluster, task: task.taskArn, reason: `flotilla: ${host.name} checked` }),
       );
-    return {
-      kind: 'down',
-      why: `stopped: ${task.stoppedReason ?? task.stopCode ?? 'no reason given'}${exits.length > 0 ? ` (${exits.join('; ')})` : ''}`,
-    };
   }
-  if (task.healthStatus === 'UNHEALTHY')
-    return { kind: 'down', why: 'is UNHEALTHY (its container health check failed)' };
-  if (task.lastStatus === 'RUNNING' && task.healthStatus !== 'UNKNOWN') return { kind: 'up', why: 'RUNNING, HEALTHY' };
-  // UNKNOWN health on a RUNNING task: no health check in the task definition, or not evaluated yet.
-  if (
-    task.lastStatus === 'RUNNING' &&
-    !(task.containers ?? []).some((c) => c.healthStatus && c.healthStatus !== 'UNKNOWN')
-  ) {
-    const checked = (task.containers ?? []).some((c) => c.healthStatus !== undefined);
-    if (!checked) return { kind: 'up', why: 'RUNNING (no health check)' };
+
+  /**
+   * Stops every new-host task of the release (every one started by flotilla, without a release id)
+   * still running in the clusters of its ECS groups. Each cluster is tried; a failure in one is
+   * thrown after the others were.
+   */
+  async stopLeft(releaseId?: string, targets: readonly RegionTarget[] = []): Promise<string[]> {
+    const groups = new Map<string, CodeDeployTarget>();
+    for (const t of targets) {
+      if (t.kind !== 'codedeploy' || t.platform !== 'ECS') continue;
+      groups.set([t.awsRegion, t.roleArn ?? '', t.application, t.deploymentGroup].join('|'), t);
+    }
+    const clusters = new Map<string, { target: CodeDeployTarget; cluster: string }>();
+    const errors: string[] = [];
+    await Promise.all(
+      [...groups.values()].map(async (target) => {
+        try {
+          const service = await this.#service(target);
+          if (service) {
+            clusters.set([target.awsRegion, target.roleArn ?? '', service.clusterName].join('|'), {
+              target,
+              cluster: service.clusterName,
+            });
+          }
+        } catch (error) {
+          errors.push(`${target.deploymentGroup}: ${errorMessage(error)}`);
+        }
+      }),
+    );
+    const stopped: string[] = [];
+    await Promise.all(
+      [...clusters.values()].map(async ({ target, cluster }) => {
+        try {
+          stopped.push(
+            ...(await this.#stopLeftIn(this.#clients.ecs(target.awsRegion, target.roleArn), cluster, releaseId)),
+          );
+        } catch (error) {
+          errors.push(`${cluster}: ${errorMessage(error)}`);
+        }
+      }),
+    );
+    if (errors.length > 0) throw new Error(`stopping the new hosts left failed in ${errors.join('; ')}`);
+    return stopped.sort();
   }
-  return { kind: 'starting', why: `${task.lastStatus ?? 'PENDING'}, health ${task.healthStatus ?? 'UNKNOWN'}` };
+
+  async #stopLeftIn(ecs: ECSClient, cluster: string, releaseId: string | undefined): Promise<string[]> {
+    const arns: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await ecs.send(
+        new ListTasksCommand({
+          cluster,
+          startedBy: STARTED_BY,
+          desiredStatus: 'RUNNING',
+          ...(nextToken ? { nextToken } : {}),
+        }),
+      );
+      arns.push(...(page.taskArns ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    const stopped: string[] = [];
+    for (let i = 0; i < arns.length; i += DESCRIBE_LIMIT) {
+      const { tasks = [] } = await ecs.send(
+        new DescribeTasksCommand({ cluster, tasks: arns.slice(i, i + DESCRIBE_LIMIT), include: ['TAGS'] }),
+      );
+      for (const task of tasks) {
+        const tag = (key: string) => task.tags?.find((t) => t.key === key)?.value;
+        if (!task.taskArn || task.lastStatus === 'STOPPED' || task.desiredStatus === 'STOPPED') continue;
+        // Started by flotilla but not tagged with a release: not provably one of ours, left alone.
+        if (tag(RELEASE_TAG) === undefined || (releaseId !== undefined && tag(RELEASE_TAG) !== releaseId)) continue;
+        await ecs.send(
+          new StopTaskCommand({
+            cluster,
+            task: task.taskArn,
+            reason: `flotilla: new host left by ${tag(RELEASE_TAG)}`,
+          }),
+        );
+        stopped.push(newHostName(tag(REGION_TAG) ?? task.taskArn));
+      }
+    }
+    return stopped;
+  }
 }
 
-/** The region's health URL path, on the task's private IP and container port; none without a health URL. */
-function healthTarget(
-  target: CodeDeployTarget,
-  task: Task | undefined,
-  containerName: string | undefined,
-  containerPort: number | undefined,
-): CodeDeployTarget | null {
-  if (!target.healthUrl || !task) return null;
-  const container = (task.containers ?? []).find((c) => containerName === undefined || c.name === containerName);
+/** The health URL path on the task's private IP and container port; null where the task has none (not awsvpc). */
+function taskUrl(task: Task | undefined, handle: Handle, path: string): string | null {
+  const name = typeof handle.container === 'string' ? handle.container : undefined;
+  const container = (task?.containers ?? []).find((c) => name === undefined || c.name === name);
   const ip = container?.networkInterfaces?.[0]?.privateIpv4Address;
-  const port = containerPort ?? container?.networkBindings?.[0]?.containerPort;
+  const port = typeof handle.port === 'number' ? handle.port : container?.networkBindings?.[0]?.containerPort;
   if (!ip || !port) return null;
-  const url = new URL(target.healthUrl);
-  return {
-    ...target,
-    alarms: { names: [] },
-    healthUrl: `http://${ip}:${port}${url.pathname}${url.search}`,
-  };
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}${path}`;
 }

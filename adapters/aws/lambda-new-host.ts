@@ -4,23 +4,25 @@
  * read back to tell a cold start (the REPORT line has an `Init Duration`) from a warm one. Lambda
  * has no call that forces a new execution environment: a version already warmed by traffic
  * answers from a warm one, and the launch says so (`cold: no` in its handle). Its answer is the
- * sample; there is nothing to tear down (Lambda reaps idle environments).
+ * sample; there is nothing to tear down (Lambda reaps idle environments). Invoke is one signed
+ * POST (adapters/aws/lambda-invoke.ts), through the target's role when it names one.
  */
-import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { NewHostLaunch, NewHostLauncher, NewHostRequest } from '../../ports/new-host.ts';
 import { lambdaTargetVersion } from './appspec.ts';
 import { errorMessage } from './errors.ts';
+import type { InvokeAnswer, InvokeCall } from './lambda-invoke.ts';
 
-export type LambdaClientFor = (awsRegion: string, roleArn?: string) => LambdaClient;
+/** Invoke in the target's region, through its role when it names one. */
+export type InvokeAs = (call: InvokeCall & { roleArn?: string }) => Promise<InvokeAnswer>;
 
 /** The event the function gets: a check it can tell from real traffic, should it want to. */
 export const NEW_HOST_EVENT = { source: 'flotilla', 'detail-type': 'new-host-check' } as const;
 
 export class LambdaColdInvoke implements NewHostLauncher {
-  readonly #clientFor: LambdaClientFor;
+  readonly #invoke: InvokeAs;
 
-  constructor(clientFor: LambdaClientFor) {
-    this.#clientFor = clientFor;
+  constructor(invoke: InvokeAs) {
+    this.#invoke = invoke;
   }
 
   async launch(request: NewHostRequest): Promise<NewHostLaunch> {
@@ -34,30 +36,25 @@ export class LambdaColdInvoke implements NewHostLauncher {
     } catch (error) {
       return { kind: 'failed', message: errorMessage(error) };
     }
-    const client = this.#clientFor(target.awsRegion, target.roleArn);
-    let answer: InvokeCommandOutput;
+    let answer: InvokeAnswer;
     try {
-      answer = await client.send(
-        new InvokeCommand({
-          FunctionName: fn.functionName,
-          Qualifier: fn.version,
-          InvocationType: 'RequestResponse',
-          LogType: 'Tail',
-          Payload: new TextEncoder().encode(
-            JSON.stringify({
-              ...NEW_HOST_EVENT,
-              detail: { releaseId: request.releaseId, version: request.revision.version },
-            }),
-          ),
+      answer = await this.#invoke({
+        awsRegion: target.awsRegion,
+        ...(target.roleArn ? { roleArn: target.roleArn } : {}),
+        functionName: fn.functionName,
+        qualifier: fn.version,
+        payload: JSON.stringify({
+          ...NEW_HOST_EVENT,
+          detail: { releaseId: request.releaseId, version: request.revision.version },
         }),
-      );
+      });
     } catch (error) {
       return { kind: 'failed', message: `invoking ${fn.functionName}:${fn.version} failed: ${errorMessage(error)}` };
     }
-    const log = answer.LogResult ? Buffer.from(answer.LogResult, 'base64').toString('utf8') : '';
+    const log = answer.logResult ? Buffer.from(answer.logResult, 'base64').toString('utf8') : '';
     const cold = /^REPORT .*Init Duration:/m.test(log);
-    if (answer.FunctionError) {
-      const payload = answer.Payload ? new TextDecoder().decode(answer.Payload) : '';
+    if (answer.functionError) {
+      const payload = answer.payload;
       let detail = payload;
       try {
         const parsed = JSON.parse(payload) as { errorType?: string; errorMessage?: string };
@@ -67,7 +64,7 @@ export class LambdaColdInvoke implements NewHostLauncher {
       }
       return {
         kind: 'failed',
-        message: `${cold ? 'a cold' : 'an'} invocation of ${fn.functionName}:${fn.version} failed (${answer.FunctionError}): ${detail}`,
+        message: `${cold ? 'a cold' : 'an'} invocation of ${fn.functionName}:${fn.version} failed (${answer.functionError}): ${detail}`,
       };
     }
     return {
@@ -76,9 +73,9 @@ export class LambdaColdInvoke implements NewHostLauncher {
         name: request.name,
         region: request.region,
         wave: request.wave,
-        handle: { function: fn.functionName, version: fn.version, cold: cold ? 'yes' : 'no' },
+        handle: { platform: 'Lambda', function: fn.functionName, version: fn.version, cold: cold ? 'yes' : 'no' },
       },
-      samples: [{ kind: 'ok', ...(answer.StatusCode ? { status: answer.StatusCode } : {}) }],
+      samples: [{ kind: 'ok', status: answer.statusCode }],
     };
   }
 

@@ -6,10 +6,9 @@
  * HeadObject, GetObject, CopyObject (PUT with x-amz-copy-source), DeleteObject. Path-style URLs
  * against S3's regional endpoint; errors carry S3's own error code as their name.
  */
-import { createHash, createHmac } from 'node:crypto';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentials } from './clients.ts';
-import { awsCall, namedError } from './errors.ts';
+import { namedError } from './errors.ts';
+import { signedRequest } from './signed-request.ts';
 
 /** The credentials for S3 in an AWS region, through a role when one is named. */
 export type S3Credentials = (awsRegion: string, roleArn?: string) => Promise<AwsCredentials>;
@@ -86,35 +85,18 @@ export class SignedS3 {
   }
 
   async #send(method: string, at: S3Object, extra: Record<string, string>): Promise<Response> {
-    const credentials = await this.#credentials(at.awsRegion, at.roleArn);
-    const base = new URL(this.#endpoint(at.awsRegion));
-    const path = `${base.pathname.replace(/\/$/, '')}/${encodeURIComponent(at.bucket)}/${at.key
-      .split('/')
-      .map(encodeURIComponent)
-      .join('/')}`;
-    const query: Record<string, string> = at.versionId ? { versionId: at.versionId } : {};
-    const signer = new SignatureV4({
+    return signedRequest({
       service: 's3',
-      region: at.awsRegion,
-      credentials,
-      sha256: Sha256,
-      uriEscapePath: false, // S3 signs the path as sent, not encoded twice
-      applyChecksum: false,
-    });
-    const signed = await signer.sign({
+      awsRegion: at.awsRegion,
+      credentials: await this.#credentials(at.awsRegion, at.roleArn),
+      endpoint: this.#endpoint(at.awsRegion),
       method,
-      protocol: base.protocol,
-      hostname: base.hostname,
-      ...(base.port ? { port: Number(base.port) } : {}),
-      path,
-      query,
-      headers: { host: base.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extra },
+      path: `/${encodeURIComponent(at.bucket)}/${at.key.split('/').map(encodeURIComponent).join('/')}`,
+      ...(at.versionId ? { query: { versionId: at.versionId } } : {}),
+      headers: extra,
+      where: `S3 ${method} ${url(at)} in ${at.awsRegion}`,
+      fetch: this.#fetch,
     });
-    const target = new URL(`${base.protocol}//${base.host}${path}`);
-    for (const [name, value] of Object.entries(query)) target.searchParams.set(name, value);
-    return awsCall(`S3 ${method} ${url(at)} in ${at.awsRegion}`, () =>
-      this.#fetch(target, { method, headers: signed.headers as Record<string, string> }),
-    );
   }
 }
 
@@ -141,40 +123,4 @@ function s3Error(where: string, status: number, body: string): Error {
 export function s3Reason(error: unknown): string {
   const reason = (error as { reason?: unknown } | null)?.reason;
   return typeof reason === 'string' ? reason : error instanceof Error ? error.message : String(error);
-}
-
-/** What the signer hashes: a string or bytes (SourceData in @smithy/types). */
-type Source = string | ArrayBuffer | ArrayBufferView;
-const bytes = (data: Source): Buffer =>
-  typeof data === 'string'
-    ? Buffer.from(data, 'utf8')
-    : data instanceof ArrayBuffer
-      ? Buffer.from(data)
-      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-
-/** SHA-256 (and HMAC-SHA-256, given a secret) for the signer, from node:crypto. */
-class Sha256 {
-  readonly #secret: Buffer | undefined;
-  #hash: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-
-  constructor(secret?: Source) {
-    this.#secret = secret === undefined ? undefined : bytes(secret);
-    this.#hash = this.#fresh();
-  }
-
-  #fresh() {
-    return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
-  }
-
-  update(data: Source): void {
-    this.#hash.update(bytes(data));
-  }
-
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#hash.digest());
-  }
-
-  reset(): void {
-    this.#hash = this.#fresh();
-  }
 }

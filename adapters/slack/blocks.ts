@@ -77,6 +77,8 @@ export function notableHeadline(view: ReleaseView, event: Stamped): string | nul
     case 'gate':
       if (event.evaluation.kind === 'Passed' && event.evaluation.early)
         return `${who}: ${waveName(view, event.wave)} ${event.evaluation.early.text}`;
+      if (event.noNewHost && event.evaluation.kind !== 'Failed' && event.evaluation.kind !== 'Inconclusive')
+        return `${who}: ${waveName(view, event.wave)} has no new host: ${event.noNewHost}`;
       return `${who}: ${waveName(view, event.wave)} gate ${event.evaluation.kind.toUpperCase()}`;
     case 'wave-blocked':
       return `${who}: ${waveName(view, event.wave)} BLOCKED`;
@@ -334,6 +336,16 @@ export function renderThreadReply(view: ReleaseView, event: Stamped): SlackMessa
   if (event.kind === 'wave-held') {
     const body = emergencyText(view);
     if (!body) return null;
+    return { text: truncate(escapeMrkdwn(headline), MAX_FALLBACK_CHARS), blocks: [section(body)] };
+  }
+  if (
+    event.kind === 'gate' &&
+    event.noNewHost &&
+    event.evaluation.kind !== 'Failed' &&
+    event.evaluation.kind !== 'Inconclusive' &&
+    !(event.evaluation.kind === 'Passed' && event.evaluation.early)
+  ) {
+    const body = `:information_source: *${escapeMrkdwn(waveName(view, event.wave))} has no new host:* ${escapeMrkdwn(truncate(event.noNewHost, MAX_REASON_CHARS))}`;
     return { text: truncate(escapeMrkdwn(headline), MAX_FALLBACK_CHARS), blocks: [section(body)] };
   }
   if (event.kind === 'gate' && event.evaluation.kind === 'Passed') {

@@ -2,7 +2,7 @@
 import { type BakeTiming, bakeSecondsLeft, evaluateBake } from '../../core/bake.ts';
 import { controlState } from '../../core/control.ts';
 import { addSamples, emptyCounts } from '../../core/gate.ts';
-import { newHostName, newHostRegion, newHostStartFailure, newHostsDone } from '../../core/new-host.ts';
+import { countsInGate, newHostName, newHostRegion, newHostStartFailure, newHostsDone } from '../../core/new-host.ts';
 import { afterCheck } from '../../core/rollback.ts';
 import type { GateState, NewHostRef, RegionResult, RegionTask, ReleasePlan, SampleCounts } from '../../core/types.ts';
 import type { ReleaseRecord } from '../../ports/ledger.ts';
@@ -50,16 +50,18 @@ export async function probeRound(
 /**
  * Starts the wave's new host (core/new-host.ts decides whether and from which region) and probes it
  * once, as the children's verification probed the regions. One that does not come up is a failed
- * deploy of the wave. A launcher with no new host for the target leaves the wave to its regions.
+ * deploy of the wave. A platform with no new host here leaves the wave to its regions, and says why
+ * (`noNewHost`, in every gate event of the wave): never a silent no-op.
  */
 export async function launchNewHost(
   deps: Pick<Deps, 'prober' | 'newHosts'>,
   plan: ReleasePlan,
   waveIndex: number,
   results: readonly RegionResult[],
-): Promise<{ hosts: NewHostRef[]; failures: { region: string; message: string }[] }> {
+): Promise<{ hosts: NewHostRef[]; failures: { region: string; message: string }[]; noNewHost?: string }> {
   const task = newHostRegion(plan, waveIndex, results);
-  if (!task?.revision || !deps.newHosts) return { hosts: [], failures: [] };
+  if (!task?.revision) return { hosts: [], failures: [] };
+  if (!deps.newHosts) return { hosts: [], failures: [], noNewHost: 'this backend starts no new host' };
   const launch = await deps.newHosts
     .launch({
       service: plan.service,
@@ -70,33 +72,45 @@ export async function launchNewHost(
       target: task.target,
       revision: task.revision,
       gate: plan.gate,
+      readinessTimeoutMs: plan.deploy.readinessTimeoutSeconds * 1000,
     })
     .catch((error: unknown) => ({
       kind: 'failed' as const,
       message: error instanceof Error ? error.message : String(error),
     }));
-  if (launch.kind === 'unsupported') return { hosts: [], failures: [] };
+  if (launch.kind === 'unsupported') return { hosts: [], failures: [], noNewHost: launch.why };
   if (launch.kind === 'failed') return { hosts: [], failures: [newHostStartFailure(task.region, launch.message)] };
   const host: NewHostRef = { ...launch.host, counts: addSamples(emptyCounts(), launch.samples) };
   return { hosts: await probeNewHosts(deps, plan, [host]), failures: [] };
 }
 
-/** One probe round of each new host that has something to probe, added to its counts. */
+/**
+ * One probe round of each new host that has something to probe, added to its counts: its
+ * launcher's own probe for one that says so (`probedBy: 'launcher'`: a one-off ECS task, asked
+ * first whether it is up), else the ordinary prober on its target.
+ */
 export async function probeNewHosts(
-  deps: Pick<Deps, 'prober'>,
+  deps: Pick<Deps, 'prober' | 'newHosts'>,
   plan: ReleasePlan,
   hosts: readonly NewHostRef[],
 ): Promise<NewHostRef[]> {
   return Promise.all(
     hosts.map(async (host) => {
+      const request = { expectedVersion: plan.version, gate: plan.gate, count: plan.gate.probes };
+      if (host.probedBy === 'launcher') {
+        const launcher = deps.newHosts;
+        const samples = launcher?.probe
+          ? await launcher.probe(host, request).catch((error: unknown) => [
+              {
+                kind: 'missing' as const,
+                message: `${host.name}: ${error instanceof Error ? error.message : String(error)}`,
+              },
+            ])
+          : [{ kind: 'missing' as const, message: `${host.name}: nothing here can probe it` }];
+        return { ...host, counts: addSamples(host.counts, samples) };
+      }
       if (!host.target) return host;
-      const samples = await deps.prober.probe({
-        region: host.name,
-        target: host.target,
-        expectedVersion: plan.version,
-        gate: plan.gate,
-        count: plan.gate.probes,
-      });
+      const samples = await deps.prober.probe({ region: host.name, target: host.target, ...request });
       return { ...host, counts: addSamples(host.counts, samples) };
     }),
   );
@@ -130,6 +144,8 @@ export async function gateState(
   newHosts: readonly NewHostRef[] = [],
   /** What an adaptive bake's early end is judged on (core/bake.ts `evaluateBake`); default `regions`. */
   evidence?: Readonly<Record<string, SampleCounts>>,
+  /** Why the wave has no new host although it asked for one (its platform has none here). */
+  noNewHost?: string,
 ): Promise<GateState> {
   const names = deployedTasks(plan, waveIndex, record).map((t) => t.region);
   for (const name of names) regions[name] ??= emptyCounts();
@@ -137,7 +153,7 @@ export async function gateState(
   // A new host is gated on as one more region (its samples in the verdict), kept apart in the state.
   // One with nothing to probe (a Lambda's cold invocation) was judged by its launch alone.
   const hostNames = newHosts.map((h) => h.name);
-  const probed = newHosts.filter((h) => h.target !== undefined);
+  const probed = newHosts.filter(countsInGate);
   const evaluation = evaluateBake({
     regions: [...names, ...probed.map((h) => h.name)],
     samples: { ...regions, ...Object.fromEntries(probed.map((h) => [h.name, h.counts])) },
@@ -172,6 +188,7 @@ export async function gateState(
     ...(next.control ? { control: next.control } : {}),
     intentsSeen: intents.length + globalIntents.length,
     newHosts: [...newHosts],
+    ...(noNewHost ? { noNewHost } : {}),
   };
   const hold =
     next.decision === 'hold' && evaluation.kind === 'Inconclusive'
@@ -200,6 +217,7 @@ export async function gateState(
     evaluation,
     ...(state.control ? { control: state.control } : {}),
     ...(hostNames.length > 0 ? { newHosts: hostNames } : {}),
+    ...(noNewHost ? { noNewHost } : {}),
   });
   return state;
 }

@@ -46,6 +46,7 @@ const request = (t: LocalTarget, version = '1.1.0'): NewHostRequest => ({
   target: t,
   revision: { version, artifact: GOOD_BUILD },
   gate: gate(),
+  readinessTimeoutMs: 10_000,
 });
 
 function portFree(port: number): Promise<boolean> {

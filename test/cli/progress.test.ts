@@ -217,6 +217,29 @@ describe('TerminalProgress, the view of a release', () => {
     expect(plainLine(promoted)).toMatch(/wave 1 gate .*: promoted by alice@host — looks good \(bake ended 43s early\)/);
   });
 
+  it('says once a wave that it has no new host, and why, in the table and the plain line', () => {
+    const why = 'EC2/Server deployment groups get no new host on AWS';
+    const baking = ev(20, {
+      kind: 'gate',
+      wave: 0,
+      regions: ['us-east-1'],
+      evaluation: { kind: 'Baking', remainingMs: 10_000 },
+      noNewHost: why,
+    });
+    const passed = ev(21, {
+      kind: 'gate',
+      wave: 0,
+      regions: ['us-east-1'],
+      evaluation: { kind: 'Passed' },
+      noNewHost: why,
+    });
+    const { shown } = table([...canaryPassed.slice(0, 4), baking, passed]);
+    expect(shown().split(`wave 1 gate: no new host: ${why}`)).toHaveLength(2);
+    expect(plainLine(baking)).toMatch(
+      /wave 1 gate \(1 region, no new host: EC2\/Server deployment groups get no new host on AWS\): baking/,
+    );
+  });
+
   it('writes no colour when told not to', () => {
     const coloured = table(canaryPassed, { color: true }).raw();
     expect(coloured).toContain(`\x1b[${REGION_LOOK.passed.color}m`);

@@ -99,6 +99,8 @@ export interface FakeCodeDeployOptions {
    * the next poll after that ends it.
    */
   waitForReroute?: boolean;
+  /** An ECS group's service, as GetDeploymentGroup's `ecsServices` names it (none by default). */
+  ecsServiceOf?: (group: FakeGroupKey) => { clusterName: string; serviceName: string } | undefined;
 }
 
 interface GroupState {
@@ -328,10 +330,12 @@ export function createFakeCodeDeploy(options: FakeCodeDeployOptions = {}): FakeC
             application: input.applicationName ?? '',
             deploymentGroup: input.deploymentGroupName ?? '',
           });
+          const service = options.ecsServiceOf?.(state.key);
           return {
             deploymentGroupInfo: {
               applicationName: state.key.application,
               deploymentGroupName: state.key.deploymentGroup,
+              ...(service ? { ecsServices: [service] } : {}),
               ...(state.lastSuccessful ? { lastSuccessfulDeployment: lastInfo(state.lastSuccessful) } : {}),
               ...(state.lastAttempted ? { lastAttemptedDeployment: lastInfo(state.lastAttempted) } : {}),
             },

@@ -395,13 +395,25 @@ describe('npm run package', () => {
     for (const action of used) expect(granted, action).toContain(action);
   });
 
+  it('lets iam:PassRole hand roles to ECS tasks only, and tags only the tasks RunTask creates', () => {
+    const all = statements().map((s) => s.statement as Statement & { Condition?: Json });
+    const passes = all.filter((s) => actions(s).includes('iam:PassRole'));
+    expect(passes.length).toBeGreaterThan(0);
+    for (const s of passes) {
+      expect(actions(s)).toEqual(['iam:PassRole']);
+      expect(s.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    }
+    for (const s of all.filter((s) => actions(s).includes('ecs:TagResource')))
+      expect(s.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
+  });
+
   it('gives each function a role of its own that grants exactly the services its bundle has clients for', () => {
     const prefixes: Record<string, string> = {
       CodeDeploy: 'codedeploy',
       CloudWatch: 'cloudwatch',
+      ECS: 'ecs',
       Lambda: 'lambda',
       S3: 's3',
-      ECS: 'ecs',
       DynamoDB: 'dynamodb',
       SNS: 'sns',
       SSM: 'ssm',
@@ -416,23 +428,24 @@ describe('npm run package', () => {
       const clients = [...code.matchAll(/serviceId\?\?"([^"]+)"/g)]
         .map((m) => m[1] as string)
         .filter((service) => service in prefixes);
-      // S3 is reached without its client (a Lambda rollback's signed GET, adapters/aws/lambda-rollback.ts).
+      // S3 is reached without its client (a Lambda rollback's signed GET, adapters/aws/lambda-rollback.ts),
+      // and so is Lambda's Invoke (the new-host gate's signed POST, adapters/aws/lambda-invoke.ts).
       if (/service:"s3"/.test(code)) clients.push('S3');
+      if (/service:"lambda"/.test(code)) clients.push('Lambda');
+      const all = roleStatements(l).flatMap(actions);
+      // iam:PassRole has no client: it is what ecs:RunTask (a new host) and ecs:RegisterTaskDefinition
+      // (staging) need to hand a task its roles, and only such a role may pass roles.
+      const passes = [...new Set(all.filter((a) => a.startsWith('iam:')))];
+      const handsRoles = all.includes('ecs:RunTask') || all.includes('ecs:RegisterTaskDefinition');
+      expect(passes, id).toEqual(handsRoles ? ['iam:PassRole'] : []);
       const granted = new Set(
-        roleStatements(l)
-          .flatMap(actions)
-          .map((a) => a.split(':')[0] as string)
-          .filter((service) => !['logs', 'sts'].includes(service)),
+        all.map((a) => a.split(':')[0] as string).filter((service) => !['logs', 'sts', 'iam'].includes(service)),
       );
-      const expected = new Set(clients.map((c) => prefixes[c] as string));
-      // A role that may register task definitions hands their roles to ECS with iam:PassRole
-      // (scoped below), and only such a role may pass roles.
-      if (roleStatements(l).some((s) => actions(s).includes('ecs:RegisterTaskDefinition'))) expected.add('iam');
-      expect([...granted].sort(), id).toEqual([...expected].sort());
-      // Assumed roles are how the clients of target regions (CodeDeploy, CloudWatch, and staging's
-      // S3) reach other accounts.
+      expect([...granted].sort(), id).toEqual([...new Set(clients.map((c) => prefixes[c]))].sort());
+      // Assumed roles are how the clients of target regions (CodeDeploy, CloudWatch, ECS, Lambda and
+      // staging's S3) reach other accounts.
       const assumes = roleStatements(l).some((s) => actions(s).includes('sts:AssumeRole'));
-      expect(assumes, id).toBe(['codedeploy', 'cloudwatch', 's3'].some((s) => granted.has(s)));
+      expect(assumes, id).toBe(['codedeploy', 'cloudwatch', 's3', 'ecs'].some((s) => granted.has(s)));
     }
     expect(roles.size).toBe(lambdas().length);
   });

@@ -5,9 +5,14 @@
  * token is not something moto can make).
  */
 import { createServer, type Server } from 'node:http';
+import { DescribeTasksCommand, ECSClient, type Task } from '@aws-sdk/client-ecs';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AwsClients } from '../../adapters/aws/clients.ts';
+import { CloudWatchProber } from '../../adapters/aws/cloudwatch-prober.ts';
+import { EcsOneOffTask } from '../../adapters/aws/ecs-new-host.ts';
+import { AwsNewHosts } from '../../adapters/aws/new-hosts.ts';
 import { StepFunctionsTaskCallbacks } from '../../adapters/aws/step-functions.ts';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
@@ -18,6 +23,7 @@ import { createProbeBakes } from '../../functions/probe-bakes.ts';
 import { gate } from '../helpers/fixtures.ts';
 
 const sfn = mockClient(SFNClient);
+const ecs = mockClient(ECSClient);
 let dynamo: EmbeddedDynamo;
 let server: Server;
 let port = 0;
@@ -42,6 +48,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   sfn.reset();
+  ecs.reset();
   sfn.on(SendTaskSuccessCommand).resolves({});
   sfn.on(SendTaskFailureCommand).resolves({});
   mode = 'ok';
@@ -109,5 +116,103 @@ describe('ProbeBakes on an adaptive bake', () => {
     expect((await probe()).map((o) => o.kind)).toEqual(['baking']);
     expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
     expect(sfn.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
+  });
+});
+
+describe('ProbeBakes and a wave’s one-off ECS task (its launcher probes it)', () => {
+  const TASK = 'arn:aws:ecs:us-east-1:123456789012:task/shop/1';
+  const HOST = 'new host (us-east-1)';
+
+  /** A bake of one region and the wave's new host, kept in the ledger with the task's handle, past its min. */
+  async function withTask(task: Partial<Task>) {
+    n += 1;
+    await createLedgerTable(dynamo.client, `bake-watch-${n}`);
+    const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: `bake-watch-${n}` });
+    const startedAt = Date.now() - 5000;
+    const region = { kind: 'local-process' as const, port, command: ['true'], env: {}, faults: [] };
+    const watch: BakeWatch = {
+      service: 'shop',
+      releaseId: 'shop-2.0.0',
+      wave: 0,
+      token: `token-${n}`.padEnd(64, 'x'),
+      startedAt,
+      bakeUntil: startedAt + 3_600_000,
+      bakeMinUntil: startedAt + 2000,
+      version: '2.0.0',
+      gate: gate({ probes: 3, minSamples: 3, maxErrorRate: 0.05, probeTimeoutMs: 200, probeSpacingMs: 0 }),
+      regions: [
+        { region: 'us-east-1', target: region },
+        {
+          region: HOST,
+          target: {
+            kind: 'codedeploy',
+            awsRegion: 'us-east-1',
+            application: 'shop',
+            deploymentGroup: 'shop-us-east-1',
+            platform: 'ECS',
+            alarms: { names: [] },
+          },
+          newHost: {
+            platform: 'ECS',
+            awsRegion: 'us-east-1',
+            cluster: 'shop',
+            taskArn: TASK,
+            taskDefinition: 'shop:8',
+            launchedAt: startedAt,
+            readinessTimeoutMs: 60_000,
+            port,
+            healthPath: '/health',
+          },
+        },
+      ],
+      samples: { 'us-east-1': emptyCounts(), [HOST]: emptyCounts() },
+    };
+    await ledger.putBake(watch);
+    ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: TASK, ...task }] });
+    const prober = new CloudWatchProber({ clients: new AwsClients() });
+    const probe = createProbeBakes({
+      ledger,
+      prober: new HttpHealthProber(),
+      newHosts: new AwsNewHosts({ ecs: new EcsOneOffTask({ ecs: (r) => new ECSClient({ region: r }) }, { prober }) }),
+      events: { emit: () => {} },
+      now: Date.now,
+      callbacks: new StepFunctionsTaskCallbacks(sfn),
+    });
+    return { probe, ledger };
+  }
+  const up: Partial<Task> = {
+    lastStatus: 'RUNNING',
+    healthStatus: 'HEALTHY',
+    containers: [{ networkInterfaces: [{ privateIpv4Address: '127.0.0.1' }] }],
+  };
+
+  it('asks ECS first, and keeps baking with no samples of a task still starting: the evidence is not in without it', async () => {
+    const { probe, ledger } = await withTask({ lastStatus: 'PENDING' });
+    expect((await probe()).map((o) => o.kind)).toEqual(['baking']);
+    expect(ecs.commandCalls(DescribeTasksCommand)[0]?.args[0].input).toEqual({ cluster: 'shop', tasks: [TASK] });
+    const [kept] = await ledger.listBakes();
+    expect(kept?.samples[HOST]).toEqual(emptyCounts());
+    expect(kept?.samples['us-east-1']?.ok).toBe(3);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
+  it('fails the bake’s wait at once for a task that stopped, naming ECS’s reason', async () => {
+    const { probe } = await withTask({
+      lastStatus: 'STOPPED',
+      stoppedReason: 'Essential container in task exited',
+      containers: [{ name: 'web', exitCode: 1 }],
+    });
+    const [outcome] = await probe();
+    expect(outcome?.kind).toBe('failed');
+    expect(outcome?.kind === 'failed' && outcome.signals.join('; ')).toMatch(
+      /^new host \(us-east-1\): 3\/3 probes of \/health failed .*stopped: Essential container in task exited \(web: exit 1\)$/,
+    );
+    expect(sfn.commandCalls(SendTaskFailureCommand)).toHaveLength(1);
+  });
+
+  it('probes the health URL on the running task, and ends an adaptive bake with the new host’s evidence in', async () => {
+    const { probe } = await withTask(up);
+    const [outcome] = await probe();
+    expect(outcome).toMatchObject({ kind: 'evidence-in', early: { regions: 2, samples: 3 } });
   });
 });

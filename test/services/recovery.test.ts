@@ -2,18 +2,26 @@
  * Recovery from an abnormal end on AWS, and `flotilla unlock`: the Step Functions SDK is mocked at
  * its boundary (no AWS account here); the ledger is the real DynamoDB code on a real dynalite.
  */
+import { CodeDeployClient, GetDeploymentGroupCommand } from '@aws-sdk/client-codedeploy';
+import { DescribeTasksCommand, ECSClient, ListTasksCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { DescribeExecutionCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EcsOneOffTask } from '../../adapters/aws/ecs-new-host.ts';
+import { ecsServiceOfGroup } from '../../adapters/aws/ecs-service.ts';
+import { AwsNewHosts } from '../../adapters/aws/new-hosts.ts';
 import { StepFunctionsTaskCallbacks } from '../../adapters/aws/step-functions.ts';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { AwsCliBackend } from '../../backends/aws/cli.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
+import { planRelease } from '../../core/plan.ts';
 import { createExecutionEnded } from '../../functions/execution-ended.ts';
 import type { Stamped } from '../../ports/events.ts';
 import { configWith, recordWith } from '../helpers/fixtures.ts';
 
 const sfn = mockClient(SFNClient);
+const ecs = mockClient(ECSClient);
+const codedeploy = mockClient(CodeDeployClient);
 const settings = {
   region: 'eu-west-1',
   stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:flotilla-prod-release',
@@ -28,7 +36,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await dynamo.close();
 });
-beforeEach(() => sfn.reset());
+beforeEach(() => {
+  sfn.reset();
+  ecs.reset();
+  codedeploy.reset();
+});
 
 /** A ledger where shop-2.0.0 is RUNNING with the lock and shop-2.1.0 waits QUEUED at a token. */
 async function stuck() {
@@ -82,6 +94,73 @@ describe('the execution-status rule on AWS', () => {
       expect(events.map((e) => [e.kind, e.releaseId])).toEqual([['release-finished', 'shop-2.0.0']]);
     });
   }
+
+  it('stops the new host an execution that died mid-gate left, in its ECS groups’ clusters', async () => {
+    const ledger = await stuck();
+    const config = configWith([['us-east-1'], ['eu-west-1']]);
+    config.regions = config.regions.map((r) => ({
+      ...r,
+      target: {
+        kind: 'codedeploy',
+        awsRegion: r.name,
+        application: 'shop',
+        deploymentGroup: `shop-${r.name}`,
+        platform: 'ECS',
+        alarms: { names: [] },
+      },
+    }));
+    await ledger.putPlan(
+      planRelease({
+        config,
+        releaseId: 'shop-2.0.0',
+        version: '2.0.0',
+        artifact: 'appspec:{}',
+        regionStateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:region',
+        owner: 'exec',
+      }),
+    );
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    codedeploy.on(GetDeploymentGroupCommand).resolves({
+      deploymentGroupInfo: { ecsServices: [{ clusterName: 'shop', serviceName: 'shop-web' }] },
+    });
+    ecs.on(ListTasksCommand).resolves({ taskArns: ['t1'] });
+    ecs.on(DescribeTasksCommand).resolves({
+      tasks: [
+        {
+          taskArn: 't1',
+          lastStatus: 'RUNNING',
+          tags: [
+            { key: 'flotilla:release', value: 'shop-2.0.0' },
+            { key: 'flotilla:new-host', value: 'us-east-1' },
+          ],
+        },
+      ],
+    });
+    ecs.on(StopTaskCommand).resolves({});
+    const handler = createExecutionEnded({
+      ledger,
+      newHosts: new AwsNewHosts({
+        ecs: new EcsOneOffTask(
+          {
+            ecs: (region) => new ECSClient({ region }),
+            serviceOf: ecsServiceOfGroup((region) => new CodeDeployClient({ region })),
+          },
+          {},
+        ),
+      }),
+      events: { emit: () => {} },
+      now: Date.now,
+      callbacks: new StepFunctionsTaskCallbacks(new SFNClient({ region: 'eu-west-1' })),
+    });
+    expect(await handler(statusChange('ABORTED'))).toMatchObject({ closed: true, lockFreed: true });
+    // One look in each region's cluster (the same task answers in both here), stopped as left by this release.
+    expect(codedeploy.commandCalls(GetDeploymentGroupCommand)).toHaveLength(2);
+    expect(ecs.commandCalls(StopTaskCommand).map((c) => c.args[0].input)).toContainEqual({
+      cluster: 'shop',
+      task: 't1',
+      reason: 'flotilla: new host left by shop-2.0.0',
+    });
+  });
 
   it('leaves a release that ended through its own Fail state as FinishRelease closed it', async () => {
     const ledger = await stuck();

@@ -366,6 +366,33 @@ describe('notable events and threaded replies', () => {
     for (const event of events) expect(notableKey(event) !== null).toBe(isNotable(event));
   });
 
+  it('says once per wave that it has no new host, and why, in a reply of its own', () => {
+    const stamp = stamper();
+    const started = stamp({
+      kind: 'release-started',
+      version: '1.1.0',
+      waves: [{ name: 'canary', regions: ['us-east-1'] }],
+    });
+    const baking = stamp({
+      kind: 'gate',
+      wave: 0,
+      regions: ['us-east-1'],
+      evaluation: { kind: 'Baking', remainingMs: 60_000 },
+      noNewHost: 'EC2/Server deployment groups get no new host on AWS',
+    });
+    const passed = stamp({ ...baking, evaluation: { kind: 'Passed' } } as never);
+    expect(isNotable(baking) && isNotable(passed)).toBe(true);
+    // The same key: the notifier says it once however many gate events of the wave carry it.
+    expect(notableKey(baking)).toBe(notableKey(passed));
+    expect(notableKey(baking)).not.toBe(
+      notableKey({ ...baking, evaluation: { kind: 'Failed', signals: [] } } as Stamped),
+    );
+    const reply = renderThreadReply(foldAll([started, baking]), baking);
+    expect(textOf({ blocks: reply?.blocks ?? [] })).toContain(
+      'has no new host:* EC2/Server deployment groups get no new host on AWS',
+    );
+  });
+
   it('a reply for the failed gate, the rollback and the end; none for progress', () => {
     let view: ReleaseView | undefined;
     const replies: string[] = [];
