@@ -50,7 +50,7 @@ export const createStartBake =
     // The new host starts (and is probed once) while the earlier regions are probed: its start is inside the bake.
     const [regions, fresh] = await Promise.all([
       failures.length > 0 ? counts : probeRound(deps, plan, earlier, counts),
-      launchNewHost(deps, plan, waveIndex, deployResults),
+      launchNewHost(deps, plan, waveIndex, deployResults, record),
     ]);
     failures.push(...fresh.failures);
     const state = await gateState(

@@ -23,6 +23,12 @@ export interface NewHostRequest {
   name: string;
   target: RegionTarget;
   revision: Revision;
+  /**
+   * The region's staging (its release record's `staging.id`): on AWS what staging made there, the
+   * task definition it registered or the Lambda version it published, when the AppSpec names the
+   * document or code to make them from (adapters/aws/stage-id.ts). Absent: nothing was staged.
+   */
+  stageId?: string;
   gate: GateSettings;
   /** How long it may take to be up: the regions' readiness timeout (`deploy.readinessTimeoutSeconds`). */
   readinessTimeoutMs: number;

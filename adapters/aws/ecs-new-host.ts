@@ -40,6 +40,7 @@ import type {
 import { ecsTaskSpec } from './appspec.ts';
 import type { EcsServiceOf } from './ecs-service.ts';
 import { errorMessage } from './errors.ts';
+import { stagedMade } from './stage-id.ts';
 
 export interface EcsNewHostClients {
   ecs: (awsRegion: string, roleArn?: string) => ECSClient;
@@ -102,6 +103,15 @@ export class EcsOneOffTask implements NewHostLauncher {
     let spec: ReturnType<typeof ecsTaskSpec>;
     try {
       spec = ecsTaskSpec(request.revision.artifact);
+      // A task definition staging registered in the region (the AppSpec names its document): that one.
+      const made = stagedMade(request.stageId);
+      if (made?.kind === 'TaskDefinition') spec = { ...spec, taskDefinition: made.arn };
+      else if (spec.taskDefinition.startsWith('s3://')) {
+        return {
+          kind: 'failed',
+          message: `${request.region}: the AppSpec names a task-definition document, and staging registered none there (${request.stageId ?? 'no staging'})`,
+        };
+      }
       const service = await this.#service(target);
       if (!service)
         return { kind: 'failed', message: `deployment group ${target.deploymentGroup} names no ECS service` };

@@ -11,6 +11,7 @@ import type { NewHostLaunch, NewHostLauncher, NewHostRequest } from '../../ports
 import { lambdaTargetVersion } from './appspec.ts';
 import { errorMessage } from './errors.ts';
 import type { InvokeAnswer, InvokeCall } from './lambda-invoke.ts';
+import { stagedMade } from './stage-id.ts';
 
 /** Invoke in the target's region, through its role when it names one. */
 export type InvokeAs = (call: InvokeCall & { roleArn?: string }) => Promise<InvokeAnswer>;
@@ -32,7 +33,18 @@ export class LambdaColdInvoke implements NewHostLauncher {
     }
     let fn: { functionName: string; version: string };
     try {
-      fn = lambdaTargetVersion(request.revision.artifact);
+      // A version staging published in the region (the AppSpec names a code zip): that one.
+      const made = stagedMade(request.stageId);
+      fn =
+        made?.kind === 'LambdaVersion'
+          ? { functionName: made.functionArn, version: made.version }
+          : lambdaTargetVersion(request.revision.artifact);
+      if (fn.version.startsWith('s3://')) {
+        return {
+          kind: 'failed',
+          message: `${request.region}: the AppSpec names code to publish, and staging published no version there (${request.stageId ?? 'no staging'})`,
+        };
+      }
     } catch (error) {
       return { kind: 'failed', message: errorMessage(error) };
     }

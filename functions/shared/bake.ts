@@ -58,6 +58,7 @@ export async function launchNewHost(
   plan: ReleasePlan,
   waveIndex: number,
   results: readonly RegionResult[],
+  record: Pick<ReleaseRecord, 'regions'>,
 ): Promise<{ hosts: NewHostRef[]; failures: { region: string; message: string }[]; noNewHost?: string }> {
   const task = newHostRegion(plan, waveIndex, results);
   if (!task?.revision) return { hosts: [], failures: [] };
@@ -71,6 +72,7 @@ export async function launchNewHost(
       name: newHostName(task.region),
       target: task.target,
       revision: task.revision,
+      ...(record.regions[task.region]?.staging ? { stageId: record.regions[task.region]?.staging?.id } : {}),
       gate: plan.gate,
       readinessTimeoutMs: plan.deploy.readinessTimeoutSeconds * 1000,
     })

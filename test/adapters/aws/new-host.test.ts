@@ -187,6 +187,23 @@ describe('LambdaColdInvoke', () => {
     });
   });
 
+  it('invokes the version staging published in the region when the AppSpec names code to publish, and fails without one', async () => {
+    lambdaAnswer = { status: 200, headers: { 'x-amz-log-result': tail('REPORT Init Duration: 9 ms\n') }, body: 'null' };
+    const zip = LAMBDA_APPSPEC.replace(
+      'TargetVersion: "7"',
+      'TargetVersion: s3://shop-builds-eu-west-1/shop/1.1.0.zip',
+    );
+    const fn = 'arn:aws:lambda:eu-west-1:123456789012:function:shop-api';
+    const staged = await launcher.launch(request('Lambda', zip, { stageId: `published:${fn}:12` }));
+    expect(staged.kind === 'started' && staged.host.handle).toMatchObject({ function: fn, version: '12' });
+    expect(invoked[0]?.url).toBe(`/2015-03-31/functions/${encodeURIComponent(fn)}/invocations?Qualifier=12`);
+    expect(await launcher.launch(request('Lambda', zip))).toEqual({
+      kind: 'failed',
+      message: 'eu-west: the AppSpec names code to publish, and staging published no version there (no staging)',
+    });
+    expect(invoked).toHaveLength(1);
+  });
+
   it('says when the environment was warm, and refuses other targets and AppSpecs without a TargetVersion', async () => {
     lambdaAnswer = {
       status: 200,
@@ -431,6 +448,23 @@ describe('EcsOneOffTask', () => {
     expect(host.handle.healthPath).toBeUndefined();
     describeAs({ ...running, healthStatus: 'UNKNOWN' });
     expect(await probe(host)).toEqual([{ kind: 'ok' }, { kind: 'ok' }, { kind: 'ok' }]);
+  });
+
+  it('runs the task definition staging registered in the region when the AppSpec names a document, and fails without one', async () => {
+    const documented = appspec(port).replace(TASK_DEF, 's3://shop-builds-eu-west-1/shop/1.1.0/taskdef.json');
+    const registered = 'arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:31';
+    group();
+    service();
+    ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK, lastStatus: 'PROVISIONING' }] });
+    const launch = await launcher.launch(request('ECS', documented, { stageId: `registered:${registered}` }));
+    expect(launch.kind).toBe('started');
+    expect(ecs.commandCalls(RunTaskCommand)[0]?.args[0].input.taskDefinition).toBe(registered);
+    expect(await launcher.launch(request('ECS', documented, { stageId: 'failed:AccessDenied' }))).toEqual({
+      kind: 'failed',
+      message:
+        'eu-west: the AppSpec names a task-definition document, and staging registered none there (failed:AccessDenied)',
+    });
+    expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(1);
   });
 
   it('fails a RunTask that ECS refuses or that throws, and a group with no ECS service', async () => {
