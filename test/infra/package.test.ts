@@ -395,7 +395,7 @@ describe('npm run package', () => {
     for (const action of used) expect(granted, action).toContain(action);
   });
 
-  it('lets iam:PassRole hand roles to ECS tasks only, and tags only the tasks RunTask creates', () => {
+  it('lets iam:PassRole hand roles to ECS tasks only, and tags only what RunTask or RegisterTaskDefinition creates', () => {
     const all = statements().map((s) => s.statement as Statement & { Condition?: Json });
     const passes = all.filter((s) => actions(s).includes('iam:PassRole'));
     expect(passes.length).toBeGreaterThan(0);
@@ -403,8 +403,13 @@ describe('npm run package', () => {
       expect(actions(s)).toEqual(['iam:PassRole']);
       expect(s.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
     }
-    for (const s of all.filter((s) => actions(s).includes('ecs:TagResource')))
-      expect(s.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
+    const tags = all.filter((s) => actions(s).includes('ecs:TagResource'));
+    // The new-host gate tags the tasks it runs; staging, the task definitions it registers.
+    expect(tags.map((s) => s.Condition?.StringEquals?.['ecs:CreateAction']).sort()).toEqual([
+      'RegisterTaskDefinition',
+      'RunTask',
+    ]);
+    for (const s of tags) expect(Object.keys(s.Condition?.StringEquals ?? {})).toEqual(['ecs:CreateAction']);
   });
 
   it('gives each function a role of its own that grants exactly the services its bundle has clients for', () => {
