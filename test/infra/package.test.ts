@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import {
   cpSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -148,7 +149,18 @@ beforeAll(async () => {
   const [command, ...args] = script.split(/\s+/);
   expect(command).toBe('osls');
   const osls = join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: join(work, 'home'), CI: '1' };
+  // osls leaves a `<function>-<pid>-<time>-<hex>` directory per function in the temp directory:
+  // give it one inside `work`, so they go with it.
+  const tmp = join(work, 'tmp');
+  mkdirSync(tmp);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: join(work, 'home'),
+    CI: '1',
+    TMPDIR: tmp,
+    TMP: tmp,
+    TEMP: tmp,
+  };
   for (const name of Object.keys(env)) if (/^AWS_/.test(name)) delete env[name];
   const started = performance.now();
   try {
