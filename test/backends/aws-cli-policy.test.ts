@@ -214,7 +214,6 @@ beforeAll(async () => {
       ['status', releaseId],
       ['history'],
       ['promote', releaseId, '--reason', 'graphs fine'],
-      ['rollback', finishedId, '--reason', 'revenue dipped', '--no-wait'],
     ].map(run),
   );
   await ledger.putHoldToken('shop', releaseId, {
@@ -223,6 +222,10 @@ beforeAll(async () => {
     at: running.startedAt,
   });
   await run(['abort', releaseId, '--reason', 'p99 up']);
+  // A rollback starts only once no release holds the lock (core/rollback.ts planRollbackOf): free it
+  // as the aborted release's FinishRelease would, then roll back the finished one.
+  await ledger.releaseLock('shop', releaseId);
+  await run(['rollback', finishedId, '--reason', 'revenue dipped', '--no-wait']);
   await moto.motoApi('/moto-api/recorder/stop-recording');
   for (const line of readFileSync(recording, 'utf8').split('\n')) {
     if (line.trim() !== '') calls.push(...callsOf(JSON.parse(line)));
