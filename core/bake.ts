@@ -7,6 +7,7 @@
  */
 import type { GateSettings } from './config.ts';
 import { emptyCounts, evaluateGate, mergeCounts } from './gate.ts';
+import { isNewHostName } from './new-host.ts';
 import type { EarlyEnd, GateEvaluation, SampleCounts } from './types.ts';
 
 /** What a watcher (the local HTTP prober, the scheduled prober or an alarm event on AWS) does with what it saw. */
@@ -98,13 +99,26 @@ export function evidenceIn(input: {
   }
   const afterSeconds = Math.max(0, Math.round((now - startedAt) / 1000));
   const maxSeconds = Math.max(0, Math.round((bakeUntil - startedAt) / 1000));
+  // The gate judges a wave's new host as one more region; the record says which is which.
+  const newHosts = regions.filter(isNewHostName).length;
+  const regionCount = regions.length - newHosts;
   return {
     afterSeconds,
     maxSeconds,
-    regions: regions.length,
+    regions: regionCount,
+    newHosts,
     samples: fewest,
-    text: `bake ended early at ${duration(afterSeconds)} of ${duration(maxSeconds)}: ${regions.length} region${regions.length === 1 ? '' : 's'} × ≥${fewest} samples, all under threshold`,
+    text: `bake ended early at ${duration(afterSeconds)} of ${duration(maxSeconds)}: ${judged(regionCount, newHosts)} × ≥${fewest} samples, all under threshold`,
   };
+}
+
+/** "1 region and its new host", "2 regions and the wave's new host", "3 regions and 2 new hosts". */
+function judged(regions: number, newHosts: number): string {
+  const counted = `${regions} region${regions === 1 ? '' : 's'}`;
+  if (newHosts === 0) return counted;
+  if (regions === 0) return newHosts === 1 ? 'the new host' : `${newHosts} new hosts`;
+  if (newHosts > 1) return `${counted} and ${newHosts} new hosts`;
+  return `${counted} and ${regions === 1 ? 'its' : "the wave's"} new host`;
 }
 
 /** 300 → "5m", 90 → "1m30s", 3600 → "1h", 7 → "7s". */

@@ -172,11 +172,13 @@ export interface EarlyEnd {
   afterSeconds: number;
   /** The bake's max: how long it would have run. */
   maxSeconds: number;
-  /** How many regions (every one deployed so far) had passed. */
+  /** How many regions (every one deployed so far) had passed, the wave's new hosts not counted. */
   regions: number;
-  /** The fewest answered samples any of them had. */
+  /** How many of the wave's new hosts had passed beside them (core/new-host.ts). */
+  newHosts: number;
+  /** The fewest answered samples any of them (regions and new hosts) had. */
   samples: number;
-  /** One line: "bake ended early at 5m: 3 regions × 10 samples, all under threshold". */
+  /** One line: "bake ended early at 5m of 1h: 1 region and its new host × ≥10 samples, all under threshold". */
   text: string;
 }
 

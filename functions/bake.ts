@@ -27,53 +27,76 @@ export interface BakeInput {
 export const createBake =
   (deps: Pick<Deps, 'ledger' | 'now' | 'waitForToken' | 'signal' | 'callbacks'>) =>
   async ({ taskToken, plan: ref, waveIndex, gate }: BakeInput): Promise<Record<string, unknown>> => {
-    const { service, releaseId } = ref;
-    const plan = await loadPlan(deps, ref);
-    const record = await releaseRecord(deps, plan);
-    const tasks = deployedTasks(plan, waveIndex, record);
-    const minUntil = bakeTiming(plan.waves[waveIndex], gate.startedAt).bakeMinUntil;
-    // The wave's new hosts are watched like its regions (by name, on their own port); one its
-    // launcher probes (a one-off ECS task) with its handle, for the watcher's launcher to ask.
-    const watched = [
-      ...tasks.map((t) => ({ region: t.region, target: t.target })),
-      ...(gate.newHosts ?? []).flatMap((h) =>
-        h.target
-          ? [{ region: h.name, target: h.target, ...(h.probedBy === 'launcher' ? { newHost: h.handle } : {}) }]
-          : [],
-      ),
-    ];
-    await deps.ledger.putBake({
-      service,
-      releaseId,
-      wave: waveIndex,
-      token: taskToken,
-      startedAt: gate.startedAt,
-      bakeUntil: gate.bakeUntil,
-      // An adaptive bake's min, from the plan (the state machine passes only the bake's start and end).
-      ...(minUntil === undefined ? {} : { bakeMinUntil: minUntil }),
-      version: plan.version,
-      gate: plan.gate,
-      regions: watched,
-      samples: Object.fromEntries(watched.map((w) => [w.region, emptyCounts()])),
-    });
-    await deps.ledger.putHoldToken(service, releaseId, {
-      token: taskToken,
-      reason: `baking wave ${waveIndex + 1}`,
-      at: isoAt(deps),
-    });
-    // A verb that landed after the check that led here and before the token was kept found no token
-    // to wake: look once now, so it is not seen only at the bake's end. On AWS returning does not end
-    // the wait: SendTaskSuccess on its own token does.
-    const intents =
-      (await deps.ledger.listIntents(service, releaseId)).length +
-      (await deps.ledger.listIntents(service, null)).length;
+    // Locally the wait listens before the bake and its token are kept where watchers and verbs find
+    // them: a wake landing in between (an alarm comes once) would otherwise be `gone` and lost.
+    const stop = new AbortController();
+    const waiting = deps.waitForToken?.(
+      taskToken,
+      deps.signal ? AbortSignal.any([deps.signal, stop.signal]) : stop.signal,
+    );
+    waiting?.catch(() => {});
+    let intents: number;
+    try {
+      intents = await keepBake(deps, { taskToken, plan: ref, waveIndex, gate });
+    } catch (error) {
+      stop.abort();
+      throw error;
+    }
     if (intents !== gate.intentsSeen) {
-      if (!deps.waitForToken) await endOwnWait(deps, taskToken, 'intent');
+      stop.abort();
+      if (!waiting) await endOwnWait(deps, taskToken, 'intent');
       return { woke: 'intent' };
     }
-    if (!deps.waitForToken) return { woke: 'token stored' };
-    return untilBakeEnd(deps.waitForToken(taskToken, deps.signal), gate.bakeUntil - deps.now());
+    if (!waiting) return { woke: 'token stored' };
+    return untilBakeEnd(waiting, gate.bakeUntil - deps.now());
   };
+
+/** Keeps the bake where its watchers find it and its token where the verbs do; returns how many intents there are now. */
+async function keepBake(
+  deps: Pick<Deps, 'ledger' | 'now'>,
+  { taskToken, plan: ref, waveIndex, gate }: BakeInput,
+): Promise<number> {
+  const { service, releaseId } = ref;
+  const plan = await loadPlan(deps, ref);
+  const record = await releaseRecord(deps, plan);
+  const tasks = deployedTasks(plan, waveIndex, record);
+  const minUntil = bakeTiming(plan.waves[waveIndex], gate.startedAt).bakeMinUntil;
+  // The wave's new hosts are watched like its regions (by name, on their own port); one its
+  // launcher probes (a one-off ECS task) with its handle, for the watcher's launcher to ask.
+  const watched = [
+    ...tasks.map((t) => ({ region: t.region, target: t.target })),
+    ...(gate.newHosts ?? []).flatMap((h) =>
+      h.target
+        ? [{ region: h.name, target: h.target, ...(h.probedBy === 'launcher' ? { newHost: h.handle } : {}) }]
+        : [],
+    ),
+  ];
+  await deps.ledger.putBake({
+    service,
+    releaseId,
+    wave: waveIndex,
+    token: taskToken,
+    startedAt: gate.startedAt,
+    bakeUntil: gate.bakeUntil,
+    // An adaptive bake's min, from the plan (the state machine passes only the bake's start and end).
+    ...(minUntil === undefined ? {} : { bakeMinUntil: minUntil }),
+    version: plan.version,
+    gate: plan.gate,
+    regions: watched,
+    samples: Object.fromEntries(watched.map((w) => [w.region, emptyCounts()])),
+  });
+  await deps.ledger.putHoldToken(service, releaseId, {
+    token: taskToken,
+    reason: `baking wave ${waveIndex + 1}`,
+    at: isoAt(deps),
+  });
+  // A verb that landed after the check that led here and before the token was kept found no token
+  // to wake: look once now, so it is not seen only at the bake's end. On AWS returning does not end
+  // the wait: SendTaskSuccess on its own token does.
+  return (
+    (await deps.ledger.listIntents(service, releaseId)).length + (await deps.ledger.listIntents(service, null)).length
+  );
+}
 
 /**
  * The local engine's wait also ends at the bake's end to the millisecond, as the task's timeout

@@ -22,6 +22,7 @@ describe('evaluateBake', () => {
       afterSeconds: 300,
       maxSeconds: 3600,
       regions: 3,
+      newHosts: 0,
       samples: 10,
       text: 'bake ended early at 5m of 1h: 3 regions × ≥10 samples, all under threshold',
     });
@@ -128,6 +129,47 @@ describe('bakeTiming', () => {
       bakeMinUntil: 6000,
     });
     expect(bakeTiming({ bakeSeconds: 2, bakeMinSeconds: 5 }, 0).bakeMinUntil).toBe(2000);
+  });
+});
+
+describe('the early end names the regions and the new hosts apart', () => {
+  const host = (region: string) => `new host (${region})`;
+  const end = (regions: string[]) =>
+    evidenceIn({
+      regions,
+      samples: Object.fromEntries(regions.map((r) => [r, counts(10, 0)])),
+      gate: g,
+      now: 300_000,
+      ...timing,
+    });
+
+  it('says "1 region and its new host", never "2 regions"', () => {
+    expect(end(['us-east-1', host('us-east-1')])).toMatchObject({
+      regions: 1,
+      newHosts: 1,
+      text: 'bake ended early at 5m of 1h: 1 region and its new host × ≥10 samples, all under threshold',
+    });
+  });
+
+  it("says the wave's new host apart from every region deployed so far", () => {
+    expect(end(['us-east-1', 'eu-west-1', host('eu-west-1')])).toMatchObject({
+      regions: 2,
+      newHosts: 1,
+      text: "bake ended early at 5m of 1h: 2 regions and the wave's new host × ≥10 samples, all under threshold",
+    });
+  });
+
+  it('counts several new hosts as new hosts', () => {
+    const regions = ['a', 'b', 'c', host('b'), host('c')];
+    expect(end(regions)).toMatchObject({
+      regions: 3,
+      newHosts: 2,
+      text: 'bake ended early at 5m of 1h: 3 regions and 2 new hosts × ≥10 samples, all under threshold',
+    });
+  });
+
+  it('says regions alone when the wave has no new host', () => {
+    expect(end(['a'])?.text).toBe('bake ended early at 5m of 1h: 1 region × ≥10 samples, all under threshold');
   });
 });
 

@@ -141,10 +141,20 @@ describe('dashboardView', () => {
       afterSeconds: 2,
       maxSeconds: 30,
       regions: 1,
+      newHosts: 1,
       samples: 3,
-      text: 'bake ended early at 2s of 30s: 1 region × ≥3 samples, all under threshold',
+      text: 'bake ended early at 2s of 30s: 1 region and its new host × ≥3 samples, all under threshold',
     };
-    recordEvent(log, stamp({ kind: 'gate', wave: 0, regions: ['us-east-1'], evaluation: { kind: 'Passed', early } }));
+    recordEvent(
+      log,
+      stamp({
+        kind: 'gate',
+        wave: 0,
+        regions: ['us-east-1'],
+        newHosts: ['new host (us-east-1)'],
+        evaluation: { kind: 'Passed', early },
+      }),
+    );
     recordEvent(
       log,
       stamp({ kind: 'gate', wave: 1, regions: ['eu-west-1'], evaluation: { kind: 'Baking', remainingMs: 4000 } }),
