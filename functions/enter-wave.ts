@@ -39,16 +39,21 @@ export const RECHECK_SECONDS = 3600;
 export const createEnterWave =
   (deps: Pick<Deps, 'ledger' | 'deployer' | 'prober' | 'events' | 'now'>) =>
   async ({ plan: ref, waveIndex }: WaveInput): Promise<WaveEntry> => {
-    const plan = await loadPlan(deps, ref);
+    // Everything this step reads, and the hold tokens' clean-up, at once: none depends on another
+    // (the ref names the service and release), and a wave's entry is on the release's critical path.
+    // The regions' states are read here too, though only a clear wave uses them: while the release
+    // holds the service's lock nothing else writes them.
+    const [plan, record, , intents, globalIntents, regionStates] = await Promise.all([
+      loadPlan(deps, ref),
+      deps.ledger.getRelease(ref.service, ref.releaseId),
+      deps.ledger.takeHoldTokens(ref.service, ref.releaseId),
+      deps.ledger.listIntents(ref.service, ref.releaseId),
+      deps.ledger.listIntents(ref.service, null),
+      deps.ledger.listRegions(ref.service),
+    ]);
     const wave = plan.waves[waveIndex];
     if (!wave) throw namedError('InvalidState', `wave ${waveIndex} does not exist in ${plan.releaseId}`);
-    const record = await deps.ledger.getRelease(plan.service, plan.releaseId);
     if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
-    await deps.ledger.takeHoldTokens(plan.service, plan.releaseId);
-    const [intents, globalIntents] = await Promise.all([
-      deps.ledger.listIntents(plan.service, plan.releaseId),
-      deps.ledger.listIntents(plan.service, null),
-    ]);
     const used = record.used ?? { promotions: 0, forces: 0 };
     const control = controlState(intents, used);
     const skipped = new Set(control.skipped);
@@ -112,29 +117,36 @@ export const createEnterWave =
       };
     }
 
-    await deps.ledger.updateRelease(plan.service, plan.releaseId, {
-      wave: waveIndex,
-      hold: null,
-      ...(decision.usesPromotion || decision.usesForce
-        ? {
-            used: {
-              promotions: used.promotions + (decision.usesPromotion ? 1 : 0),
-              forces: used.forces + (decision.usesForce ? 1 : 0),
-            },
-          }
-        : {}),
-    });
-    await emit(deps, plan.service, plan.releaseId, {
-      kind: 'wave-started',
-      wave: waveIndex,
-      name: wave.name,
-      regions: tasks.map((r) => r.region),
-    });
+    // The wave as started (the record, then its event) while its regions are checked: both end
+    // before this step returns, and wave-started is always said before a wave-blocked.
+    const started = (async () => {
+      await deps.ledger.updateRelease(plan.service, plan.releaseId, {
+        wave: waveIndex,
+        hold: null,
+        ...(decision.usesPromotion || decision.usesForce
+          ? {
+              used: {
+                promotions: used.promotions + (decision.usesPromotion ? 1 : 0),
+                forces: used.forces + (decision.usesForce ? 1 : 0),
+              },
+            }
+          : {}),
+      });
+      await emit(deps, plan.service, plan.releaseId, {
+        kind: 'wave-started',
+        wave: waveIndex,
+        name: wave.name,
+        regions: tasks.map((r) => r.region),
+      });
+    })();
+    // Awaited at once as well, so that a failure of the record is never left unhandled while the checks run.
+    started.catch(() => {});
     // The build staged ahead in this wave's regions (StageAhead): a staging that failed stops the
     // release here, before the wave, naming the region; one still running finishes inside the
     // deploy, unless only staging can make what that region deploys (core/staging.ts mustStage).
     const staged = stagingAtEntry(await stagingReports(deps, record, tasks), plan.version);
     if (staged.kind === 'Blocked') {
+      await started;
       await emit(deps, plan.service, plan.releaseId, {
         kind: 'wave-blocked',
         wave: waveIndex,
@@ -143,7 +155,10 @@ export const createEnterWave =
       return staged;
     }
     // One query for the service's regions rather than one read per region: a wave can be 40 wide.
-    const states = new Map((await deps.ledger.listRegions(plan.service)).map((s) => [s.region, s]));
+    const states = new Map(regionStates.map((s) => [s.region, s]));
+    // What each region runs now, from its platform, is read while the regions are probed.
+    const current = Promise.all(tasks.map((t) => deps.deployer.currentRevision(t.region, t.target)));
+    current.catch(() => {});
     const checks = await Promise.all(
       tasks.map(async (task) => {
         const currentVersion = states.get(task.region)?.current?.version ?? null;
@@ -160,6 +175,7 @@ export const createEnterWave =
     );
     const health = healthAtEntry(checks, plan.gate);
     if (health.kind === 'Blocked') {
+      await started;
       await emit(deps, plan.service, plan.releaseId, {
         kind: 'wave-blocked',
         wave: waveIndex,
@@ -167,11 +183,11 @@ export const createEnterWave =
       });
       return health;
     }
-    const current = await Promise.all(tasks.map((t) => deps.deployer.currentRevision(t.region, t.target)));
+    const [before] = await Promise.all([current, started]);
     const updatedAt = isoAt(deps);
     const patches: ReleaseRegionPatch[] = tasks.map((task, i) => {
-      const before = current[i];
-      return { region: task.region, phase: 'deploying', updatedAt, ...(before ? { before } : {}) };
+      const was = before[i];
+      return { region: task.region, phase: 'deploying', updatedAt, ...(was ? { before: was } : {}) };
     });
     const left = wave.regions.filter((t) => skipped.has(t.region) && record.regions[t.region]?.phase === 'pending');
     for (const task of left) patches.push({ region: task.region, phase: 'skipped', updatedAt });
