@@ -31,21 +31,26 @@ export const createStartBake =
     // Each region's own revision (per-region artifacts): what a later rollback of it redeploys.
     const revisions = new Map(plan.waves.flatMap((w) => w.regions.map((t) => [t.region, t.revision] as const)));
     const fallback = { version: plan.version, artifact: plan.artifact };
-    await deps.ledger.putRegions(
-      resultStates(deployResults, (r) => revisions.get(r.region) ?? fallback, {
-        service: plan.service,
-        releaseId: plan.releaseId,
-        updatedAt,
-      }),
-    );
-    await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(deployResults, updatedAt));
+    // The two writes and the record's read at once: the read needs none of what they write (the
+    // gate takes from the record which regions were skipped, the staging, the hold and the
+    // promotions used, none of which a wave's results change).
+    const [, , record] = await Promise.all([
+      deps.ledger.putRegions(
+        resultStates(deployResults, (r) => revisions.get(r.region) ?? fallback, {
+          service: plan.service,
+          releaseId: plan.releaseId,
+          updatedAt,
+        }),
+      ),
+      deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(deployResults, updatedAt)),
+      releaseRecord(deps, plan),
+    ]);
     const wave = plan.waves[waveIndex];
     const timing = bakeTiming(wave, deps.now());
     const failures = deployResults
       .filter((r) => r.outcome !== 'deployed')
       .map((r) => ({ region: r.region, message: r.message ?? r.outcome }));
     const counts = Object.fromEntries(deployResults.map((r) => [r.region, r.samples]));
-    const record = await releaseRecord(deps, plan);
     const earlier = deployedTasks(plan, waveIndex - 1, record);
     // The new host starts (and is probed once) while the earlier regions are probed: its start is inside the bake.
     const [regions, fresh] = await Promise.all([
