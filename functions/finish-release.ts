@@ -52,8 +52,11 @@ export const createFinishRelease =
     // gate's decision) goes before the end is written: never a stranger holding a port (or an ECS
     // task) after it. The release's targets say where the AWS launcher looks (its ECS clusters).
     const everywhere = full.waves.flatMap((w) => w.regions.map((t) => t.target));
-    await deps.newHosts?.stopLeft?.(plan.releaseId, everywhere).catch(() => []);
-    let record = await deps.ledger.getRelease(plan.service, plan.releaseId);
+    // The record is read while the new hosts stop: nothing of it is written before both are done.
+    let [, record] = await Promise.all([
+      deps.newHosts?.stopLeft?.(plan.releaseId, everywhere).catch(() => []),
+      deps.ledger.getRelease(plan.service, plan.releaseId),
+    ]);
     if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
     if (input.conclusion === 'RolledBack' && input.results.length > 0) {
       // The rollback's results in two requests: what each region runs now (its last-known-good), and its phase.
@@ -70,6 +73,9 @@ export const createFinishRelease =
       record = (await deps.ledger.getRelease(plan.service, plan.releaseId)) ?? record;
     }
     // Every touched region's final state is what the region itself says now, read back before the end.
+    // The regions' states are read while the regions are asked (after the rollback's writes above).
+    const listed = deps.ledger.listRegions(plan.service);
+    listed.catch(() => {});
     const targets = new Map(full.waves.flatMap((w) => w.regions.map((t) => [t.region, t.target] as const)));
     const observed = new Map(
       await Promise.all(
@@ -85,7 +91,7 @@ export const createFinishRelease =
         }),
       ),
     );
-    let states = await deps.ledger.listRegions(plan.service);
+    let states = await listed;
     const drifted = observedStates(new Map(states.map((s) => [s.region, s.current])), observed, {
       service: plan.service,
       releaseId: plan.releaseId,
