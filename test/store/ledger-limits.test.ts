@@ -149,4 +149,28 @@ describe('the plan in the ledger', () => {
     expect(await ledger.getReleaseRegion('one', 'r1', 'elsewhere')).toBeUndefined();
     expect(await ledger.getReleaseRegion('one', 'nope', regionName(1))).toBeUndefined();
   });
+
+  it("reads many regions' entries at once, each its own, past one request's worth", async () => {
+    // A wave's children load their tasks at once: the reads asked for together go out together,
+    // and each still gets its own region's entry (or nothing), however many wait.
+    await ledger.createRelease(record('many', 60));
+    await ledger.updateReleaseRegions('many', 'r1', [
+      { region: regionName(7), phase: 'deploying', updatedAt: '2026-01-01T00:00:01.000Z' },
+    ]);
+    const names = [...Array.from({ length: 60 }, (_, i) => regionName(i)), 'elsewhere', regionName(3)];
+    const entries = await Promise.all([
+      ...names.map((name) => ledger.getReleaseRegion('many', 'r1', name)),
+      ledger.getReleaseRegion('many', 'nope', regionName(1)),
+    ]);
+    names.forEach((name, i) => {
+      if (name === 'elsewhere') expect(entries[i]).toBeUndefined();
+      else expect(entries[i]).toMatchObject({ region: name, phase: name === regionName(7) ? 'deploying' : 'pending' });
+    });
+    expect(entries.at(-1)).toBeUndefined();
+    // Read again after a write: a read asked for later sees it.
+    await ledger.updateReleaseRegions('many', 'r1', [
+      { region: regionName(7), phase: 'deployed', updatedAt: '2026-01-01T00:00:02.000Z' },
+    ]);
+    expect(await ledger.getReleaseRegion('many', 'r1', regionName(7))).toMatchObject({ phase: 'deployed' });
+  });
 });
