@@ -90,7 +90,9 @@ export const createPlanRelease =
     // one ends, only the newest queued build runs, the others end SUPERSEDED.
     const queued = !lock.acquired;
     try {
-      const regionStates = await deps.ledger.listRegions(config.service);
+      // The plan goes in while the regions' states are read (after the lock: they are what this
+      // release finds once the one before it ended); both are in before the record.
+      const [regionStates] = await Promise.all([deps.ledger.listRegions(config.service), deps.ledger.putPlan(plan)]);
       const record = initialRecord(plan, regionStates, startedAt);
       if (target && putBack) {
         // Only the regions that go back count as touched here, each with what it goes back to.
@@ -102,8 +104,7 @@ export const createPlanRelease =
         }
         record.rollbackOf = target.releaseId;
       }
-      // The plan before the record: whatever sees the release can look its plan up.
-      await deps.ledger.putPlan(plan);
+      // The plan before the record (above): whatever sees the release can look its plan up.
       await deps.ledger.createRelease(queued ? { ...record, status: 'QUEUED' } : record);
     } catch (error) {
       if (!queued) await deps.ledger.releaseLock(config.service, input.releaseId);
