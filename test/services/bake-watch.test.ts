@@ -213,6 +213,6 @@ describe('ProbeBakes and a wave’s one-off ECS task (its launcher probes it)', 
   it('probes the health URL on the running task, and ends an adaptive bake with the new host’s evidence in', async () => {
     const { probe } = await withTask(up);
     const [outcome] = await probe();
-    expect(outcome).toMatchObject({ kind: 'evidence-in', early: { regions: 2, samples: 3 } });
+    expect(outcome).toMatchObject({ kind: 'evidence-in', early: { regions: 1, newHosts: 1, samples: 3 } });
   });
 });
