@@ -6,13 +6,13 @@
  * inside its writes, the earliest a watcher could see them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { LocalTaskTokens } from '../../adapters/local/task-tokens.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
-import { planRef, planRelease } from '../../core/plan.ts';
+import { planRef } from '../../core/plan.ts';
 import { createBake } from '../../functions/bake.ts';
 import { BAKE_SIGNAL_FAILED } from '../../services/bake-watch.ts';
-import { configWith, intentOf, recordWith } from '../helpers/fixtures.ts';
+import { intentOf } from '../helpers/fixtures.ts';
+import { runningRelease } from '../helpers/running-release.ts';
 
 let dynamo: EmbeddedDynamo;
 let n = 0;
@@ -27,18 +27,7 @@ afterAll(async () => {
 /** A ledger where shop-2.0.0 runs, whose `after` hook runs as each named write lands (a watcher reading it then). */
 async function running(after: Partial<Record<'putBake' | 'putHoldToken', (token: string) => Promise<void>>>) {
   n += 1;
-  await createLedgerTable(dynamo.client, `local-bake-${n}`);
-  const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: `local-bake-${n}` });
-  await ledger.createRelease(recordWith([{ region: 'us-east-1', wave: 0, phase: 'deployed', before: '1.0.0' }]));
-  const plan = planRelease({
-    config: configWith([['us-east-1'], ['eu-west-1']]),
-    releaseId: 'shop-2.0.0',
-    version: '2.0.0',
-    artifact: '/builds/2.0.0',
-    regionStateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:region',
-    owner: 'exec',
-  });
-  await ledger.putPlan(plan);
+  const { ledger, plan } = await runningRelease(dynamo, `local-bake-${n}`);
   const putBake = ledger.putBake.bind(ledger);
   ledger.putBake = async (watch) => {
     await putBake(watch);

@@ -7,14 +7,14 @@ import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StepFunctionsTaskCallbacks } from '../../adapters/aws/step-functions.ts';
-import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
-import { planRef, planRelease } from '../../core/plan.ts';
+import { planRef } from '../../core/plan.ts';
 import { createBake } from '../../functions/bake.ts';
 import { createEnterWave } from '../../functions/enter-wave.ts';
 import { createHold } from '../../functions/hold.ts';
 import type { RegionDeployer } from '../../ports/region-deployer.ts';
-import { configWith, intentOf, recordWith } from '../helpers/fixtures.ts';
+import { intentOf } from '../helpers/fixtures.ts';
+import { runningRelease } from '../helpers/running-release.ts';
 
 const sfn = mockClient(SFNClient);
 let dynamo: EmbeddedDynamo;
@@ -34,18 +34,7 @@ beforeEach(() => {
 /** A ledger where shop-2.0.0 runs (its plan kept, its first region deployed). */
 async function running() {
   n += 1;
-  await createLedgerTable(dynamo.client, `waits-${n}`);
-  const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: `waits-${n}` });
-  await ledger.createRelease(recordWith([{ region: 'us-east-1', wave: 0, phase: 'deployed', before: '1.0.0' }]));
-  const plan = planRelease({
-    config: configWith([['us-east-1'], ['eu-west-1']]),
-    releaseId: 'shop-2.0.0',
-    version: '2.0.0',
-    artifact: '/builds/2.0.0',
-    regionStateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:region',
-    owner: 'exec',
-  });
-  await ledger.putPlan(plan);
+  const { ledger, plan } = await runningRelease(dynamo, `waits-${n}`);
   return { ledger, plan };
 }
 
