@@ -37,13 +37,6 @@ export type ArtifactResolution =
   | { ok: true; revisions: Map<string, Revision> }
   | { ok: false; problems: ArtifactProblem[] };
 
-const PLACEHOLDERS = ['{region}', '{awsRegion}'] as const;
-
-/** True when the artifact differs by region: it names `{region}` or `{awsRegion}`. */
-export function isTemplate(artifact: string): boolean {
-  return PLACEHOLDERS.some((p) => artifact.includes(p));
-}
-
 /** The artifact of one region: the template's placeholders filled in, or a problem. */
 export function fillTemplate(template: string, region: string, target: RegionTarget): string | ArtifactProblem {
   if (template.includes('{awsRegion}') && target.kind !== 'codedeploy') {

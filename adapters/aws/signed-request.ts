@@ -77,7 +77,7 @@ const bytes = (data: Source): Buffer =>
       : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
 /** SHA-256 (and HMAC-SHA-256, given a secret) for the signer, from node:crypto. */
-export class Sha256 {
+class Sha256 {
   readonly #secret: Buffer | undefined;
   #hash: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
 
