@@ -8,7 +8,7 @@
  * re-checks and the child waits again, the interval doubling up to deploy.maxPollSeconds.
  */
 import type { DeploymentHandle } from '../core/deploy-wait.ts';
-import type { RegionTask } from '../core/types.ts';
+import type { DeployWait, RegionTask } from '../core/types.ts';
 import { deploymentChanged } from '../services/deploy-watch.ts';
 import { type Deps, isoAt } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
@@ -34,7 +34,7 @@ export const createAwaitDeployment =
     // Locally the wait is in place before anyone can settle it, so no wake lands in between.
     const waiting = deps.waitForToken?.(taskToken, deps.signal);
     waiting?.catch(() => {});
-    await deps.ledger.putDeployWait({
+    const kept: DeployWait = {
       deploymentId: deployment.deploymentId,
       token: taskToken,
       service: task.service,
@@ -44,10 +44,13 @@ export const createAwaitDeployment =
       deploy: { pollSeconds: task.deploy.pollSeconds, maxPollSeconds: task.deploy.maxPollSeconds },
       handle: deployment,
       at: isoAt(deps),
-    });
+    };
+    await deps.ledger.putDeployWait(kept);
+    // The wait as kept, not read back: a waker that took it since makes this look end `taken`.
     const outcome = await deploymentChanged(
       { ledger: deps.ledger, deployer: deps.deployer, callbacks: deps.callbacks ?? nobody, now: deps.now },
       deployment.deploymentId,
+      { kept },
     );
     // AWS: a settled wait was woken by SendTaskSuccess just now, and this return is not its result.
     if (outcome.kind === 'settled' && outcome.woke === 'gone') return outcome.handle;

@@ -8,6 +8,7 @@
  * ends the wait (core/deploy-wait.ts `deploymentStep`) and, if so, wakes the child with it.
  */
 import { type DeploymentHandle, deploymentStep } from '../core/deploy-wait.ts';
+import type { DeployWait } from '../core/types.ts';
 import type { Ledger } from '../ports/ledger.ts';
 import type { RegionDeployer } from '../ports/region-deployer.ts';
 import type { TaskCallbacks } from '../ports/task-callbacks.ts';
@@ -34,9 +35,19 @@ export type DeployWake =
 
 export type DeployWakeOutcome = { deploymentId: string } & DeployWake;
 
-/** The deployment `deploymentId` may have changed state: wake its waiting child if it has finished. */
-export async function deploymentChanged(deps: DeployWatchDeps, deploymentId: string): Promise<DeployWakeOutcome> {
-  const wait = await deps.ledger.getDeployWait(deploymentId);
+/**
+ * The deployment `deploymentId` may have changed state: wake its waiting child if it has finished.
+ * `kept` is the wait as its child just stored it (the child's own look): no need to read it back.
+ * `ended`: the caller knows the deployment has finished (the local fleet, as a restart ends), so
+ * the wait is taken at once rather than read first, one ledger request instead of two.
+ */
+export async function deploymentChanged(
+  deps: DeployWatchDeps,
+  deploymentId: string,
+  known: { kept?: DeployWait; ended?: boolean } = {},
+): Promise<DeployWakeOutcome> {
+  if (known.ended && !known.kept) return endedDeployment(deps, deploymentId);
+  const wait = known.kept ?? (await deps.ledger.getDeployWait(deploymentId));
   if (!wait) return { deploymentId, kind: 'not-waited' };
   let status: Awaited<ReturnType<RegionDeployer['getDeployment']>>;
   try {
@@ -52,13 +63,41 @@ export async function deploymentChanged(deps: DeployWatchDeps, deploymentId: str
   if (step.kind === 'wait') return { deploymentId, kind: 'waiting' };
   const taken = await deps.ledger.takeDeployWait(deploymentId);
   if (!taken) return { deploymentId, kind: 'taken' };
+  return settle(deps, taken, step.handle);
+}
+
+/** A deployment known to have finished: its wait taken first, then settled as the core decides. */
+async function endedDeployment(deps: DeployWatchDeps, deploymentId: string): Promise<DeployWakeOutcome> {
+  const taken = await deps.ledger.takeDeployWait(deploymentId);
+  if (!taken) return { deploymentId, kind: 'not-waited' };
+  let status: Awaited<ReturnType<RegionDeployer['getDeployment']>>;
+  try {
+    status = await deps.deployer.getDeployment({ region: taken.region, target: taken.target, deploymentId });
+  } catch (error) {
+    if (!(error instanceof Error) || error.name !== 'DeploymentNotFound') {
+      await deps.ledger.putDeployWait(taken);
+      throw error;
+    }
+    const woke = await deps.callbacks.fail(taken.token, 'DeploymentNotFound', error.message);
+    return { deploymentId, kind: 'lost', woke };
+  }
+  const step = deploymentStep({ handle: taken.handle, status, deploy: taken.deploy, now: deps.now() });
+  if (step.kind === 'wait') {
+    // Not finished after all: the wait goes back for the next waker or the child's re-check.
+    await deps.ledger.putDeployWait(taken);
+    return { deploymentId, kind: 'waiting' };
+  }
+  return settle(deps, taken, step.handle);
+}
+
+async function settle(deps: DeployWatchDeps, taken: DeployWait, handle: DeploymentHandle): Promise<DeployWakeOutcome> {
   let woke: 'woken' | 'gone';
   try {
-    woke = await deps.callbacks.succeed(taken.token, { ...step.handle });
+    woke = await deps.callbacks.succeed(taken.token, { ...handle });
   } catch (error) {
     // Not reached (throttled, the network): keep the wait for the next waker or the re-check.
     await deps.ledger.putDeployWait(taken);
     throw error;
   }
-  return { deploymentId, kind: 'settled', handle: step.handle, woke };
+  return { deploymentId: taken.deploymentId, kind: 'settled', handle, woke };
 }
