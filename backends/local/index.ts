@@ -196,11 +196,20 @@ const WATCH_TICK_MS = 100;
 /**
  * The local stand-in for AWS's scheduled prober and alarm events: while any bake is being watched,
  * probes its regions every gate interval in the background (services/bake-watch.ts), so a signal
- * turning bad fails the release's bake wait at once. The release itself never polls.
+ * turning bad fails the release's bake wait at once. The release itself never polls, and neither
+ * does the watcher while no bake is kept: once a look finds none, it sleeps until `bakeKept` says a
+ * handler of this process kept one (only this process writes the ledger while it holds the state
+ * directory). Its first look, at start, finds any bake an earlier process left.
  */
-export async function watchBakes(deps: Parameters<typeof probeBakes>[0], signal: AbortSignal): Promise<void> {
+export async function watchBakes(
+  deps: Parameters<typeof probeBakes>[0],
+  signal: AbortSignal,
+  bakeKept: BakeNotices = new BakeNotices(),
+): Promise<void> {
   const lastRound = new Map<string, number>();
+  let listed = 0;
   const due = (watch: { releaseId: string; wave: number; startedAt: number; gate: { intervalSeconds: number } }) => {
+    listed += 1;
     const key = `${watch.releaseId}#${watch.wave}`;
     // StartBake probed once as the bake began: the first round is one interval after that.
     const last = lastRound.get(key) ?? watch.startedAt;
@@ -209,16 +218,60 @@ export async function watchBakes(deps: Parameters<typeof probeBakes>[0], signal:
     lastRound.set(key, now);
     return true;
   };
+  const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  let anyKept = true;
   while (!signal.aborted) {
+    // Taken before the look: a bake kept while the look runs wakes the sleep after it.
+    const next = bakeKept.next();
     await new Promise((resolve) => setTimeout(resolve, WATCH_TICK_MS));
+    if (!anyKept) await Promise.race([next, aborted]);
     if (signal.aborted) break;
+    listed = 0;
     try {
       await probeBakes(deps, due);
+      anyKept = listed > 0;
     } catch {
       // The ledger closing under a round, a probe erroring: the next round tries again, and the
       // bake's final check probes whatever happened here.
+      anyKept = true;
     }
   }
+}
+
+/** Tells the local bake watcher that a bake was kept in the ledger (`kept`), so it looks again. */
+export class BakeNotices {
+  #wake: () => void = () => {};
+  #next: Promise<void> | undefined;
+
+  /** Resolves at the next `kept` (one promise for every caller until then). */
+  next(): Promise<void> {
+    this.#next ??= new Promise((resolve) => {
+      this.#wake = resolve;
+    });
+    return this.#next;
+  }
+
+  kept(): void {
+    this.#next = undefined;
+    this.#wake();
+    this.#wake = () => {};
+  }
+}
+
+/** The ledger the handlers get: each bake they keep (the Bake state, functions/bake.ts) wakes the bake watcher. */
+function noticingBakes(ledger: Ledger, notices: BakeNotices): Ledger {
+  return new Proxy(ledger, {
+    get(target, key) {
+      if (key === 'putBake') {
+        return async (watch: Parameters<Ledger['putBake']>[0]) => {
+          await target.putBake(watch);
+          notices.kept();
+        };
+      }
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 export async function openLocalBackend(options: LocalBackendOptions): Promise<LocalBackend> {
@@ -251,7 +304,10 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       keepServing: options.keepServing === true,
       healthPath: config.gate.healthPath,
       onDeploymentEnd: async (deploymentId) => {
-        if (fleet) await deploymentChanged({ ledger, deployer: fleet, callbacks: tokens, now }, deploymentId);
+        // The fleet calls this once the deployment has ended: the wait is taken without reading it first.
+        if (fleet) {
+          await deploymentChanged({ ledger, deployer: fleet, callbacks: tokens, now }, deploymentId, { ended: true });
+        }
       },
     });
     const liveFleet = fleet;
@@ -350,8 +406,9 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
             import('./engine.ts'),
           ]);
         const prober = new HttpHealthProber();
+        const bakeNotices = new BakeNotices();
         const deps: Deps = {
-          ledger,
+          ledger: noticingBakes(ledger, bakeNotices),
           deployer: liveFleet,
           prober,
           newHosts,
@@ -363,7 +420,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
           callbacks: tokens,
           signal: shutdown.signal,
         };
-        watcher = watchBakes({ ledger, prober, callbacks: tokens, events, now }, shutdown.signal);
+        watcher = watchBakes({ ledger, prober, callbacks: tokens, events, now }, shutdown.signal, bakeNotices);
         const factories: Partial<typeof functionFactories> = { ...functionFactories, ...options.functionOverrides };
         const functions = Object.fromEntries(
           Object.entries(factories).flatMap(([name, make]) => (make ? [[name, make(deps)]] : [])),
