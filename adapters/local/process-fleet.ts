@@ -104,8 +104,14 @@ const PID_FILE = 'process.pid';
 const MARKER = '.flotilla-staged';
 /** In a staged copy: the release that copied it there, the one whose end may remove it again. */
 const STAGED_FOR = '.flotilla-staged-for';
-/** Copies at once across regions: staging ahead must not starve the canary's own deploy of the disk. */
+/**
+ * Background copies at once across regions (staging ahead): they must not starve the deploying
+ * wave of the disk. A wave's own deploys never wait for a slot: they are the wave, and serialising
+ * them would make a wide wave cost more than a narrow one.
+ */
 const STAGING_SLOTS = 4;
+/** How often a starting region's port is looked at until it accepts connections. */
+const READY_POLL_MS = 10;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
 interface ExitInfo {
@@ -241,7 +247,7 @@ export class LocalProcessFleet implements RegionDeployer {
         if (matchingFaults(target.faults, 'deploy', revision.version).some((f) => f.kind === 'stage-fail')) {
           throw new DeployFailure('injected staging failure');
         }
-        await this.#stage(region, revision, request.releaseId);
+        await this.#stage(region, revision, request.releaseId, 'ahead');
         status = { status: 'Staged' };
       } catch (err) {
         status = { status: 'Failed', message: `${region}: staging ${revision.version} failed: ${errorMessage(err)}` };
@@ -416,7 +422,7 @@ export class LocalProcessFleet implements RegionDeployer {
     }
 
     assertSafeName('version', revision.version);
-    await this.#stage(region, revision, request.releaseId);
+    await this.#stage(region, revision, request.releaseId, 'deploy');
     progress.touched = true;
     await this.#stopRegion(region);
     await this.#assertPortFree(target.port);
@@ -436,7 +442,7 @@ export class LocalProcessFleet implements RegionDeployer {
    * this release staged it there already (ahead of its wave): a release ships the bits it staged,
    * and a later wave's deploy neither copies nor reads the build again.
    */
-  async #stage(region: string, revision: Revision, releaseId: string): Promise<void> {
+  async #stage(region: string, revision: Revision, releaseId: string, when: 'ahead' | 'deploy'): Promise<void> {
     // A build given as a symlink is staged from what it points at now, and copied: a link kept as a
     // link (or links inside the build) would make later rollbacks run whatever it points at then.
     const given = path.resolve(revision.artifact);
@@ -452,7 +458,8 @@ export class LocalProcessFleet implements RegionDeployer {
     const stagedFor = await readFile(path.join(releaseDir, STAGED_FOR), 'utf8').catch(() => null);
     const staged = await readFile(path.join(releaseDir, MARKER), 'utf8').catch(() => null);
     if (stagedFor === releaseId && staged !== null) return;
-    await this.#copySlots.run(() => this.#copyIn(region, revision, source, releases, releaseDir, staged, releaseId));
+    const copy = () => this.#copyIn(region, revision, source, releases, releaseDir, staged, releaseId);
+    await (when === 'ahead' ? this.#copySlots.run(copy) : copy());
   }
 
   async #copyIn(
@@ -705,10 +712,18 @@ export class LocalProcessFleet implements RegionDeployer {
       if (this.#stopping) return 'stopping';
       const remaining = deadline - Date.now();
       if (remaining <= 0) return 'timeout';
-      const answered = await Promise.race([httpAnswers(running.port, Math.min(1_000, remaining)), exited]);
+      // A refused connection is cheap to see (a tenth of a failed HTTP request's CPU), so the port is
+      // watched closely and asked over HTTP only once it accepts: a region is seen ready within
+      // READY_POLL_MS of listening, without the CPU of polling HTTP that often while it starts.
+      const answered = await Promise.race([
+        (async () =>
+          (await accepts(running.port, Math.min(1_000, remaining))) &&
+          httpAnswers(running.port, Math.min(1_000, remaining)))(),
+        exited,
+      ]);
       if (answered === 'exited' || running.exit) return 'exited';
       if (answered) return 'ready';
-      await Promise.race([sleep(50), exited]);
+      await Promise.race([sleep(READY_POLL_MS), exited]);
     }
   }
 
@@ -959,6 +974,23 @@ async function fingerprintDir(root: string): Promise<string> {
   };
   await walk(root);
   return hash.digest('hex');
+}
+
+/** True when a TCP connection to 127.0.0.1:port is accepted within timeoutMs. */
+function accepts(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setTimeout(timeoutMs);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 /** True when something accepts connections on 127.0.0.1:port, or the port cannot be bound there. */
