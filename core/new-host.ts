@@ -71,6 +71,11 @@ export type HostReadiness =
   | { kind: 'starting'; why: string }
   | { kind: 'down'; why: string };
 
+/** Whether a new host launched at `launchedAt` is past the time it had to be up (the regions' readiness timeout). */
+export function readinessOverdue(input: { launchedAt: number; timeoutMs: number; now: number }): boolean {
+  return input.now - input.launchedAt > input.timeoutMs;
+}
+
 /**
  * What one probe round of a new host that starts on its own (a one-off ECS task, launched without
  * waiting) makes of its readiness: up → probe its health URL; still starting within the readiness
@@ -96,7 +101,7 @@ export function readinessRound(input: {
     samples: Array.from({ length: Math.max(1, count) }, () => ({ kind: 'error' as const, message })),
   });
   if (readiness.kind === 'down') return fail(`${what} ${readiness.why}`);
-  if (now - launchedAt > timeoutMs) {
+  if (readinessOverdue({ launchedAt, timeoutMs, now })) {
     return fail(`${what} not up within ${Math.round(timeoutMs / 1000)} s of its start (${readiness.why})`);
   }
   return { kind: 'samples', samples: [] };
@@ -113,6 +118,6 @@ export function startingProbes(
   samples: readonly ProbeSample[],
   input: { launchedAt: number; timeoutMs: number; now: number },
 ): ProbeSample[] {
-  if (input.now - input.launchedAt > input.timeoutMs) return [...samples];
+  if (readinessOverdue(input)) return [...samples];
   return samples.filter((s) => s.kind === 'ok' || (s.kind === 'error' && s.status !== undefined));
 }
