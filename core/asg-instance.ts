@@ -83,7 +83,7 @@ function readinessOf(instance: AsgInstanceView, why: (text: string) => string): 
   if (STARTING.has(state)) {
     return {
       kind: 'starting',
-      why: state === 'Pending:Wait' ? `${state} (its launch hooks, CodeDeploy's install among them, run)` : state,
+      why: state === 'Pending:Wait' ? `${state}: its launch hooks run, CodeDeploy's install among them` : state,
     };
   }
   // Terminating*, Terminated, Detaching, Detached, EnteringStandby, Standby, Quarantined, Warmed:*:

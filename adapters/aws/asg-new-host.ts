@@ -211,7 +211,7 @@ export class AsgScaleOut implements NewHostLauncher {
     let group: GroupView | null;
     let tagged: Ec2Instance | undefined;
     try {
-      [group, tagged] = await Promise.all([this.#describeGroup(h, h.group), this.#tagged(h)]);
+      [group, tagged] = await Promise.all([this.#describeGroup(h, h.group), this.#tagged(h, host.region)]);
     } catch (error) {
       // Not knowing is no evidence either way: unanswered, never passing.
       return missing(`reading Auto Scaling group ${h.group} failed: ${errorMessage(error)}`);
@@ -278,7 +278,7 @@ export class AsgScaleOut implements NewHostLauncher {
   async stop(host: Pick<NewHostRef, 'name' | 'region' | 'handle'>): Promise<void> {
     const h = groupOf(host.handle);
     if (!h) return;
-    const [group, tagged] = await Promise.all([this.#describeGroup(h, h.group), this.#tagged(h)]);
+    const [group, tagged] = await Promise.all([this.#describeGroup(h, h.group), this.#tagged(h, host.region)]);
     if (!group) return;
     const seen = asgNewHost({
       inGroup: group.instances,
@@ -392,13 +392,16 @@ export class AsgScaleOut implements NewHostLauncher {
     });
   }
 
-  /** The instance tagged as this release's new host in the group, in any state (EC2 keeps a terminated one listed for a while). */
-  async #tagged(h: GroupHandle): Promise<Ec2Instance | undefined> {
+  /**
+   * The instance tagged as this release's new host of this region, in any state (EC2 lists a
+   * terminated one for a while): by its own tags, not the group's, which it may have lost.
+   */
+  async #tagged(h: GroupHandle, region: string): Promise<Ec2Instance | undefined> {
     const tagged = await this.#instances(h, {
       'Filter.1.Name': `tag:${RELEASE_TAG}`,
       'Filter.1.Value.1': h.releaseId,
-      'Filter.2.Name': 'tag:aws:autoscaling:groupName',
-      'Filter.2.Value.1': h.group,
+      'Filter.2.Name': `tag:${REGION_TAG}`,
+      'Filter.2.Value.1': region,
     });
     // Still running before gone: a replaced instance is never ours over the one still there.
     return tagged.find((i) => i.state !== 'terminated' && i.state !== 'shutting-down') ?? tagged[0];
