@@ -440,7 +440,7 @@ describe('npm run package', () => {
     for (const s of scaling) {
       expect(asArray(s.Resource)).toEqual([
         {
-          'Fn::Sub': 'arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*',
+          'Fn::Sub': `arn:\${AWS::Partition}:autoscaling:*:\${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*`,
         },
       ]);
     }
@@ -448,7 +448,9 @@ describe('npm run package', () => {
     expect(tagging.length).toBeGreaterThan(0);
     for (const s of tagging) {
       expect(actions(s)).toEqual(['ec2:CreateTags']);
-      expect(asArray(s.Resource)).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*' }]);
+      expect(asArray(s.Resource)).toEqual([
+        { 'Fn::Sub': `arn:\${AWS::Partition}:ec2:*:\${AWS::AccountId}:instance/*` },
+      ]);
       expect(s.Condition).toEqual({
         'ForAllValues:StringEquals': { 'aws:TagKeys': ['flotilla:release', 'flotilla:new-host'] },
         StringLike: { 'aws:ResourceTag/aws:autoscaling:groupName': '*' },
