@@ -1,7 +1,8 @@
 /**
  * The new-host gate: after a wave deploys, one fresh instance of the new build is started with
  * nothing warm (locally a new process from the staged release on a spare port; on AWS a one-off
- * ECS task or a cold invocation of the new Lambda version) and gated on like the wave's regions,
+ * ECS task, a cold invocation of the new Lambda version, or one more instance of a Server group's
+ * Auto Scaling group) and gated on like the wave's regions,
  * then torn down. It catches what steady-state probes of long-running hosts miss: a build that
  * only breaks on a fresh start (Intercom's EU outage of 22 Nov 2023 surfaced on the next
  * scale-out). These are its decisions: whether a wave gets one, from which region's build, what
