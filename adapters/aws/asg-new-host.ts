@@ -224,6 +224,8 @@ export class AsgScaleOut implements NewHostLauncher {
         : {}),
     };
     let seen = asgNewHost(facts);
+    if (!group)
+      seen = { ...seen, readiness: { kind: 'down', why: `is gone: Auto Scaling group ${h.group} no longer exists` } };
     if (seen.instanceId && seen.untagged) {
       // Best effort: an untagged new host still gates; only the sweep (`stopLeft`) needs the tag,
       // and the next round tries again.
@@ -236,7 +238,7 @@ export class AsgScaleOut implements NewHostLauncher {
     ) {
       // Failing: the group's own account of it, when it has one (a launch the hook abandoned, no capacity).
       const activity = await this.#activity(h, seen.instanceId, launchedAt).catch(() => undefined);
-      if (activity) seen = asgNewHost({ ...facts, activity });
+      if (activity && group) seen = asgNewHost({ ...facts, activity });
     }
     const what = seen.instanceId
       ? `instance ${seen.instanceId} of Auto Scaling group ${h.group}`

@@ -308,6 +308,16 @@ describe('AsgScaleOut', () => {
     });
   });
 
+  it('fails the new host of a group that no longer exists', async () => {
+    world({ desired: 2, max: 4, instances: OLD });
+    const host = await started();
+    fake.reset({});
+    expect((await probe(host))[0]).toEqual({
+      kind: 'error',
+      message: 'the new instance of Auto Scaling group shop-asg is gone: Auto Scaling group shop-asg no longer exists',
+    });
+  });
+
   it('counts a round it cannot read as unanswered, never as a pass or a failure', async () => {
     const aws = world({ desired: 2, max: 4, instances: OLD });
     const host = await started();
