@@ -22,8 +22,9 @@
  * terminated, or, with none yet, the desired capacity is lowered by the one it added if it is still
  * above the launch's. `stopLeft` knows only the release: it terminates the instances tagged with it.
  * An instance launched but never seen by a probe round carries no tag, so an execution that dies in
- * that window (a minute at most: the scheduled prober's interval) leaves the group one instance of
- * the region's own build larger, for its scaling policies or a person to take back; see docs/aws.md.
+ * that window (a minute at most: the scheduled prober's interval), or a StartBake the state machine
+ * retries after its launch had raised the capacity, leaves the group one instance of the region's
+ * own build larger, for its scaling policies or a person to take back; see docs/aws.md.
  *
  * Auto Scaling and EC2 are reached through signed Query requests (adapters/aws/signed-query.ts),
  * not their SDK clients, for the bundles' sake.
