@@ -1,7 +1,8 @@
 /**
  * The new-host gate: after a wave deploys, one fresh instance of the new build is started with
  * nothing warm (locally a new process from the staged release on a spare port; on AWS a one-off
- * ECS task or a cold invocation of the new Lambda version) and gated on like the wave's regions,
+ * ECS task, a cold invocation of the new Lambda version, or one more instance of a Server group's
+ * Auto Scaling group) and gated on like the wave's regions,
  * then torn down. It catches what steady-state probes of long-running hosts miss: a build that
  * only breaks on a fresh start (Intercom's EU outage of 22 Nov 2023 surfaced on the next
  * scale-out). These are its decisions: whether a wave gets one, from which region's build, what
@@ -71,6 +72,11 @@ export type HostReadiness =
   | { kind: 'starting'; why: string }
   | { kind: 'down'; why: string };
 
+/** Whether a new host launched at `launchedAt` is past the time it had to be up (the regions' readiness timeout). */
+export function readinessOverdue(input: { launchedAt: number; timeoutMs: number; now: number }): boolean {
+  return input.now - input.launchedAt > input.timeoutMs;
+}
+
 /**
  * What one probe round of a new host that starts on its own (a one-off ECS task, launched without
  * waiting) makes of its readiness: up → probe its health URL; still starting within the readiness
@@ -96,7 +102,7 @@ export function readinessRound(input: {
     samples: Array.from({ length: Math.max(1, count) }, () => ({ kind: 'error' as const, message })),
   });
   if (readiness.kind === 'down') return fail(`${what} ${readiness.why}`);
-  if (now - launchedAt > timeoutMs) {
+  if (readinessOverdue({ launchedAt, timeoutMs, now })) {
     return fail(`${what} not up within ${Math.round(timeoutMs / 1000)} s of its start (${readiness.why})`);
   }
   return { kind: 'samples', samples: [] };
@@ -113,6 +119,6 @@ export function startingProbes(
   samples: readonly ProbeSample[],
   input: { launchedAt: number; timeoutMs: number; now: number },
 ): ProbeSample[] {
-  if (input.now - input.launchedAt > input.timeoutMs) return [...samples];
+  if (readinessOverdue(input)) return [...samples];
   return samples.filter((s) => s.kind === 'ok' || (s.kind === 'error' && s.status !== undefined));
 }

@@ -4,8 +4,9 @@
  * Locally: one more process from the region's staged `releases/<version>/` on a spare port
  * (adapters/local/new-host.ts). On AWS, per platform: a one-off ECS task of the new task
  * definition (adapters/aws/ecs-new-host.ts), a cold invocation of the new Lambda version
- * (adapters/aws/lambda-new-host.ts), dispatched per platform by adapters/aws/new-hosts.ts; an
- * extra EC2 instance through Auto Scaling is not supported (`unsupported`, with why).
+ * (adapters/aws/lambda-new-host.ts), one more instance of a Server group's Auto Scaling group
+ * (adapters/aws/asg-new-host.ts), dispatched per platform by adapters/aws/new-hosts.ts; a Server
+ * group with no Auto Scaling group, or one at its MaxSize, has none (`unsupported`, with why).
  */
 import type { GateSettings, RegionTarget } from '../core/config.ts';
 import type { ProbeSample } from '../core/model.ts';
@@ -65,13 +66,17 @@ export interface NewHostLauncher {
     host: Pick<NewHostRef, 'name' | 'region' | 'handle' | 'target'>,
     request: NewHostProbeRequest,
   ): Promise<ProbeSample[]>;
-  /** Tears it down (locally: waits until the process is gone; ECS: StopTask, which ECS finishes); idempotent. */
+  /**
+   * Tears it down (locally: waits until the process is gone; ECS: StopTask, which ECS finishes;
+   * Auto Scaling: TerminateInstanceInAutoScalingGroup, the capacity decremented); idempotent.
+   */
   stop(host: Pick<NewHostRef, 'name' | 'region' | 'handle'>): Promise<void>;
   /**
    * Tears down every new host of the release still up (all of them, without a release id): the
    * safety net of a release's end and of an orchestrator that died mid-gate. `targets`: the
    * release's region targets, where a launcher that keeps no record of its own (AWS) looks for them
-   * (the clusters of its ECS groups); the local one reads its records and ignores them.
+   * (the clusters of its ECS groups, the Auto Scaling groups of its Server groups); the local one
+   * reads its records and ignores them.
    */
   stopLeft?(releaseId?: string, targets?: readonly RegionTarget[]): Promise<string[]>;
 }

@@ -2,10 +2,12 @@
  * The new-host gate on AWS, through the Lambda handlers as deployed: the real `handler` exports of
  * StartBake, CheckGate and FinishRelease (their ports built from the environment, as on Lambda)
  * inside the real release ASL on the local engine. No AWS account is reachable here, so ECS,
- * CodeDeploy (a stateful fake), CloudWatch, Lambda and SNS are mocked at the SDK boundary; the
- * ledger is the real DynamoDB code on a real dynalite (the handlers reach it through
- * AWS_ENDPOINT_URL_DYNAMODB); the task's health URL and the regions' are real HTTP servers on
- * 127.0.0.1, probed by the real CloudWatchProber.
+ * CodeDeploy (a stateful fake), CloudWatch, Lambda and SNS are mocked at the SDK boundary, and
+ * Auto Scaling and EC2 (signed Query requests, no SDK client) are a stateful local Query server
+ * (test/helpers/fake-auto-scaling.ts) the handlers reach through AWS_ENDPOINT_URL_AUTO_SCALING and
+ * AWS_ENDPOINT_URL_EC2; the ledger is the real DynamoDB code on a real dynalite (the handlers
+ * reach it through AWS_ENDPOINT_URL_DYNAMODB); the task's and the instance's health URLs and the
+ * regions' are real HTTP servers on 127.0.0.1, probed by the real CloudWatchProber.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,10 +30,10 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { NO_ASG_WHY } from '../../adapters/aws/asg-new-host.ts';
 import { AwsClients } from '../../adapters/aws/clients.ts';
 import { CloudWatchProber } from '../../adapters/aws/cloudwatch-prober.ts';
 import { CodeDeployDeployer } from '../../adapters/aws/codedeploy-deployer.ts';
-import { SERVER_WHY } from '../../adapters/aws/new-hosts.ts';
 import { SnsEventSink } from '../../adapters/aws/sns-events.ts';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
@@ -44,6 +46,7 @@ import type { Deps } from '../../functions/deps.ts';
 import { handler as finishRelease } from '../../functions/finish-release.ts';
 import { functionFactories } from '../../functions/index.ts';
 import { handler as startBake } from '../../functions/start-bake.ts';
+import { type FakeAutoScaling, startFakeAutoScaling } from '../helpers/fake-auto-scaling.ts';
 import { createFakeCodeDeploy, type FakeCodeDeploy } from '../helpers/fake-codedeploy.ts';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:flotilla-alerts';
@@ -59,6 +62,7 @@ const REGIONS = ['us-east-1', 'eu-west-1'];
 let dynamo: EmbeddedDynamo;
 let ledger: DynamoDbLedger;
 let fake: FakeCodeDeploy;
+let autoScaling: FakeAutoScaling;
 /** The regions' own health URL (behind their load balancer) and the one-off task's. */
 let regionServer: Server;
 let taskServer: Server;
@@ -74,6 +78,7 @@ let taskPort: number;
 
 beforeAll(async () => {
   dynamo = await startEmbeddedDynamo({});
+  autoScaling = await startFakeAutoScaling();
   await createLedgerTable(dynamo.client, TABLE);
   ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE });
   // What serverless.yml and Lambda give the handlers, the ledger's endpoint pointed at dynalite.
@@ -84,6 +89,8 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_AUTO_SCALING: autoScaling.url,
+    AWS_ENDPOINT_URL_EC2: autoScaling.url,
   };
   for (const [key, value] of Object.entries(vars)) {
     env[key] = process.env[key];
@@ -113,6 +120,7 @@ afterAll(async () => {
   }
   await Promise.all([regionServer, taskServer].map((s) => new Promise((ok) => s.close(ok))));
   await dynamo.close();
+  await autoScaling.close();
 });
 
 /** The one-off tasks ECS ran, and what a DescribeTasks says of each by how often it was asked. */
@@ -140,6 +148,8 @@ beforeEach(() => {
   fake = createFakeCodeDeploy({
     pollsToComplete: 2,
     ecsServiceOf: (g) => ({ clusterName: `shop-${g.awsRegion}`, serviceName: 'shop-web' }),
+    // The `fleet` service's Server groups deploy to an Auto Scaling group each; `web`'s to tagged instances.
+    autoScalingGroupOf: (g) => (g.application === 'fleet' ? `${g.deploymentGroup}-asg` : undefined),
   });
   fake.install(codedeploy);
   cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [] });
@@ -341,13 +351,83 @@ describe('the new-host gate through the AWS handlers', () => {
     expect(tasks).toHaveLength(1);
   });
 
-  it('tells the release’s subscribers, once a wave, that a Server wave has no new host, and why', async () => {
+  it('starts one more instance of each wave’s Auto Scaling group, gates on it once it is InService, and terminates it after', async () => {
+    const groups = REGIONS.map((r) => `fleet-${r}-asg`);
+    const world = autoScaling.reset(
+      Object.fromEntries(
+        groups.map((g) => [
+          g,
+          {
+            desired: 2,
+            max: 4,
+            instances: [
+              { id: `${g}-old1`, state: 'InService' },
+              { id: `${g}-old2`, state: 'InService' },
+            ],
+          },
+        ]),
+      ),
+    );
+    // CodeDeploy's launch hook holds the new instance in Pending:Wait while it installs the build.
+    world.lifecycle = (n) => (n === 0 ? { state: 'Pending:Wait' } : { state: 'InService', health: 'Healthy' });
+    // The instances' private IP is ::1, where their own server listens on the regions' health port:
+    // so a probe of the new host is told apart from a probe of its region's URL (127.0.0.1).
+    world.launchIp = '::1';
+    const paths: string[] = [];
+    const instance = createServer((req, res) => {
+      paths.push(req.url ?? '');
+      res.end(JSON.stringify({ version: '1.1.0' }));
+    });
+    await new Promise<void>((ok, fail) => instance.once('error', fail).listen(regionPort, '::1', ok));
+    const { outcome, events } = await release('fleet', 'Server', 's3://builds-{awsRegion}/fleet/1.1.0.zip').finally(
+      () => new Promise((ok) => instance.close(ok)),
+    );
+    expect(outcome.status, outcome.reason).toBe('SUCCEEDED');
+    // One new instance per wave, in the wave's first region's group, tagged with the release and region.
+    const fresh = Object.entries(world.tags).map(([id, tags]) => [
+      id,
+      tags['flotilla:release'],
+      tags['flotilla:new-host'],
+    ]);
+    expect(fresh).toEqual([
+      ['i-fresh1', 'fleet-1.1.0', 'us-east-1'],
+      ['i-fresh2', 'fleet-1.1.0', 'eu-west-1'],
+    ]);
+    const scaled = autoScaling.seen
+      .filter((s) => s.action === 'SetDesiredCapacity')
+      .map((s) => [s.params.AutoScalingGroupName, s.params.DesiredCapacity]);
+    expect(scaled).toEqual([
+      ['fleet-us-east-1-asg', '3'],
+      ['fleet-eu-west-1-asg', '3'],
+    ]);
+    // Signed for Auto Scaling in each group's own region.
+    const regionsSigned = autoScaling.seen
+      .filter((s) => s.action === 'SetDesiredCapacity')
+      .map((s) => /Credential=[^/]+\/\d{8}\/([^/]+)\/autoscaling\//.exec(String(s.headers.authorization))?.[1]);
+    expect(regionsSigned).toEqual(REGIONS);
+    // The region's health URL path was probed on each instance's own IP and passed.
+    expect([...new Set(paths)]).toEqual(['/fleet/us-east-1/health', '/fleet/eu-west-1/health']);
+    // Each terminated once its gate passed, the capacity given back.
+    const terminated = autoScaling.seen
+      .filter((s) => s.action === 'TerminateInstanceInAutoScalingGroup')
+      .map((s) => [s.params.InstanceId, s.params.ShouldDecrementDesiredCapacity]);
+    expect(terminated).toEqual([
+      ['i-fresh1', 'true'],
+      ['i-fresh2', 'true'],
+    ]);
+    expect(groups.map((g) => world.groups[g]?.desired)).toEqual([2, 2]);
+    expect(gates(events)).toEqual([]);
+  });
+
+  it('tells the release’s subscribers, once a wave, that a Server wave without an Auto Scaling group has no new host, and why', async () => {
+    autoScaling.reset({});
     const { outcome, events } = await release('web', 'Server', 's3://builds-{awsRegion}/shop/1.1.0.zip');
     expect(outcome.status, outcome.reason).toBe('SUCCEEDED');
     expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(0);
+    expect(autoScaling.seen.map((s) => s.action)).toEqual([]);
     const said = gates(events);
     // Published on SNS as notable (StartBake's gate event; its final check's carries it too).
     expect([...new Set(said.map((g) => g.wave))]).toEqual([0, 1]);
-    for (const gate of said) expect(gate.noNewHost).toBe(SERVER_WHY);
+    for (const gate of said) expect(gate.noNewHost).toBe(NO_ASG_WHY);
   });
 });

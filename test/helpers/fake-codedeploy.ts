@@ -101,6 +101,8 @@ export interface FakeCodeDeployOptions {
   waitForReroute?: boolean;
   /** An ECS group's service, as GetDeploymentGroup's `ecsServices` names it (none by default). */
   ecsServiceOf?: (group: FakeGroupKey) => { clusterName: string; serviceName: string } | undefined;
+  /** A Server group's Auto Scaling group, as GetDeploymentGroup's `autoScalingGroups` names it (none by default). */
+  autoScalingGroupOf?: (group: FakeGroupKey) => string | undefined;
 }
 
 interface GroupState {
@@ -331,11 +333,19 @@ export function createFakeCodeDeploy(options: FakeCodeDeployOptions = {}): FakeC
             deploymentGroup: input.deploymentGroupName ?? '',
           });
           const service = options.ecsServiceOf?.(state.key);
+          const asg = options.autoScalingGroupOf?.(state.key);
           return {
             deploymentGroupInfo: {
               applicationName: state.key.application,
               deploymentGroupName: state.key.deploymentGroup,
               ...(service ? { ecsServices: [service] } : {}),
+              ...(asg
+                ? {
+                    autoScalingGroups: [
+                      { name: asg, hook: `CodeDeploy-managed-automatic-launch-deployment-hook-${asg}` },
+                    ],
+                  }
+                : {}),
               ...(state.lastSuccessful ? { lastSuccessfulDeployment: lastInfo(state.lastSuccessful) } : {}),
               ...(state.lastAttempted ? { lastAttemptedDeployment: lastInfo(state.lastAttempted) } : {}),
             },

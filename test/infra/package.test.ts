@@ -347,13 +347,18 @@ describe('npm run package', () => {
     }
   });
 
-  it('allows Resource "*" only for cloudwatch:DescribeAlarms (composite alarms need it) and the ECS task-definition reads and deregistration (no narrower resource exists)', () => {
+  it('allows Resource "*" only for cloudwatch:DescribeAlarms (composite alarms need it), the ECS task-definition reads and deregistration, and the Auto Scaling and EC2 reads of a Server new host (no narrower resource exists)', () => {
     const wildcard = statements()
       .filter(({ statement }) => statement.Effect === 'Allow' && asArray(statement.Resource).includes('*'))
       .flatMap(({ statement }) => actions(statement));
-    // cfn-lint's IAM data (AdditionalSpecs/Policies.json) lists no resource type for the two ECS actions.
+    // cfn-lint's IAM data (AdditionalSpecs/Policies.json) lists no resource type for the two ECS
+    // actions, nor for the Describe actions of Auto Scaling and EC2 (the Service Authorization
+    // Reference: "you must specify all resources (*)" for an action with none).
     expect([...new Set(wildcard)].sort()).toEqual([
+      'autoscaling:DescribeAutoScalingGroups',
+      'autoscaling:DescribeScalingActivities',
       'cloudwatch:DescribeAlarms',
+      'ec2:DescribeInstances',
       'ecs:DeregisterTaskDefinition',
       'ecs:DescribeTaskDefinition',
     ]);
@@ -424,6 +429,35 @@ describe('npm run package', () => {
     for (const s of tags) expect(Object.keys(s.Condition?.StringEquals ?? {})).toEqual(['ecs:CreateAction']);
   });
 
+  it('scales and terminates only in Auto Scaling groups, and tags only instances of them with the new host’s two keys', () => {
+    const all = statements().map((s) => s.statement as Statement & { Condition?: Json });
+    const scaling = all.filter((s) =>
+      actions(s).some((a) =>
+        ['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup'].includes(a),
+      ),
+    );
+    expect(scaling.length).toBeGreaterThan(0);
+    for (const s of scaling) {
+      expect(asArray(s.Resource)).toEqual([
+        {
+          'Fn::Sub': `arn:\${AWS::Partition}:autoscaling:*:\${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*`,
+        },
+      ]);
+    }
+    const tagging = all.filter((s) => actions(s).includes('ec2:CreateTags'));
+    expect(tagging.length).toBeGreaterThan(0);
+    for (const s of tagging) {
+      expect(actions(s)).toEqual(['ec2:CreateTags']);
+      expect(asArray(s.Resource)).toEqual([
+        { 'Fn::Sub': `arn:\${AWS::Partition}:ec2:*:\${AWS::AccountId}:instance/*` },
+      ]);
+      expect(s.Condition).toEqual({
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['flotilla:release', 'flotilla:new-host'] },
+        StringLike: { 'aws:ResourceTag/aws:autoscaling:groupName': '*' },
+      });
+    }
+  });
+
   it('gives each function a role of its own that grants exactly the services its bundle has clients for', () => {
     const prefixes: Record<string, string> = {
       CodeDeploy: 'codedeploy',
@@ -435,6 +469,8 @@ describe('npm run package', () => {
       SNS: 'sns',
       SSM: 'ssm',
       SFN: 'states',
+      AutoScaling: 'autoscaling',
+      EC2: 'ec2',
     };
     const roles = new Set<string>();
     for (const [id, l] of lambdas()) {
@@ -449,6 +485,9 @@ describe('npm run package', () => {
       // and so is Lambda's Invoke (the new-host gate's signed POST, adapters/aws/lambda-invoke.ts).
       if (/service:"s3"/.test(code)) clients.push('S3');
       if (/service:"lambda"/.test(code)) clients.push('Lambda');
+      // Auto Scaling and EC2 too (a Server group's new host: signed Query requests, adapters/aws/signed-query.ts).
+      if (/service:"autoscaling"/.test(code)) clients.push('AutoScaling');
+      if (/service:"ec2"/.test(code)) clients.push('EC2');
       const all = roleStatements(l).flatMap(actions);
       // iam:PassRole has no client: it is what ecs:RunTask (a new host) and ecs:RegisterTaskDefinition
       // (staging) need to hand a task its roles, and only such a role may pass roles.
