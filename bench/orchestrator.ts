@@ -3,9 +3,10 @@
  * whose deploy only waits a fixed time (this machine has 2 cores; 32 real processes would measure
  * the machine, not the orchestrator), probes answer from a script, the ledger is a real dynalite.
  */
+import { jsonDocumentRequests } from '../adapters/dynamodb/json-documents.ts';
 import { createLedgerTable, DynamoDbLedger } from '../adapters/dynamodb/ledger.ts';
 import { LocalTaskTokens } from '../adapters/local/task-tokens.ts';
-import type { EmbeddedDynamo } from '../backends/local/dynalite-server.ts';
+import type { Dynalite } from '../backends/local/dynalite-server.ts';
 import { LocalEngine, loadDefinition, localArn } from '../backends/local/engine.ts';
 import { watchBakes } from '../backends/local/index.ts';
 import type { FlotillaConfig } from '../config/types.ts';
@@ -85,12 +86,13 @@ export interface ScenarioRun {
 
 let services = 0;
 
-export async function runScenario(dynamo: EmbeddedDynamo, s: Scenario): Promise<ScenarioRun> {
+export async function runScenario(dynamo: Dynalite, s: Scenario): Promise<ScenarioRun> {
   services += 1;
   const service = `bench-${services}`;
   const table = `bench-${services}`;
-  await createLedgerTable(dynamo.client, table);
-  const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: table });
+  await createLedgerTable(dynamo.json, table);
+  // The local backend's transport (backends/local/index.ts): DynamoDB's JSON protocol, no SDK.
+  const ledger = new DynamoDbLedger({ requests: jsonDocumentRequests(dynamo.json), tableName: table });
   const total = s.waves.reduce((a, b) => a + b, 0);
   const names = regionNames(total);
   const deployer = new WaitingDeployer(s.deployMs);

@@ -17,6 +17,7 @@ import { ADAPTIVE_MAX_S, ADAPTIVE_MIN_S, ADAPTIVE_WAVES, adaptiveBakeRun } from 
 import { benchGate, realRegions } from './fleet.ts';
 import { shipByHand, stopHandShipped } from './hand-script.ts';
 import { historyFigures, waitFigures } from './history.ts';
+import { ledgerRequestFigures } from './ledger-requests.ts';
 import { runScenario, type Scenario, type ScenarioRun } from './orchestrator.ts';
 import { payloadFigures } from './payloads.ts';
 import { signalToRollbackMs } from './signal.ts';
@@ -67,6 +68,7 @@ const SECTIONS = {
   payloads: ['max_state_kib_100r', 'max_expression_bytes_100r', 'max_item_kib_100r', 'status_100r'],
   bundles: ['bundles'],
   validate: ['validate_32k_keys_ms', 'validate_keys_ratio'],
+  ledger: ['ledger_request_cpu_ratio', 'ledger_request_cpu_ms', 'ledger_request_cpu_sdk_ms'],
 } as const;
 type Section = keyof typeof SECTIONS;
 /** Names for several parts at once. */
@@ -163,6 +165,9 @@ interface Result {
   signal_to_rollback_ms?: number;
   validate_32k_keys_ms?: number;
   validate_keys_ratio?: number;
+  ledger_request_cpu_ratio?: number;
+  ledger_request_cpu_ms?: number;
+  ledger_request_cpu_sdk_ms?: number;
   bundles?: { name: string; bytes: number; coldImportMs: number }[];
 }
 
@@ -466,6 +471,18 @@ async function main() {
     target(validate.validate_32k_keys_ms <= 2000, `validate_32k_keys_ms ${validate.validate_32k_keys_ms} > 2000`);
     target(validate.validate_keys_ratio <= 3, `validate_keys_ratio ${validate.validate_keys_ratio} > 3 (not linear)`);
   }
+
+  if (wants('ledger')) {
+    log('ledger: main-thread CPU of one request, the JSON protocol vs the SDK document client');
+    const ledger = await ledgerRequestFigures(RUNS);
+    result.ledger_request_cpu_ms = ledger.jsonMs;
+    result.ledger_request_cpu_sdk_ms = ledger.sdkMs;
+    result.ledger_request_cpu_ratio = round(ledger.jsonMs / ledger.sdkMs, 3);
+    target(
+      result.ledger_request_cpu_ratio <= 0.5,
+      `ledger_request_cpu_ratio ${result.ledger_request_cpu_ratio} > 0.5 (the local transport lost its edge over the SDK)`,
+    );
+  }
   const benchSeconds = round((performance.now() - started) / 1000, 0);
 
   if (values.json) {
@@ -523,6 +540,12 @@ async function main() {
       ['signal_to_rollback_ms', () => String(r.signal_to_rollback_ms), () => '≤ 1000'],
       ['validate_32k_keys_ms', () => `${r.validate_32k_keys_ms} (CPU)`, () => '≤ 2000'],
       ['validate_keys_ratio', () => `${r.validate_keys_ratio} (32k / 16k keys)`, () => '≤ 3'],
+      [
+        'ledger_request_cpu_ratio',
+        () => String(r.ledger_request_cpu_ratio),
+        () =>
+          `≤ 0.5; ${r.ledger_request_cpu_ms} ms (JSON protocol) ÷ ${r.ledger_request_cpu_sdk_ms} ms (SDK) main-thread CPU`,
+      ],
       ['peak_rss_mb', () => String(r.peak_rss_mb), () => 'reported'],
     ];
     const rows: [string, string, string][] = table

@@ -76,6 +76,7 @@ import type {
 } from '../../ports/ledger.ts';
 import { isThrottling } from '../aws/errors.ts';
 import { namedError, ReleaseExists, ReleaseNotFound, StoreThrottled } from './errors.ts';
+import type { DynamoJson } from './json-protocol.ts';
 
 /** Name of the local secondary index that orders a service's releases by start time. */
 export const RELEASES_BY_START_INDEX = 'byReleaseStart';
@@ -870,13 +871,13 @@ export function ledgerTableDefinition(tableName: string): CreateTableCommandInpu
 }
 
 export async function createLedgerTable(
-  client: DynamoDBClient,
+  client: DynamoDBClient | DynamoJson,
   tableName: string,
   options: { timeoutMs?: number } = {},
 ): Promise<void> {
-  const { CreateTableCommand, DescribeTableCommand } = await loadCommands();
+  const tables = await tableCalls(client);
   try {
-    await client.send(new CreateTableCommand(ledgerTableDefinition(tableName)));
+    await tables.create(ledgerTableDefinition(tableName));
   } catch (error) {
     // Exists already (or is being created by someone else): wait for it like for our own.
     if (errorName(error) !== 'ResourceInUseException') throw error;
@@ -885,7 +886,7 @@ export async function createLedgerTable(
   const deadline = Date.now() + (options.timeoutMs ?? 5 * 60_000);
   let delayMs = 50;
   for (;;) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const Table = await tables.describe(tableName);
     if (Table?.TableStatus === 'ACTIVE') {
       const hasIndex = (Table.LocalSecondaryIndexes ?? []).some((i) => i.IndexName === RELEASES_BY_START_INDEX);
       if (!hasIndex) {
@@ -902,6 +903,33 @@ export async function createLedgerTable(
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     delayMs = Math.min(delayMs * 2, 2_000);
   }
+}
+
+/** What createLedgerTable reads of a table's description (the same fields in the SDK's output and on the wire). */
+interface TableState {
+  TableStatus?: string;
+  LocalSecondaryIndexes?: { IndexName?: string }[];
+}
+
+/**
+ * CreateTable and DescribeTable through the SDK's client, or through the JSON protocol directly
+ * (the local backend: json-protocol.ts), whose bodies are the same shapes: neither holds an
+ * attribute value.
+ */
+async function tableCalls(client: DynamoDBClient | DynamoJson) {
+  if ('send' in client) {
+    const { CreateTableCommand, DescribeTableCommand } = await loadCommands();
+    return {
+      create: (input: CreateTableCommandInput) => client.send(new CreateTableCommand(input)),
+      describe: async (name: string): Promise<TableState | undefined> =>
+        (await client.send(new DescribeTableCommand({ TableName: name }))).Table,
+    };
+  }
+  return {
+    create: (input: CreateTableCommandInput) => client.call('CreateTable', input),
+    describe: async (name: string) =>
+      (await client.call('DescribeTable', { TableName: name })).Table as TableState | undefined,
+  };
 }
 
 // --- expressions within DynamoDB's limits ----------------------------------------------------------

@@ -1,7 +1,10 @@
 /**
  * An embedded DynamoDB-compatible server (dynalite) for the local backend: the ledger runs the same
  * DynamoDB code as on AWS, against 127.0.0.1. Persisted in LevelDB under a state dir, or in memory.
- * The server runs on a worker thread (dynalite-worker.ts); this module guards the dir and makes the clients.
+ * The server runs on a worker thread (dynalite-worker.ts); this module guards the dir and makes the clients:
+ * the local backend speaks DynamoDB's JSON protocol to it directly (adapters/dynamodb/json-protocol.ts,
+ * `startDynalite`), so a local release never loads the AWS SDK; tests and tools that drive it as the AWS
+ * code does get the SDK's clients too (`startEmbeddedDynamo`).
  *
  * Before dynalite touches the dir, the dir is taken (ledger-files.ts: the guard LevelDB, held for the
  * server's lifetime, and the damage checks), then the data dir is opened once and closed again, which
@@ -11,8 +14,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoJson, openDynamoJson } from '../../adapters/dynamodb/json-protocol.ts';
 import { checkLedgerFiles, GUARD_DIR, type LevelDb, loadLevel, openFailure, openOrLocked } from './ledger-files.ts';
 
 export { LedgerDamaged, StateDirLocked } from './ledger-files.ts';
@@ -21,17 +25,61 @@ export { LedgerDamaged, StateDirLocked } from './ledger-files.ts';
 export const LOCAL_REGION = 'local';
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
-export interface EmbeddedDynamo {
+export interface Dynalite {
   /** http://127.0.0.1:<port> */
   endpoint: string;
   port: number;
-  client: DynamoDBClient;
-  doc: DynamoDBDocumentClient;
+  /** DynamoDB's JSON protocol to the server, over one keep-alive agent: no AWS SDK. */
+  json: DynamoJson;
   /** Stops the server and closes LevelDB and the clients; the dir can be reopened afterwards. Idempotent. */
   close(): Promise<void>;
 }
 
+/** The server with the AWS SDK's clients on it as well, for code that takes an SDK client. */
+export interface EmbeddedDynamo extends Dynalite {
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+}
+
+/** Starts the embedded server with the SDK's clients on it (loaded here, on demand). */
 export async function startEmbeddedDynamo(options: { dir?: string } = {}): Promise<EmbeddedDynamo> {
+  const [{ DynamoDBClient }, { DynamoDBDocumentClient }] = await Promise.all([
+    import('@aws-sdk/client-dynamodb'),
+    import('@aws-sdk/lib-dynamodb'),
+  ]);
+  const server = await startDynalite(options);
+  const client = new DynamoDBClient({
+    endpoint: server.endpoint,
+    region: LOCAL_REGION,
+    // Explicit credentials: the SDK's default chain (env vars, ~/.aws, SSO, IMDS) never runs.
+    credentials: LOCAL_CREDENTIALS,
+    // Everything else the SDK would look up in env vars or ~/.aws/config, pinned so the user's AWS
+    // setup cannot change how the local backend behaves.
+    maxAttempts: 3,
+    retryMode: 'standard',
+    defaultsMode: 'standard',
+    useFipsEndpoint: false,
+    useDualstackEndpoint: false,
+    accountIdEndpointMode: 'disabled',
+    endpointDiscoveryEnabled: false,
+    authSchemePreference: [],
+    userAgentAppId: 'flotilla-local',
+  });
+  const doc = DynamoDBDocumentClient.from(client);
+  return {
+    ...server,
+    client,
+    doc,
+    close() {
+      // Drop the SDK's keep-alive sockets first so the HTTP server has nothing to wait for.
+      client.destroy();
+      return server.close();
+    },
+  };
+}
+
+/** Starts the embedded server (in memory, or persisted under `dir`), with no SDK client on it. */
+export async function startDynalite(options: { dir?: string } = {}): Promise<Dynalite> {
   const dir = options.dir === undefined ? undefined : resolve(options.dir);
 
   let guard: LevelDb | undefined;
@@ -76,30 +124,13 @@ export async function startEmbeddedDynamo(options: { dir?: string } = {}): Promi
   worker.on('error', () => {});
 
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: LOCAL_REGION,
-    // Explicit credentials: the SDK's default chain (env vars, ~/.aws, SSO, IMDS) never runs.
-    credentials: LOCAL_CREDENTIALS,
-    // Everything else the SDK would look up in env vars or ~/.aws/config, pinned so the user's AWS
-    // setup cannot change how the local backend behaves.
-    maxAttempts: 3,
-    retryMode: 'standard',
-    defaultsMode: 'standard',
-    useFipsEndpoint: false,
-    useDualstackEndpoint: false,
-    accountIdEndpointMode: 'disabled',
-    endpointDiscoveryEnabled: false,
-    authSchemePreference: [],
-    userAgentAppId: 'flotilla-local',
-  });
-  const doc = DynamoDBDocumentClient.from(client);
+  const json = openDynamoJson({ endpoint });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      // Drop the SDK's keep-alive sockets first so the HTTP server has nothing to wait for.
-      client.destroy();
+      // Drop the keep-alive sockets first so the HTTP server has nothing to wait for.
+      json.close();
       await new Promise<void>((done) => {
         worker.once('exit', () => done());
         worker.on('message', (message: WorkerMessage) => {
@@ -113,7 +144,7 @@ export async function startEmbeddedDynamo(options: { dir?: string } = {}): Promi
     return closing;
   };
 
-  return { endpoint, port, client, doc, close };
+  return { endpoint, port, json, close };
 }
 
 type WorkerMessage =

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoJson } from '../../adapters/dynamodb/json-protocol.ts';
 import { LEDGER_COPY } from './ledger-files.ts';
 
 export { hasLedgerFiles, LEDGER_COPY, lostLedger } from './ledger-files.ts';
@@ -18,22 +19,38 @@ export interface LedgerCopy {
   items: Record<string, AttributeValue>[];
 }
 
-/** Reads every item of the table (a scan, paged). */
-export async function scanTable(client: DynamoDBClient, table: string): Promise<Record<string, AttributeValue>[]> {
-  // Whoever made the client loaded the SDK; doctor, which reads only the copy, needs none of it.
-  const { ScanCommand } = await import('@aws-sdk/client-dynamodb');
-  const items: Record<string, AttributeValue>[] = [];
-  let start: Record<string, AttributeValue> | undefined;
+type Item = Record<string, AttributeValue>;
+
+/**
+ * Reads every item of the table (a scan, paged), as DynamoDB's JSON: through the SDK's client, or
+ * through the JSON protocol directly (the local backend, json-protocol.ts), whose Scan answer is
+ * that JSON as it came over the wire.
+ */
+export async function scanTable(client: DynamoDBClient | DynamoJson, table: string): Promise<Item[]> {
+  const scan = await scanner(client);
+  const items: Item[] = [];
+  let start: Item | undefined;
   do {
-    const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+    const page = await scan({ TableName: table, ...(start ? { ExclusiveStartKey: start } : {}) });
     items.push(...(page.Items ?? []));
     start = page.LastEvaluatedKey;
   } while (start);
   return items;
 }
 
+type ScanPage = { Items?: Item[]; LastEvaluatedKey?: Item };
+
+async function scanner(
+  client: DynamoDBClient | DynamoJson,
+): Promise<(input: { TableName: string; ExclusiveStartKey?: Item }) => Promise<ScanPage>> {
+  if (!('send' in client)) return async (input) => (await client.call('Scan', input)) as ScanPage;
+  // Whoever made the client loaded the SDK; doctor, which reads only the copy, needs none of it.
+  const { ScanCommand } = await import('@aws-sdk/client-dynamodb');
+  return (input) => client.send(new ScanCommand(input));
+}
+
 export async function writeLedgerCopy(
-  client: DynamoDBClient,
+  client: DynamoDBClient | DynamoJson,
   table: string,
   stateDir: string,
   now: number,
@@ -69,16 +86,26 @@ export async function readLedgerCopy(stateDir: string): Promise<LedgerCopy | und
 
 /** Writes the copy's items into an (empty) table, 25 at a time as BatchWriteItem allows. */
 export async function restoreItems(
-  client: DynamoDBClient,
+  client: DynamoDBClient | DynamoJson,
   table: string,
-  items: readonly Record<string, AttributeValue>[],
+  items: readonly Item[],
 ): Promise<void> {
-  const { BatchWriteItemCommand } = await import('@aws-sdk/client-dynamodb');
+  const batchWrite = await batchWriter(client);
   for (let i = 0; i < items.length; i += 25) {
     let pending = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
     while (pending.length > 0) {
-      const answer = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
+      const answer = await batchWrite({ RequestItems: { [table]: pending } });
       pending = (answer.UnprocessedItems?.[table] ?? []) as typeof pending;
     }
   }
+}
+
+type WriteRequests = Record<string, { PutRequest: { Item: Item } }[]>;
+
+async function batchWriter(
+  client: DynamoDBClient | DynamoJson,
+): Promise<(input: { RequestItems: WriteRequests }) => Promise<{ UnprocessedItems?: Record<string, unknown[]> }>> {
+  if (!('send' in client)) return (input) => client.call('BatchWriteItem', input);
+  const { BatchWriteItemCommand } = await import('@aws-sdk/client-dynamodb');
+  return (input) => client.send(new BatchWriteItemCommand(input));
 }

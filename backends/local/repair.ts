@@ -6,6 +6,7 @@
  */
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { jsonDocumentRequests } from '../../adapters/dynamodb/json-documents.ts';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
 import { LocalProcessFleet } from '../../adapters/local/process-fleet.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
@@ -132,12 +133,12 @@ export async function repairLedger(stateDir: string, config: FlotillaConfig, now
     movedTo = `${dir}.damaged-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
     await rename(dir, movedTo);
   }
-  const { startEmbeddedDynamo } = await import('./dynalite-server.ts');
-  const dynamo = await startEmbeddedDynamo({ dir });
+  const { startDynalite } = await import('./dynalite-server.ts');
+  const dynamo = await startDynalite({ dir });
   try {
-    await createLedgerTable(dynamo.client, TABLE_NAME);
-    if (copy) await restoreItems(dynamo.client, TABLE_NAME, copy.items);
-    const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: TABLE_NAME });
+    await createLedgerTable(dynamo.json, TABLE_NAME);
+    if (copy) await restoreItems(dynamo.json, TABLE_NAME, copy.items);
+    const ledger = new DynamoDbLedger({ requests: jsonDocumentRequests(dynamo.json), tableName: TABLE_NAME });
     const fleet = new LocalProcessFleet({ stateDir, readinessTimeoutMs: 0 });
     const updatedAt = new Date(now).toISOString();
     const regions: RepairReport['regions'] = [];

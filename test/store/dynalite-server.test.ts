@@ -12,6 +12,8 @@ import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledge
 import { type EmbeddedDynamo, StateDirLocked, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
 
 const SERVER_MODULE = fileURLToPath(new URL('../../backends/local/dynalite-server.ts', import.meta.url));
+const BACKEND_MODULE = fileURLToPath(new URL('../../backends/local/index.ts', import.meta.url));
+const FIXTURES_MODULE = fileURLToPath(new URL('../helpers/fixtures.ts', import.meta.url));
 
 let tmp: string;
 const open: EmbeddedDynamo[] = [];
@@ -144,6 +146,54 @@ describe('state dir lock', () => {
     holder.kill('SIGKILL');
     await once(holder, 'exit');
     await expect(start(dir)).resolves.toBeDefined();
+  });
+});
+
+describe('the local backend without the AWS SDK', () => {
+  it('opens its ledger, writes it, copies it and closes without loading the SDK clients', async () => {
+    // A process of its own: this one has loaded the SDK for the tests above.
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { createRequire } from 'node:module';
+         import { openLocalBackend } from ${JSON.stringify(BACKEND_MODULE)};
+         import { configWith } from ${JSON.stringify(FIXTURES_MODULE)};
+         const backend = await openLocalBackend({
+           stateDir: ${JSON.stringify(join(tmp, 'state'))},
+           config: configWith([['eu-west-1']], { service: 'lean' }),
+           regions: 'read',
+         });
+         const state = { service: 'lean', region: 'eu-west-1', current: null, releaseId: null, updatedAt: 't' };
+         await backend.ledger.putRegion(state);
+         const back = await backend.ledger.getRegion('lean', 'eu-west-1');
+         await backend.close();
+         const loaded = Object.keys(createRequire(import.meta.url).cache)
+           .map((file) => file.split('node_modules/').pop()?.split('/').slice(0, 2).join('/'))
+           .filter((name) => name?.startsWith('@aws-sdk/'));
+         console.log(JSON.stringify({ back, sdk: [...new Set(loaded)] }));`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    children.push(child);
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c;
+    });
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as { back: unknown; sdk: string[] };
+    expect(report.back).toEqual({
+      service: 'lean',
+      region: 'eu-west-1',
+      current: null,
+      releaseId: null,
+      updatedAt: 't',
+    });
+    // util-dynamodb (marshall/unmarshall, no client) is all it takes.
+    expect(report.sdk).toEqual(['@aws-sdk/util-dynamodb']);
+    expect(existsSync(join(tmp, 'state', 'ledger-copy.json'))).toBe(true);
   });
 });
 
