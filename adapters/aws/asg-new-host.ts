@@ -7,30 +7,46 @@
  *
  * Event-driven, as the ECS task (adapters/aws/ecs-new-host.ts): `launch` reads the group
  * (DescribeAutoScalingGroups), refuses a group at its MaxSize (`unsupported`: Flotilla never
- * raises it), raises DesiredCapacity by one (SetDesiredCapacity, HonorCooldown false) and returns
- * at once, the group's instance ids of before in its handle. Every probe round then reads the group
- * and the instance tagged with the release (EC2 DescribeInstances); core/asg-instance.ts says which
- * instance is the new one (not there before) and whether it is up, core/new-host.ts
- * `readinessRound` what that counts. The round that first sees it tags it (`flotilla:release`,
- * `flotilla:new-host`), so the sweep finds it. Up (InService, Healthy) → the region's health URL
- * path and port on the instance's private IP, through the ordinary prober (the functions must
- * reach the group's VPC, as for ECS); without a health URL, Auto Scaling's word is the evidence.
+ * raises it), marks the group (a group tag naming the release, region, wave, capacity before and
+ * time: core/asg-mark.ts), raises DesiredCapacity by one (SetDesiredCapacity, HonorCooldown false)
+ * and returns at once, the group's instance ids of before in its handle. A launch retried after it
+ * had raised the capacity finds its mark and returns the first try's handle instead of raising
+ * again. Every probe round then reads the group and the instance tagged with the release (EC2
+ * DescribeInstances); core/asg-instance.ts says which instance is the new one (not there before)
+ * and whether it is up, core/new-host.ts `readinessRound` what that counts. The round that first
+ * sees it tags it (`flotilla:release`, `flotilla:new-host`) and names it in the mark. Up
+ * (InService, Healthy) → the region's health URL path and port on the instance's private IP,
+ * through the ordinary prober (the functions must reach the group's VPC, as for ECS); without a
+ * health URL, Auto Scaling's word is the evidence.
  *
  * Torn down with TerminateInstanceInAutoScalingGroup (ShouldDecrementDesiredCapacity: the group
- * goes back to its size). `stop` knows the launch's handle, so a new host never seen (the group had
- * not launched it yet) still gives its capacity back: the new instance found by difference is
- * terminated, or, with none yet, the desired capacity is lowered by the one it added if it is still
- * above the launch's. `stopLeft` knows only the release: it terminates the instances tagged with it.
- * An instance launched but never seen by a probe round carries no tag, so an execution that dies in
- * that window (a minute at most: the scheduled prober's interval), or a StartBake the state machine
- * retries after its launch had raised the capacity, leaves the group one instance of the region's
- * own build larger, for its scaling policies or a person to take back; see docs/aws.md.
+ * goes back to its size), then the mark deleted. `stop` knows the launch's handle, so a new host
+ * never seen (the group had not launched it yet) still gives its capacity back: the new instance
+ * found by difference is terminated, or, with none yet, the desired capacity is lowered by the one
+ * it added if it is still above the launch's. `stopLeft` knows only the release: it terminates the
+ * instances tagged with it and, through the release's marks on the group, a launch no round saw
+ * (its instance, or its capacity given back); core/asg-mark.ts `leftovers` decides. See docs/aws.md
+ * for what is still not found.
  *
  * Auto Scaling and EC2 are reached through signed Query requests (adapters/aws/signed-query.ts),
  * not their SDK clients, for the bundles' sake.
  */
 import type { CodeDeployTarget, RegionTarget } from '../../config/types.ts';
-import { type AsgInstanceView, asgNewHost, leavingGroup } from '../../core/asg-instance.ts';
+import { type AsgInstanceView, asgNewHost } from '../../core/asg-instance.ts';
+import {
+  type AsgMark,
+  adoptedMark,
+  beforeOfMark,
+  type Ec2InstanceView,
+  leftovers,
+  markKey,
+  markValue,
+  parseMarks,
+  REGION_TAG,
+  RELEASE_TAG,
+  stopPlan,
+  toNameInMark,
+} from '../../core/asg-mark.ts';
 import type { ProbeSample } from '../../core/model.ts';
 import { newHostName, readinessOverdue, readinessRound, startingProbes } from '../../core/new-host.ts';
 import type { HealthProber } from '../../ports/health-prober.ts';
@@ -63,8 +79,7 @@ export interface AsgNewHostOptions {
   now?: () => number;
 }
 
-export const RELEASE_TAG = 'flotilla:release';
-export const REGION_TAG = 'flotilla:new-host';
+export { REGION_TAG, RELEASE_TAG };
 
 /** Why a Server group without an Auto Scaling group has no new host. */
 export const NO_ASG_WHY =
@@ -103,15 +118,17 @@ interface GroupView {
   min: number;
   max: number;
   instances: AsgInstanceView[];
+  /** The group's launch marks (its tags under `flotilla:new-host:`, core/asg-mark.ts). */
+  marks: AsgMark[];
 }
 
 /** What DescribeInstances says of one instance. */
-interface Ec2Instance {
-  instanceId: string;
+interface Ec2Instance extends Ec2InstanceView {
   state?: string;
   privateIp?: string;
-  tags: Record<string, string>;
 }
+
+type At = { awsRegion: string; roleArn?: string };
 
 export class AsgScaleOut implements NewHostLauncher {
   readonly #clients: AsgNewHostClients;
@@ -145,52 +162,52 @@ export class AsgScaleOut implements NewHostLauncher {
       const group = await this.#describeGroup(at, name);
       if (!group)
         return { kind: 'failed', message: `Auto Scaling group ${name} (of ${target.deploymentGroup}) not found` };
+      const now = this.#now();
+      const ids = group.instances.map((i) => i.instanceId);
+      // A retry of this launch (StartBake retried after it had raised the capacity): the group's
+      // mark says so, and the handle is the one the first try made; nothing is raised again.
+      const adopted = adoptedMark(group.marks, {
+        releaseId: request.releaseId,
+        region: request.region,
+        now,
+        maxAgeMs: request.readinessTimeoutMs > 0 ? request.readinessTimeoutMs : this.#timeoutMs,
+      });
+      if (adopted) {
+        const ec2 = adopted.instanceId ? [] : await this.#instances(at, groupInstances(name));
+        return started(request, target, at, name, {
+          before: beforeOfMark(adopted, ids, ec2),
+          desiredBefore: adopted.desiredBefore,
+          launchedAt: adopted.at,
+        });
+      }
       if (group.desired >= group.max) {
         return {
           kind: 'unsupported',
           why: `Auto Scaling group ${name} is at its MaxSize (${group.desired} of ${group.max}), so it has no room for a new host (Flotilla never raises MaxSize): the wave is gated on its regions alone`,
         };
       }
-      // HonorCooldown false: a cooldown from the deployment's own scaling must not hold the new host back.
-      await this.#clients.query({
-        service: 'autoscaling',
-        ...at,
-        action: 'SetDesiredCapacity',
-        params: { AutoScalingGroupName: name, DesiredCapacity: String(group.desired + 1), HonorCooldown: 'false' },
-      });
-      const health = target.healthUrl ? new URL(target.healthUrl) : undefined;
-      const handle: Handle = {
-        platform: 'Server',
-        ...at,
-        autoScalingGroup: name,
-        before: group.instances.map((i) => i.instanceId).join(','),
-        desiredBefore: group.desired,
+      // Marked first, so that whatever happens after, a retry and the sweep know of the launch.
+      const key = markKey(request.releaseId, request.region);
+      await this.#mark(at, name, key, {
         releaseId: request.releaseId,
-        launchedAt: this.#now(),
-        readinessTimeoutMs: request.readinessTimeoutMs,
-        ...(health
-          ? {
-              healthScheme: health.protocol.replace(/:$/, ''),
-              healthPort: Number(health.port || (health.protocol === 'https:' ? 443 : 80)),
-              healthPath: `${health.pathname}${health.search}`,
-            }
-          : {}),
-      };
-      // The region's target without its alarms (they gate the region) or its URL (the load
-      // balancer's: the instance's own is known once it is in service).
-      const { healthUrl: _url, ...rest } = target;
-      return {
-        kind: 'started',
-        host: {
-          name: request.name,
-          region: request.region,
-          wave: request.wave,
-          handle,
-          target: { ...rest, alarms: { names: [] } },
-          probedBy: 'launcher',
-        },
-        samples: [],
-      };
+        wave: request.wave,
+        desiredBefore: group.desired,
+        at: now,
+      });
+      try {
+        // HonorCooldown false: a cooldown from the deployment's own scaling must not hold the new host back.
+        await this.#clients.query({
+          service: 'autoscaling',
+          ...at,
+          action: 'SetDesiredCapacity',
+          params: { AutoScalingGroupName: name, DesiredCapacity: String(group.desired + 1), HonorCooldown: 'false' },
+        });
+      } catch (error) {
+        // Nothing launched: the mark goes (if this fails too, the sweep finds the capacity not raised).
+        await this.#unmark(at, name, [key]).catch(() => {});
+        throw error;
+      }
+      return started(request, target, at, name, { before: ids, desiredBefore: group.desired, launchedAt: now });
     } catch (error) {
       return { kind: 'failed', message: errorMessage(error) };
     }
@@ -231,6 +248,12 @@ export class AsgScaleOut implements NewHostLauncher {
       // Best effort: an untagged new host still gates; only the sweep (`stopLeft`) needs the tag,
       // and the next round tries again.
       await this.#tag(h, seen.instanceId, host.region).catch(() => {});
+    }
+    const mark = group?.marks.find((m) => m.key === markKey(h.releaseId, host.region));
+    const naming = toNameInMark(seen, mark);
+    if (mark && naming) {
+      // Best effort too: the sweep also finds it by its tag, or as the first launched since the mark.
+      await this.#mark(h, h.group, mark.key, { ...mark, instanceId: naming }).catch(() => {});
     }
     const now = this.#now();
     if (
@@ -274,9 +297,10 @@ export class AsgScaleOut implements NewHostLauncher {
 
   /**
    * Terminates the new instance, the group's desired capacity lowered with it. One not seen yet is
-   * found as a probe round finds it; with none launched yet, the desired capacity goes back down by
-   * the one the launch added while it is still above the launch's. Idempotent: an instance already
-   * on its way out is left to finish, and a capacity already back is left alone.
+   * found as a probe round finds it (and named in the launch's mark first); with none launched
+   * yet, the desired capacity goes back down by the one the launch added while it is still above
+   * the launch's (core/asg-mark.ts `stopPlan`). The mark is deleted last. Idempotent: an instance
+   * already on its way out is left to finish, and a capacity already back is left alone.
    */
   async stop(host: Pick<NewHostRef, 'name' | 'region' | 'handle'>): Promise<void> {
     const h = groupOf(host.handle);
@@ -288,20 +312,18 @@ export class AsgScaleOut implements NewHostLauncher {
       before: h.before,
       ...(tagged ? { tagged: { instanceId: tagged.instanceId } } : {}),
     });
-    if (seen.instance) {
-      if (!leavingGroup(seen.instance.lifecycleState)) await this.#terminate(h, seen.instance.instanceId);
-      return;
-    }
-    if (seen.instanceId) return; // Tagged and already gone from the group: nothing left of it.
-    if (Number.isFinite(h.desiredBefore) && group.desired > h.desiredBefore && group.desired > group.min) {
-      await this.#clients.query({
-        service: 'autoscaling',
-        awsRegion: h.awsRegion,
-        ...(h.roleArn ? { roleArn: h.roleArn } : {}),
-        action: 'SetDesiredCapacity',
-        params: { AutoScalingGroupName: h.group, DesiredCapacity: String(group.desired - 1), HonorCooldown: 'false' },
-      });
-    }
+    const mark = group.marks.find((m) => m.key === markKey(h.releaseId, host.region));
+    const plan = stopPlan({
+      seen,
+      ...(mark ? { mark } : {}),
+      desired: group.desired,
+      min: group.min,
+      desiredBefore: h.desiredBefore,
+    });
+    if (mark && plan.nameInMark) await this.#mark(h, h.group, mark.key, { ...mark, instanceId: plan.nameInMark });
+    if (plan.terminate) await this.#terminate(h, plan.terminate);
+    if (plan.desiredTo !== undefined) await this.#setDesired(h, h.group, plan.desiredTo);
+    if (plan.deleteMark) await this.#unmark(h, h.group, [plan.deleteMark]);
   }
 
   /**
@@ -316,7 +338,7 @@ export class AsgScaleOut implements NewHostLauncher {
       servers.set([t.awsRegion, t.roleArn ?? '', t.application, t.deploymentGroup].join('|'), t);
     }
     const errors: string[] = [];
-    const groups = new Map<string, { at: { awsRegion: string; roleArn?: string }; group: string }>();
+    const groups = new Map<string, { at: At; group: string }>();
     await Promise.all(
       [...servers.values()].map(async (target) => {
         try {
@@ -342,34 +364,83 @@ export class AsgScaleOut implements NewHostLauncher {
     return stopped.sort();
   }
 
-  async #stopLeftIn(
-    at: { awsRegion: string; roleArn?: string },
-    group: string,
-    releaseId: string | undefined,
-  ): Promise<string[]> {
-    const left = await this.#instances(at, {
-      'Filter.1.Name': releaseId === undefined ? 'tag-key' : `tag:${RELEASE_TAG}`,
-      'Filter.1.Value.1': releaseId ?? RELEASE_TAG,
-      'Filter.2.Name': 'tag:aws:autoscaling:groupName',
-      'Filter.2.Value.1': group,
-      'Filter.3.Name': 'instance-state-name',
-      'Filter.3.Value.1': 'pending',
-      'Filter.3.Value.2': 'running',
-    });
-    if (left.length === 0) return [];
+  async #stopLeftIn(at: At, group: string, releaseId: string | undefined): Promise<string[]> {
     const view = await this.#describeGroup(at, group);
+    if (!view) return [];
+    const marked = view.marks.some((m) => releaseId === undefined || m.releaseId === releaseId);
+    // With a mark of the release, every instance of the group (one may be its untagged new host);
+    // without, only those tagged with the release (with any release, without an id).
+    const ec2 = await this.#instances(
+      at,
+      marked
+        ? groupInstances(group)
+        : groupInstances(group, [releaseId === undefined ? 'tag-key' : `tag:${RELEASE_TAG}`, releaseId ?? RELEASE_TAG]),
+    );
+    const left = leftovers({
+      ...(releaseId !== undefined ? { releaseId } : {}),
+      marks: view.marks,
+      desired: view.desired,
+      min: view.min,
+      inGroup: view.instances,
+      ec2,
+    });
     const stopped: string[] = [];
-    for (const instance of left) {
-      const member = view?.instances.find((i) => i.instanceId === instance.instanceId);
-      // No longer the group's (detached), or already on its way out: not ours to terminate.
-      if (!member || leavingGroup(member.lifecycleState)) continue;
-      await this.#terminate(at, instance.instanceId);
-      stopped.push(newHostName(instance.tags[REGION_TAG] ?? instance.instanceId));
+    for (const { instanceId, region } of left.terminate) {
+      await this.#terminate(at, instanceId);
+      stopped.push(newHostName(region ?? instanceId));
     }
+    if (left.desiredTo !== undefined) {
+      await this.#setDesired(at, group, left.desiredTo);
+      stopped.push(...left.givenBack.map((region) => newHostName(region)));
+    }
+    if (left.deleteMarks.length > 0) await this.#unmark(at, group, left.deleteMarks);
     return stopped;
   }
 
-  async #terminate(at: { awsRegion: string; roleArn?: string }, instanceId: string): Promise<void> {
+  /** Writes (or rewrites) a launch's mark on the group: a group tag no instance gets. */
+  async #mark(at: At, group: string, key: string, mark: Omit<AsgMark, 'key'>): Promise<void> {
+    await this.#clients.query({
+      service: 'autoscaling',
+      awsRegion: at.awsRegion,
+      ...(at.roleArn ? { roleArn: at.roleArn } : {}),
+      action: 'CreateOrUpdateTags',
+      params: {
+        'Tags.member.1.ResourceId': group,
+        'Tags.member.1.ResourceType': 'auto-scaling-group',
+        'Tags.member.1.Key': key,
+        'Tags.member.1.Value': markValue(mark),
+        'Tags.member.1.PropagateAtLaunch': 'false',
+      },
+    });
+  }
+
+  async #unmark(at: At, group: string, keys: readonly string[]): Promise<void> {
+    const params: Record<string, string> = {};
+    keys.forEach((key, n) => {
+      params[`Tags.member.${n + 1}.ResourceId`] = group;
+      params[`Tags.member.${n + 1}.ResourceType`] = 'auto-scaling-group';
+      params[`Tags.member.${n + 1}.Key`] = key;
+    });
+    await this.#clients.query({
+      service: 'autoscaling',
+      awsRegion: at.awsRegion,
+      ...(at.roleArn ? { roleArn: at.roleArn } : {}),
+      action: 'DeleteTags',
+      params,
+    });
+  }
+
+  async #setDesired(at: At, group: string, desired: number): Promise<void> {
+    await this.#clients.query({
+      service: 'autoscaling',
+      awsRegion: at.awsRegion,
+      ...(at.roleArn ? { roleArn: at.roleArn } : {}),
+      action: 'SetDesiredCapacity',
+      params: { AutoScalingGroupName: group, DesiredCapacity: String(desired), HonorCooldown: 'false' },
+    });
+  }
+
+  async #terminate(at: At, instanceId: string): Promise<void> {
     await this.#clients.query({
       service: 'autoscaling',
       awsRegion: at.awsRegion,
@@ -410,7 +481,7 @@ export class AsgScaleOut implements NewHostLauncher {
     return tagged.find((i) => i.state !== 'terminated' && i.state !== 'shutting-down') ?? tagged[0];
   }
 
-  async #describeGroup(at: { awsRegion: string; roleArn?: string }, name: string): Promise<GroupView | null> {
+  async #describeGroup(at: At, name: string): Promise<GroupView | null> {
     const answer = await this.#clients.query({
       service: 'autoscaling',
       awsRegion: at.awsRegion,
@@ -439,14 +510,17 @@ export class AsgScaleOut implements NewHostLauncher {
           { instanceId, ...(lifecycleState ? { lifecycleState } : {}), ...(healthStatus ? { healthStatus } : {}) },
         ];
       }),
+      marks: parseMarks(
+        items(group.children.find((c) => c.name === 'Tags')).flatMap((t) => {
+          const key = text(t, 'Key');
+          return key ? [{ key, value: text(t, 'Value') ?? '' }] : [];
+        }),
+      ),
     };
   }
 
   /** DescribeInstances with `params` (ids or filters), every page, flattened out of their reservations. */
-  async #instances(
-    at: { awsRegion: string; roleArn?: string },
-    params: Record<string, string>,
-  ): Promise<Ec2Instance[]> {
+  async #instances(at: At, params: Record<string, string>): Promise<Ec2Instance[]> {
     const found: Ec2Instance[] = [];
     let token: string | undefined;
     do {
@@ -472,7 +546,14 @@ export class AsgScaleOut implements NewHostLauncher {
             'name',
           );
           const privateIp = text(instance, 'privateIpAddress');
-          found.push({ instanceId, tags, ...(state ? { state } : {}), ...(privateIp ? { privateIp } : {}) });
+          const launchedAt = Date.parse(text(instance, 'launchTime') ?? '');
+          found.push({
+            instanceId,
+            tags,
+            ...(state ? { state } : {}),
+            ...(privateIp ? { privateIp } : {}),
+            ...(Number.isNaN(launchedAt) ? {} : { launchedAt }),
+          });
         }
       }
       token = text(response, 'nextToken');
@@ -517,4 +598,64 @@ function findPath(answer: XmlNode, path: readonly string[]): XmlNode | undefined
   let node: XmlNode | undefined = answer.children[0];
   for (const name of path) node = node?.children.find((c) => c.name === name);
   return node;
+}
+
+/** DescribeInstances filters for a group's instances still there or starting, those with a tag first when one is given. */
+function groupInstances(group: string, tag?: [name: string, value: string]): Record<string, string> {
+  const filters: [string, string[]][] = [
+    ...(tag ? [[tag[0], [tag[1]]] as [string, string[]]] : []),
+    ['tag:aws:autoscaling:groupName', [group]],
+    ['instance-state-name', ['pending', 'running']],
+  ];
+  const params: Record<string, string> = {};
+  filters.forEach(([name, values], n) => {
+    params[`Filter.${n + 1}.Name`] = name;
+    values.forEach((value, v) => {
+      params[`Filter.${n + 1}.Value.${v + 1}`] = value;
+    });
+  });
+  return params;
+}
+
+/** The launched host: its handle (what probing and stopping it need) and the region's target. */
+function started(
+  request: NewHostRequest,
+  target: CodeDeployTarget,
+  at: At,
+  name: string,
+  launch: { before: readonly string[]; desiredBefore: number; launchedAt: number },
+): NewHostLaunch {
+  const health = target.healthUrl ? new URL(target.healthUrl) : undefined;
+  const handle: Handle = {
+    platform: 'Server',
+    ...at,
+    autoScalingGroup: name,
+    before: launch.before.join(','),
+    desiredBefore: launch.desiredBefore,
+    releaseId: request.releaseId,
+    launchedAt: launch.launchedAt,
+    readinessTimeoutMs: request.readinessTimeoutMs,
+    ...(health
+      ? {
+          healthScheme: health.protocol.replace(/:$/, ''),
+          healthPort: Number(health.port || (health.protocol === 'https:' ? 443 : 80)),
+          healthPath: `${health.pathname}${health.search}`,
+        }
+      : {}),
+  };
+  // The region's target without its alarms (they gate the region) or its URL (the load
+  // balancer's: the instance's own is known once it is in service).
+  const { healthUrl: _url, ...rest } = target;
+  return {
+    kind: 'started',
+    host: {
+      name: request.name,
+      region: request.region,
+      wave: request.wave,
+      handle,
+      target: { ...rest, alarms: { names: [] } },
+      probedBy: 'launcher',
+    },
+    samples: [],
+  };
 }

@@ -416,6 +416,15 @@ describe('the new-host gate through the AWS handlers', () => {
       ['i-fresh2', 'true'],
     ]);
     expect(groups.map((g) => world.groups[g]?.desired)).toEqual([2, 2]);
+    // Each launch marked its group first, and the mark went with its new host.
+    const marked = autoScaling.seen
+      .filter((s) => s.action === 'CreateOrUpdateTags')
+      .map((s) => [s.params['Tags.member.1.ResourceId'], s.params['Tags.member.1.Key']]);
+    expect(marked.filter(([, key]) => key === 'flotilla:new-host:fleet-1.1.0:us-east-1')[0]).toEqual([
+      'fleet-us-east-1-asg',
+      'flotilla:new-host:fleet-1.1.0:us-east-1',
+    ]);
+    expect(groups.map((g) => world.groups[g]?.tags)).toEqual([{}, {}]);
     expect(gates(events)).toEqual([]);
   });
 

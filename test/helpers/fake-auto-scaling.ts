@@ -27,6 +27,8 @@ export interface FakeGroup {
   min: number;
   max: number;
   instances: FakeInstance[];
+  /** The group's own tags (CreateOrUpdateTags and DeleteTags change them). */
+  tags: Record<string, string>;
 }
 
 export interface FakeActivity {
@@ -44,6 +46,8 @@ export interface FakeAutoScalingWorld {
   tags: Record<string, Record<string, string>>;
   /** Private IPs by instance id (none: DescribeInstances gives none). */
   ips: Record<string, string>;
+  /** EC2 launch times (ms) by instance id; a launch by `lifecycle` gets the time it happened. */
+  launchTimes: Record<string, number>;
   /** Scaling activities by group, newest first. */
   activities: Record<string, FakeActivity[]>;
   /** An action's scripted answer (an error), instead of the world's. */
@@ -61,7 +65,9 @@ export interface FakeAutoScaling {
   url: string;
   seen: SeenQuery[];
   /** Starts the world over with these groups. */
-  reset(groups: Record<string, Omit<FakeGroup, 'min'> & { min?: number }>): FakeAutoScalingWorld;
+  reset(
+    groups: Record<string, Omit<FakeGroup, 'min' | 'tags'> & { min?: number; tags?: Record<string, string> }>,
+  ): FakeAutoScalingWorld;
   world: FakeAutoScalingWorld;
   close(): Promise<void>;
 }
@@ -76,7 +82,12 @@ const groupXml = (name: string, g: FakeGroup) => `<member>
           `<member><InstanceId>${i.id}</InstanceId><AvailabilityZone>eu-west-1a</AvailabilityZone><LifecycleState>${i.state}</LifecycleState><HealthStatus>${i.health ?? 'Healthy'}</HealthStatus></member>`,
       )
       .join('')}</Instances>
-    <Tags><member><Key>team</Key><Value>shop &amp; cart</Value></member></Tags>
+    <Tags><member><Key>team</Key><Value>shop &amp; cart</Value></member>${Object.entries(g.tags)
+      .map(
+        ([k, v]) =>
+          `<member><ResourceId>${name}</ResourceId><ResourceType>auto-scaling-group</ResourceType><Key>${k}</Key><Value>${v}</Value><PropagateAtLaunch>false</PropagateAtLaunch></member>`,
+      )
+      .join('')}</Tags>
   </member>`;
 
 const describeGroupsXml = (groups: [string, FakeGroup][]) => `<?xml version="1.0"?>
@@ -86,7 +97,7 @@ const describeGroupsXml = (groups: [string, FakeGroup][]) => `<?xml version="1.0
 </DescribeAutoScalingGroupsResponse>`;
 
 const instancesXml = (
-  instances: { id: string; state?: string; ip?: string; tags?: Record<string, string> }[],
+  instances: { id: string; state?: string; ip?: string; launched?: number; tags?: Record<string, string> }[],
 ) => `<?xml version="1.0" encoding="UTF-8"?>
 <DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-2</requestId>
   <reservationSet>${instances
@@ -94,6 +105,7 @@ const instancesXml = (
       (i) => `<item><reservationId>r-9</reservationId><instancesSet><item>
         <instanceId>${i.id}</instanceId><instanceState><code>16</code><name>${i.state ?? 'running'}</name></instanceState>
         ${i.ip ? `<privateIpAddress>${i.ip}</privateIpAddress>` : ''}
+        ${i.launched !== undefined ? `<launchTime>${new Date(i.launched).toISOString().replace(/\.\d+Z$/, '.000Z')}</launchTime>` : ''}
         <tagSet>${Object.entries(i.tags ?? {})
           .map(([k, v]) => `<item><key>${k}</key><value>${v}</value></item>`)
           .join('')}</tagSet></item></instancesSet></item>`,
@@ -129,7 +141,14 @@ export async function startFakeAutoScaling(): Promise<FakeAutoScaling> {
   const seen: SeenQuery[] = [];
   let launched = 0;
   const describes = new Map<string, number>();
-  const fresh = (): FakeAutoScalingWorld => ({ groups: {}, tags: {}, ips: {}, activities: {}, fail: {} });
+  const fresh = (): FakeAutoScalingWorld => ({
+    groups: {},
+    tags: {},
+    ips: {},
+    launchTimes: {},
+    activities: {},
+    fail: {},
+  });
   const fake = { world: fresh() } as { world: FakeAutoScalingWorld };
   const groupOfInstance = (id: string) =>
     Object.entries(fake.world.groups).find(([, g]) => g.instances.some((i) => i.id === id));
@@ -158,6 +177,7 @@ export async function startFakeAutoScaling(): Promise<FakeAutoScaling> {
             const id = `i-fresh${launched}`;
             g.instances.push({ id, ...w.lifecycle(0) });
             w.ips[id] = w.launchIp ?? '127.0.0.1';
+            w.launchTimes[id] = Date.now();
             describes.set(id, 1);
           }
         }
@@ -180,6 +200,18 @@ export async function startFakeAutoScaling(): Promise<FakeAutoScaling> {
         const i = g.instances.find((x) => x.id === p.InstanceId) as FakeInstance;
         i.state = 'Terminating';
         if (p.ShouldDecrementDesiredCapacity === 'true') g.desired -= 1;
+        return ok(call.action);
+      }
+      case 'CreateOrUpdateTags':
+      case 'DeleteTags': {
+        for (let n = 1; p[`Tags.member.${n}.Key`]; n++) {
+          const g = w.groups[p[`Tags.member.${n}.ResourceId`] ?? ''];
+          if (!g || p[`Tags.member.${n}.ResourceType`] !== 'auto-scaling-group')
+            return asgError('ValidationError', `AutoScalingGroup name not found - ${p[`Tags.member.${n}.ResourceId`]}`);
+          const key = p[`Tags.member.${n}.Key`] ?? '';
+          if (call.action === 'DeleteTags') delete g.tags[key];
+          else g.tags[key] = p[`Tags.member.${n}.Value`] ?? '';
+        }
         return ok(call.action);
       }
       case 'DescribeScalingActivities':
@@ -206,7 +238,10 @@ export async function startFakeAutoScaling(): Promise<FakeAutoScaling> {
         const ids = p['InstanceId.1'] ? [p['InstanceId.1']] : [...known];
         const matches = (id: string, [name, values]: [string, string[]]) => {
           if (name === 'tag:aws:autoscaling:groupName') return values.includes(groupOfInstance(id)?.[0] ?? '');
-          if (name === 'instance-state-name') return true;
+          if (name === 'instance-state-name') {
+            const state = groupOfInstance(id)?.[1].instances.find((i) => i.id === id)?.state;
+            return values.includes(state === undefined || leaving(state) ? 'shutting-down' : 'running');
+          }
           if (name === 'tag-key') return values.some((v) => v in (w.tags[id] ?? {}));
           return values.includes(w.tags[id]?.[name.slice('tag:'.length)] ?? '\u0000');
         };
@@ -219,6 +254,7 @@ export async function startFakeAutoScaling(): Promise<FakeAutoScaling> {
                 id,
                 ...(state && leaving(state) ? { state: 'shutting-down' } : {}),
                 ...(w.ips[id] ? { ip: w.ips[id] } : {}),
+                ...(w.launchTimes[id] !== undefined ? { launched: w.launchTimes[id] } : {}),
                 ...(w.tags[id] ? { tags: w.tags[id] } : {}),
               };
             }),
@@ -256,7 +292,12 @@ export async function startFakeAutoScaling(): Promise<FakeAutoScaling> {
       describes.clear();
       fake.world = fresh();
       for (const [name, g] of Object.entries(groups)) {
-        fake.world.groups[name] = { min: 1, ...g, instances: [...g.instances.map((i) => ({ ...i }))] };
+        fake.world.groups[name] = {
+          min: 1,
+          ...g,
+          tags: { ...g.tags },
+          instances: [...g.instances.map((i) => ({ ...i }))],
+        };
       }
       return fake.world;
     },

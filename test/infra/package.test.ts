@@ -458,6 +458,34 @@ describe('npm run package', () => {
     }
   });
 
+  it('marks only Auto Scaling groups, with tag keys under flotilla:new-host:, in every function that scales one out, stops or sweeps its new host', () => {
+    const all = statements().map((s) => s.statement as Statement & { Condition?: Json });
+    const marking = all.filter((s) =>
+      actions(s).some((a) => ['autoscaling:CreateOrUpdateTags', 'autoscaling:DeleteTags'].includes(a)),
+    );
+    expect(marking.length).toBeGreaterThan(0);
+    for (const s of marking) {
+      expect(actions(s)).toEqual(['autoscaling:CreateOrUpdateTags', 'autoscaling:DeleteTags']);
+      expect(asArray(s.Resource)).toEqual([
+        {
+          'Fn::Sub': `arn:\${AWS::Partition}:autoscaling:*:\${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*`,
+        },
+      ]);
+      expect(s.Condition).toEqual({ 'ForAllValues:StringLike': { 'aws:TagKeys': ['flotilla:new-host:*'] } });
+    }
+    // Whoever terminates a new host reads and deletes its mark, and may give back its capacity.
+    for (const [id, lambda] of lambdas()) {
+      const granted = roleStatements(lambda).flatMap(actions);
+      if (!granted.includes('autoscaling:TerminateInstanceInAutoScalingGroup')) continue;
+      for (const needed of [
+        'autoscaling:SetDesiredCapacity',
+        'autoscaling:CreateOrUpdateTags',
+        'autoscaling:DeleteTags',
+      ])
+        expect(granted, `${id}: ${needed}`).toContain(needed);
+    }
+  });
+
   it('gives each function a role of its own that grants exactly the services its bundle has clients for', () => {
     const prefixes: Record<string, string> = {
       CodeDeploy: 'codedeploy',

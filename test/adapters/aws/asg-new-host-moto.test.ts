@@ -194,6 +194,40 @@ describe.skipIf(SKIP)('AsgScaleOut on moto', () => {
     expect((await group('shop-b')).desired).toBe(1);
   });
 
+  it('marks the launch on the group: a retried launch does not scale out again, and the sweep finds an instance no round saw', async () => {
+    await createGroup('shop-c', 1, 4);
+    const before = await group('shop-c');
+    // EC2's LaunchTime has whole seconds: the group's own instance a second older than the mark.
+    await new Promise((done) => setTimeout(done, 1_100));
+    const first = await launcher('shop-c').launch(request('shop-1.3.0-1'));
+    if (first.kind !== 'started') throw new Error(JSON.stringify(first));
+    const retried = await launcher('shop-c').launch(request('shop-1.3.0-1'));
+    expect(retried).toEqual(first);
+    const out = await group('shop-c');
+    expect(out.desired).toBe(2);
+    const added = Object.keys(out.instances).filter((id) => !(id in before.instances));
+    expect(added).toHaveLength(1);
+    const tags = async () => {
+      const answer = await call('autoscaling', 'DescribeTags', {
+        'Filters.member.1.Name': 'auto-scaling-group',
+        'Filters.member.1.Values.member.1': 'shop-c',
+      });
+      return items(find(answer, 'Tags')).map((t) => [text(t, 'Key'), text(t, 'Value'), text(t, 'PropagateAtLaunch')]);
+    };
+    expect(await tags()).toEqual([
+      ['flotilla:new-host:shop-1.3.0-1:eu-west', expect.stringMatching(/^shop-1\.3\.0-1 0 1 \d+$/), 'false'],
+    ]);
+    // No round saw it (the execution died): untagged, yet the sweep finds it by the mark.
+    expect((await ec2(added[0] as string)).tags['flotilla:release']).toBeUndefined();
+    const targets = [cdTarget({ platform: 'Server', awsRegion: REGION })];
+    expect(await launcher('shop-c').stopLeft('shop-1.3.0-1', targets)).toEqual(['new host (eu-west)']);
+    expect((await ec2(added[0] as string)).state).toBe('terminated');
+    const after = await group('shop-c');
+    expect(after.desired).toBe(1);
+    expect(Object.keys(after.instances)).toEqual(Object.keys(before.instances));
+    expect(await tags()).toEqual([]);
+  });
+
   it('answers AWS’s errors, in either service’s shape, as errors named by their Code', async () => {
     const failed = (promise: Promise<unknown>) =>
       promise.then(

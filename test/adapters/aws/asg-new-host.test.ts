@@ -79,6 +79,9 @@ function world(start: { desired: number; max: number; instances: FakeInstance[];
     activities,
     fail: w.fail,
     tags: w.tags,
+    /** The group's own tags: the launch marks. */
+    groupTags: group.tags,
+    launchTimes: w.launchTimes,
   };
 }
 const seenActions = () => fake.seen.map((s) => s.action);
@@ -126,18 +129,29 @@ async function started(
 }
 
 describe('AsgScaleOut', () => {
-  it('raises the group’s desired capacity by one with a signed Query POST, and returns at once with what was there before', async () => {
+  it('marks the group, raises its desired capacity by one with a signed Query POST, and returns at once with what was there before', async () => {
     const aws = world({ desired: 2, max: 4, instances: OLD });
     const host = await started();
-    expect(seenActions()).toEqual(['DescribeAutoScalingGroups', 'SetDesiredCapacity']);
+    expect(seenActions()).toEqual(['DescribeAutoScalingGroups', 'CreateOrUpdateTags', 'SetDesiredCapacity']);
+    // The launch's mark, on the group only (PropagateAtLaunch false), before the capacity is raised.
     expect(fake.seen[1]?.params).toEqual({
+      Action: 'CreateOrUpdateTags',
+      Version: '2011-01-01',
+      'Tags.member.1.ResourceId': 'shop-asg',
+      'Tags.member.1.ResourceType': 'auto-scaling-group',
+      'Tags.member.1.Key': 'flotilla:new-host:shop-1.1.0-1:eu-west',
+      'Tags.member.1.Value': 'shop-1.1.0-1 0 2 1000000',
+      'Tags.member.1.PropagateAtLaunch': 'false',
+    });
+    expect(aws.groupTags).toEqual({ 'flotilla:new-host:shop-1.1.0-1:eu-west': 'shop-1.1.0-1 0 2 1000000' });
+    expect(fake.seen[2]?.params).toEqual({
       Action: 'SetDesiredCapacity',
       Version: '2011-01-01',
       AutoScalingGroupName: 'shop-asg',
       DesiredCapacity: '3',
       HonorCooldown: 'false',
     });
-    expect(fake.seen[1]?.headers).toMatchObject({
+    expect(fake.seen[2]?.headers).toMatchObject({
       'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
       'x-amz-security-token': 'token',
       authorization: expect.stringMatching(
@@ -172,6 +186,92 @@ describe('AsgScaleOut', () => {
     expect(host.target && 'healthUrl' in host.target).toBe(false);
   });
 
+  it('does not raise the capacity again when its launch is retried: the group’s mark gives back the first try’s handle', async () => {
+    const aws = world({ desired: 2, max: 3, instances: OLD });
+    const first = await started();
+    expect(aws.desired).toBe(3);
+    // StartBake retried (a later step threw) 20 s on: at its MaxSize now, and not raised again.
+    clock += 20_000;
+    const retried = await started();
+    expect(seenOf('SetDesiredCapacity')).toHaveLength(1);
+    expect(aws.desired).toBe(3);
+    expect(retried).toEqual(first);
+    // Retried once the new instance is in the group but no round saw it: it is no instance of before.
+    aws.instances.push({ id: 'i-new', state: 'Pending:Wait' });
+    aws.launchTimes['i-old1'] = 900_000;
+    aws.launchTimes['i-new'] = 1_003_000;
+    const later = await started();
+    expect(later.handle).toMatchObject({ before: 'i-old1,i-old2', desiredBefore: 2, launchedAt: 1_000_000 });
+    expect(seenOf('SetDesiredCapacity')).toHaveLength(1);
+    // Once a round named it in the mark, no EC2 look is needed to tell it apart.
+    expect(await probe(later)).toEqual([]);
+    expect(aws.groupTags['flotilla:new-host:shop-1.1.0-1:eu-west']).toBe('shop-1.1.0-1 0 2 1000000 i-new');
+    const looks = seenOf('DescribeInstances').length;
+    expect((await started()).handle).toMatchObject({ before: 'i-old1,i-old2' });
+    expect(seenOf('DescribeInstances')).toHaveLength(looks);
+    // A mark older than the readiness timeout is a launch of before: marked over and launched anew.
+    clock += 60_000;
+    const again = world({ desired: 2, max: 4, instances: OLD });
+    again.groupTags['flotilla:new-host:shop-1.1.0-1:eu-west'] = 'shop-1.1.0-1 0 2 1000000';
+    await started();
+    expect(again.desired).toBe(3);
+    expect(again.groupTags['flotilla:new-host:shop-1.1.0-1:eu-west']).toBe('shop-1.1.0-1 0 2 1080000');
+  });
+
+  it('deletes the mark when the new host is stopped, whichever way its capacity goes back', async () => {
+    const aws = world({ desired: 2, max: 4, instances: OLD });
+    const host = await started();
+    aws.instances.push({ id: 'i-new', state: 'InService' });
+    await launcher.stop(host);
+    // Found by difference (no round saw it): named in the mark before it is terminated, then the mark goes.
+    expect(seenActions().slice(-4)).toEqual([
+      'DescribeInstances',
+      'CreateOrUpdateTags',
+      'TerminateInstanceInAutoScalingGroup',
+      'DeleteTags',
+    ]);
+    expect(seenOf('CreateOrUpdateTags')[1]?.params['Tags.member.1.Value']).toBe('shop-1.1.0-1 0 2 1000000 i-new');
+    expect(seenOf('DeleteTags')[0]?.params).toEqual({
+      Action: 'DeleteTags',
+      Version: '2011-01-01',
+      'Tags.member.1.ResourceId': 'shop-asg',
+      'Tags.member.1.ResourceType': 'auto-scaling-group',
+      'Tags.member.1.Key': 'flotilla:new-host:shop-1.1.0-1:eu-west',
+    });
+    expect(aws.groupTags).toEqual({});
+    expect(aws.desired).toBe(2);
+  });
+
+  it('sweeps a launch no round saw, found by the group’s mark: its instance terminated, or its capacity given back', async () => {
+    const targets = [cdTarget({ platform: 'Server' })];
+    // The execution died after the launch, before any round: the instance is untagged.
+    const aws = world({ desired: 2, max: 5, instances: OLD });
+    await started();
+    aws.launchTimes['i-old1'] = 10_000;
+    aws.launchTimes['i-old2'] = 10_000;
+    aws.instances.push({ id: 'i-new', state: 'Pending:Wait' });
+    aws.launchTimes['i-new'] = 1_004_000;
+    expect(await launcher.stopLeft('shop-1.1.0-1', targets)).toEqual(['new host (eu-west)']);
+    expect(seenOf('TerminateInstanceInAutoScalingGroup').map((s) => s.params.InstanceId)).toEqual(['i-new']);
+    expect(aws.desired).toBe(2);
+    expect(aws.groupTags).toEqual({});
+    // Another release's mark and tagged new host in the same group are left alone.
+    const shared = world({ desired: 3, max: 5, instances: [...OLD, { id: 'i-theirs', state: 'InService' }] });
+    shared.groupTags['flotilla:new-host:shop-1.0.0-1:us-east'] = 'shop-1.0.0-1 0 2 999000';
+    shared.tags['i-theirs'] = { 'flotilla:release': 'shop-1.0.0-1', 'flotilla:new-host': 'us-east' };
+    shared.launchTimes['i-theirs'] = 1_001_000;
+    await started();
+    expect(shared.desired).toBe(4);
+    // Died before the group launched anything: the capacity goes back down by the one it added.
+    expect(await launcher.stopLeft('shop-1.1.0-1', targets)).toEqual(['new host (eu-west)']);
+    expect(seenOf('TerminateInstanceInAutoScalingGroup')).toEqual([]);
+    expect(seenOf('SetDesiredCapacity').map((s) => s.params.DesiredCapacity)).toEqual(['4', '3']);
+    expect(shared.groupTags).toEqual({ 'flotilla:new-host:shop-1.0.0-1:us-east': 'shop-1.0.0-1 0 2 999000' });
+    // Nothing left of it: a second sweep changes nothing.
+    expect(await launcher.stopLeft('shop-1.1.0-1', targets)).toEqual([]);
+    expect(shared.desired).toBe(3);
+  });
+
   it('has none for a group at its MaxSize (never raising it) or a Server group with no Auto Scaling group', async () => {
     const aws = world({ desired: 3, max: 3, instances: OLD });
     withAsg();
@@ -181,6 +281,7 @@ describe('AsgScaleOut', () => {
     });
     expect(aws.desired).toBe(3);
     expect(seenActions()).toEqual(['DescribeAutoScalingGroups']);
+    expect(aws.groupTags).toEqual({});
     codedeploy
       .on(GetDeploymentGroupCommand)
       .resolves({ deploymentGroupInfo: { ec2TagFilters: [{ Key: 'app', Value: 'shop' }] } });
@@ -203,6 +304,9 @@ describe('AsgScaleOut', () => {
       message:
         'Auto Scaling SetDesiredCapacity in eu-west-1: HTTP 400 ValidationError: New SetDesiredCapacity value 3 is above max value 2 for the AutoScalingGroup.',
     });
+    // Nothing launched: its mark is gone too.
+    expect(seenActions().slice(-2)).toEqual(['SetDesiredCapacity', 'DeleteTags']);
+    expect(aws.groupTags).toEqual({});
     aws.fail.DescribeAutoScalingGroups = asgError('Throttling', 'Rate exceeded');
     const throttled = await launcher.launch(request());
     expect(throttled).toEqual({
