@@ -496,8 +496,9 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
 
     /** Picks a fresh release id for a build, then runs it. */
     const startRun = async (request: ReleaseRequest): Promise<StartedRelease> => {
-      await portsFree();
-      const taken = new Set((await ledger.listReleases(config.service)).map((r) => r.releaseId));
+      // The ports are checked while the release ids in use are read: neither needs the other.
+      const [, releases] = await Promise.all([portsFree(), ledger.listReleases(config.service)]);
+      const taken = new Set(releases.map((r) => r.releaseId));
       let attempt = 1;
       while (taken.has(executionName(config.service, request.version, attempt))) attempt += 1;
       return run({
