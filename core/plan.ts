@@ -3,7 +3,7 @@
  * release state machine walks. Pure: no clock, no I/O.
  */
 import type { FlotillaConfig } from './config.ts';
-import type { EmergencyRequest, RegionState, ReleaseRecord } from './model.ts';
+import type { EmergencyRequest, RegionState, ReleaseRecord, ReleaseRegion } from './model.ts';
 import { wantsNewHost } from './new-host.ts';
 import { rollbackTask } from './rollback.ts';
 import type { PlanRef, RegionRef, RegionTask, ReleasePlan, Revision } from './types.ts';
@@ -109,6 +109,15 @@ export function regionRef(task: Pick<RegionTask, 'releaseId' | 'service' | 'regi
     wave: task.wave,
     action: task.action,
   };
+}
+
+/**
+ * A wave's deploy of one region as EnterWave hands it to the region's child: ids only, and whether
+ * staging made anything there (core/types.ts RegionRef `staged`), so that the child of a region
+ * nothing was staged in needs no read of the record to know its task.
+ */
+export function deployRef(task: RegionTask, entry: Pick<ReleaseRegion, 'staging'> | undefined): RegionRef {
+  return { ...regionRef(task), ...(entry?.staging === undefined ? { staged: false as const } : {}) };
 }
 
 /**

@@ -97,6 +97,11 @@ export interface RegionRef {
   region: string;
   wave: number;
   action: RegionTask['action'];
+  /**
+   * A deploy whose region nothing was staged in, as EnterWave saw the record: its task is the
+   * plan's alone, and the child reads nothing of the record. Absent: the child looks the region up.
+   */
+  staged?: false;
 }
 
 /** Probe results for one region, accumulated over a bake. `missing` never counts toward a pass. */

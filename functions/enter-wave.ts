@@ -16,7 +16,7 @@
 import { controlState, freezeOf } from '../core/control.ts';
 import { entryDecision, healthAtEntry } from '../core/entry.ts';
 import { addSamples, emptyCounts } from '../core/gate.ts';
-import { regionRef } from '../core/plan.ts';
+import { deployRef } from '../core/plan.ts';
 import { mustStage, type StagingReport, stagingAtEntry } from '../core/staging.ts';
 import type { PlanRef, RegionTask, WaveEntry } from '../core/types.ts';
 import { describeWindow, secondsUntilOpen, windowOpen } from '../core/windows.ts';
@@ -192,10 +192,11 @@ export const createEnterWave =
     const left = wave.regions.filter((t) => skipped.has(t.region) && record.regions[t.region]?.phase === 'pending');
     for (const task of left) patches.push({ region: task.region, phase: 'skipped', updatedAt });
     await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, patches);
-    // Ids only: each region's child looks its task up (load-region-task), so a wave of any width fits the state.
+    // Ids only: each region's child looks its task up (load-region-task), so a wave of any width fits
+    // the state; one that nothing was staged in finds it in the plan alone.
     return {
       kind: 'Clear',
-      regions: tasks.map(regionRef),
+      regions: tasks.map((t) => deployRef(t, record.regions[t.region])),
       skipped: left.map((t) => t.region),
       maxParallel: wave.maxParallel,
     };

@@ -18,9 +18,11 @@ export const createLoadRegionTask =
     // The task is in the plan; its region's entry of the release record (read alone: the record
     // of 100 regions weighs ~225 KB) adds what staging made there (a deploy) or what the region
     // ran before (a rollback).
+    // A deploy EnterWave saw nothing staged for is the plan's task as it stands: no read of the entry.
+    const known = ref.action === 'deploy' && ref.staged === false;
     const [plan, entry] = await Promise.all([
       loadPlan(deps, ref),
-      deps.ledger.getReleaseRegion(ref.service, ref.releaseId, ref.region),
+      known ? undefined : deps.ledger.getReleaseRegion(ref.service, ref.releaseId, ref.region),
     ]);
     const task = regionTask(plan, { regions: entry ? { [ref.region]: entry } : {} }, ref);
     if (!task)
