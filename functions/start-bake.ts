@@ -13,7 +13,15 @@ import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { newHostLauncherFromEnv } from './runtime/new-hosts.ts';
 import { eventsFromEnv, proberFromEnv } from './runtime/ports.ts';
-import { deployedTasks, endNewHosts, gateState, launchNewHost, probeRound, releaseRecord } from './shared/bake.ts';
+import {
+  deployedTasks,
+  endNewHosts,
+  gateState,
+  launchNewHost,
+  probeRound,
+  readIntents,
+  releaseRecord,
+} from './shared/bake.ts';
 import { loadPlan } from './shared/plan.ts';
 
 export interface StartBakeInput {
@@ -34,6 +42,10 @@ export const createStartBake =
     // The two writes and the record's read at once: the read needs none of what they write (the
     // gate takes from the record which regions were skipped, the staging, the hold and the
     // promotions used, none of which a wave's results change).
+    // What release managers asked for is read with them too, as the step starts (the gate's decision
+    // needs it last). One that lands later is seen by the bake, which looks again once its token is
+    // kept, or by the next wave's entry.
+    const intents = readIntents(deps, plan);
     const [, , record] = await Promise.all([
       deps.ledger.putRegions(
         resultStates(deployResults, (r) => revisions.get(r.region) ?? fallback, {
@@ -69,6 +81,7 @@ export const createStartBake =
       fresh.hosts,
       undefined,
       fresh.noNewHost,
+      intents,
     );
     return endNewHosts(deps, state);
   };

@@ -1,6 +1,6 @@
 /** Shared by StartBake and CheckGate: probe every deployed region, then ask the core what the gate says and what follows. */
 import { type BakeTiming, bakeSecondsLeft, evaluateBake } from '../../core/bake.ts';
-import { controlState } from '../../core/control.ts';
+import { controlState, type Intent } from '../../core/control.ts';
 import { addSamples, emptyCounts } from '../../core/gate.ts';
 import { countsInGate, newHostName, newHostRegion, newHostStartFailure, newHostsDone } from '../../core/new-host.ts';
 import { afterCheck } from '../../core/rollback.ts';
@@ -131,6 +131,20 @@ export async function endNewHosts(deps: Pick<Deps, 'newHosts'>, state: GateState
   return { ...state, newHosts: [] };
 }
 
+/** What release managers asked of the release and of the whole service, read side by side. */
+export function readIntents(
+  deps: Pick<Deps, 'ledger'>,
+  plan: Pick<ReleasePlan, 'service' | 'releaseId'>,
+): Promise<readonly [Intent[], Intent[]]> {
+  const read = Promise.all([
+    deps.ledger.listIntents(plan.service, plan.releaseId),
+    deps.ledger.listIntents(plan.service, null),
+  ] as const);
+  // Awaited by gateState; never an unhandled rejection while the caller does its other reads first.
+  read.catch(() => {});
+  return read;
+}
+
 /**
  * The gate's verdict (core/gate.ts), then what it leads to with what release managers asked for
  * (core/rollback.ts `afterCheck`): this only reads, calls the core and writes what it decided.
@@ -148,6 +162,8 @@ export async function gateState(
   evidence?: Readonly<Record<string, SampleCounts>>,
   /** Why the wave has no new host although it asked for one (its platform has none here). */
   noNewHost?: string,
+  /** The release's and the service's intents, when the caller started reading them already (readIntents). */
+  intentsRead: Promise<readonly [Intent[], Intent[]]> = readIntents(deps, plan),
 ): Promise<GateState> {
   const names = deployedTasks(plan, waveIndex, record).map((t) => t.region);
   for (const name of names) regions[name] ??= emptyCounts();
@@ -167,10 +183,7 @@ export async function gateState(
     ...(evidence ? { evidence } : {}),
     failedDeploys,
   });
-  const [intents, globalIntents] = await Promise.all([
-    deps.ledger.listIntents(plan.service, plan.releaseId),
-    deps.ledger.listIntents(plan.service, null),
-  ]);
+  const [intents, globalIntents] = await intentsRead;
   const used = record.used ?? { promotions: 0, forces: 0 };
   const next = afterCheck({
     evaluation,
