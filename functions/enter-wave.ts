@@ -120,18 +120,23 @@ export const createEnterWave =
     // The wave as started (the record, then its event) while its regions are checked: both end
     // before this step returns, and wave-started is always said before a wave-blocked.
     const started = (async () => {
-      await deps.ledger.updateRelease(plan.service, plan.releaseId, {
-        wave: waveIndex,
-        hold: null,
-        ...(decision.usesPromotion || decision.usesForce
-          ? {
-              used: {
-                promotions: used.promotions + (decision.usesPromotion ? 1 : 0),
-                forces: used.forces + (decision.usesForce ? 1 : 0),
-              },
-            }
-          : {}),
-      });
+      const spends = decision.usesPromotion || decision.usesForce;
+      // Written only when it changes something: a first wave entered at once finds the record as
+      // PlanRelease wrote it (wave 0, no hold), and a write that changes nothing costs the wave's start.
+      if (spends || record.wave !== waveIndex || (record.hold ?? null) !== null) {
+        await deps.ledger.updateRelease(plan.service, plan.releaseId, {
+          wave: waveIndex,
+          hold: null,
+          ...(spends
+            ? {
+                used: {
+                  promotions: used.promotions + (decision.usesPromotion ? 1 : 0),
+                  forces: used.forces + (decision.usesForce ? 1 : 0),
+                },
+              }
+            : {}),
+        });
+      }
       await emit(deps, plan.service, plan.releaseId, {
         kind: 'wave-started',
         wave: waveIndex,
