@@ -133,6 +133,11 @@ export interface LocalBackend {
   checkPorts(): Promise<void>;
   /** `flotilla down`: stops every region process recorded in the state dir and verified as ours. */
   stopRegions(reason?: string): Promise<{ region: string; pid: number; version: string; how: 'stopped' | 'killed' }[]>;
+  /**
+   * Resolves once what finished releases leave to do in the background is done: the recoverable
+   * copy of the ledger (ledger-copy.ts) written after each one ends. `close` waits for it too.
+   */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -608,6 +613,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
           { service: config.service, ...who },
         ),
       intent: (request) => submitIntent({ ledger, now, waker: tokens }, { ...request, service: config.service }),
+      settled: () => copying,
       async close() {
         shutdown.abort();
         if (engineReady) (await engineReady.catch(() => undefined))?.engine.abortAll();
