@@ -48,7 +48,7 @@ import {
   toNameInMark,
 } from '../../core/asg-mark.ts';
 import type { ProbeSample } from '../../core/model.ts';
-import { newHostName, readinessOverdue, readinessRound, startingProbes } from '../../core/new-host.ts';
+import { newHostName, readinessOverdue, readinessRound } from '../../core/new-host.ts';
 import type { HealthProber } from '../../ports/health-prober.ts';
 import type {
   NewHostLaunch,
@@ -59,6 +59,7 @@ import type {
 } from '../../ports/new-host.ts';
 import type { AutoScalingGroupOf } from './asg-group.ts';
 import { errorMessage } from './errors.ts';
+import { missingProbes, probeNewHostUrl } from './new-host-probe.ts';
 import { items, type QueryApi, text, type XmlNode } from './signed-query.ts';
 
 export interface AsgNewHostClients {
@@ -219,8 +220,7 @@ export class AsgScaleOut implements NewHostLauncher {
   ): Promise<ProbeSample[]> {
     const h = groupOf(host.handle);
     const count = Math.max(1, request.count);
-    const missing = (message: string): ProbeSample[] =>
-      Array.from({ length: count }, () => ({ kind: 'missing' as const, message }));
+    const missing = (message: string): ProbeSample[] => missingProbes(count, message);
     if (!h) return missing(`${host.name}: not an Auto Scaling instance's handle`);
     const launched = Number(host.handle.launchedAt);
     const timeout = Number(host.handle.readinessTimeoutMs);
@@ -284,15 +284,7 @@ export class AsgScaleOut implements NewHostLauncher {
     const scheme = typeof host.handle.healthScheme === 'string' ? host.handle.healthScheme : 'http';
     const port = Number(host.handle.healthPort) || (scheme === 'https' ? 443 : 80);
     const url = `${scheme}://${ip.includes(':') ? `[${ip}]` : ip}:${port}${path}`;
-    if (!this.#prober || host.target?.kind !== 'codedeploy') return missing(`${host.name}: nothing here probes ${url}`);
-    const answers = await this.#prober.probe({
-      region: host.name,
-      target: { ...host.target, alarms: { names: [] }, healthUrl: url },
-      expectedVersion: request.expectedVersion,
-      gate: request.gate,
-      count,
-    });
-    return startingProbes(answers, { launchedAt, timeoutMs, now: this.#now() });
+    return probeNewHostUrl(this.#prober, host, url, request, { launchedAt, timeoutMs, now: this.#now });
   }
 
   /**

@@ -28,7 +28,7 @@ import {
 import type { CodeDeployTarget, RegionTarget } from '../../config/types.ts';
 import { ecsTaskReadiness } from '../../core/ecs-task.ts';
 import type { ProbeSample } from '../../core/model.ts';
-import { newHostName, readinessRound, startingProbes } from '../../core/new-host.ts';
+import { newHostName, readinessRound } from '../../core/new-host.ts';
 import type { HealthProber } from '../../ports/health-prober.ts';
 import type {
   NewHostLaunch,
@@ -40,6 +40,7 @@ import type {
 import { ecsTaskSpec } from './appspec.ts';
 import type { EcsServiceOf } from './ecs-service.ts';
 import { errorMessage } from './errors.ts';
+import { missingProbes, probeNewHostUrl } from './new-host-probe.ts';
 import { stagedMade } from './stage-id.ts';
 
 export interface EcsNewHostClients {
@@ -197,8 +198,7 @@ export class EcsOneOffTask implements NewHostLauncher {
   ): Promise<ProbeSample[]> {
     const task = taskOf(host.handle);
     const count = Math.max(1, request.count);
-    const missing = (message: string): ProbeSample[] =>
-      Array.from({ length: count }, () => ({ kind: 'missing' as const, message }));
+    const missing = (message: string): ProbeSample[] => missingProbes(count, message);
     if (!task) return missing(`${host.name}: not an ECS task's handle`);
     let described: Task | undefined;
     try {
@@ -232,15 +232,7 @@ export class EcsOneOffTask implements NewHostLauncher {
         `task ${task.taskArn} is RUNNING but has no private IP and port to probe ${path} on (the new host needs an awsvpc task)`,
       );
     }
-    if (!this.#prober || host.target?.kind !== 'codedeploy') return missing(`${host.name}: nothing here probes ${url}`);
-    const answers = await this.#prober.probe({
-      region: host.name,
-      target: { ...host.target, alarms: { names: [] }, healthUrl: url },
-      expectedVersion: request.expectedVersion,
-      gate: request.gate,
-      count,
-    });
-    return startingProbes(answers, { launchedAt, timeoutMs, now: this.#now() });
+    return probeNewHostUrl(this.#prober, host, url, request, { launchedAt, timeoutMs, now: this.#now });
   }
 
   async stop(host: Pick<NewHostRef, 'name' | 'region' | 'handle'>): Promise<void> {
