@@ -59,7 +59,7 @@ import type {
 } from '../../ports/new-host.ts';
 import type { AutoScalingGroupOf } from './asg-group.ts';
 import { errorMessage } from './errors.ts';
-import { missingProbes, probeNewHostUrl } from './new-host-probe.ts';
+import { handleReadiness, missingProbes, probeNewHostUrl } from './new-host-probe.ts';
 import { items, type QueryApi, text, type XmlNode } from './signed-query.ts';
 
 export interface AsgNewHostClients {
@@ -222,10 +222,7 @@ export class AsgScaleOut implements NewHostLauncher {
     const count = Math.max(1, request.count);
     const missing = (message: string): ProbeSample[] => missingProbes(count, message);
     if (!h) return missing(`${host.name}: not an Auto Scaling instance's handle`);
-    const launched = Number(host.handle.launchedAt);
-    const timeout = Number(host.handle.readinessTimeoutMs);
-    const launchedAt = Number.isFinite(launched) ? launched : this.#now();
-    const timeoutMs = Number.isFinite(timeout) && timeout > 0 ? timeout : this.#timeoutMs;
+    const { launchedAt, timeoutMs } = handleReadiness(host.handle, { now: this.#now(), timeoutMs: this.#timeoutMs });
     let group: GroupView | null;
     let tagged: Ec2Instance | undefined;
     try {

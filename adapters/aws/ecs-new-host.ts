@@ -40,7 +40,7 @@ import type {
 import { ecsTaskSpec } from './appspec.ts';
 import type { EcsServiceOf } from './ecs-service.ts';
 import { errorMessage } from './errors.ts';
-import { missingProbes, probeNewHostUrl } from './new-host-probe.ts';
+import { handleReadiness, missingProbes, probeNewHostUrl } from './new-host-probe.ts';
 import { stagedMade } from './stage-id.ts';
 
 export interface EcsNewHostClients {
@@ -210,10 +210,7 @@ export class EcsOneOffTask implements NewHostLauncher {
       // Not knowing is no evidence either way: unanswered, never passing.
       return missing(`DescribeTasks of ${task.taskArn} failed: ${errorMessage(error)}`);
     }
-    const launched = Number(host.handle.launchedAt);
-    const timeout = Number(host.handle.readinessTimeoutMs);
-    const launchedAt = Number.isFinite(launched) ? launched : this.#now();
-    const timeoutMs = Number.isFinite(timeout) && timeout > 0 ? timeout : this.#timeoutMs;
+    const { launchedAt, timeoutMs } = handleReadiness(host.handle, { now: this.#now(), timeoutMs: this.#timeoutMs });
     const round = readinessRound({
       readiness: ecsTaskReadiness(described),
       launchedAt,

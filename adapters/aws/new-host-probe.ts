@@ -9,6 +9,19 @@ import { startingProbes } from '../../core/new-host.ts';
 import type { HealthProber } from '../../ports/health-prober.ts';
 import type { NewHostProbeRequest, NewHostRef } from '../../ports/new-host.ts';
 
+/** A new host's launch time and readiness timeout from its handle, else `now` and the launcher's own timeout. */
+export function handleReadiness(
+  handle: NewHostRef['handle'],
+  fallback: { now: number; timeoutMs: number },
+): { launchedAt: number; timeoutMs: number } {
+  const launched = Number(handle.launchedAt);
+  const timeout = Number(handle.readinessTimeoutMs);
+  return {
+    launchedAt: Number.isFinite(launched) ? launched : fallback.now,
+    timeoutMs: Number.isFinite(timeout) && timeout > 0 ? timeout : fallback.timeoutMs,
+  };
+}
+
 /** `count` unanswered probes: never a pass. */
 export function missingProbes(count: number, message: string): ProbeSample[] {
   return Array.from({ length: Math.max(1, count) }, () => ({ kind: 'missing' as const, message }));
