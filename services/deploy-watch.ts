@@ -46,47 +46,35 @@ export async function deploymentChanged(
   deploymentId: string,
   known: { kept?: DeployWait; ended?: boolean } = {},
 ): Promise<DeployWakeOutcome> {
-  if (known.ended && !known.kept) return endedDeployment(deps, deploymentId);
-  const wait = known.kept ?? (await deps.ledger.getDeployWait(deploymentId));
+  // Taken first when the deployment is known to have ended: a wait that turns out not to end goes back.
+  const takenFirst = known.ended === true && !known.kept;
+  const wait =
+    known.kept ??
+    (takenFirst ? await deps.ledger.takeDeployWait(deploymentId) : await deps.ledger.getDeployWait(deploymentId));
   if (!wait) return { deploymentId, kind: 'not-waited' };
+  /** The wait, taken from the ledger (null: another waker took it first). */
+  const take = async () => (takenFirst ? wait : ((await deps.ledger.takeDeployWait(deploymentId)) ?? null));
   let status: Awaited<ReturnType<RegionDeployer['getDeployment']>>;
   try {
     status = await deps.deployer.getDeployment({ region: wait.region, target: wait.target, deploymentId });
   } catch (error) {
-    if (!(error instanceof Error) || error.name !== 'DeploymentNotFound') throw error;
-    const taken = await deps.ledger.takeDeployWait(deploymentId);
+    if (!(error instanceof Error) || error.name !== 'DeploymentNotFound') {
+      if (takenFirst) await deps.ledger.putDeployWait(wait);
+      throw error;
+    }
+    const taken = await take();
     if (!taken) return { deploymentId, kind: 'taken' };
     const woke = await deps.callbacks.fail(taken.token, 'DeploymentNotFound', error.message);
     return { deploymentId, kind: 'lost', woke };
   }
   const step = deploymentStep({ handle: wait.handle, status, deploy: wait.deploy, now: deps.now() });
-  if (step.kind === 'wait') return { deploymentId, kind: 'waiting' };
-  const taken = await deps.ledger.takeDeployWait(deploymentId);
-  if (!taken) return { deploymentId, kind: 'taken' };
-  return settle(deps, taken, step.handle);
-}
-
-/** A deployment known to have finished: its wait taken first, then settled as the core decides. */
-async function endedDeployment(deps: DeployWatchDeps, deploymentId: string): Promise<DeployWakeOutcome> {
-  const taken = await deps.ledger.takeDeployWait(deploymentId);
-  if (!taken) return { deploymentId, kind: 'not-waited' };
-  let status: Awaited<ReturnType<RegionDeployer['getDeployment']>>;
-  try {
-    status = await deps.deployer.getDeployment({ region: taken.region, target: taken.target, deploymentId });
-  } catch (error) {
-    if (!(error instanceof Error) || error.name !== 'DeploymentNotFound') {
-      await deps.ledger.putDeployWait(taken);
-      throw error;
-    }
-    const woke = await deps.callbacks.fail(taken.token, 'DeploymentNotFound', error.message);
-    return { deploymentId, kind: 'lost', woke };
-  }
-  const step = deploymentStep({ handle: taken.handle, status, deploy: taken.deploy, now: deps.now() });
   if (step.kind === 'wait') {
-    // Not finished after all: the wait goes back for the next waker or the child's re-check.
-    await deps.ledger.putDeployWait(taken);
+    // Not finished after all: a wait taken first goes back for the next waker or the child's re-check.
+    if (takenFirst) await deps.ledger.putDeployWait(wait);
     return { deploymentId, kind: 'waiting' };
   }
+  const taken = await take();
+  if (!taken) return { deploymentId, kind: 'taken' };
   return settle(deps, taken, step.handle);
 }
 
