@@ -261,16 +261,20 @@ export class BakeNotices {
 
 /** The ledger the handlers get: each bake they keep (the Bake state, functions/bake.ts) wakes the bake watcher. */
 function noticingBakes(ledger: Ledger, notices: BakeNotices): Ledger {
+  const putBake: Ledger['putBake'] = async (watch) => {
+    await ledger.putBake(watch);
+    notices.kept();
+  };
+  // Each method bound once (the ledger's private fields need it as `this`), not on every call.
+  const bound = new Map<PropertyKey, unknown>([['putBake', putBake]]);
   return new Proxy(ledger, {
     get(target, key) {
-      if (key === 'putBake') {
-        return async (watch: Parameters<Ledger['putBake']>[0]) => {
-          await target.putBake(watch);
-          notices.kept();
-        };
-      }
+      if (bound.has(key)) return bound.get(key);
       const value = Reflect.get(target, key, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof value !== 'function') return value;
+      const method = value.bind(target);
+      bound.set(key, method);
+      return method;
     },
   });
 }
