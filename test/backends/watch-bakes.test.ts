@@ -3,41 +3,28 @@
  * dynalite: it looks for bakes while one is kept, and sleeps, without asking the ledger, while none
  * is, until a handler keeps one.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledger.ts';
-import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
 import { BakeNotices, watchBakes } from '../../backends/local/index.ts';
-import { emptyCounts } from '../../core/gate.ts';
 import type { BakeWatch } from '../../core/types.ts';
-import { gate } from '../helpers/fixtures.ts';
+import { dynamoPerFile } from '../helpers/dynamo-per-file.ts';
+import { bakeWatchOf, gate } from '../helpers/fixtures.ts';
 
-let dynamo: EmbeddedDynamo;
-beforeAll(async () => {
-  dynamo = await startEmbeddedDynamo({});
-});
-afterAll(async () => {
-  await dynamo.close();
-});
+const dynamo = dynamoPerFile();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A bake whose next round is an hour away: the watcher lists it but probes nothing. */
-const bake = (releaseId: string): BakeWatch => ({
-  service: 'shop',
-  releaseId,
-  wave: 0,
-  token: `token-${releaseId}`,
-  startedAt: Date.now(),
-  bakeUntil: Date.now() + 3_600_000,
-  version: '2.0.0',
-  gate: gate({ intervalSeconds: 3600 }),
-  regions: [{ region: 'us-east-1', target: { kind: 'local-process', port: 1, command: ['node'] } as never }],
-  samples: { 'us-east-1': emptyCounts() },
-});
+const bake = (releaseId: string): BakeWatch =>
+  bakeWatchOf(
+    [{ region: 'us-east-1', target: { kind: 'local-process', port: 1, command: ['node'] } as never }],
+    Date.now(),
+    { releaseId, token: `token-${releaseId}`, gate: gate({ intervalSeconds: 3600 }) },
+  );
 
 async function watched(table: string) {
-  await createLedgerTable(dynamo.client, table);
-  const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: table });
+  await createLedgerTable(dynamo().client, table);
+  const ledger = new DynamoDbLedger({ client: dynamo().doc, tableName: table });
   let looks = 0;
   const counting = Object.assign(Object.create(ledger) as DynamoDbLedger, {
     listBakes: () => {
@@ -92,8 +79,8 @@ describe('the local bake watcher', () => {
   });
 
   it('finds at start a bake an earlier process left, and keeps watching it', async () => {
-    await createLedgerTable(dynamo.client, 'watch-left');
-    await new DynamoDbLedger({ client: dynamo.doc, tableName: 'watch-left' }).putBake(bake('shop-3.0.0'));
+    await createLedgerTable(dynamo().client, 'watch-left');
+    await new DynamoDbLedger({ client: dynamo().doc, tableName: 'watch-left' }).putBake(bake('shop-3.0.0'));
     const w = await watched('watch-left');
     await sleep(800);
     expect(w.looks()).toBeGreaterThanOrEqual(3);

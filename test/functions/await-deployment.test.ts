@@ -3,27 +3,21 @@
  * code over dynalite, with a deployer that says how the deployment stands and callbacks that record
  * who was woken. The look works from the wait it just kept, so it never reads that wait back.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
+import { describe, expect, it } from 'vitest';
 import type { DeploymentHandle } from '../../core/deploy-wait.ts';
 import type { RegionTask } from '../../core/types.ts';
 import { createAwaitDeployment } from '../../functions/await-deployment.ts';
 import type { TaskCallbacks } from '../../ports/task-callbacks.ts';
 import { counted } from '../helpers/counted-ledger.ts';
+import { dynamoPerFile } from '../helpers/dynamo-per-file.ts';
 import { runningRelease } from '../helpers/running-release.ts';
 
-let dynamo: EmbeddedDynamo;
+const dynamo = dynamoPerFile();
 let n = 0;
-beforeAll(async () => {
-  dynamo = await startEmbeddedDynamo({});
-});
-afterAll(async () => {
-  await dynamo.close();
-});
 
 async function setUp(status: 'InProgress' | 'Succeeded') {
   n += 1;
-  const { ledger: real, plan } = await runningRelease(dynamo, `await-deploy-${n}`);
+  const { ledger: real, plan } = await runningRelease(dynamo(), `await-deploy-${n}`);
   const { ledger, calls } = counted(real);
   const task = plan.waves[1]?.regions[0] as RegionTask;
   const woken: { token: string; output: Record<string, unknown> }[] = [];

@@ -2,26 +2,20 @@
  * EnterWave's writes, on the real ledger code over dynalite: a wave entered at once writes what
  * changes (its regions as deploying, and the record's wave and hold only when they change).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
+import { describe, expect, it } from 'vitest';
 import { planRef } from '../../core/plan.ts';
 import { createEnterWave } from '../../functions/enter-wave.ts';
 import type { RegionDeployer } from '../../ports/region-deployer.ts';
 import { counted } from '../helpers/counted-ledger.ts';
+import { dynamoPerFile } from '../helpers/dynamo-per-file.ts';
 import { runningRelease } from '../helpers/running-release.ts';
 
-let dynamo: EmbeddedDynamo;
+const dynamo = dynamoPerFile();
 let n = 0;
-beforeAll(async () => {
-  dynamo = await startEmbeddedDynamo({});
-});
-afterAll(async () => {
-  await dynamo.close();
-});
 
 async function entering() {
   n += 1;
-  const { ledger: real, plan } = await runningRelease(dynamo, `enter-wave-${n}`);
+  const { ledger: real, plan } = await runningRelease(dynamo(), `enter-wave-${n}`);
   const { ledger, calls } = counted(real);
   const deployer = { currentRevision: async () => null } as unknown as RegionDeployer;
   const enterWave = createEnterWave({

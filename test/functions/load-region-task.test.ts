@@ -3,26 +3,20 @@
  * deploy EnterWave saw nothing staged for comes from the plan alone, with no read of the record;
  * any other ref reads the region's entry (what staging made there, what a rollback goes back to).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
+import { describe, expect, it } from 'vitest';
 import { deployRef, regionRef } from '../../core/plan.ts';
 import type { RegionTask } from '../../core/types.ts';
 import { createLoadRegionTask } from '../../functions/load-region-task.ts';
 import { counted } from '../helpers/counted-ledger.ts';
+import { dynamoPerFile } from '../helpers/dynamo-per-file.ts';
 import { runningRelease } from '../helpers/running-release.ts';
 
-let dynamo: EmbeddedDynamo;
+const dynamo = dynamoPerFile();
 let n = 0;
-beforeAll(async () => {
-  dynamo = await startEmbeddedDynamo({});
-});
-afterAll(async () => {
-  await dynamo.close();
-});
 
 async function setUp() {
   n += 1;
-  const { ledger: real, plan } = await runningRelease(dynamo, `load-task-${n}`);
+  const { ledger: real, plan } = await runningRelease(dynamo(), `load-task-${n}`);
   const { ledger, calls } = counted(real);
   // The region the record has (the release's first, already deployed).
   const task = plan.waves[0]?.regions[0] as RegionTask;

@@ -2,6 +2,8 @@
 
 import type { FlotillaConfig, GateSettings, LocalTarget, RegionTarget } from '../../config/types.ts';
 import type { Intent } from '../../core/control.ts';
+import { emptyCounts } from '../../core/gate.ts';
+import type { BakeWatch } from '../../core/types.ts';
 import type { Verb } from '../../core/verbs.ts';
 import type { BranchHead, BranchHeads, ReleaseRecord } from '../../ports/ledger.ts';
 
@@ -100,5 +102,29 @@ export function intentOf(verb: Verb, extra: Partial<Intent> = {}): Intent {
     at: new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString(),
     id: `id-${String(n).padStart(6, '0')}`,
     ...extra,
+  };
+}
+
+/**
+ * A bake of shop-2.0.0 kept for the watchers: started at `startedAt`, an hour long, each region
+ * with no samples yet; `over` sets the rest (the wave, the gate, an adaptive min).
+ */
+export function bakeWatchOf(
+  regions: BakeWatch['regions'],
+  startedAt: number,
+  over: Partial<Omit<BakeWatch, 'regions' | 'startedAt' | 'samples'>> = {},
+): BakeWatch {
+  return {
+    service: 'shop',
+    releaseId: 'shop-2.0.0',
+    wave: 0,
+    token: 'bake-token',
+    startedAt,
+    bakeUntil: startedAt + 3_600_000,
+    version: '2.0.0',
+    gate: gate(),
+    regions,
+    samples: Object.fromEntries(regions.map((r) => [r.region, emptyCounts()])),
+    ...over,
   };
 }

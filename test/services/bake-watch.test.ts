@@ -18,9 +18,11 @@ import { createLedgerTable, DynamoDbLedger } from '../../adapters/dynamodb/ledge
 import { HttpHealthProber } from '../../adapters/local/http-prober.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
 import { emptyCounts } from '../../core/gate.ts';
-import type { BakeWatch } from '../../core/types.ts';
 import { createProbeBakes } from '../../functions/probe-bakes.ts';
-import { gate } from '../helpers/fixtures.ts';
+import { bakeWatchOf, gate } from '../helpers/fixtures.ts';
+
+/** The gate the watched bakes here keep: three probes a round, three samples needed, probes of 200 ms at most. */
+const WATCH_GATE = gate({ probes: 3, minSamples: 3, maxErrorRate: 0.05, probeTimeoutMs: 200, probeSpacingMs: 0 });
 
 const sfn = mockClient(SFNClient);
 const ecs = mockClient(ECSClient);
@@ -61,22 +63,14 @@ async function baking(agoMs: number) {
   const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: `bake-watch-${n}` });
   const startedAt = Date.now() - agoMs;
   const target = { kind: 'local-process' as const, port, command: ['true'], env: {}, faults: [] };
-  const watch: BakeWatch = {
-    service: 'shop',
-    releaseId: 'shop-2.0.0',
-    wave: 1,
-    token: `token-${n}`.padEnd(64, 'x'),
-    startedAt,
-    bakeUntil: startedAt + 3_600_000,
-    bakeMinUntil: startedAt + 2000,
-    version: '2.0.0',
-    gate: gate({ probes: 3, minSamples: 3, maxErrorRate: 0.05, probeTimeoutMs: 200, probeSpacingMs: 0 }),
-    regions: [
+  const watch = bakeWatchOf(
+    [
       { region: 'us-east-1', target },
       { region: 'eu-west-1', target },
     ],
-    samples: { 'us-east-1': emptyCounts(), 'eu-west-1': emptyCounts() },
-  };
+    startedAt,
+    { wave: 1, token: `token-${n}`.padEnd(64, 'x'), bakeMinUntil: startedAt + 2000, gate: WATCH_GATE },
+  );
   await ledger.putBake(watch);
   const events: unknown[] = [];
   const probe = createProbeBakes({
@@ -130,17 +124,8 @@ describe('ProbeBakes and a wave’s one-off ECS task (its launcher probes it)', 
     const ledger = new DynamoDbLedger({ client: dynamo.doc, tableName: `bake-watch-${n}` });
     const startedAt = Date.now() - 5000;
     const region = { kind: 'local-process' as const, port, command: ['true'], env: {}, faults: [] };
-    const watch: BakeWatch = {
-      service: 'shop',
-      releaseId: 'shop-2.0.0',
-      wave: 0,
-      token: `token-${n}`.padEnd(64, 'x'),
-      startedAt,
-      bakeUntil: startedAt + 3_600_000,
-      bakeMinUntil: startedAt + 2000,
-      version: '2.0.0',
-      gate: gate({ probes: 3, minSamples: 3, maxErrorRate: 0.05, probeTimeoutMs: 200, probeSpacingMs: 0 }),
-      regions: [
+    const watch = bakeWatchOf(
+      [
         { region: 'us-east-1', target: region },
         {
           region: HOST,
@@ -165,8 +150,9 @@ describe('ProbeBakes and a wave’s one-off ECS task (its launcher probes it)', 
           },
         },
       ],
-      samples: { 'us-east-1': emptyCounts(), [HOST]: emptyCounts() },
-    };
+      startedAt,
+      { token: `token-${n}`.padEnd(64, 'x'), bakeMinUntil: startedAt + 2000, gate: WATCH_GATE },
+    );
     await ledger.putBake(watch);
     ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: TASK, ...task }] });
     const prober = new CloudWatchProber({ clients: new AwsClients() });

@@ -4,26 +4,20 @@
  * at once, one ledger request, and a wait taken for a deployment that is not finished after all
  * goes back for the next waker.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../backends/local/dynalite-server.ts';
+import { describe, expect, it } from 'vitest';
 import type { DeployWait, RegionTask } from '../../core/types.ts';
 import type { TaskCallbacks } from '../../ports/task-callbacks.ts';
 import { deploymentChanged } from '../../services/deploy-watch.ts';
 import { counted } from '../helpers/counted-ledger.ts';
+import { dynamoPerFile } from '../helpers/dynamo-per-file.ts';
 import { runningRelease } from '../helpers/running-release.ts';
 
-let dynamo: EmbeddedDynamo;
+const dynamo = dynamoPerFile();
 let n = 0;
-beforeAll(async () => {
-  dynamo = await startEmbeddedDynamo({});
-});
-afterAll(async () => {
-  await dynamo.close();
-});
 
 async function waiting(status: 'InProgress' | 'Succeeded' | 'Failed') {
   n += 1;
-  const { ledger: real, plan } = await runningRelease(dynamo, `deploy-watch-${n}`);
+  const { ledger: real, plan } = await runningRelease(dynamo(), `deploy-watch-${n}`);
   const task = plan.waves[1]?.regions[0] as RegionTask;
   const wait: DeployWait = {
     deploymentId: `d-${n}`,
