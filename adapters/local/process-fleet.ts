@@ -695,7 +695,7 @@ export class LocalProcessFleet implements RegionDeployer {
         running.exit = { code: null, signal: null };
         if (this.#processes.get(region) === running) this.#processes.delete(region);
         this.#log(`${region}: ${version} (pid ${pid}, adopted) exited`);
-        void this.#forgetPid(region, pid);
+        this.#forgetPid(region, pid);
         resolveExited(running.exit);
       });
     }, ADOPTED_POLL_MS);
@@ -704,10 +704,21 @@ export class LocalProcessFleet implements RegionDeployer {
     return running;
   }
 
-  /** Removes the region's pid file if it still names `pid`. */
-  async #forgetPid(region: string, pid: number): Promise<void> {
+  /**
+   * Removes the region's pid file if it still names `pid`. Synchronous, as the write of a new pid is (#track): nothing of this process runs between the read
+   * and the removal. Done with awaits, a process started the moment an adopted one was seen gone (a
+   * restart) got its pid written between them, and lost it: the next command then found a stranger
+   * on the region's port instead of adopting the region's own process.
+   */
+  #forgetPid(region: string, pid: number): void {
     const pidFile = path.join(this.#regionDir(region), PID_FILE);
-    if ((await readFile(pidFile, 'utf8').catch(() => '')).trim() === String(pid)) await rm(pidFile, { force: true });
+    let recorded = '';
+    try {
+      recorded = readFileSync(pidFile, 'utf8').trim();
+    } catch {
+      return;
+    }
+    if (recorded === String(pid)) rmSync(pidFile, { force: true });
   }
 
   async #waitReady(running: RunningProcess, deadline: number): Promise<'ready' | 'exited' | 'timeout' | 'stopping'> {
@@ -775,7 +786,7 @@ export class LocalProcessFleet implements RegionDeployer {
         if (pid === null) return;
         const ours = await this.#identify(region, pid);
         if (!ours) {
-          await this.#forgetPid(region, pid);
+          this.#forgetPid(region, pid);
           return;
         }
         const current = await this.currentVersion(region);
@@ -792,7 +803,7 @@ export class LocalProcessFleet implements RegionDeployer {
             : `it does not answer as ${ours.version} on port ${target.port}`;
         this.#log(`${region}: stopping pid ${pid}, left by an earlier command: ${why}`);
         await stopPid(pid);
-        await this.#forgetPid(region, pid);
+        this.#forgetPid(region, pid);
         report.stopped.push({ region, pid, version: ours.version, why });
       }),
     );
@@ -860,7 +871,7 @@ export class LocalProcessFleet implements RegionDeployer {
             stopped.push({ region, pid, version: ours.version, how });
             await this.#noteStop(region, ours.version, pid, how, reason);
           }
-          await this.#forgetPid(region, pid);
+          this.#forgetPid(region, pid);
         }),
     );
     return stopped.sort((a, b) => (a.region < b.region ? -1 : a.region > b.region ? 1 : 0));
