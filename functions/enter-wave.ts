@@ -18,9 +18,10 @@ import { entryDecision, healthAtEntry } from '../core/entry.ts';
 import { addSamples, emptyCounts } from '../core/gate.ts';
 import { deployRef } from '../core/plan.ts';
 import { mustStage, type StagingReport, stagingAtEntry } from '../core/staging.ts';
-import type { PlanRef, RegionTask, WaveEntry } from '../core/types.ts';
+import type { PlanRef, RegionTask, ReleasePlan, WaveEntry } from '../core/types.ts';
 import { describeWindow, secondsUntilOpen, windowOpen } from '../core/windows.ts';
-import type { ReleaseRecord, ReleaseRegionPatch } from '../ports/ledger.ts';
+import type { RegionState, ReleaseRecord, ReleaseRegionPatch } from '../ports/ledger.ts';
+import type { Revision } from '../ports/region-deployer.ts';
 import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
@@ -41,15 +42,23 @@ export const createEnterWave =
   async ({ plan: ref, waveIndex }: WaveInput): Promise<WaveEntry> => {
     // Everything this step reads, and the hold tokens' clean-up, at once: none depends on another
     // (the ref names the service and release), and a wave's entry is on the release's critical path.
-    // The regions' states are read here too, though only a clear wave uses them: while the release
-    // holds the service's lock nothing else writes them.
-    const [plan, record, , intents, globalIntents, regionStates] = await Promise.all([
-      loadPlan(deps, ref),
+    // The regions' states go first: the health checks need them, and start as soon as they are in,
+    // while the rest is read (entryChecks). A check only reads what runs there now, so one made for
+    // a wave that then holds, or for a region then found skipped, changes nothing. While the release
+    // holds the service's lock nothing else writes the regions' states.
+    const regionStates = deps.ledger.listRegions(ref.service);
+    const planned = loadPlan(deps, ref);
+    const checking = Promise.all([planned, regionStates]).then(([plan, states]) =>
+      entryChecks(deps, plan, waveIndex, states),
+    );
+    // Awaited below once the wave is clear: never left unhandled if it is not.
+    checking.catch(() => {});
+    const [plan, record, , intents, globalIntents] = await Promise.all([
+      planned,
       deps.ledger.getRelease(ref.service, ref.releaseId),
       deps.ledger.takeHoldTokens(ref.service, ref.releaseId),
       deps.ledger.listIntents(ref.service, ref.releaseId),
       deps.ledger.listIntents(ref.service, null),
-      deps.ledger.listRegions(ref.service),
     ]);
     const wave = plan.waves[waveIndex];
     if (!wave) throw namedError('InvalidState', `wave ${waveIndex} does not exist in ${plan.releaseId}`);
@@ -149,7 +158,9 @@ export const createEnterWave =
     // The build staged ahead in this wave's regions (StageAhead): a staging that failed stops the
     // release here, before the wave, naming the region; one still running finishes inside the
     // deploy, unless only staging can make what that region deploys (core/staging.ts mustStage).
-    const staged = stagingAtEntry(await stagingReports(deps, record, tasks), plan.version);
+    // Its report is awaited while the regions are checked.
+    const [reports, checks] = await Promise.all([stagingReports(deps, record, tasks), checking]);
+    const staged = stagingAtEntry(reports, plan.version);
     if (staged.kind === 'Blocked') {
       await started;
       await emit(deps, plan.service, plan.releaseId, {
@@ -159,26 +170,10 @@ export const createEnterWave =
       });
       return staged;
     }
-    // One query for the service's regions rather than one read per region: a wave can be 40 wide.
-    const states = new Map(regionStates.map((s) => [s.region, s]));
-    // What each region runs now, from its platform, is read while the regions are probed.
-    const current = Promise.all(tasks.map((t) => deps.deployer.currentRevision(t.region, t.target)));
-    current.catch(() => {});
-    const checks = await Promise.all(
-      tasks.map(async (task) => {
-        const currentVersion = states.get(task.region)?.current?.version ?? null;
-        if (currentVersion === null) return { region: task.region, currentVersion, counts: emptyCounts() };
-        const samples = await deps.prober.probe({
-          region: task.region,
-          target: task.target,
-          expectedVersion: currentVersion,
-          gate: plan.gate,
-          count: plan.gate.probes,
-        });
-        return { region: task.region, currentVersion, counts: addSamples(emptyCounts(), samples) };
-      }),
+    const health = healthAtEntry(
+      await Promise.all(tasks.map((task) => checks.health.get(task.region) as Promise<RegionCheck>)),
+      plan.gate,
     );
-    const health = healthAtEntry(checks, plan.gate);
     if (health.kind === 'Blocked') {
       await started;
       await emit(deps, plan.service, plan.releaseId, {
@@ -188,6 +183,7 @@ export const createEnterWave =
       });
       return health;
     }
+    const current = Promise.all(tasks.map((task) => checks.current.get(task.region) as Promise<Revision | null>));
     const [before] = await Promise.all([current, started]);
     const updatedAt = isoAt(deps);
     const patches: ReleaseRegionPatch[] = tasks.map((task, i) => {
@@ -206,6 +202,45 @@ export const createEnterWave =
       maxParallel: wave.maxParallel,
     };
   };
+
+type RegionCheck = Parameters<typeof healthAtEntry>[0][number];
+
+/**
+ * What a wave's entry checks in each of its regions, started at once: its health, probed for the
+ * version the ledger says it runs (none where it runs nothing yet), and what it runs according to
+ * its platform (the last-known-good the ledger records before anything changes there).
+ */
+function entryChecks(
+  deps: Pick<Deps, 'deployer' | 'prober'>,
+  plan: ReleasePlan,
+  waveIndex: number,
+  regionStates: readonly RegionState[],
+): { health: Map<string, Promise<RegionCheck>>; current: Map<string, Promise<Revision | null>> } {
+  const states = new Map(regionStates.map((s) => [s.region, s]));
+  const health = new Map<string, Promise<RegionCheck>>();
+  const current = new Map<string, Promise<Revision | null>>();
+  for (const task of plan.waves[waveIndex]?.regions ?? []) {
+    const currentVersion = states.get(task.region)?.current?.version ?? null;
+    const check = (async (): Promise<RegionCheck> => {
+      if (currentVersion === null) return { region: task.region, currentVersion, counts: emptyCounts() };
+      const samples = await deps.prober.probe({
+        region: task.region,
+        target: task.target,
+        expectedVersion: currentVersion,
+        gate: plan.gate,
+        count: plan.gate.probes,
+      });
+      return { region: task.region, currentVersion, counts: addSamples(emptyCounts(), samples) };
+    })();
+    const revision = deps.deployer.currentRevision(task.region, task.target);
+    // Awaited only for the regions the wave deploys, if it is clear.
+    check.catch(() => {});
+    revision.catch(() => {});
+    health.set(task.region, check);
+    current.set(task.region, revision);
+  }
+  return { health, current };
+}
 
 /** How long EnterWave waits for a staging still running before it lets the deploy finish it. */
 const STAGING_WAIT_MS = 60_000;
