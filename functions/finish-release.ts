@@ -53,12 +53,20 @@ export const createFinishRelease =
     // task) after it. The release's targets say where the AWS launcher looks (its ECS clusters).
     const everywhere = full.waves.flatMap((w) => w.regions.map((t) => t.target));
     // The record is read while the new hosts stop: nothing of it is written before both are done.
+    // Unless the rollback's results go in first (below), the regions' states are read with it.
+    const writesFirst = input.conclusion === 'RolledBack' && input.results.length > 0;
+    const listRegions = () => {
+      const read = deps.ledger.listRegions(plan.service);
+      read.catch(() => {});
+      return read;
+    };
+    let listed = writesFirst ? undefined : listRegions();
     let [, record] = await Promise.all([
       deps.newHosts?.stopLeft?.(plan.releaseId, everywhere).catch(() => []),
       deps.ledger.getRelease(plan.service, plan.releaseId),
     ]);
     if (!record) throw namedError('ReleaseNotFound', `release ${plan.releaseId} is not in the ledger`);
-    if (input.conclusion === 'RolledBack' && input.results.length > 0) {
+    if (writesFirst) {
       // The rollback's results in two requests: what each region runs now (its last-known-good), and its phase.
       const updatedAt = isoAt(deps);
       const before = record.regions;
@@ -70,12 +78,11 @@ export const createFinishRelease =
         }),
       );
       await deps.ledger.updateReleaseRegions(plan.service, plan.releaseId, resultPatches(input.results, updatedAt));
+      // The regions' states are read while the record is read again (after the rollback's writes above).
+      listed = listRegions();
       record = (await deps.ledger.getRelease(plan.service, plan.releaseId)) ?? record;
     }
     // Every touched region's final state is what the region itself says now, read back before the end.
-    // The regions' states are read while the regions are asked (after the rollback's writes above).
-    const listed = deps.ledger.listRegions(plan.service);
-    listed.catch(() => {});
     const targets = new Map(full.waves.flatMap((w) => w.regions.map((t) => [t.region, t.target] as const)));
     const observed = new Map(
       await Promise.all(
@@ -91,7 +98,7 @@ export const createFinishRelease =
         }),
       ),
     );
-    let states = await listed;
+    let states = await (listed ?? listRegions());
     const drifted = observedStates(new Map(states.map((s) => [s.region, s.current])), observed, {
       service: plan.service,
       releaseId: plan.releaseId,
