@@ -16,6 +16,7 @@ import { type Deps, emit, isoAt, namedError } from './deps.ts';
 import { lambda, requireEnv } from './runtime/lambda.ts';
 import { ledgerFromEnv } from './runtime/ledger.ts';
 import { eventsFromEnv } from './runtime/ports.ts';
+import { rememberPlan } from './shared/plan.ts';
 
 export type { StartReleaseInput };
 
@@ -92,7 +93,12 @@ export const createPlanRelease =
     try {
       // The plan goes in while the regions' states are read (after the lock: they are what this
       // release finds once the one before it ended); both are in before the record.
-      const [regionStates] = await Promise.all([deps.ledger.listRegions(config.service), deps.ledger.putPlan(plan)]);
+      const [regionStates, stored] = await Promise.all([
+        deps.ledger.listRegions(config.service),
+        deps.ledger.putPlan(plan),
+      ]);
+      // The steps after this one in this process find it kept: never read back, never a copy that differs.
+      rememberPlan(deps, stored);
       const record = initialRecord(plan, regionStates, startedAt);
       if (target && putBack) {
         // Only the regions that go back count as touched here, each with what it goes back to.

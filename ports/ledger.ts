@@ -49,8 +49,9 @@ export interface Ledger {
    * Keeps the plan PlanRelease made, for the handlers to look up: the state machines carry only
    * its ids (core/types.ts PlanRef, RegionRef). Written once, never changed: the same plan may be
    * put again (idempotent), another plan under the same release id fails with ReleaseExists.
+   * Resolves with the plan exactly as `getPlan` reads it back, for a caller to keep.
    */
-  putPlan(plan: ReleasePlan): Promise<void>;
+  putPlan(plan: ReleasePlan): Promise<ReleasePlan>;
   getPlan(service: string, releaseId: string): Promise<ReleasePlan | undefined>;
   /** Sets one region's entry of a release; concurrent calls for different regions never clobber each other. */
   putReleaseRegion(service: string, releaseId: string, entry: ReleaseRegion): Promise<void>;

@@ -377,7 +377,7 @@ export class DynamoDbLedger implements Ledger {
     return items.map(toReleaseRecord);
   }
 
-  async putPlan(plan: ReleasePlan): Promise<void> {
+  async putPlan(plan: ReleasePlan): Promise<ReleasePlan> {
     const stored = storedPlan(plan);
     const item: Item = { pk: servicePk(plan.service), sk: planSk(plan.releaseId), plan: stored };
     try {
@@ -399,6 +399,8 @@ export class DynamoDbLedger implements Ledger {
         );
       }
     }
+    // What a read gives back: the stored form expanded, through JSON as DynamoDB's types carry it (no undefined).
+    return JSON.parse(JSON.stringify(expandPlan(stored))) as ReleasePlan;
   }
 
   async getPlan(service: string, releaseId: string): Promise<ReleasePlan | undefined> {

@@ -13,16 +13,36 @@ const cache = new WeakMap<Ledger, Map<string, Promise<ReleasePlan>>>();
 /** Releases a process keeps plans of: a few run at once per service, and each is ~30 KB at 100 regions. */
 const CACHED = 16;
 
+function plansOf(ledger: Ledger): Map<string, Promise<ReleasePlan>> {
+  let plans = cache.get(ledger);
+  if (!plans) {
+    plans = new Map();
+    cache.set(ledger, plans);
+  }
+  return plans;
+}
+
+const keyOf = (ref: Pick<PlanRef, 'service' | 'releaseId'>) => `${ref.service}\u0000${ref.releaseId}`;
+
+function keep(plans: Map<string, Promise<ReleasePlan>>, key: string, plan: Promise<ReleasePlan>): void {
+  plans.set(key, plan);
+  if (plans.size > CACHED) plans.delete(plans.keys().next().value as string);
+}
+
+/**
+ * Keeps the plan PlanRelease has just written, as the ledger reads it back (Ledger.putPlan), so
+ * that the steps after it in this process do not read it again.
+ */
+export function rememberPlan(deps: Pick<Deps, 'ledger'>, plan: ReleasePlan): void {
+  keep(plansOf(deps.ledger), keyOf(plan), Promise.resolve(structuredClone(plan)));
+}
+
 export function loadPlan(
   deps: Pick<Deps, 'ledger'>,
   ref: Pick<PlanRef, 'service' | 'releaseId'>,
 ): Promise<ReleasePlan> {
-  let plans = cache.get(deps.ledger);
-  if (!plans) {
-    plans = new Map();
-    cache.set(deps.ledger, plans);
-  }
-  const key = `${ref.service}\u0000${ref.releaseId}`;
+  const plans = plansOf(deps.ledger);
+  const key = keyOf(ref);
   const known = plans.get(key);
   // Each caller gets its own copy: nothing one handler does to it can reach another.
   if (known) return known.then((plan) => structuredClone(plan));
@@ -31,9 +51,8 @@ export function loadPlan(
     if (!plan) throw namedError('ReleaseNotFound', `release ${ref.releaseId} has no plan in the ledger`);
     return plan;
   })();
-  plans.set(key, loading);
+  keep(plans, key, loading);
   // A failed read is not kept: the next call reads again.
   loading.catch(() => plans.delete(key));
-  if (plans.size > CACHED) plans.delete(plans.keys().next().value as string);
   return loading.then((plan) => structuredClone(plan));
 }

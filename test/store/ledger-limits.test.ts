@@ -125,8 +125,10 @@ describe('the plan in the ledger', () => {
       regionStateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:region',
       owner: 'test',
     });
-    await ledger.putPlan(plan);
+    const kept = await ledger.putPlan(plan);
     expect(await ledger.getPlan('plans', 'r1')).toEqual(plan);
+    // What putPlan gives back for a caller to keep is what a read gives, to the last undefined field.
+    expect(kept).toStrictEqual(await ledger.getPlan('plans', 'r1'));
     expect(await ledger.getPlan('plans', 'r2')).toBeUndefined();
     const item = await dynamo.doc.send(
       new GetCommand({ TableName: TABLE, Key: { pk: 'SERVICE#plans', sk: 'PLAN#r1' } }),
