@@ -503,15 +503,23 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     };
     const owner = `local:${hostname()}:${process.pid}`;
 
+    /**
+     * The build's first release id no release has taken yet (`shop-2.0.0`, then `shop-2.0.0-2`, …):
+     * one read per attempt at this version, never the service's whole history.
+     */
+    const freshReleaseId = async (version: string): Promise<string> => {
+      for (let attempt = 1; ; attempt += 1) {
+        const releaseId = executionName(config.service, version, attempt);
+        if ((await ledger.getRelease(config.service, releaseId)) === undefined) return releaseId;
+      }
+    };
+
     /** Picks a fresh release id for a build, then runs it. */
     const startRun = async (request: ReleaseRequest): Promise<StartedRelease> => {
-      // The ports are checked while the release ids in use are read: neither needs the other.
-      const [, releases] = await Promise.all([portsFree(), ledger.listReleases(config.service)]);
-      const taken = new Set(releases.map((r) => r.releaseId));
-      let attempt = 1;
-      while (taken.has(executionName(config.service, request.version, attempt))) attempt += 1;
+      // The ports are checked while the release id is picked: neither needs the other.
+      const [, releaseId] = await Promise.all([portsFree(), freshReleaseId(request.version)]);
       return run({
-        releaseId: executionName(config.service, request.version, attempt),
+        releaseId,
         version: request.version,
         artifact: request.artifact,
         ...(request.artifacts ? { artifacts: request.artifacts } : {}),

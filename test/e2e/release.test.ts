@@ -2,7 +2,7 @@
  * End to end on the embedded backend: the real ASL on aws-local-stepfunctions, real processes
  * per region, real HTTP probes, the ledger in a real dynalite server. No mocks.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type LocalBackend, openLocalBackend } from '../../backends/local/index.ts';
 import type { FlotillaConfig } from '../../config/types.ts';
 import { asLocal } from '../helpers/fixtures.ts';
@@ -103,6 +103,32 @@ describe('a release on the local backend', () => {
     const deployed = events.filter((e) => e.kind === 'region' && e.state === 'deployed');
     expect(deployed).toHaveLength(2);
     for (const r of config.regions) expect(await servedVersion(asLocal(r.target).port)).toBe('1.0.0');
+  }, 90_000);
+
+  it("names a build's releases by attempt, reading the ids it may take and never the service's history", async () => {
+    const config = await e2eConfig([[{ name: 'us-east-1', currency: 'USD' }]]);
+    const { backend } = await backendFor(config);
+    // Earlier releases of the service in the ledger: starting one more must not read them all.
+    for (let i = 0; i < 30; i++) {
+      await backend.ledger.createRelease({
+        service: config.service,
+        releaseId: `${config.service}-0.${i}.0`,
+        version: `0.${i}.0`,
+        artifact: GOOD_BUILD,
+        status: 'SUCCEEDED',
+        wave: 0,
+        waveCount: 1,
+        startedAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+        regions: {},
+      });
+    }
+    const history = vi.spyOn(backend.ledger, 'listReleases');
+    const first = await backend.release({ version: '1.0.0', artifact: GOOD_BUILD });
+    const again = await backend.release({ version: '1.0.0', artifact: GOOD_BUILD });
+    expect([first.releaseId, first.status]).toEqual([`${config.service}-1.0.0`, 'SUCCEEDED']);
+    expect([again.releaseId, again.status]).toEqual([`${config.service}-1.0.0-2`, 'SUCCEEDED']);
+    // Only the queue's own look at the newest releases, as each one ends (services/queue.ts), with its bound.
+    for (const call of history.mock.calls) expect(call[1]).toBeLessThanOrEqual(50);
   }, 90_000);
 
   it('survives the process: a new backend on the same state dir knows what runs where and rolls back to it', async () => {
