@@ -48,7 +48,7 @@ import {
   toNameInMark,
 } from '../../core/asg-mark.ts';
 import type { ProbeSample } from '../../core/model.ts';
-import { newHostName, readinessOverdue, readinessRound } from '../../core/new-host.ts';
+import { newHostName, readinessOverdue } from '../../core/new-host.ts';
 import type { HealthProber } from '../../ports/health-prober.ts';
 import type {
   NewHostLaunch,
@@ -59,7 +59,7 @@ import type {
 } from '../../ports/new-host.ts';
 import type { AutoScalingGroupOf } from './asg-group.ts';
 import { errorMessage } from './errors.ts';
-import { handleReadiness, missingProbes, probeNewHostUrl } from './new-host-probe.ts';
+import { handleReadiness, hostUrl, missingProbes, probeReadyHost, startedHost } from './new-host-probe.ts';
 import { items, type QueryApi, text, type XmlNode } from './signed-query.ts';
 
 export interface AsgNewHostClients {
@@ -264,24 +264,30 @@ export class AsgScaleOut implements NewHostLauncher {
     const what = seen.instanceId
       ? `instance ${seen.instanceId} of Auto Scaling group ${h.group}`
       : `the new instance of Auto Scaling group ${h.group}`;
-    const round = readinessRound({ readiness: seen.readiness, launchedAt, timeoutMs, now, count, what });
-    if (round.kind === 'samples') return round.samples;
-    const path = host.handle.healthPath;
-    // No health URL: InService and Healthy (CodeDeploy's install done, the group's health check passing) is the evidence.
-    if (typeof path !== 'string') return Array.from({ length: count }, () => ({ kind: 'ok' as const }));
-    let ip = tagged?.instanceId === seen.instanceId ? tagged?.privateIp : undefined;
-    if (!ip && seen.instanceId) {
-      try {
-        ip = (await this.#instances(h, { 'InstanceId.1': seen.instanceId }))[0]?.privateIp;
-      } catch (error) {
-        return missing(`DescribeInstances of ${seen.instanceId} failed: ${errorMessage(error)}`);
-      }
-    }
-    if (!ip) return missing(`${what} is InService but has no private IP to probe ${path} on`);
-    const scheme = typeof host.handle.healthScheme === 'string' ? host.handle.healthScheme : 'http';
-    const port = Number(host.handle.healthPort) || (scheme === 'https' ? 443 : 80);
-    const url = `${scheme}://${ip.includes(':') ? `[${ip}]` : ip}:${port}${path}`;
-    return probeNewHostUrl(this.#prober, host, url, request, { launchedAt, timeoutMs, now: this.#now });
+    // Up with no health path: InService and Healthy (CodeDeploy's install done, the group's health check passing) is the evidence.
+    return probeReadyHost({
+      prober: this.#prober,
+      host,
+      request,
+      readiness: seen.readiness,
+      what,
+      launchedAt,
+      timeoutMs,
+      now: this.#now,
+      urlOf: async (path) => {
+        let ip = tagged?.instanceId === seen.instanceId ? tagged?.privateIp : undefined;
+        if (!ip && seen.instanceId) {
+          try {
+            ip = (await this.#instances(h, { 'InstanceId.1': seen.instanceId }))[0]?.privateIp;
+          } catch (error) {
+            return missing(`DescribeInstances of ${seen.instanceId} failed: ${errorMessage(error)}`);
+          }
+        }
+        if (!ip) return missing(`${what} is InService but has no private IP to probe ${path} on`);
+        const scheme = typeof host.handle.healthScheme === 'string' ? host.handle.healthScheme : 'http';
+        return hostUrl(scheme, ip, Number(host.handle.healthPort) || (scheme === 'https' ? 443 : 80), path);
+      },
+    });
   }
 
   /**
@@ -632,19 +638,5 @@ function started(
         }
       : {}),
   };
-  // The region's target without its alarms (they gate the region) or its URL (the load
-  // balancer's: the instance's own is known once it is in service).
-  const { healthUrl: _url, ...rest } = target;
-  return {
-    kind: 'started',
-    host: {
-      name: request.name,
-      region: request.region,
-      wave: request.wave,
-      handle,
-      target: { ...rest, alarms: { names: [] } },
-      probedBy: 'launcher',
-    },
-    samples: [],
-  };
+  return startedHost(request, target, handle);
 }

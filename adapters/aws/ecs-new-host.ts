@@ -28,7 +28,7 @@ import {
 import type { CodeDeployTarget, RegionTarget } from '../../config/types.ts';
 import { ecsTaskReadiness } from '../../core/ecs-task.ts';
 import type { ProbeSample } from '../../core/model.ts';
-import { newHostName, readinessRound } from '../../core/new-host.ts';
+import { newHostName } from '../../core/new-host.ts';
 import type { HealthProber } from '../../ports/health-prober.ts';
 import type {
   NewHostLaunch,
@@ -40,7 +40,7 @@ import type {
 import { ecsTaskSpec } from './appspec.ts';
 import type { EcsServiceOf } from './ecs-service.ts';
 import { errorMessage } from './errors.ts';
-import { handleReadiness, missingProbes, probeNewHostUrl } from './new-host-probe.ts';
+import { handleReadiness, hostUrl, missingProbes, probeReadyHost, startedHost } from './new-host-probe.ts';
 import { stagedMade } from './stage-id.ts';
 
 export interface EcsNewHostClients {
@@ -172,21 +172,7 @@ export class EcsOneOffTask implements NewHostLauncher {
         ...(spec.containerPort ? { port: spec.containerPort } : {}),
         ...(health ? { healthPath: `${health.pathname}${health.search}` } : {}),
       };
-      // The region's target without its alarms (they gate the region, not this task) or its URL
-      // (the task's own is known once it runs): nothing an ordinary prober could probe by mistake.
-      const { healthUrl: _url, ...rest } = target;
-      return {
-        kind: 'started',
-        host: {
-          name: request.name,
-          region: request.region,
-          wave: request.wave,
-          handle,
-          target: { ...rest, alarms: { names: [] } },
-          probedBy: 'launcher',
-        },
-        samples: [],
-      };
+      return startedHost(request, target, handle);
     } catch (error) {
       return { kind: 'failed', message: errorMessage(error) };
     }
@@ -211,25 +197,22 @@ export class EcsOneOffTask implements NewHostLauncher {
       return missing(`DescribeTasks of ${task.taskArn} failed: ${errorMessage(error)}`);
     }
     const { launchedAt, timeoutMs } = handleReadiness(host.handle, { now: this.#now(), timeoutMs: this.#timeoutMs });
-    const round = readinessRound({
+    // Up with no health path: ECS saying it runs, its container health check not failing, is the evidence.
+    return probeReadyHost({
+      prober: this.#prober,
+      host,
+      request,
       readiness: ecsTaskReadiness(described),
+      what: `task ${task.taskArn} of ${host.handle.taskDefinition ?? 'its task definition'}`,
       launchedAt,
       timeoutMs,
-      now: this.#now(),
-      count,
-      what: `task ${task.taskArn} of ${host.handle.taskDefinition ?? 'its task definition'}`,
+      now: this.#now,
+      urlOf: async (path) =>
+        taskUrl(described, host.handle, path) ??
+        missing(
+          `task ${task.taskArn} is RUNNING but has no private IP and port to probe ${path} on (the new host needs an awsvpc task)`,
+        ),
     });
-    if (round.kind === 'samples') return round.samples;
-    const path = host.handle.healthPath;
-    // No health URL: ECS saying it runs, its container health check not failing, is the evidence.
-    if (typeof path !== 'string') return Array.from({ length: count }, () => ({ kind: 'ok' as const }));
-    const url = taskUrl(described, host.handle, path);
-    if (!url) {
-      return missing(
-        `task ${task.taskArn} is RUNNING but has no private IP and port to probe ${path} on (the new host needs an awsvpc task)`,
-      );
-    }
-    return probeNewHostUrl(this.#prober, host, url, request, { launchedAt, timeoutMs, now: this.#now });
   }
 
   async stop(host: Pick<NewHostRef, 'name' | 'region' | 'handle'>): Promise<void> {
@@ -332,5 +315,5 @@ function taskUrl(task: Task | undefined, handle: Handle, path: string): string |
   const ip = container?.networkInterfaces?.[0]?.privateIpv4Address;
   const port = typeof handle.port === 'number' ? handle.port : container?.networkBindings?.[0]?.containerPort;
   if (!ip || !port) return null;
-  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}${path}`;
+  return hostUrl('http', ip, port, path);
 }
