@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import type { DeploymentHandle } from '../../core/deploy-wait.ts';
 import type { RegionTask } from '../../core/types.ts';
 import { createAwaitDeployment } from '../../functions/await-deployment.ts';
-import type { TaskCallbacks } from '../../ports/task-callbacks.ts';
 import { counted } from '../helpers/counted-ledger.ts';
 import { dynamoPerFile } from '../helpers/dynamo-per-file.ts';
+import { recordingCallbacks } from '../helpers/fixtures.ts';
 import { runningRelease } from '../helpers/running-release.ts';
 
 const dynamo = dynamoPerFile();
@@ -20,14 +20,7 @@ async function setUp(status: 'InProgress' | 'Succeeded') {
   const { ledger: real, plan } = await runningRelease(dynamo(), `await-deploy-${n}`);
   const { ledger, calls } = counted(real);
   const task = plan.waves[1]?.regions[0] as RegionTask;
-  const woken: { token: string; output: Record<string, unknown> }[] = [];
-  const callbacks: TaskCallbacks = {
-    succeed: async (token, output) => {
-      woken.push({ token, output });
-      return 'woken';
-    },
-    fail: async () => 'woken',
-  };
+  const { callbacks, woken } = recordingCallbacks();
   const deployment: DeploymentHandle = {
     deploymentId: `d-${n}`,
     status: 'InProgress',

@@ -6,6 +6,7 @@ import { emptyCounts } from '../../core/gate.ts';
 import type { BakeWatch } from '../../core/types.ts';
 import type { Verb } from '../../core/verbs.ts';
 import type { BranchHead, BranchHeads, ReleaseRecord } from '../../ports/ledger.ts';
+import type { TaskCallbacks } from '../../ports/task-callbacks.ts';
 
 export const gate = (over: Partial<GateSettings> = {}): GateSettings => ({
   healthPath: '/health',
@@ -127,4 +128,20 @@ export function bakeWatchOf(
     samples: Object.fromEntries(regions.map((r) => [r.region, emptyCounts()])),
     ...over,
   };
+}
+
+/** Task callbacks that wake every token they are given, and the wakes they made, in order. */
+export function recordingCallbacks(): {
+  callbacks: TaskCallbacks;
+  woken: { token: string; output: Record<string, unknown> }[];
+} {
+  const woken: { token: string; output: Record<string, unknown> }[] = [];
+  const callbacks: TaskCallbacks = {
+    succeed: async (token, output) => {
+      woken.push({ token, output });
+      return 'woken';
+    },
+    fail: async () => 'woken',
+  };
+  return { callbacks, woken };
 }

@@ -6,10 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DeployWait, RegionTask } from '../../core/types.ts';
-import type { TaskCallbacks } from '../../ports/task-callbacks.ts';
 import { deploymentChanged } from '../../services/deploy-watch.ts';
 import { counted } from '../helpers/counted-ledger.ts';
 import { dynamoPerFile } from '../helpers/dynamo-per-file.ts';
+import { recordingCallbacks } from '../helpers/fixtures.ts';
 import { runningRelease } from '../helpers/running-release.ts';
 
 const dynamo = dynamoPerFile();
@@ -32,14 +32,7 @@ async function waiting(status: 'InProgress' | 'Succeeded' | 'Failed') {
   };
   await real.putDeployWait(wait);
   const { ledger, calls } = counted(real);
-  const woken: { token: string; output: Record<string, unknown> }[] = [];
-  const callbacks: TaskCallbacks = {
-    succeed: async (token, output) => {
-      woken.push({ token, output });
-      return 'woken';
-    },
-    fail: async () => 'woken',
-  };
+  const { callbacks, woken } = recordingCallbacks();
   const deps = {
     ledger,
     deployer: { getDeployment: async () => ({ status, ...(status === 'Failed' ? { message: 'boom' } : {}) }) },
