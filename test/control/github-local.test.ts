@@ -131,7 +131,7 @@ describe('a signed push to main', () => {
     // The id the webhook answered is the id that runs.
     expect(started.map((s) => s.releaseId)).toEqual([RELEASE_ID]);
     const outcome = await (started[0] as StartedRelease).done;
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     expect(await servedVersion(asLocal(config.regions[0]?.target).port)).toBe('6113728f27ae');
     expect(await releases()).toEqual([
       expect.objectContaining({
@@ -243,7 +243,7 @@ describe('a redelivered older push', () => {
     const second = await deliver(server.url, delivery(b));
     expect(second).toMatchObject({ status: 202, body: { releaseId: 'shop-eeeeeeeeeeee', status: 'started' } });
     expect(started).toHaveLength(count + 1);
-    expect((await (started.at(-1) as StartedRelease).done).status).toBe('SUCCEEDED');
+    expect(await (started.at(-1) as StartedRelease).done).toMatchObject({ status: 'SUCCEEDED' });
     expect(await servedVersion(port)).toBe('eeeeeeeeeeee');
 
     // A's build is there now: only its age keeps the resent delivery from downgrading the region.
@@ -266,7 +266,7 @@ describe('a redelivered older push', () => {
 
     // A person can still release that commit by hand: the webhook's order never blocks it.
     const byHand = await backend.start({ version: 'dddddddddddd', artifact: join(builds, a.after) });
-    expect((await byHand.done).status).toBe('SUCCEEDED');
+    expect(await byHand.done).toMatchObject({ status: 'SUCCEEDED' });
     expect(await servedVersion(port)).toBe('dddddddddddd');
   });
 });

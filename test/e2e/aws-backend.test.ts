@@ -161,7 +161,7 @@ describe('the release state machine with the AWS adapters', () => {
   it('ships 3 regions in 2 waves through CodeDeploy and records what runs where', async () => {
     useFake();
     const outcome = await release('1.1.0', 's3://builds-{awsRegion}/shop/1.1.0.zip');
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     const deploys = deploymentsOf('deploy').filter((d) => d.origin === 'create');
     expect(deploys.map((d) => [d.awsRegion, d.deploymentGroup, d.status]).sort()).toEqual([
       ['ap-southeast-2', 'shop-ap-southeast-2', 'Succeeded'],
@@ -206,7 +206,7 @@ describe('the release state machine with the AWS adapters', () => {
   it('retries throttled CreateDeployment calls and then succeeds', async () => {
     useFake({ throttle: { CreateDeployment: 2 } });
     const outcome = await release('1.1.0', 's3://builds-{awsRegion}/shop/1.1.0.zip');
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     expect(fake.calls.CreateDeployment).toBe(5);
     expect(deploymentsOf('deploy').filter((d) => d.origin === 'create')).toHaveLength(3);
   });

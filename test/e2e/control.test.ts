@@ -81,7 +81,7 @@ describe('steering a release', () => {
 
     await backend.intent({ verb: 'promote', releaseId: run.releaseId, ...who });
     const outcome = await run.done;
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     const audit = await backend.ledger.listIntents('shop', run.releaseId);
     expect(audit).toEqual([
       expect.objectContaining({ verb: 'promote', actor: 'alice@example', reason: 'testing the verbs' }),
@@ -102,7 +102,7 @@ describe('steering a release', () => {
     expect(deployingIn(events, 'eu-west-1', run.releaseId)).toBe(false);
 
     await backend.intent({ verb: 'resume', releaseId: run.releaseId, ...who });
-    expect((await run.done).status).toBe('SUCCEEDED');
+    expect(await run.done).toMatchObject({ status: 'SUCCEEDED' });
     expect((await backend.ledger.listIntents('shop', run.releaseId)).map((i) => i.verb)).toEqual(['pause', 'resume']);
   });
 
@@ -110,7 +110,7 @@ describe('steering a release', () => {
     const config = await three();
     (config.waves[1] as FlotillaConfig['waves'][number]).bakeSeconds = 10;
     const { backend, waitFor } = await setUp(config);
-    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
 
     const run = await backend.start({ version: '2.0.0', artifact: GOOD_BUILD });
     await waitFor(
@@ -134,12 +134,12 @@ describe('steering a release', () => {
     const config = await three();
     (config.waves[0] as FlotillaConfig['waves'][number]).bakeSeconds = 2;
     const { backend, waitFor } = await setUp(config);
-    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
     const run = await backend.start({ version: '2.0.0', artifact: GOOD_BUILD });
     await waitFor((e) => e.kind === 'wave-started' && e.wave === 0 && e.releaseId === run.releaseId);
     await backend.intent({ verb: 'skip-region', releaseId: run.releaseId, region: 'eu-west-1', ...who });
     const outcome = await run.done;
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     expect(outcome.regions.find((r) => r.region === 'eu-west-1')).toMatchObject({ phase: 'skipped', version: '1.0.0' });
     expect(outcome.reason).toMatch(/skipped eu-west-1/);
     expect(await servedVersion(asLocal(config.regions[1]?.target).port)).toBe('1.0.0');
@@ -157,7 +157,7 @@ describe('steering a release', () => {
     expect(events.some((e) => e.kind === 'gate' && e.wave === 0 && e.evaluation.kind === 'Passed')).toBe(true);
     expect(deployingIn(events, 'eu-west-1', run.releaseId)).toBe(false);
     await backend.intent({ verb: 'unfreeze', ...who });
-    expect((await run.done).status).toBe('SUCCEEDED');
+    expect(await run.done).toMatchObject({ status: 'SUCCEEDED' });
   });
 
   it('holds a wave outside its region’s window until the (injected) clock reaches it; force passes a closed window and is audited', async () => {
@@ -174,7 +174,7 @@ describe('steering a release', () => {
     );
     expect(deployingIn(events, 'eu-west-1', run.releaseId)).toBe(false);
     clock.jumpTo(Date.parse('2026-11-30T09:00:05Z'));
-    expect((await run.done).status).toBe('SUCCEEDED');
+    expect(await run.done).toMatchObject({ status: 'SUCCEEDED' });
 
     // Friday evening: closed all weekend; force takes it through, on the record.
     clock.jumpTo(Date.parse('2026-12-04T18:00:00Z'));
@@ -186,7 +186,7 @@ describe('steering a release', () => {
       actor: 'carol@example',
       reason: 'hotfix, approved by on-call',
     });
-    expect((await again.done).status).toBe('SUCCEEDED');
+    expect(await again.done).toMatchObject({ status: 'SUCCEEDED' });
     expect(await backend.ledger.listIntents('shop', again.releaseId)).toEqual([
       expect.objectContaining({ verb: 'force', actor: 'carol@example' }),
     ]);
@@ -198,9 +198,9 @@ describe('steering a release', () => {
       [{ name: 'eu-west-1', currency: 'USD' }],
     ]);
     const { backend } = await setUp(config);
-    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
     const second = await backend.release({ version: '2.0.0', artifact: GOOD_BUILD });
-    expect(second.status).toBe('SUCCEEDED');
+    expect(second).toMatchObject({ status: 'SUCCEEDED' });
     const rollback = await backend.rollback(second.releaseId, who);
     const outcome = await rollback.done;
     expect(outcome.status).toBe('ROLLED_BACK');
@@ -222,7 +222,7 @@ describe('steering a release', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect((await backend.ledger.getRelease('shop', run.releaseId))?.status).toBe('RUNNING');
     await backend.intent({ verb: 'promote', releaseId: run.releaseId, ...who });
-    expect((await run.done).status).toBe('SUCCEEDED');
+    expect(await run.done).toMatchObject({ status: 'SUCCEEDED' });
   });
 });
 
@@ -244,9 +244,9 @@ describe('builds merged while a release runs', () => {
     expect((await backend.ledger.getRelease('shop', newest.releaseId))?.status).toBe('QUEUED');
     await backend.intent({ verb: 'resume', releaseId: first.releaseId, ...who });
 
-    expect((await first.done).status).toBe('SUCCEEDED');
+    expect(await first.done).toMatchObject({ status: 'SUCCEEDED' });
     expect((await older.done).status).toBe('SUPERSEDED');
-    expect((await newest.done).status).toBe('SUCCEEDED');
+    expect(await newest.done).toMatchObject({ status: 'SUCCEEDED' });
     // The wave in flight was never interrupted, and the superseded build never touched a region.
     expect(events.some((e) => e.kind === 'region' && e.releaseId === older.releaseId)).toBe(false);
     for (const r of config.regions) expect(await servedVersion(asLocal(r.target).port)).toBe('1.2.0');
@@ -267,6 +267,6 @@ describe('builds merged while a release runs', () => {
       (e) => e.kind === 'wave-held' && e.releaseId === newer.releaseId && e.reasons.some((r) => r.includes('approval')),
     );
     await backend.intent({ verb: 'promote', releaseId: newer.releaseId, ...who });
-    expect((await newer.done).status).toBe('SUCCEEDED');
+    expect(await newer.done).toMatchObject({ status: 'SUCCEEDED' });
   });
 });

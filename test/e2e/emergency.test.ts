@@ -56,7 +56,7 @@ describe('an emergency release', () => {
     await backend.intent({ verb: 'approve', releaseId: started.releaseId, actor: 'bob', reason: 'seen the incident' });
 
     const outcome = await started.done;
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     // Every bake was the emergency one (1 s), not the waves' 600 s.
     const bakes = rec.events.flatMap((e) =>
       e.kind === 'gate' && e.evaluation.kind === 'Baking' ? [e.evaluation.remainingMs] : [],

@@ -31,7 +31,7 @@ describe('the ledger copy after a release', () => {
     const backend = await openLocalBackend({ stateDir: t.dir, config });
     cleanups.push(() => backend.close());
     const first = await backend.release({ version: '1.0.0', artifact: GOOD_BUILD });
-    expect(first.status).toBe('SUCCEEDED');
+    expect(first).toMatchObject({ status: 'SUCCEEDED' });
     await backend.settled();
     expect(await copiedStatus(t.dir, first.releaseId)).toBe('SUCCEEDED');
     const second = await backend.release({ version: '1.0.1', artifact: GOOD_BUILD });

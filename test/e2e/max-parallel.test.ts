@@ -50,7 +50,7 @@ describe('a wave with maxParallel', () => {
 
     const outcome = await backend.release({ version: '1.0.0', artifact: GOOD_BUILD });
 
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     expect(rec.events.filter((e) => e.kind === 'region' && e.wave === 1 && e.state === 'deployed')).toHaveLength(5);
     expect(peakConcurrency(rec.events, 1)).toBe(2);
   });

@@ -107,7 +107,7 @@ describe('the new-host gate', () => {
   it('fails on a build that breaks only on a fresh host, and rolls back every touched region, while the regions are green', async () => {
     const config = await twoWaves(true);
     const { backend, events, stateDir } = await backendFor(config);
-    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
     events.length = 0;
 
     const outcome = await backend.release({ version: '1.1.0', artifact: GOOD_BUILD });
@@ -150,8 +150,8 @@ describe('the new-host gate', () => {
     const config = await twoWaves(true);
     config.waves = config.waves.map((w) => ({ ...w, newHost: false }));
     const { backend } = await backendFor(config);
-    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
-    expect((await backend.release({ version: '1.1.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await backend.release({ version: '1.1.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
     expect(await servedVersion(portOf(config, 'eu-west-1'))).toBe('1.1.0');
   });
 
@@ -159,7 +159,7 @@ describe('the new-host gate', () => {
     const config = await twoWaves(false);
     const { backend, events, stateDir } = await backendFor(config);
     const outcome = await backend.release({ version: '1.0.0', artifact: GOOD_BUILD });
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     const passed = gates(events).filter((g) => g.evaluation.kind === 'Passed');
     expect(passed.map((g) => [g.wave, g.newHosts])).toEqual([
       [0, ['new host (us-east-1)']],
@@ -185,7 +185,7 @@ describe('the new-host gate', () => {
       config,
       launcherThat({ kind: 'started', host: host('new host (us-east-1)'), samples: [{ kind: 'ok' }] }),
     );
-    expect((await ok.backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await ok.backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
     expect(gates(ok.events).find((g) => g.evaluation.kind === 'Passed')?.newHosts).toEqual(['new host (us-east-1)']);
     expect(stopped).toEqual(['new host (us-east-1)']);
 

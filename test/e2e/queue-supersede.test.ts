@@ -103,7 +103,7 @@ describe('three builds queued behind a release', () => {
     expect(backend.inFlight()).toHaveLength(1);
     backend.stopAccepting();
     await expect(backend.start({ version: '1.0.1', artifact: GOOD_BUILD })).rejects.toMatchObject({ name: 'Busy' });
-    expect((await (await submitted).done).status).toBe('SUCCEEDED');
+    expect(await (await submitted).done).toMatchObject({ status: 'SUCCEEDED' });
     expect(backend.inFlight()).toEqual([]);
   });
 });

@@ -50,7 +50,7 @@ describe('a release on the local backend', () => {
     const { backend, events } = await backendFor(config);
 
     const good = await backend.release({ version: '1.0.0', artifact: GOOD_BUILD });
-    expect(good.status).toBe('SUCCEEDED');
+    expect(good).toMatchObject({ status: 'SUCCEEDED' });
     expect(await where(backend, config)).toEqual({
       'us-east-1': '1.0.0',
       'eu-central-1': '1.0.0',
@@ -98,7 +98,7 @@ describe('a release on the local backend', () => {
     const { backend, events } = await backendFor(slowRecheck);
     const started = Date.now();
     const good = await backend.release({ version: '1.0.0', artifact: GOOD_BUILD });
-    expect(good.status).toBe('SUCCEEDED');
+    expect(good).toMatchObject({ status: 'SUCCEEDED' });
     expect(Date.now() - started).toBeLessThan(60_000);
     const deployed = events.filter((e) => e.kind === 'region' && e.state === 'deployed');
     expect(deployed).toHaveLength(2);
@@ -137,7 +137,9 @@ describe('a release on the local backend', () => {
       [{ name: 'eu-west-1', currency: 'EUR' }],
     ]);
     const first = await backendFor(config);
-    expect((await first.backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await first.backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({
+      status: 'SUCCEEDED',
+    });
     await first.backend.close();
     open.splice(open.indexOf(first.backend), 1);
 
@@ -156,7 +158,9 @@ describe('a release on the local backend', () => {
       [{ name: 'eu-west-1', currency: 'USD' }],
     ]);
     const first = await backendFor(healthy);
-    expect((await first.backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await first.backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({
+      status: 'SUCCEEDED',
+    });
     await first.backend.close();
     open.splice(open.indexOf(first.backend), 1);
 
@@ -204,7 +208,7 @@ describe('a release on the local backend', () => {
       [{ name: 'eu-central-1', currency: 'EUR' }],
     ]);
     const { backend } = await backendFor(config);
-    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
 
     const outcome = await backend.release({ version: '1.1.0', artifact: BROKEN_BUILD });
     expect(outcome.status).toBe('ROLLBACK_FAILED');
@@ -226,7 +230,7 @@ describe('a release on the local backend', () => {
       ],
     ]);
     const { backend } = await backendFor(config);
-    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
     const outcome = await backend.release({ version: '2.0.0', artifact: GOOD_BUILD });
     expect(outcome.status).toBe('ROLLED_BACK');
     expect(outcome.reason).toMatch(/eu-west-1: deployment failed/);

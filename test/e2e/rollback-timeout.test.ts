@@ -29,7 +29,7 @@ describe('a rollback that misses the readiness timeout', () => {
 
     const first = await openLocalBackend({ stateDir: t.dir, config: healthy });
     open.push(first);
-    expect((await first.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await first.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
     await first.close();
     open.splice(0);
 

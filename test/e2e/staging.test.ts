@@ -62,7 +62,7 @@ describe('staging ahead', () => {
     });
     stateDir = opened.stateDir;
     const { backend } = opened;
-    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
 
     // The broken build fails wave 2's gate in eu-central-1 (EUR): waves 1 and 2 roll back, wave 3 never deploys.
     const bad = await backend.release({ version: '1.1.0', artifact: BROKEN_BUILD });
@@ -86,7 +86,7 @@ describe('staging ahead', () => {
   it('keeps the build where it runs after a release succeeds', async () => {
     const config = await threeWaves();
     const { backend, stateDir } = await backendFor(config);
-    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
     for (const region of REGIONS) {
       expect(existsSync(join(stateDir, 'regions', region, 'releases', '1.0.0', 'server.js')), region).toBe(true);
     }
@@ -98,7 +98,7 @@ describe('staging ahead', () => {
     if (last?.target.kind !== 'local-process') throw new Error('fixture');
     last.target.faults = [{ kind: 'stage-fail', on: 'deploy', version: '1.1.0', ms: 0 }];
     const { backend, events, stateDir } = await backendFor(config);
-    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
 
     const outcome = await backend.release({ version: '1.1.0', artifact: GOOD_BUILD });
 

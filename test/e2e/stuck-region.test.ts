@@ -138,7 +138,7 @@ describe('a region stuck on a bad build after ROLLBACK_FAILED', () => {
       },
     });
     open.push(backend);
-    expect((await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await backend.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
     const died = await backend.start({ version: '2.0.0', artifact: GOOD_BUILD });
     await expect(died.done).rejects.toThrow();
     const port = asLocal(config.regions[0]?.target).port;

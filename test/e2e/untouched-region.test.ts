@@ -25,7 +25,7 @@ describe('a region whose deploy is refused', () => {
     cleanups.push(t.cleanup);
     const first = await openLocalBackend({ stateDir: t.dir, config: healthy });
     open.push(first);
-    expect((await first.release({ version: '1.0.0', artifact: GOOD_BUILD })).status).toBe('SUCCEEDED');
+    expect(await first.release({ version: '1.0.0', artifact: GOOD_BUILD })).toMatchObject({ status: 'SUCCEEDED' });
     await first.close();
     open.splice(0);
 

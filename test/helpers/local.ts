@@ -133,7 +133,10 @@ export async function e2eConfig(
       intervalSeconds: 1,
       maxErrorRate: 0.05,
       minSamples: 3,
-      probeTimeoutMs: 300,
+      // The product's default. Shorter timeouts saved a few seconds in the silent-fault tests and
+      // failed a healthy release now and then when the full suite starved a region's process of
+      // CPU for a third of a second (a missing sample never passes).
+      probeTimeoutMs: 1000,
       probeSpacingMs: 10,
       bakeSeconds: 1,
       onInconclusive: 'rollback',

@@ -601,7 +601,7 @@ describe('end to end on the local backend', () => {
 
     await deferred.shift()?.();
     const outcome = await run.done;
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     expect(await backend.ledger.listIntents('shop', run.releaseId)).toEqual([
       expect.objectContaining({ verb: 'promote', actor: 'slack:alice', reason: 'via Slack button in #releases' }),
     ]);
@@ -614,7 +614,7 @@ describe('end to end on the local backend', () => {
 
     // The finished release's message offers Roll back only.
     const atEnd = events.reduce<ReleaseView | undefined>((v, e) => foldEvent(v, e), undefined) as ReleaseView;
-    expect(atEnd.status).toBe('SUCCEEDED');
+    expect(atEnd).toMatchObject({ status: 'SUCCEEDED' });
     expect((releaseActions(atEnd) as { elements: { action_id: string }[] }).elements.map((e) => e.action_id)).toEqual([
       'rollback',
     ]);
@@ -695,7 +695,7 @@ describe('the Approve button end to end on the local backend', () => {
 
     await click('bob', 'U0BOB', run.releaseId);
     const outcome = await run.done;
-    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     expect((await backend.ledger.listIntents('shop', run.releaseId)).map((i) => [i.verb, i.actor])).toEqual([
       ['approve', 'slack:bob'],
     ]);

@@ -39,7 +39,7 @@ describe('a real local release told to Slack', () => {
     cleanups.push(() => backend.close());
 
     const good = await backend.release({ version: '1.0.0', artifact: GOOD_BUILD });
-    expect(good.status).toBe('SUCCEEDED');
+    expect(good).toMatchObject({ status: 'SUCCEEDED' });
     const bad = await backend.release({ version: '1.1.0', artifact: BROKEN_BUILD });
     expect(bad.status).toBe('ROLLED_BACK');
     await notifier.flush();
