@@ -12,12 +12,12 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, open, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import type { FaultSpec, LocalTarget } from '../../config/types.ts';
 import { type HealthFault, serviceEnvironment } from '../../core/service-env.ts';
 import type { NewHostLaunch, NewHostLauncher, NewHostRef, NewHostRequest } from '../../ports/new-host.ts';
 import { processCwd, processRunning, stopPid } from './os-process.ts';
+import { sparePorts } from './ports.ts';
 import { httpAnswers, lastLogLine } from './process-fleet.ts';
 
 export interface LocalNewHostsOptions {
@@ -60,7 +60,7 @@ interface Recorded {
 export class LocalNewHosts implements NewHostLauncher {
   readonly #stateDir: string;
   readonly #readinessTimeoutMs: number;
-  readonly #reserved: Set<number>;
+  readonly #reserved: ReadonlySet<number>;
   readonly #log: (line: string) => void;
 
   constructor(options: LocalNewHostsOptions) {
@@ -208,17 +208,8 @@ export class LocalNewHosts implements NewHostLauncher {
   }
 
   async #sparePort(): Promise<number> {
-    for (;;) {
-      const port = await new Promise<number>((resolve, reject) => {
-        const server = net.createServer();
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-          const { port: taken } = server.address() as net.AddressInfo;
-          server.close(() => resolve(taken));
-        });
-      });
-      if (!this.#reserved.has(port)) return port;
-    }
+    const [port] = await sparePorts(1, { avoid: this.#reserved });
+    return port as number;
   }
 }
 

@@ -1,9 +1,9 @@
 /** Helpers for end-to-end tests: temp state dirs, free ports, real HTTP checks. */
 import { mkdtemp, readdir, readFile, readlink, realpath, rm } from 'node:fs/promises';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ephemeralPorts, SPARE_PORTS_FROM, sparePorts } from '../../adapters/local/ports.ts';
 import type { FaultSpec, FlotillaConfig } from '../../config/types.ts';
 import type { Stamped } from '../../ports/events.ts';
 
@@ -79,21 +79,18 @@ export async function stopRegionProcesses(root: string): Promise<number[]> {
   return stopped;
 }
 
+/**
+ * Free ports for a test's regions, below the ephemeral range (adapters/local/ports.ts: no other
+ * test's client socket or `listen(0)` can take them meanwhile) and, under vitest, in a slice of that
+ * range of this worker's own, so two test files running at once never pick the same port.
+ */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((ok, fail) => {
-          const server = createServer();
-          server.once('error', fail);
-          server.listen(0, '127.0.0.1', () => ok(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
-  return ports;
+  const pool = Number(process.env.VITEST_POOL_ID);
+  if (!Number.isInteger(pool) || pool < 1) return sparePorts(n);
+  const slices = 8;
+  const width = Math.floor((ephemeralPorts().low - SPARE_PORTS_FROM) / slices);
+  const from = SPARE_PORTS_FROM + ((pool - 1) % slices) * width;
+  return sparePorts(n, { from, to: from + width });
 }
 
 export interface RegionSpec {
