@@ -509,14 +509,22 @@ export class LocalProcessFleet implements RegionDeployer {
     staged: string | null,
     releaseId: string,
   ): Promise<void> {
-    const fingerprint = await this.#fingerprintOf(source, releaseId);
-    if (staged === fingerprint) return;
+    const fingerprinting = this.#fingerprintOf(source, releaseId);
+    // Something is staged under this version already: the same content is not copied again.
+    if (staged !== null && staged === (await fingerprinting)) return;
 
     // Copy next to the release dir, then move it into place: a half-copied release is never visible.
+    // Where nothing is staged yet the copy is needed whatever the fingerprint, so both read the build
+    // at once: the fingerprint is only the marker written into the copy.
     await mkdir(releases, { recursive: true });
     const tmp = path.join(releases, `.staging-${revision.version}-${randomUUID()}`);
+    const [hashed, copied] = await Promise.allSettled([fingerprinting, copyTree(source, tmp)]);
+    if (hashed.status === 'rejected' || copied.status === 'rejected') {
+      await rm(tmp, { recursive: true, force: true });
+      throw hashed.status === 'rejected' ? hashed.reason : (copied as PromiseRejectedResult).reason;
+    }
+    const fingerprint = hashed.value;
     // The marker is written into the copy only, never into the source.
-    await copyTree(source, tmp);
     await Promise.all([
       writeFile(path.join(tmp, MARKER), fingerprint),
       writeFile(path.join(tmp, STAGED_FOR), releaseId),

@@ -3,6 +3,7 @@
  * copied; nothing is ever written into the source; a later rollback runs the copy, whatever the
  * link points at by then. Real processes on free ports, real files in a temp dir.
  */
+import { execFileSync } from 'node:child_process';
 import { cp, lstat, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -151,5 +152,51 @@ describe('staging ahead of a wave', () => {
       message: 'eu-west-1: staging 1.0.0 failed: injected staging failure',
     });
     expect(await fleet.currentVersion('eu-west-1')).toBeNull();
+  });
+
+  it('copies a version again when a release brings other content under it, not when the content is the same, and leaves no half copy when a copy fails', async () => {
+    const [port] = await freePorts(1);
+    const target = targetOn(port as number);
+    const source = path.join(dir, 'build');
+    await cp(path.join(builds, 'good'), source, { recursive: true });
+    const ship = async (releaseId: string) => {
+      const request: DeploymentRequest = {
+        service: 'shop',
+        releaseId,
+        region: 'eu-west-1',
+        target,
+        purpose: 'deploy',
+        revision: { version: '1.0.0', artifact: source },
+      };
+      const { deploymentId } = await fleet.startDeployment(request);
+      for (;;) {
+        const status = await fleet.getDeployment({ region: 'eu-west-1', target, deploymentId });
+        if (status.status !== 'InProgress') return status;
+        await new Promise((ok) => setTimeout(ok, 25));
+      }
+    };
+    const server = () => lstat(path.join(releases(), '1.0.0', 'server.js'));
+    expect(await ship('r1')).toEqual({ status: 'Succeeded' });
+
+    await writeFile(path.join(source, 'extra.txt'), 'new content');
+    expect(await ship('r2')).toEqual({ status: 'Succeeded' });
+    expect(await readdir(path.join(releases(), '1.0.0'))).toContain('extra.txt');
+    const copied = await server();
+
+    // The same content again, from another release: nothing is copied.
+    expect(await ship('r3')).toEqual({ status: 'Succeeded' });
+    expect((await server()).ino).toBe(copied.ino);
+    const pid = fleet.pid('eu-west-1');
+
+    // A FIFO cannot be part of a build: the copy fails before anything switches, and leaves nothing.
+    await writeFile(path.join(source, 'more.txt'), 'changed again');
+    execFileSync('mkfifo', [path.join(source, 'pipe')]);
+    const failed = await ship('r4');
+    expect(failed.status).toBe('Failed');
+    expect(failed.status === 'Failed' && failed.message).toMatch(/neither a file nor a directory/);
+    expect((await readdir(releases())).filter((name) => name.startsWith('.'))).toEqual([]);
+    expect(fleet.pid('eu-west-1')).toBe(pid);
+    expect(await servedVersion(port as number)).toBe('1.0.0');
+    expect(await readdir(path.join(releases(), '1.0.0'))).not.toContain('more.txt');
   });
 });
