@@ -19,7 +19,9 @@ const gate: GateSettings = {
   intervalSeconds: 1,
   maxErrorRate: 0,
   minSamples: 1,
-  probeTimeoutMs: 200,
+  // Generous for the healthy processes, which share two cores with the rest of the suite; the
+  // silent one is probed with a short timeout of its own.
+  probeTimeoutMs: 1000,
   probeSpacingMs: 10,
   bakeSeconds: 1,
   onInconclusive: 'rollback',
@@ -151,7 +153,7 @@ describe('HttpHealthProber', () => {
       region: 'silent',
       target: target('silent'),
       expectedVersion: '1.0.0',
-      gate,
+      gate: { ...gate, probeTimeoutMs: 200 },
       count: 2,
     });
     expect(samples).toEqual(Array(2).fill({ kind: 'missing', message: 'no answer within 200 ms' }));

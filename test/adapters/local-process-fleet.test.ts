@@ -22,7 +22,7 @@ const gate: GateSettings = {
   intervalSeconds: 1,
   maxErrorRate: 0,
   minSamples: 1,
-  probeTimeoutMs: 500,
+  probeTimeoutMs: 1000,
   probeSpacingMs: 10,
   bakeSeconds: 1,
   onInconclusive: 'rollback',

@@ -67,7 +67,7 @@ function config(): FlotillaConfig {
       intervalSeconds: 1,
       maxErrorRate: 0,
       minSamples: 1,
-      probeTimeoutMs: 500,
+      probeTimeoutMs: 1000,
       probeSpacingMs: 0,
       bakeSeconds: 1,
       onInconclusive: 'rollback',

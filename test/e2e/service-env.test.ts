@@ -63,7 +63,7 @@ describe('a region process gets a clean environment', () => {
         },
       ],
       waves: [{ regions: ['us-east-1'], bakeSeconds: 1 }],
-      gate: { probes: 2, intervalSeconds: 1, minSamples: 1, probeTimeoutMs: 500, bakeSeconds: 1 },
+      gate: { probes: 2, intervalSeconds: 1, minSamples: 1, probeTimeoutMs: 1000, bakeSeconds: 1 },
       deploy: { readinessTimeoutSeconds: 10, pollSeconds: 1, maxPollSeconds: 2 },
     };
     const configFile = join(t.dir, 'flotilla.yml');
