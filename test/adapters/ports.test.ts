@@ -7,6 +7,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ephemeralPorts, SPARE_PORTS_FROM, sparePorts } from '../../adapters/local/ports.ts';
 
 const held: net.Server[] = [];
+/** Handed out by the tests before: this process never hands them out again. */
+const given = new Set<number>();
+
+/** The first port of a run of `length` free ports in [from, to) of which none was handed out before. */
+async function runOf(length: number, from: number, to: number): Promise<number> {
+  for (;;) {
+    const [first] = await sparePorts(1, { from, to });
+    const base = first as number;
+    given.add(base);
+    if (Array.from({ length: length - 1 }, (_, i) => base + 1 + i).every((p) => !given.has(p) && p < to)) return base;
+  }
+}
 afterEach(async () => {
   await Promise.all(held.splice(0).map((s) => new Promise((ok) => s.close(ok))));
 });
@@ -26,6 +38,7 @@ describe('sparePorts', () => {
   it('gives distinct ports below the ephemeral range, each free to bind', async () => {
     const { low } = ephemeralPorts();
     const ports = await sparePorts(12);
+    for (const port of ports) given.add(port);
     expect(new Set(ports).size).toBe(12);
     for (const port of ports) {
       expect(port).toBeGreaterThanOrEqual(SPARE_PORTS_FROM);
@@ -37,15 +50,13 @@ describe('sparePorts', () => {
 
   it('skips a port another program listens on, and the ones it is told to avoid', async () => {
     // A range of three: the first is held, the second avoided, so only the third is left.
-    const [first] = await sparePorts(1, { from: 24_000, to: 28_000 });
-    const base = first as number;
+    const base = await runOf(3, 24_000, 28_000);
     await hold(base);
     expect(await sparePorts(1, { from: base, to: base + 3, avoid: new Set([base + 1]) })).toEqual([base + 2]);
   });
 
   it('does not hand out a port twice in one process, even before anything binds it', async () => {
-    const [a] = await sparePorts(1, { from: 29_000, to: 29_500 });
-    const from = a as number;
+    const from = await runOf(2, 29_000, 29_500);
     const [b] = await sparePorts(1, { from, to: from + 2 });
     expect(b).toBe(from + 1);
   });
