@@ -40,7 +40,7 @@ export const gate = (over: Partial<GateSettings> = {}): GateSettings => ({
   intervalSeconds: 1,
   maxErrorRate: 0,
   minSamples: 1,
-  probeTimeoutMs: 300,
+  probeTimeoutMs: 1000,
   probeSpacingMs: 0,
   bakeSeconds: 1,
   onInconclusive: 'rollback',
