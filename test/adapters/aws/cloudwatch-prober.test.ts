@@ -242,12 +242,13 @@ describe('health URL', () => {
 
   it('counts no answer within probeTimeoutMs as missing', async () => {
     answer = (_req, res) => {
-      setTimeout(() => json(200, { version: '1.1.0' })(_req, res), 1000);
+      setTimeout(() => json(200, { version: '1.1.0' })(_req, res), 3000);
     };
     const started = Date.now();
     const samples = await prober.probe(request(urlTarget(), { gate: gate({ probeTimeoutMs: 100 }) }));
     expect(samples).toEqual([{ kind: 'missing', message: `${base}/health: no answer within 100 ms` }]);
-    expect(Date.now() - started).toBeLessThan(900);
+    // Well before the answer would have come: the probe gave up, it did not wait (room for a loaded machine).
+    expect(Date.now() - started).toBeLessThan(2_500);
   });
 
   it('counts a refused connection as an error', async () => {
