@@ -450,7 +450,6 @@ export class LocalProcessFleet implements RegionDeployer {
 
     assertSafeName('version', revision.version);
     await this.#stage(region, revision, request.releaseId, 'deploy');
-    progress.touched = true;
     const start: ProcessStart = {
       service: request.service,
       region,
@@ -459,14 +458,16 @@ export class LocalProcessFleet implements RegionDeployer {
       purpose,
       faults,
     };
-    // The new process's log is opened while the old process stops: after that, only the switch and the start.
-    const log = this.#openLog(start);
+    // The new process's log is opened before the old process stops: one that cannot be opened fails
+    // the deploy with the region untouched, still serving what it served.
+    const log = await this.#openLog(start);
+    progress.touched = true;
     try {
       await this.#stopRegion(region);
       await this.#assertPortFree(target.port);
       await this.#switchCurrent(region, revision.version);
     } catch (error) {
-      await log.then((opened) => opened.handle.close()).catch(() => {});
+      await log.handle.close().catch(() => {});
       throw error;
     }
     await this.#startProcess({ ...start, log });
@@ -583,8 +584,10 @@ export class LocalProcessFleet implements RegionDeployer {
   async #openLog(start: ProcessStart): Promise<OpenLog> {
     const { region, target, version, faults } = start;
     const logsDir = path.join(this.#regionDir(region), 'logs');
-    await mkdir(logsDir, { recursive: true });
     const file = path.join(logsDir, `${version}.log`);
+    await mkdir(logsDir, { recursive: true }).catch((error: unknown) => {
+      throw new DeployFailure(`cannot open the log ${file}: ${errorMessage(error)}`);
+    });
     const healthFault = faults.find(
       (f): f is FaultSpec & { kind: HealthFault } =>
         f.kind === 'unhealthy' || f.kind === 'flapping' || f.kind === 'silent',
@@ -600,7 +603,9 @@ export class LocalProcessFleet implements RegionDeployer {
       port: target.port,
       ...(healthFault ? { healthFault: healthFault.kind } : {}),
     });
-    const handle = await open(file, 'a');
+    const handle = await open(file, 'a').catch((error: unknown) => {
+      throw new DeployFailure(`cannot open the log ${file}: ${errorMessage(error)}`);
+    });
     try {
       await handle.write(
         `--- ${new Date().toISOString()} ${start.purpose}: ${start.service} ${version} in ${region} on port ${target.port}` +
@@ -613,11 +618,13 @@ export class LocalProcessFleet implements RegionDeployer {
     }
   }
 
-  async #startProcess(start: ProcessStart & { log?: Promise<OpenLog> }): Promise<void> {
+  async #startProcess(start: ProcessStart & { log?: OpenLog }): Promise<void> {
     const { region, target, version, faults } = start;
     const [command, ...args] = target.command;
     const deadline = Date.now() + this.#readinessTimeoutMs;
-    const opening = start.log ?? this.#openLog(start);
+    const opening = start.log ? Promise.resolve(start.log) : this.#openLog(start);
+    // Awaited below or by `abandon`, perhaps after a slow-start's wait: never an unhandled rejection meanwhile.
+    opening.catch(() => {});
     // Whatever stops the start before its process runs closes the log opened for it.
     const abandon = async (error: unknown): Promise<never> => {
       await opening.then((opened) => opened.handle.close()).catch(() => {});

@@ -301,6 +301,25 @@ describe('LocalProcessFleet', () => {
     });
   });
 
+  it('a log that cannot be opened fails the deploy clearly, while the old process keeps serving', async () => {
+    const target = await localTarget();
+    expect(await deploy(request(target, '1.0.0'))).toEqual({ status: 'Succeeded' });
+    const pid = fleet.pid('eu-west-1');
+    // The logs directory replaced by a file: the new version's log cannot be made.
+    const logs = path.join(stateDir, 'regions', 'eu-west-1', 'logs');
+    await rm(logs, { recursive: true, force: true });
+    await writeFile(logs, 'not a directory');
+    const status = await deploy(request(target, '1.1.0'));
+    expect(status).toEqual({
+      status: 'Failed',
+      message: expect.stringMatching(/^eu-west-1: cannot open the log .*\/logs\/1\.1\.0\.log: EEXIST/),
+      untouched: true,
+    });
+    // The old process was not stopped for a start that could not happen.
+    expect(fleet.pid('eu-west-1')).toBe(pid);
+    expect((await getJson(target.port)).body).toMatchObject({ version: '1.0.0' });
+  });
+
   it('a port taken by a foreign server fails clearly instead of starting', async () => {
     const foreign = http.createServer((_req, res) => res.end('not ours'));
     await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
