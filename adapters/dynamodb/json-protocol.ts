@@ -1,9 +1,12 @@
 /**
  * DynamoDB's JSON 1.0 protocol spoken directly, for the embedded server of the local backend
- * (dynalite on 127.0.0.1): one POST per action over one keep-alive agent, the body as DynamoDB
- * takes it (attribute values marshalled), the answer parsed as it comes. No AWS SDK: a ledger
- * request through the SDK's document client costs ~2.5–2.9 ms of CPU (middleware, schema serde,
- * a SigV4 signature), this ~1 ms, and a local release makes dozens of them while its regions start.
+ * (dynalite): one POST per action, the body as DynamoDB takes it (attribute values marshalled),
+ * the answer parsed as it comes. No AWS SDK: a ledger request through the SDK's document client
+ * costs ~2.5–2.9 ms of CPU (middleware, schema serde, a SigV4 signature), this ~1 ms over HTTP, and
+ * a local release makes dozens of them while its regions start. The request goes over HTTP to
+ * 127.0.0.1 (`httpWire`, one keep-alive agent) or, for the local backend's own requests, over the
+ * embedded server's message channel (`wire`): the same headers and body reach dynalite's own
+ * request handler and its answer comes back as sent, without loopback TCP on either side.
  *
  * It signs nothing, so it only talks to a server that checks no signature. dynalite checks the
  * Authorization header's shape (an `AWS4-` scheme with Credential, SignedHeaders and Signature) and
@@ -23,7 +26,7 @@
  * Anything else is thrown at once. A write retried after a lost answer may find its own first
  * attempt's effect (a conditional put then fails its condition), exactly as with the SDK.
  */
-import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 
 /** The actions of DynamoDB this module is used for. */
 export type DynamoAction =
@@ -45,12 +48,31 @@ export interface DynamoJson {
 }
 
 export interface DynamoJsonOptions {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>`: requests go to it over HTTP, unless `wire` carries them. */
   endpoint: string;
+  /**
+   * Carries each request to the server another way than HTTP: the embedded server's message
+   * channel (backends/local/dynalite-server.ts). Same headers, same body, same answer.
+   */
+  wire?: DynamoWire;
   /** Attempts per call, the first included (default 3, as the SDK's standard mode). */
   maxAttempts?: number;
   /** Back-off base in ms (default 100, as the SDK's; tests make it small). */
   retryBaseMs?: number;
+}
+
+/** One request as the server takes it over HTTP: its headers (lower-case names) and its body. */
+export interface DynamoWire {
+  post(headers: Readonly<Record<string, string>>, payload: string): Promise<DynamoAnswer>;
+  /** Drops what the wire keeps open (HTTP's keep-alive sockets). Idempotent. */
+  close(): void;
+}
+
+/** A server's answer to one request: its HTTP status, headers and body. */
+export interface DynamoAnswer {
+  status: number;
+  headers: Readonly<Record<string, string | string[] | number | undefined>>;
+  body: string;
 }
 
 /** A DynamoDB error as the SDK raises it: the callers read `name`, `$fault` and `$metadata` only. */
@@ -84,52 +106,56 @@ const THROTTLING: ReadonlySet<string> = new Set([
 /** The SDK's ceiling on one back-off (MAXIMUM_RETRY_DELAY). */
 const MAX_DELAY_MS = 20_000;
 
-interface Answer {
-  status: number;
-  headers: IncomingMessage['headers'];
-  body: string;
+/** The headers of one request of `action` with `payload` as its body. */
+function requestHeaders(action: DynamoAction, payload: string): Record<string, string> {
+  return {
+    'content-type': 'application/x-amz-json-1.0',
+    'content-length': String(Buffer.byteLength(payload)),
+    'x-amz-target': TARGET_PREFIX + action,
+    'x-amz-date': AMZ_DATE,
+    authorization: AUTHORIZATION,
+  };
+}
+
+/** HTTP to `endpoint` over one keep-alive agent. */
+export function httpWire(endpoint: string): DynamoWire {
+  const url = new URL(endpoint);
+  // As many sockets as the SDK's node handler allows (50): parallel writers of a wave each get one.
+  let agent = new Agent({ keepAlive: true, maxSockets: 50 });
+  return {
+    post: (headers, payload) =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(
+          { agent, hostname: url.hostname, port: url.port, path: '/', method: 'POST', headers },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('error', reject);
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body: Buffer.concat(chunks).toString('utf8'),
+              }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end(payload);
+      }),
+    close() {
+      agent.destroy();
+      agent = new Agent({ keepAlive: true, maxSockets: 50 });
+    },
+  };
 }
 
 export function openDynamoJson(options: DynamoJsonOptions): DynamoJson {
-  const url = new URL(options.endpoint);
+  const wire = options.wire ?? httpWire(options.endpoint);
   const maxAttempts = options.maxAttempts ?? 3;
   const baseMs = options.retryBaseMs ?? 100;
-  // As many sockets as the SDK's node handler allows (50): parallel writers of a wave each get one.
-  let agent = new Agent({ keepAlive: true, maxSockets: 50 });
-
-  const post = (action: DynamoAction, payload: string): Promise<Answer> =>
-    new Promise((resolve, reject) => {
-      const req = httpRequest(
-        {
-          agent,
-          hostname: url.hostname,
-          port: url.port,
-          path: '/',
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-amz-json-1.0',
-            'content-length': Buffer.byteLength(payload),
-            'x-amz-target': TARGET_PREFIX + action,
-            'x-amz-date': AMZ_DATE,
-            authorization: AUTHORIZATION,
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
+  const post = (action: DynamoAction, payload: string): Promise<DynamoAnswer> =>
+    wire.post(requestHeaders(action, payload), payload);
 
   return {
     async call(action, body) {
@@ -142,7 +168,7 @@ export function openDynamoJson(options: DynamoJsonOptions): DynamoJson {
         await new Promise((resolve) => setTimeout(resolve, delay));
       };
       for (let attempt = 1; ; attempt++) {
-        let answer: Answer;
+        let answer: DynamoAnswer;
         try {
           answer = await post(action, payload);
         } catch (error) {
@@ -158,8 +184,7 @@ export function openDynamoJson(options: DynamoJsonOptions): DynamoJson {
       }
     },
     close() {
-      agent.destroy();
-      agent = new Agent({ keepAlive: true, maxSockets: 50 });
+      wire.close();
     },
   };
 }
@@ -168,7 +193,7 @@ export function openDynamoJson(options: DynamoJsonOptions): DynamoJson {
  * The error an answer that is not a 200 stands for, named as the SDK names it: the part of the
  * `__type` (or of the `x-amzn-errortype` header) after `#` and before any `:`.
  */
-function dynamoError(answer: Answer, attempts: number, totalRetryDelay: number): DynamoError {
+function dynamoError(answer: DynamoAnswer, attempts: number, totalRetryDelay: number): DynamoError {
   let data: { __type?: unknown; message?: unknown; Message?: unknown } = {};
   try {
     const parsed: unknown = answer.body ? JSON.parse(answer.body) : {};

@@ -16,7 +16,12 @@ import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type DynamoJson, openDynamoJson } from '../../adapters/dynamodb/json-protocol.ts';
+import {
+  type DynamoAnswer,
+  type DynamoJson,
+  type DynamoWire,
+  openDynamoJson,
+} from '../../adapters/dynamodb/json-protocol.ts';
 import { checkLedgerFiles, GUARD_DIR, type LevelDb, loadLevel, openFailure, openOrLocked } from './ledger-files.ts';
 
 export { LedgerDamaged, StateDirLocked } from './ledger-files.ts';
@@ -29,7 +34,7 @@ export interface Dynalite {
   /** http://127.0.0.1:<port> */
   endpoint: string;
   port: number;
-  /** DynamoDB's JSON protocol to the server, over one keep-alive agent: no AWS SDK. */
+  /** DynamoDB's JSON protocol to the server, over the worker's message channel: no AWS SDK, no loopback TCP. */
   json: DynamoJson;
   /** Stops the server and closes LevelDB and the clients; the dir can be reopened afterwards. Idempotent. */
   close(): Promise<void>;
@@ -105,26 +110,37 @@ export async function startDynalite(options: { dir?: string } = {}): Promise<Dyn
     execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')),
   });
   let port: number;
+  // The start's own listeners, taken off once it is over. Not removeAllListeners(): that also takes
+  // the Worker's own listeners that keep its message port running, and no answer would come back.
+  const start: { fail?: (error: Error) => void; exited?: (code: number) => void; told?: (m: WorkerMessage) => void } =
+    {};
   try {
     port = await new Promise<number>((done, fail) => {
-      worker.once('error', fail);
-      worker.once('exit', (code) => fail(new Error(`the embedded DynamoDB server exited (code ${code})`)));
-      worker.on('message', (message: WorkerMessage) => {
+      start.fail = fail;
+      start.exited = (code) => fail(new Error(`the embedded DynamoDB server exited (code ${code})`));
+      start.told = (message) => {
         if (message.kind === 'listening') done(message.port);
         if (message.kind === 'error') fail(new Error(`the embedded DynamoDB server failed: ${message.message}`));
-      });
+      };
+      worker.once('error', start.fail);
+      worker.once('exit', start.exited);
+      worker.on('message', start.told);
     });
   } catch (error) {
     await worker.terminate();
     await guard?.close();
     throw error;
+  } finally {
+    if (start.fail) worker.off('error', start.fail);
+    if (start.exited) worker.off('exit', start.exited);
+    if (start.told) worker.off('message', start.told);
   }
-  worker.removeAllListeners();
   // A crash of the server after start surfaces as failed requests; it must not crash this process.
   worker.on('error', () => {});
 
   const endpoint = `http://127.0.0.1:${port}`;
-  const json = openDynamoJson({ endpoint });
+  const wire = messageWire(worker);
+  const json = openDynamoJson({ endpoint, wire });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -139,6 +155,7 @@ export async function startDynalite(options: { dir?: string } = {}): Promise<Dyn
         worker.postMessage('close');
       });
       await worker.terminate();
+      wire.end('the embedded DynamoDB server is closed');
       await guard?.close();
     })();
     return closing;
@@ -150,4 +167,43 @@ export async function startDynalite(options: { dir?: string } = {}): Promise<Dyn
 type WorkerMessage =
   | { kind: 'listening'; port: number }
   | { kind: 'error'; message: string }
-  | { kind: 'closed'; message?: string };
+  | { kind: 'closed'; message?: string }
+  | ({ kind: 'answer'; id: number } & DynamoAnswer);
+
+/**
+ * The orchestrator's requests over the worker's message channel (dynalite-worker.ts
+ * `serveMessage`): each one a `request` message, answered by an `answer` with the same id. A
+ * request the server can no longer answer (it exited, or it was closed) fails at once, naming why,
+ * instead of waiting for ever.
+ */
+function messageWire(worker: Worker): DynamoWire & { end(why: string): void } {
+  const waiting = new Map<number, { resolve: (answer: DynamoAnswer) => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  let gone: string | undefined;
+  const failAll = (why: string) => {
+    gone ??= why;
+    for (const { reject } of waiting.values()) reject(new Error(gone));
+    waiting.clear();
+  };
+  worker.on('message', (message: WorkerMessage) => {
+    if (message.kind !== 'answer') return;
+    const request = waiting.get(message.id);
+    waiting.delete(message.id);
+    request?.resolve({ status: message.status, headers: message.headers, body: message.body });
+  });
+  worker.on('exit', (code) => failAll(`the embedded DynamoDB server stopped (exit code ${code}) before it answered`));
+  worker.on('error', (error) => failAll(`the embedded DynamoDB server failed: ${error.message}`));
+  return {
+    post(headers, payload) {
+      if (gone !== undefined) return Promise.reject(new Error(gone));
+      return new Promise((resolve, reject) => {
+        nextId += 1;
+        waiting.set(nextId, { resolve, reject });
+        worker.postMessage({ kind: 'request', id: nextId, headers, payload });
+      });
+    },
+    // Nothing is kept open per request: only the server's end (below) stops the wire.
+    close() {},
+    end: failAll,
+  };
+}

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isThrottling } from '../../adapters/aws/errors.ts';
 import { StoreThrottled } from '../../adapters/dynamodb/errors.ts';
 import { jsonDocumentRequests } from '../../adapters/dynamodb/json-documents.ts';
-import { openDynamoJson } from '../../adapters/dynamodb/json-protocol.ts';
+import { type DynamoJson, openDynamoJson } from '../../adapters/dynamodb/json-protocol.ts';
 import {
   createLedgerTable,
   type DocumentOperation,
@@ -48,9 +48,10 @@ interface Transports {
   close(): void;
 }
 
-function bothTransports(endpoint: string, options: { retryBaseMs?: number } = {}): Transports {
+/** The SDK over HTTP to `endpoint`, beside the JSON protocol over HTTP there too, or over `json` when given. */
+function bothTransports(endpoint: string, options: { retryBaseMs?: number; json?: DynamoJson } = {}): Transports {
   const client = sdkClient(endpoint);
-  const json = openDynamoJson({ endpoint, ...options });
+  const json = options.json ?? openDynamoJson({ endpoint, ...options });
   return {
     sdk: documentClientRequests(DynamoDBDocumentClient.from(client)),
     json: jsonDocumentRequests(json),
@@ -765,165 +766,174 @@ async function ledgerRun(ledger: Ledger): Promise<unknown[]> {
   return out;
 }
 
-describe('the ledger over the JSON protocol, beside the SDK document client, on dynalite', () => {
-  it('answers every operation as it does over the SDK and stores the same items', async () => {
-    const transports = bothTransports(dynamo.endpoint);
-    try {
-      const { sdk, json } = await ledgerTables(transports);
-      const viaSdk = await ledgerRun(sdk.ledger);
-      const viaJson = await ledgerRun(json.ledger);
-      expect(viaJson).toEqual(viaSdk);
-      // The run means something: its conditions held and failed where they should.
-      const answer = (what: string) => (viaJson as [string, unknown][]).find(([w]) => w === what)?.[1];
-      expect(answer('create r1 again')).toEqual({ error: 'ReleaseExists', cause: 'ConditionalCheckFailedException' });
-      expect(answer('lock r2 (held)')).toMatchObject({ acquired: false, heldBy: { releaseId: 'r1' } });
-      expect(answer('list regions')).toHaveLength(31);
-      expect(answer('list releases')).toHaveLength(6);
-      expect(answer('claims')).toEqual([true, false]);
-      const sdkItems = await storedItems(sdk.table);
-      expect(sdkItems.length).toBeGreaterThan(40);
-      expect(await storedItems(json.table)).toEqual(sdkItems);
-    } finally {
-      transports.close();
-    }
-  });
-
-  it('pages a query over 1 MB the same way, start keys included', async () => {
-    const transports = bothTransports(dynamo.endpoint);
-    try {
-      const { sdk, json } = await ledgerTables(transports);
-      // 12 releases of ~150 KB each: DynamoDB (and dynalite) answers a Query 1 MB at a time.
-      const big = (i: number) =>
-        record('paged', `r${String(i).padStart(2, '0')}`, `2026-03-${String(i + 1).padStart(2, '0')}T00:00:00.000Z`, {
-          artifact: `appspec:${String(i).repeat(150_000)}`,
-        });
-      for (let i = 0; i < 12; i++) {
-        await sdk.ledger.createRelease(big(i));
-        await json.ledger.createRelease(big(i));
+// The local backend's own requests go over the embedded server's message channel (dynalite-server.ts
+// `messageWire`); any other client's over HTTP. Both must be the same DynamoDB to the ledger.
+const channels: [string, () => DynamoJson | undefined][] = [
+  ['over HTTP', () => undefined],
+  ['over the embedded server’s message channel', () => dynamo.json],
+];
+describe.each(channels)(
+  'the ledger over the JSON protocol %s, beside the SDK document client, on dynalite',
+  (_, channel) => {
+    it('answers every operation as it does over the SDK and stores the same items', async () => {
+      const transports = bothTransports(dynamo.endpoint, { json: channel() });
+      try {
+        const { sdk, json } = await ledgerTables(transports);
+        const viaSdk = await ledgerRun(sdk.ledger);
+        const viaJson = await ledgerRun(json.ledger);
+        expect(viaJson).toEqual(viaSdk);
+        // The run means something: its conditions held and failed where they should.
+        const answer = (what: string) => (viaJson as [string, unknown][]).find(([w]) => w === what)?.[1];
+        expect(answer('create r1 again')).toEqual({ error: 'ReleaseExists', cause: 'ConditionalCheckFailedException' });
+        expect(answer('lock r2 (held)')).toMatchObject({ acquired: false, heldBy: { releaseId: 'r1' } });
+        expect(answer('list regions')).toHaveLength(31);
+        expect(answer('list releases')).toHaveLength(6);
+        expect(answer('claims')).toEqual([true, false]);
+        const sdkItems = await storedItems(sdk.table);
+        expect(sdkItems.length).toBeGreaterThan(40);
+        expect(await storedItems(json.table)).toEqual(sdkItems);
+      } finally {
+        transports.close();
       }
-      let queries = 0;
-      const counting: DocumentRequests = {
-        send(request) {
-          if (request.op === 'Query') queries += 1;
-          return transports.json.send(request);
-        },
-      };
-      const countedJson = new DynamoDbLedger({ requests: counting, tableName: json.table });
-      const viaJson = await countedJson.listReleases('paged');
-      expect(queries).toBeGreaterThan(1);
-      expect(viaJson.map((r) => r.releaseId)).toEqual(
-        Array.from({ length: 12 }, (_, i) => `r${String(11 - i).padStart(2, '0')}`),
-      );
-      expect(viaJson).toEqual(await sdk.ledger.listReleases('paged'));
-      expect(await storedItems(json.table)).toEqual(await storedItems(sdk.table));
-    } finally {
-      transports.close();
-    }
-  });
+    });
 
-  it('stores and reads back values of every kind as the SDK does', async () => {
-    const transports = bothTransports(dynamo.endpoint);
-    try {
-      const { sdk, json } = await ledgerTables(transports);
-      const put = (table: string): DocumentRequest<'Put'> => ({
-        op: 'Put',
-        input: { TableName: table, Item: everyKind() },
-      });
-      const get = (table: string): DocumentRequest<'Get'> => ({
-        op: 'Get',
-        input: { TableName: table, Key: { pk: 'SERVICE#kinds', sk: 'ITEM#1' }, ConsistentRead: true },
-      });
-      await transports.sdk.send(put(sdk.table));
-      await transports.json.send(put(json.table));
-      expect(await storedItems(json.table)).toEqual(await storedItems(sdk.table));
-      // Each reads what the other stored, and both read the same.
-      const reads = [
-        await transports.sdk.send(get(sdk.table)),
-        await transports.json.send(get(sdk.table)),
-        await transports.json.send(get(json.table)),
-        await transports.sdk.send(get(json.table)),
-      ].map(withoutMetadata);
-      for (const read of reads.slice(1)) expect(read).toEqual(reads[0]);
-      expect((reads[0] as { Item: Record<string, unknown> }).Item).toMatchObject({
-        empty: '',
-        nothing: null,
-        emptyList: [],
-        emptyMap: {},
-        bigint: 12345678901234567890n,
-        nested: { a: { b: { c: 'd', e: [{ f: null, g: '' }] } } },
-      });
-    } finally {
-      transports.close();
-    }
-  });
-
-  it('fails with the SDK error names and messages: conditions, validation, size limits, missing tables', async () => {
-    const transports = bothTransports(dynamo.endpoint);
-    try {
-      const { sdk, json } = await ledgerTables(transports);
-      const requests = (table: string): DocumentRequest[] => [
-        { op: 'Put', input: { TableName: table, Item: { pk: 'a', sk: 'b' } } },
-        {
-          op: 'Put',
-          input: { TableName: table, Item: { pk: 'a', sk: 'b' }, ConditionExpression: 'attribute_not_exists(pk)' },
-        },
-        // The key's range part missing.
-        { op: 'Put', input: { TableName: table, Item: { pk: 'a' } } },
-        // Not an expression DynamoDB parses.
-        {
-          op: 'Update',
-          input: { TableName: table, Key: { pk: 'a', sk: 'b' }, UpdateExpression: 'SET = nothing' },
-        },
-        // Over 400 KB.
-        { op: 'Put', input: { TableName: table, Item: { pk: 'a', sk: 'big', blob: 'x'.repeat(401 * 1024) } } },
-        // Over DynamoDB's 4 KB of expression (the embedded server enforces it: dynamo-limits.ts).
-        {
-          op: 'Update',
-          input: {
-            TableName: table,
-            Key: { pk: 'a', sk: 'b' },
-            UpdateExpression: `SET ${Array.from({ length: 400 }, (_, i) => `#a${i} = :v`).join(', ')}`,
-            ExpressionAttributeNames: Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`#a${i}`, `a${i}`])),
-            ExpressionAttributeValues: { ':v': 1 },
-          },
-        },
-        { op: 'Get', input: { TableName: 'no-such-table', Key: { pk: 'a', sk: 'b' } } },
-        { op: 'Query', input: { TableName: table, KeyConditionExpression: 'pk = :pk' } },
-      ];
-      const outcomes = async (via: DocumentRequests, table: string) => {
-        const all: unknown[] = [];
-        for (const request of requests(table)) {
-          all.push(
-            await via.send(request).then(
-              (output) => ({ output: withoutMetadata(output) }),
-              (error: unknown) => errorOf(error),
-            ),
-          );
+    it('pages a query over 1 MB the same way, start keys included', async () => {
+      const transports = bothTransports(dynamo.endpoint, { json: channel() });
+      try {
+        const { sdk, json } = await ledgerTables(transports);
+        // 12 releases of ~150 KB each: DynamoDB (and dynalite) answers a Query 1 MB at a time.
+        const big = (i: number) =>
+          record('paged', `r${String(i).padStart(2, '0')}`, `2026-03-${String(i + 1).padStart(2, '0')}T00:00:00.000Z`, {
+            artifact: `appspec:${String(i).repeat(150_000)}`,
+          });
+        for (let i = 0; i < 12; i++) {
+          await sdk.ledger.createRelease(big(i));
+          await json.ledger.createRelease(big(i));
         }
-        return all;
-      };
-      const viaSdk = await outcomes(transports.sdk, sdk.table);
-      const viaJson = await outcomes(transports.json, json.table);
-      // The table names differ, and so do messages that name them.
-      const sameTable = (x: unknown) => JSON.parse(JSON.stringify(x).replaceAll(json.table, sdk.table));
-      expect(sameTable(viaJson)).toEqual(viaSdk);
-      expect(viaJson.map((o) => (o as { name?: string }).name)).toEqual([
-        undefined,
-        'ConditionalCheckFailedException',
-        'ValidationException',
-        'ValidationException',
-        'ValidationException',
-        'ValidationException',
-        'ResourceNotFoundException',
-        'ValidationException',
-      ]);
-      expect(viaJson[4]).toMatchObject({ message: expect.stringMatching(/Item size has exceeded/), status: 400 });
-      expect(viaJson[5]).toMatchObject({ message: expect.stringMatching(/Expression size has exceeded/) });
-    } finally {
-      transports.close();
-    }
-  });
-});
+        let queries = 0;
+        const counting: DocumentRequests = {
+          send(request) {
+            if (request.op === 'Query') queries += 1;
+            return transports.json.send(request);
+          },
+        };
+        const countedJson = new DynamoDbLedger({ requests: counting, tableName: json.table });
+        const viaJson = await countedJson.listReleases('paged');
+        expect(queries).toBeGreaterThan(1);
+        expect(viaJson.map((r) => r.releaseId)).toEqual(
+          Array.from({ length: 12 }, (_, i) => `r${String(11 - i).padStart(2, '0')}`),
+        );
+        expect(viaJson).toEqual(await sdk.ledger.listReleases('paged'));
+        expect(await storedItems(json.table)).toEqual(await storedItems(sdk.table));
+      } finally {
+        transports.close();
+      }
+    });
+
+    it('stores and reads back values of every kind as the SDK does', async () => {
+      const transports = bothTransports(dynamo.endpoint, { json: channel() });
+      try {
+        const { sdk, json } = await ledgerTables(transports);
+        const put = (table: string): DocumentRequest<'Put'> => ({
+          op: 'Put',
+          input: { TableName: table, Item: everyKind() },
+        });
+        const get = (table: string): DocumentRequest<'Get'> => ({
+          op: 'Get',
+          input: { TableName: table, Key: { pk: 'SERVICE#kinds', sk: 'ITEM#1' }, ConsistentRead: true },
+        });
+        await transports.sdk.send(put(sdk.table));
+        await transports.json.send(put(json.table));
+        expect(await storedItems(json.table)).toEqual(await storedItems(sdk.table));
+        // Each reads what the other stored, and both read the same.
+        const reads = [
+          await transports.sdk.send(get(sdk.table)),
+          await transports.json.send(get(sdk.table)),
+          await transports.json.send(get(json.table)),
+          await transports.sdk.send(get(json.table)),
+        ].map(withoutMetadata);
+        for (const read of reads.slice(1)) expect(read).toEqual(reads[0]);
+        expect((reads[0] as { Item: Record<string, unknown> }).Item).toMatchObject({
+          empty: '',
+          nothing: null,
+          emptyList: [],
+          emptyMap: {},
+          bigint: 12345678901234567890n,
+          nested: { a: { b: { c: 'd', e: [{ f: null, g: '' }] } } },
+        });
+      } finally {
+        transports.close();
+      }
+    });
+
+    it('fails with the SDK error names and messages: conditions, validation, size limits, missing tables', async () => {
+      const transports = bothTransports(dynamo.endpoint, { json: channel() });
+      try {
+        const { sdk, json } = await ledgerTables(transports);
+        const requests = (table: string): DocumentRequest[] => [
+          { op: 'Put', input: { TableName: table, Item: { pk: 'a', sk: 'b' } } },
+          {
+            op: 'Put',
+            input: { TableName: table, Item: { pk: 'a', sk: 'b' }, ConditionExpression: 'attribute_not_exists(pk)' },
+          },
+          // The key's range part missing.
+          { op: 'Put', input: { TableName: table, Item: { pk: 'a' } } },
+          // Not an expression DynamoDB parses.
+          {
+            op: 'Update',
+            input: { TableName: table, Key: { pk: 'a', sk: 'b' }, UpdateExpression: 'SET = nothing' },
+          },
+          // Over 400 KB.
+          { op: 'Put', input: { TableName: table, Item: { pk: 'a', sk: 'big', blob: 'x'.repeat(401 * 1024) } } },
+          // Over DynamoDB's 4 KB of expression (the embedded server enforces it: dynamo-limits.ts).
+          {
+            op: 'Update',
+            input: {
+              TableName: table,
+              Key: { pk: 'a', sk: 'b' },
+              UpdateExpression: `SET ${Array.from({ length: 400 }, (_, i) => `#a${i} = :v`).join(', ')}`,
+              ExpressionAttributeNames: Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`#a${i}`, `a${i}`])),
+              ExpressionAttributeValues: { ':v': 1 },
+            },
+          },
+          { op: 'Get', input: { TableName: 'no-such-table', Key: { pk: 'a', sk: 'b' } } },
+          { op: 'Query', input: { TableName: table, KeyConditionExpression: 'pk = :pk' } },
+        ];
+        const outcomes = async (via: DocumentRequests, table: string) => {
+          const all: unknown[] = [];
+          for (const request of requests(table)) {
+            all.push(
+              await via.send(request).then(
+                (output) => ({ output: withoutMetadata(output) }),
+                (error: unknown) => errorOf(error),
+              ),
+            );
+          }
+          return all;
+        };
+        const viaSdk = await outcomes(transports.sdk, sdk.table);
+        const viaJson = await outcomes(transports.json, json.table);
+        // The table names differ, and so do messages that name them.
+        const sameTable = (x: unknown) => JSON.parse(JSON.stringify(x).replaceAll(json.table, sdk.table));
+        expect(sameTable(viaJson)).toEqual(viaSdk);
+        expect(viaJson.map((o) => (o as { name?: string }).name)).toEqual([
+          undefined,
+          'ConditionalCheckFailedException',
+          'ValidationException',
+          'ValidationException',
+          'ValidationException',
+          'ValidationException',
+          'ResourceNotFoundException',
+          'ValidationException',
+        ]);
+        expect(viaJson[4]).toMatchObject({ message: expect.stringMatching(/Item size has exceeded/), status: 400 });
+        expect(viaJson[5]).toMatchObject({ message: expect.stringMatching(/Expression size has exceeded/) });
+      } finally {
+        transports.close();
+      }
+    });
+  },
+);
 
 /**
  * A proxy to dynalite that leaves all but the first two writes of every BatchWriteItem it forwards
