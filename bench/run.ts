@@ -22,6 +22,7 @@ import { runScenario, type Scenario, type ScenarioRun } from './orchestrator.ts'
 import { payloadFigures } from './payloads.ts';
 import { signalToRollbackMs } from './signal.ts';
 import { stagedDeployRun } from './staging.ts';
+import { type CpuSplit, cpuSplit, type ThreadTimes, threadTimes } from './thread-cpu.ts';
 import { validateFigures } from './validate.ts';
 import { whereFigures } from './where.ts';
 
@@ -347,14 +348,22 @@ async function main() {
     log('one wave of 8 real regions, no bake: Flotilla vs a hand-written parallel script');
     const scriptRatios: number[] = [];
     const scriptMs: number[] = [];
+    const cpu: Record<string, number[]> = {};
     await times('flotilla_8_ms', async () => {
-      const [flotilla, script] = await flotillaVsScript(8);
+      const [flotilla, script, split] = await flotillaVsScript(8);
       scriptRatios.push(flotilla / script);
+      // Per ship, by kind of thread (bench/thread-cpu.ts): where Flotilla's CPU goes beside the script's.
+      for (const [side, used] of Object.entries(split ?? {}))
+        for (const [kind, ms] of Object.entries(used)) {
+          const name = `${side}_8_cpu_${kind}_ms`;
+          cpu[name] = [...(cpu[name] ?? []), ms / 2];
+        }
       // Per ship, as the table prints them: each side shipped twice.
       scriptMs.push(script / 2);
       return flotilla / 2;
     });
     timings.script_8_ms = spread(scriptMs);
+    for (const [name, xs] of Object.entries(cpu)) timings[name] = spread(xs);
     result.vs_script_ratio_8 = medianRatio(scriptRatios);
     atMost('vs_script_ratio_8', result.vs_script_ratio_8, 1.1);
   }
@@ -626,7 +635,9 @@ function floorOf(run: ScenarioRun, waves: number, bakeSeconds: number): number {
  * script, script, Flotilla. On a shared machine the load drifts within a run: in that order a
  * steady drift weighs on both sides alike. Returns the compared ships' times summed, [Flotilla, script].
  */
-async function flotillaVsScript(n: number): Promise<[number, number]> {
+async function flotillaVsScript(
+  n: number,
+): Promise<[number, number, { flotilla: CpuSplit; script: CpuSplit } | undefined]> {
   const build = resolve(import.meta.dirname, '../examples/shop/builds/good');
   const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-script-'));
   try {
@@ -643,28 +654,47 @@ async function flotillaVsScript(n: number): Promise<[number, number]> {
     const regions = names.map((name, i) => ({ name, port: ports[n + i] as number }));
     const backend = await openLocalBackend({ stateDir: join(dir, 'flotilla'), config });
     try {
-      const viaFlotilla = async (version: string) => {
+      // CPU by kind of thread over the compared ships (none where /proc cannot be read).
+      const used = { flotilla: { main: 0, pool: 0, other: 0 }, script: { main: 0, pool: 0, other: 0 } };
+      let measured = true;
+      const count = (side: keyof typeof used, before: ThreadTimes | null) => {
+        const after = threadTimes();
+        if (!before || !after) {
+          measured = false;
+          return;
+        }
+        const split = cpuSplit(before, after);
+        used[side].main += split.main;
+        used[side].pool += split.pool;
+        used[side].other += split.other;
+      };
+      const viaFlotilla = async (version: string, compared = true) => {
+        const threads = threadTimes();
         const started = performance.now();
         const outcome = await backend.release({ version, artifact: build });
         if (outcome.status !== 'SUCCEEDED') throw new Error(`vs script: ${outcome.status}: ${outcome.reason}`);
         const took = performance.now() - started;
+        if (compared) count('flotilla', threads);
         // The ledger's copy, written once the release has ended (the CLI prints the outcome first):
         // not in Flotilla's time, and not left to run during the script's turn either.
         await backend.settled();
         return took;
       };
-      const byHand = async (version: string) => {
+      const byHand = async (version: string, compared = true) => {
+        const threads = threadTimes();
         const started = performance.now();
         await shipByHand(join(dir, 'script'), regions, build, version);
-        return performance.now() - started;
+        const took = performance.now() - started;
+        if (compared) count('script', threads);
+        return took;
       };
-      await viaFlotilla('1.0.0');
-      await byHand('1.0.0');
+      await viaFlotilla('1.0.0', false);
+      await byHand('1.0.0', false);
       const f2 = await viaFlotilla('2.0.0');
       const s2 = await byHand('2.0.0');
       const s3 = await byHand('3.0.0');
       const f3 = await viaFlotilla('3.0.0');
-      return [f2 + f3, s2 + s3];
+      return [f2 + f3, s2 + s3, measured ? used : undefined];
     } finally {
       await Promise.all([backend.close(), stopHandShipped()]);
     }
