@@ -8,7 +8,7 @@ import { createLedgerTable, DynamoDbLedger } from '../adapters/dynamodb/ledger.t
 import { LocalTaskTokens } from '../adapters/local/task-tokens.ts';
 import type { Dynalite } from '../backends/local/dynalite-server.ts';
 import { LocalEngine, loadDefinition, localArn } from '../backends/local/engine.ts';
-import { watchBakes } from '../backends/local/index.ts';
+import { BakeNotices, noticingBakes, watchBakes } from '../backends/local/index.ts';
 import type { FlotillaConfig } from '../config/types.ts';
 import type { ReleaseOutcome } from '../core/types.ts';
 import type { Deps } from '../functions/deps.ts';
@@ -113,8 +113,10 @@ export async function runScenario(dynamo: Dynalite, s: Scenario): Promise<Scenar
   }
   const events: (Stamped & { t: number })[] = [];
   let outcome: ReleaseOutcome | undefined;
+  // As the local backend wires them: each bake a handler keeps wakes the watcher below.
+  const bakeNotices = new BakeNotices();
   const deps: Deps = {
-    ledger,
+    ledger: noticingBakes(ledger, bakeNotices),
     deployer,
     prober: {
       async probe(request): Promise<ProbeSample[]> {
@@ -142,6 +144,7 @@ export async function runScenario(dynamo: Dynalite, s: Scenario): Promise<Scenar
   const watcher = watchBakes(
     { ledger, prober: deps.prober, callbacks: tokens, events: deps.events, now: Date.now },
     stopWatching.signal,
+    bakeNotices,
   );
   engine.register('region', loadDefinition('region'));
   const arn = engine.register('release', loadDefinition('release'));

@@ -260,7 +260,7 @@ export class BakeNotices {
 }
 
 /** The ledger the handlers get: each bake they keep (the Bake state, functions/bake.ts) wakes the bake watcher. */
-function noticingBakes(ledger: Ledger, notices: BakeNotices): Ledger {
+export function noticingBakes(ledger: Ledger, notices: BakeNotices): Ledger {
   const putBake: Ledger['putBake'] = async (watch) => {
     await ledger.putBake(watch);
     notices.kept();
