@@ -47,19 +47,25 @@ export interface DynamoJson {
   close(): void;
 }
 
-export interface DynamoJsonOptions {
-  /** `http://127.0.0.1:<port>`: requests go to it over HTTP, unless `wire` carries them. */
-  endpoint: string;
-  /**
-   * Carries each request to the server another way than HTTP: the embedded server's message
-   * channel (backends/local/dynalite-server.ts). Same headers, same body, same answer.
-   */
-  wire?: DynamoWire;
+/** Where the requests go, and how often one is tried. */
+export type DynamoJsonOptions = (
+  | {
+      /** `http://127.0.0.1:<port>`: the requests go to it over HTTP. */
+      endpoint: string;
+    }
+  | {
+      /**
+       * Carries each request to the server another way than HTTP: the embedded server's message
+       * channel (backends/local/dynalite-server.ts). Same headers, same body, same answer.
+       */
+      wire: DynamoWire;
+    }
+) & {
   /** Attempts per call, the first included (default 3, as the SDK's standard mode). */
   maxAttempts?: number;
   /** Back-off base in ms (default 100, as the SDK's; tests make it small). */
   retryBaseMs?: number;
-}
+};
 
 /** One request as the server takes it over HTTP: its headers (lower-case names) and its body. */
 export interface DynamoWire {
@@ -151,7 +157,7 @@ export function httpWire(endpoint: string): DynamoWire {
 }
 
 export function openDynamoJson(options: DynamoJsonOptions): DynamoJson {
-  const wire = options.wire ?? httpWire(options.endpoint);
+  const wire = 'wire' in options ? options.wire : httpWire(options.endpoint);
   const maxAttempts = options.maxAttempts ?? 3;
   const baseMs = options.retryBaseMs ?? 100;
   const post = (action: DynamoAction, payload: string): Promise<DynamoAnswer> =>

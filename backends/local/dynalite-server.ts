@@ -140,13 +140,11 @@ export async function startDynalite(options: { dir?: string } = {}): Promise<Dyn
 
   const endpoint = `http://127.0.0.1:${port}`;
   const wire = messageWire(worker);
-  const json = openDynamoJson({ endpoint, wire });
+  const json = openDynamoJson({ wire });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      // Drop the keep-alive sockets first so the HTTP server has nothing to wait for.
-      json.close();
       await new Promise<void>((done) => {
         worker.once('exit', () => done());
         worker.on('message', (message: WorkerMessage) => {
@@ -154,8 +152,9 @@ export async function startDynalite(options: { dir?: string } = {}): Promise<Dyn
         });
         worker.postMessage('close');
       });
-      await worker.terminate();
+      // dynalite answered what it could before it said `closed`: whatever still waits gets no answer.
       wire.end('the embedded DynamoDB server is closed');
+      await worker.terminate();
       await guard?.close();
     })();
     return closing;
